@@ -1,0 +1,202 @@
+"""The exception hierarchy of studentprofile.
+
+Every error the library raises on purpose is a :class:`StudentProfileError`. Each message states
+the rule that was broken, shows what arrived (with ``repr``) and says what to do, so that a campus
+system can log it and a person can act on it without reading a traceback.
+
+This module imports nothing from the rest of the package (every layer imports it).
+
+Examples
+--------
+>>> from studentprofile.errors import SchemaError, StudentProfileError
+>>> err = SchemaError(
+...     "`value` must be numeric",
+...     table="events",
+...     column="value",
+...     rule="numeric",
+...     arrived="'abc' in 1 row",
+...     hint="clean the column or map text codes to numbers before building EventTables",
+... )
+>>> isinstance(err, StudentProfileError), isinstance(err, ValueError)
+(True, True)
+>>> print(err)
+events.value [numeric]: `value` must be numeric
+  arrived: 'abc' in 1 row
+  what to do: clean the column or map text codes to numbers before building EventTables
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "DataQualityWarning",
+    "DependencyError",
+    "LeakageError",
+    "ModelIntegrityError",
+    "NotFittedError",
+    "SchemaError",
+    "StudentProfileError",
+    "TrackingError",
+]
+
+
+class StudentProfileError(Exception):
+    """Root of every error that studentprofile raises on purpose.
+
+    Parameters
+    ----------
+    message : str
+        The rule that was broken, in one sentence.
+    arrived : str, optional
+        What arrived instead (already formatted, values shown with ``repr``).
+    hint : str, optional
+        What the caller should do about it.
+    """
+
+    def __init__(self, message: str, *, arrived: str | None = None, hint: str | None = None):
+        self.message = message
+        self.arrived = arrived
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _prefix(self) -> str:
+        return ""
+
+    def _render(self) -> str:
+        lines = [f"{self._prefix()}{self.message}"]
+        if self.arrived:
+            lines.append(f"  arrived: {self.arrived}")
+        if self.hint:
+            lines.append(f"  what to do: {self.hint}")
+        return "\n".join(lines)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keep the structured fields when an error crosses a process boundary
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type[StudentProfileError], state: dict[str, Any]) -> StudentProfileError:
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    Exception.__init__(obj, obj._render())
+    return obj
+
+
+class SchemaError(StudentProfileError, ValueError):
+    """A table does not meet its data contract.
+
+    Parameters
+    ----------
+    message : str
+        The rule that was broken, in one sentence.
+    table : str
+        Which table (``"students"``, ``"events"``, ``"outcomes"``, ``"grid"``, ...).
+    column : str, optional
+        Which column, when the rule is about one column.
+    rule : str, optional
+        A short stable name of the rule (``"required-column"``, ``"numeric"``, ...), for programs.
+    arrived : str, optional
+        What arrived, formatted.
+    rows : str, optional
+        Up to five offending rows, already formatted as text.
+    n_bad : int, optional
+        How many rows break the rule in all.
+    hint : str, optional
+        What the caller should do about it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str,
+        column: str | None = None,
+        rule: str | None = None,
+        arrived: str | None = None,
+        rows: str | None = None,
+        n_bad: int | None = None,
+        hint: str | None = None,
+    ):
+        self.table = table
+        self.column = column
+        self.rule = rule
+        self.rows = rows
+        self.n_bad = n_bad
+        super().__init__(message, arrived=arrived, hint=hint)
+
+    def _prefix(self) -> str:
+        where = self.table if self.column is None else f"{self.table}.{self.column}"
+        rule = f" [{self.rule}]" if self.rule else ""
+        return f"{where}{rule}: "
+
+    def _render(self) -> str:
+        text = super()._render()
+        if self.rows:
+            shown = "" if self.n_bad is None else f" ({self.n_bad:,} in all, first 5 shown)"
+            body = "\n".join("    " + line for line in self.rows.splitlines())
+            head, sep, tail = text.partition("\n  what to do:")
+            text = f"{head}\n  offending rows{shown}:\n{body}{sep}{tail}"
+        return text
+
+
+class ConfigError(StudentProfileError, ValueError):
+    """A parameter, spec or configuration value is invalid.
+
+    Parameters
+    ----------
+    message : str
+        The rule that was broken.
+    key : str, optional
+        The parameter or configuration key (dotted for nested keys, e.g. ``"model.learning_rate"``).
+    source : str, optional
+        Where the value came from, e.g. ``"experiment.toml:12"``.
+    arrived, hint : str, optional
+        See :class:`StudentProfileError`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        source: str | None = None,
+        arrived: str | None = None,
+        hint: str | None = None,
+    ):
+        self.key = key
+        self.source = source
+        super().__init__(message, arrived=arrived, hint=hint)
+
+    def _prefix(self) -> str:
+        parts = [p for p in (self.source, self.key) if p]
+        return f"{' '.join(parts)}: " if parts else ""
+
+
+class NotFittedError(StudentProfileError, ValueError, AttributeError):
+    """An estimator or builder was used before ``fit``.
+
+    It is also a ``ValueError`` and an ``AttributeError``, as scikit-learn's own
+    ``NotFittedError`` is, so code written against scikit-learn catches it.
+    """
+
+
+class ModelIntegrityError(StudentProfileError):
+    """A saved model artefact is tampered with, truncated, or incompatible with this version."""
+
+
+class TrackingError(StudentProfileError):
+    """Experiment tracking (MLflow) failed; the model and reports are still on local disk."""
+
+
+class LeakageError(StudentProfileError):
+    """An operation would let information from after an as-of date reach a feature."""
+
+
+class DependencyError(StudentProfileError, ImportError):
+    """An optional dependency is missing; the message names the extra that installs it."""
+
+
+class DataQualityWarning(UserWarning):
+    """Data is valid but suspicious (for example exact duplicate events); it was kept as it is."""

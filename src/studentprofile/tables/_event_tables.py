@@ -1,0 +1,682 @@
+"""The canonical tables: students, events and outcomes, validated on construction."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from studentprofile.errors import ConfigError, SchemaError
+from studentprofile.tables import _checks
+from studentprofile.tables._checks import TimeKind
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "EVENT_OPTIONAL",
+    "FAMILIES",
+    "OUTCOME_COLUMNS",
+    "EventTables",
+    "ValidationReport",
+    "frame_fingerprint",
+    "to_days",
+]
+
+#: The four record families, in the order the documentation lists them.
+FAMILIES: tuple[str, ...] = ("academic", "behavioral", "participation", "wellbeing")
+
+#: Required and optional columns of each table.
+STUDENT_COLUMNS: tuple[str, ...] = ("student_id",)
+EVENT_COLUMNS: tuple[str, ...] = ("student_id", "time", "family", "kind", "value")
+EVENT_OPTIONAL: tuple[str, ...] = ("known_at", "course_id", "max_value")
+OUTCOME_COLUMNS: tuple[str, ...] = ("student_id", "time", "outcome")
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What validation noticed and kept: data that is valid but worth knowing about.
+
+    Attributes
+    ----------
+    n_students, n_events, n_outcomes : int
+        Row counts after validation (always equal to the row counts that arrived).
+    duplicate_events : int
+        Events that exactly repeat an earlier event (every column equal). They are kept: two
+        identical card swipes can be two real swipes; decide upstream whether to drop them.
+    duplicate_examples : str
+        Up to five duplicated rows, formatted.
+    known_at_filled : int
+        Events whose ``known_at`` was empty and was set to their ``time``.
+    timezone : str or None
+        The timezone the times arrived in, when they were timezone-aware (they are stored as
+        naive UTC).
+    notes : tuple of str
+        Other handling applied, one sentence each.
+    """
+
+    n_students: int
+    n_events: int
+    n_outcomes: int
+    duplicate_events: int = 0
+    duplicate_examples: str = ""
+    known_at_filled: int = 0
+    timezone: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as a JSON-ready dictionary."""
+        return {
+            "n_students": self.n_students,
+            "n_events": self.n_events,
+            "n_outcomes": self.n_outcomes,
+            "duplicate_events": self.duplicate_events,
+            "known_at_filled": self.known_at_filled,
+            "timezone": self.timezone,
+            "notes": list(self.notes),
+        }
+
+
+def to_days(values: pd.Series | np.ndarray | pd.Index, kind: TimeKind) -> np.ndarray:
+    """Convert canonical time values to float64 days (since 1970-01-01 for datetimes).
+
+    Parameters
+    ----------
+    values : Series, Index or ndarray
+        Times of the canonical kind (``datetime64[ns]`` or float days).
+    kind : {"datetime", "float"}
+        The time kind of the tables the values belong to.
+
+    Returns
+    -------
+    ndarray of float64
+        Days; NaN where a time is missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> to_days(pd.Series(pd.to_datetime(["1970-01-02 12:00"])), "datetime")
+    array([1.5])
+    """
+    if kind == "float":
+        return np.asarray(values, dtype="float64")
+    arr = np.asarray(values, dtype="datetime64[ns]")
+    ints = arr.view("int64").astype("float64")
+    out = ints / _NS_PER_DAY
+    out[np.isnat(arr)] = np.nan
+    return out
+
+
+class EventTables:
+    """Students, their events and their outcomes, validated against the data contract.
+
+    Construction checks every rule of ``docs/data-contracts.md`` and either returns tables that
+    every other part of the library can trust, or raises :class:`~studentprofile.errors.SchemaError`
+    naming the table, the column, the rule, up to five offending rows and what to do. No row is
+    ever dropped.
+
+    Parameters
+    ----------
+    students : DataFrame
+        One row per student (or per enrolment): ``student_id`` (unique, no nulls) and any static
+        attributes, e.g. ``cohort``, ``program``, ``entry_date``.
+    events : DataFrame, optional
+        ``student_id``, ``time``, ``family`` (one of ``FAMILIES``), ``kind``, ``value``;
+        optionally ``known_at`` (when the fact became known; empty or absent means ``time``),
+        ``course_id`` and ``max_value``. Other columns are kept as they are.
+    outcomes : DataFrame, optional
+        ``student_id``, ``time``, ``outcome``.
+    audit_attributes : sequence of str, default ()
+        Columns of ``students`` that describe protected or sensitive groups (gender, disability,
+        ...). They are kept for fairness audits and are never used as model features unless a
+        caller opts in by name.
+    time_origin : str or Timestamp, optional
+        When times are float days, the calendar date of day 0 (used only to display dates).
+    check_duplicates : bool, default True
+        Count exact duplicate events for the report. Costs one hash of the events table.
+
+    Attributes
+    ----------
+    students, events, outcomes : DataFrame
+        The normalised tables: ``family``, ``kind`` and ``outcome`` as categoricals, ``value`` and
+        ``max_value`` as float64, times as ``datetime64[ns]`` (naive; aware input converted to UTC)
+        or float64 days, ``known_at`` always present. Each has a fresh ``RangeIndex``.
+    time_kind : {"datetime", "float"}
+        Which kind of time all three tables use.
+    audit_attributes : tuple of str
+        The declared audit attributes.
+    report : ValidationReport
+        What validation noticed and kept.
+
+    Raises
+    ------
+    SchemaError
+        When a table breaks the data contract.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from studentprofile.tables import EventTables
+    >>> students = pd.DataFrame({"student_id": ["ana", "ben"], "gender": ["F", "M"]})
+    >>> events = pd.DataFrame({
+    ...     "student_id": ["ana", "ana", "ben"],
+    ...     "time": pd.to_datetime(["2024-09-02", "2024-09-09", "2024-09-02"]),
+    ...     "family": ["behavioral", "behavioral", "academic"],
+    ...     "kind": ["class_attendance", "class_attendance", "assessment_score"],
+    ...     "value": [1.0, 0.0, 71.0],
+    ... })
+    >>> tables = EventTables(students=students, events=events, audit_attributes=["gender"])
+    >>> tables.time_kind, len(tables.events), tables.events["family"].dtype.name
+    ('datetime', 3, 'category')
+    >>> bool((tables.events["known_at"] == tables.events["time"]).all())
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        students: pd.DataFrame,
+        events: pd.DataFrame | None = None,
+        outcomes: pd.DataFrame | None = None,
+        audit_attributes: Sequence[str] = (),
+        time_origin: str | pd.Timestamp | None = None,
+        check_duplicates: bool = True,
+    ) -> None:
+        if isinstance(audit_attributes, str):
+            raise ConfigError(
+                "audit_attributes must be a list of column names",
+                key="audit_attributes",
+                arrived=repr(audit_attributes),
+                hint=f"wrap it in a list: audit_attributes=[{audit_attributes!r}]",
+            )
+        students = _checks.require_frame(students, "students")
+        events = _empty_events() if events is None else _checks.require_frame(events, "events")
+        outcomes = (
+            _empty_outcomes() if outcomes is None else _checks.require_frame(outcomes, "outcomes")
+        )
+        _checks.require_columns(students, "students", STUDENT_COLUMNS)
+        _checks.require_columns(events, "events", EVENT_COLUMNS)
+        _checks.require_columns(outcomes, "outcomes", OUTCOME_COLUMNS)
+
+        notes: list[str] = []
+        st = _normalise_students(students, audit_attributes)
+        ev = _normalise_events(events)
+        oc = _normalise_outcomes(outcomes)
+        time_kind, tz = _reconcile_times(st, ev, oc, notes)
+        known_at_filled = _check_known_at(ev, events)
+        _check_id_types(st, ev, oc)
+        _check_membership(st, ev, events, "events")
+        _check_membership(st, oc, outcomes, "outcomes")
+
+        n_dup, dup_examples = (0, "")
+        if check_duplicates and len(ev):
+            n_dup, dup_examples = _duplicates(ev)
+            if n_dup:
+                logger.warning(
+                    "%d exact duplicate event(s) kept; see EventTables.report", n_dup
+                )
+        if known_at_filled:
+            notes.append(f"{known_at_filled:,} empty known_at value(s) set to their time")
+        if time_origin is not None:
+            if time_kind != "float":
+                raise ConfigError(
+                    "time_origin applies only when times are float days",
+                    key="time_origin",
+                    arrived=repr(time_origin),
+                    hint="drop time_origin: these tables already hold calendar times",
+                )
+            try:
+                time_origin = pd.Timestamp(time_origin)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(
+                    "time_origin must be a date",
+                    key="time_origin",
+                    arrived=repr(time_origin),
+                    hint="pass e.g. '2024-09-01'",
+                ) from exc
+        self.students: pd.DataFrame = st
+        self.events: pd.DataFrame = ev
+        self.outcomes: pd.DataFrame = oc
+        self.time_kind: TimeKind = time_kind
+        self.time_origin: pd.Timestamp | None = (
+            None if time_origin is None else pd.Timestamp(time_origin)
+        )
+        self.audit_attributes: tuple[str, ...] = tuple(audit_attributes)
+        self.report = ValidationReport(
+            n_students=len(st),
+            n_events=len(ev),
+            n_outcomes=len(oc),
+            duplicate_events=n_dup,
+            duplicate_examples=dup_examples,
+            known_at_filled=known_at_filled,
+            timezone=tz,
+            notes=tuple(notes),
+        )
+
+    # ------------------------------------------------------------------ helpers for other layers
+    @property
+    def static_attributes(self) -> list[str]:
+        """Columns of ``students`` other than ``student_id`` and the audit attributes."""
+        return [
+            c
+            for c in self.students.columns
+            if c != "student_id" and c not in self.audit_attributes
+        ]
+
+    def to_days(self, values: pd.Series | np.ndarray | pd.Index) -> np.ndarray:
+        """Convert times of these tables' kind to float days (see :func:`to_days`)."""
+        return to_days(values, self.time_kind)
+
+    def select(self, student_ids: Iterable[Any]) -> EventTables:
+        """Return the tables restricted to the given students (rows of others left out).
+
+        Parameters
+        ----------
+        student_ids : iterable
+            Identifiers to keep; unknown identifiers raise ``SchemaError``.
+
+        Returns
+        -------
+        EventTables
+        """
+        ids = pd.Index(list(student_ids))
+        known = pd.Index(self.students["student_id"])
+        missing = ids[~ids.isin(known)]
+        if len(missing):
+            raise SchemaError(
+                "every selected student must be in the students table",
+                table="students",
+                column="student_id",
+                rule="membership",
+                arrived=f"unknown identifiers {_checks.show_values(missing)}",
+                hint="select identifiers from tables.students['student_id']",
+            )
+        out = object.__new__(EventTables)
+        out.students = self.students[self.students["student_id"].isin(ids)].reset_index(drop=True)
+        out.events = self.events[self.events["student_id"].isin(ids)].reset_index(drop=True)
+        out.outcomes = self.outcomes[self.outcomes["student_id"].isin(ids)].reset_index(drop=True)
+        out.time_kind = self.time_kind
+        out.time_origin = self.time_origin
+        out.audit_attributes = self.audit_attributes
+        out.report = ValidationReport(
+            n_students=len(out.students),
+            n_events=len(out.events),
+            n_outcomes=len(out.outcomes),
+            timezone=self.report.timezone,
+            notes=(*self.report.notes, "selected from larger tables"),
+        )
+        return out
+
+    def fingerprint(self) -> dict[str, str]:
+        """Return a SHA-256 hex digest per table (contents, column names and dtypes).
+
+        The digests identify the data a model was trained on without revealing any of it.
+
+        Returns
+        -------
+        dict
+            ``{"students": ..., "events": ..., "outcomes": ...}``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> t = EventTables(students=pd.DataFrame({"student_id": [1, 2]}))
+        >>> sorted(t.fingerprint())
+        ['events', 'outcomes', 'students']
+        >>> len(t.fingerprint()["students"])
+        64
+        """
+        return {
+            "students": frame_fingerprint(self.students),
+            "events": frame_fingerprint(self.events),
+            "outcomes": frame_fingerprint(self.outcomes),
+        }
+
+    def describe(self) -> pd.DataFrame:
+        """Summarise events per family and kind: rows, students, first and last time.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by (family, kind).
+        """
+        ev = self.events
+        if not len(ev):
+            return pd.DataFrame(
+                columns=["events", "students", "first", "last"],
+                index=pd.MultiIndex.from_arrays([[], []], names=["family", "kind"]),
+            )
+        g = ev.groupby(["family", "kind"], observed=True)
+        return pd.DataFrame(
+            {
+                "events": g.size(),
+                "students": g["student_id"].nunique(),
+                "first": g["time"].min(),
+                "last": g["time"].max(),
+            }
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"EventTables(students={len(self.students):,}, events={len(self.events):,}, "
+            f"outcomes={len(self.outcomes):,}, time_kind={self.time_kind!r}, "
+            f"audit_attributes={list(self.audit_attributes)!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EventTables):
+            return NotImplemented
+        return self.fingerprint() == other.fingerprint() and (
+            self.audit_attributes == other.audit_attributes
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 of a DataFrame's values, column names and dtypes (index ignored).
+
+    Parameters
+    ----------
+    frame : DataFrame
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters.
+    """
+    h = hashlib.sha256()
+    for col in frame.columns:
+        h.update(repr((str(col), str(frame[col].dtype))).encode())
+        hashed = pd.util.hash_pandas_object(frame[col], index=False).to_numpy()
+        h.update(np.ascontiguousarray(hashed).tobytes())
+    h.update(str(len(frame)).encode())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------- internals
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "student_id": pd.Series([], dtype=object),
+            "time": pd.Series([], dtype=object),
+            "family": pd.Series([], dtype=object),
+            "kind": pd.Series([], dtype=object),
+            "value": pd.Series([], dtype="float64"),
+        }
+    )
+
+
+def _empty_outcomes() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "student_id": pd.Series([], dtype=object),
+            "time": pd.Series([], dtype=object),
+            "outcome": pd.Series([], dtype=object),
+        }
+    )
+
+
+def _normalise_students(students: pd.DataFrame, audit_attributes: Sequence[str]) -> pd.DataFrame:
+    st = students.copy()
+    missing_audit = [a for a in audit_attributes if a not in st.columns]
+    if missing_audit:
+        raise SchemaError(
+            "every audit attribute must be a column of the students table",
+            table="students",
+            column=missing_audit[0],
+            rule="audit-attribute",
+            arrived=f"audit_attributes={list(audit_attributes)!r}; columns {list(st.columns)!r}",
+            hint="add the column to students or remove it from audit_attributes",
+        )
+    if "student_id" in audit_attributes:
+        raise SchemaError(
+            "student_id cannot be an audit attribute",
+            table="students",
+            column="student_id",
+            rule="audit-attribute",
+            arrived="audit_attributes includes 'student_id'",
+            hint="name group columns such as gender or age band instead",
+        )
+    st["student_id"] = _checks.student_ids(st["student_id"], "students", students).to_numpy()
+    st["student_id"] = st["student_id"].astype(
+        "int64" if st["student_id"].dtype.kind in "iu" else st["student_id"].dtype
+    )
+    dup = st["student_id"].duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise SchemaError(
+            "`student_id` must be unique in the students table",
+            table="students",
+            column="student_id",
+            rule="unique",
+            arrived=f"{int(st['student_id'].duplicated().sum()):,} repeated identifier(s), e.g. "
+            f"{_checks.show_values(st['student_id'][dup].unique())}",
+            rows=_checks.show_rows(students, dup, list(students.columns)[:6]),
+            n_bad=int(dup.sum()),
+            hint="keep one row per student (for several enrolments, make the id per enrolment, "
+            "e.g. '<student>/<course>/<term>')",
+        )
+    for col in st.columns:
+        if col != "student_id":
+            st[col] = _checks.plain(st[col])
+    return st.reset_index(drop=True)
+
+
+def _normalise_events(events: pd.DataFrame) -> pd.DataFrame:
+    ev = pd.DataFrame(index=events.index)
+    ev["student_id"] = _checks.student_ids(events["student_id"], "events", events)
+    ev["family"] = _checks.categories(events["family"], "events", "family", events, FAMILIES)
+    ev["kind"] = _checks.categories(events["kind"], "events", "kind", events)
+    ev["value"] = _checks.numbers(events["value"], "events", "value", events)
+    t = _checks.times(events["time"], "events", "time", events)
+    _no_null_times(t.values, events, "events", "time")
+    ev["time"] = t.values
+    if "known_at" in events.columns:
+        k = _checks.times(events["known_at"], "events", "known_at", events)
+        ev["known_at"] = k.values
+    else:
+        ev["known_at"] = t.values
+    if "course_id" in events.columns:
+        ev["course_id"] = _checks.plain(events["course_id"])
+        if not isinstance(ev["course_id"].dtype, pd.CategoricalDtype):
+            ev["course_id"] = ev["course_id"].astype("category")
+    if "max_value" in events.columns:
+        ev["max_value"] = _checks.numbers(
+            events["max_value"], "events", "max_value", events, positive=True
+        )
+    for col in events.columns:
+        if col not in ev.columns:
+            ev[col] = _checks.plain(events[col])
+    order = ["student_id", "time", "known_at", "family", "kind", "value"]
+    order += [c for c in ev.columns if c not in order]
+    return ev[order]
+
+
+def _normalise_outcomes(outcomes: pd.DataFrame) -> pd.DataFrame:
+    oc = pd.DataFrame(index=outcomes.index)
+    oc["student_id"] = _checks.student_ids(outcomes["student_id"], "outcomes", outcomes)
+    t = _checks.times(outcomes["time"], "outcomes", "time", outcomes)
+    _no_null_times(t.values, outcomes, "outcomes", "time")
+    oc["time"] = t.values
+    oc["outcome"] = _checks.categories(outcomes["outcome"], "outcomes", "outcome", outcomes)
+    for col in outcomes.columns:
+        if col not in oc.columns:
+            oc[col] = _checks.plain(outcomes[col])
+    return oc
+
+
+def _no_null_times(values: pd.Series, frame: pd.DataFrame, table: str, column: str) -> None:
+    null = values.isna().to_numpy()
+    if null.any():
+        raise SchemaError(
+            f"`{column}` must not be empty",
+            table=table,
+            column=column,
+            rule="not-null",
+            arrived=f"{int(null.sum()):,} empty time(s)",
+            rows=_checks.show_rows(frame, null, ["student_id", column, "kind", "outcome"]),
+            n_bad=int(null.sum()),
+            hint="fill in when each record happened, or drop records with no time upstream",
+        )
+
+
+def _reconcile_times(
+    st: pd.DataFrame, ev: pd.DataFrame, oc: pd.DataFrame, notes: list[str]
+) -> tuple[TimeKind, str | None]:
+    """Make every time column one kind; aware times become naive UTC; aware+naive is an error."""
+    columns: list[tuple[str, str, pd.DataFrame]] = [
+        ("events", "time", ev),
+        ("events", "known_at", ev),
+        ("outcomes", "time", oc),
+    ]
+    if "entry_date" in st.columns:
+        parsed = _checks.times(st["entry_date"], "students", "entry_date", st)
+        st["entry_date"] = parsed.values
+        columns.append(("students", "entry_date", st))
+    definite: dict[str, str] = {}  # columns holding at least one time
+    dtype_kinds: set[str] = set()  # kinds suggested by dtypes of empty columns
+    aware: dict[str, bool] = {}
+    zones: set[str] = set()
+    for table, col, frame in columns:
+        s = frame[col]
+        name = f"{table}.{col}"
+        has_values = bool(s.notna().any())
+        if isinstance(s.dtype, pd.DatetimeTZDtype) or s.dtype.kind == "M":
+            dtype_kinds.add("datetime")
+            if has_values:
+                definite[name] = "datetime"
+                aware[name] = isinstance(s.dtype, pd.DatetimeTZDtype)
+                if isinstance(s.dtype, pd.DatetimeTZDtype):
+                    zones.add(str(s.dtype.tz))
+        elif s.dtype.kind == "f":
+            dtype_kinds.add("float")
+            if has_values:
+                definite[name] = "float"
+    distinct = set(definite.values())
+    if len(distinct) > 1:
+        dt = [n for n, k in definite.items() if k == "datetime"]
+        fl = [n for n, k in definite.items() if k == "float"]
+        table, col = fl[0].split(".")
+        raise SchemaError(
+            "every time column must use the same kind of time: all datetimes or all float days",
+            table=table,
+            column=col,
+            rule="time-kind",
+            arrived=f"datetimes in {dt!r}, float days in {fl!r}",
+            hint="convert the float days to datetimes (origin + pd.to_timedelta(days, 'D')) "
+            "or the datetimes to days",
+        )
+    kind: TimeKind
+    if distinct:
+        kind = "datetime" if distinct == {"datetime"} else "float"
+    else:
+        kind = "float" if dtype_kinds == {"float"} else "datetime"
+    if aware and any(aware.values()) and not all(aware.values()):
+        aw = [n for n, a in aware.items() if a]
+        nv = [n for n, a in aware.items() if not a]
+        table, col = nv[0].split(".")
+        raise SchemaError(
+            "timezone-aware and naive times cannot be mixed across columns",
+            table=table,
+            column=col,
+            rule="timezone-mix",
+            arrived=f"aware: {aw!r}; naive: {nv!r}",
+            hint="localise the naive column(s) to the same timezone, or make all columns naive",
+        )
+    tz: str | None = None
+    for _table, col, frame in columns:
+        s = frame[col]
+        if kind == "datetime":
+            if isinstance(s.dtype, pd.DatetimeTZDtype):
+                frame[col] = _checks.to_naive_utc(s)
+            elif s.dtype.kind != "M":  # an empty column of no particular kind
+                frame[col] = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+        else:
+            frame[col] = s.astype("float64")
+    if zones:
+        tz = zones.pop() if len(zones) == 1 else "UTC"
+        notes.append(f"timezone-aware times (tz={tz}) converted to naive UTC")
+    return kind, tz
+
+
+def _check_known_at(ev: pd.DataFrame, original: pd.DataFrame) -> int:
+    null = ev["known_at"].isna().to_numpy()
+    n_filled = int(null.sum())
+    if n_filled:
+        ev.loc[null, "known_at"] = ev.loc[null, "time"]
+    early = (ev["known_at"] < ev["time"]).to_numpy()
+    if early.any():
+        raise SchemaError(
+            "`known_at` must not be earlier than `time`: a fact cannot be known before it happens",
+            table="events",
+            column="known_at",
+            rule="known-after-time",
+            arrived=f"{int(early.sum()):,} event(s) known before they happened",
+            rows=_checks.show_rows(original, early, ["student_id", "time", "known_at", "kind"]),
+            n_bad=int(early.sum()),
+            hint="check the two columns are not swapped; known_at is when the record reached "
+            "the campus system (e.g. when a mark was published)",
+        )
+    return n_filled
+
+
+def _check_id_types(st: pd.DataFrame, ev: pd.DataFrame, oc: pd.DataFrame) -> None:
+    base = "int" if st["student_id"].dtype.kind in "iu" else "str"
+    for table, frame in (("events", ev), ("outcomes", oc)):
+        if not len(frame) or not len(st):
+            if len(frame) and not len(st):
+                continue  # membership check reports it
+            if not len(frame):
+                frame["student_id"] = frame["student_id"].astype(st["student_id"].dtype)
+            continue
+        kind = "int" if frame["student_id"].dtype.kind in "iu" else "str"
+        if kind != base:
+            raise SchemaError(
+                "`student_id` must have the same type in every table",
+                table=table,
+                column="student_id",
+                rule="id-type",
+                arrived=f"{kind} identifiers in {table}, {base} identifiers in students",
+                hint="convert both to the same type, e.g. .astype(str) on each student_id column",
+            )
+
+
+def _check_membership(
+    st: pd.DataFrame, frame: pd.DataFrame, original: pd.DataFrame, table: str
+) -> None:
+    if not len(frame):
+        return
+    known = pd.Index(st["student_id"])
+    ok = frame["student_id"].isin(known).to_numpy()
+    if not ok.all():
+        bad = ~ok
+        unknown = frame["student_id"][bad].unique()
+        raise SchemaError(
+            f"every student in `{table}` must be in the students table",
+            table=table,
+            column="student_id",
+            rule="membership",
+            arrived=f"{len(unknown):,} unknown student(s), e.g. {_checks.show_values(unknown)}",
+            rows=_checks.show_rows(original, bad, ["student_id", "time", "kind", "outcome"]),
+            n_bad=int(bad.sum()),
+            hint="add those students to the students table (rows are never dropped silently)",
+        )
+
+
+def _duplicates(ev: pd.DataFrame) -> tuple[int, str]:
+    key_cols = [c for c in ev.columns]
+    try:
+        dup = ev.duplicated(subset=key_cols, keep="first").to_numpy()
+    except TypeError:  # unhashable values in an extra column: compare the contract columns only
+        dup = ev.duplicated(subset=list(EVENT_COLUMNS) + ["known_at"], keep="first").to_numpy()
+    n = int(dup.sum())
+    if not n:
+        return 0, ""
+    return n, _checks.show_rows(ev, dup, ["student_id", "time", "kind", "value"])
