@@ -31,6 +31,7 @@ from typing import Any
 
 __all__ = [
     "ConfigError",
+    "DataIntegrityError",
     "DataQualityWarning",
     "DependencyError",
     "LeakageError",
@@ -184,6 +185,10 @@ class NotFittedError(StudentProfileError, ValueError, AttributeError):
 
 class ModelIntegrityError(StudentProfileError):
     """A saved model artefact is tampered with, truncated, or incompatible with this version."""
+
+
+class DataIntegrityError(StudentProfileError):
+    """A bundled or saved data file does not match its recorded SHA-256 hash."""
 
 
 class TrackingError(StudentProfileError):

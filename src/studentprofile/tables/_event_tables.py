@@ -22,6 +22,7 @@ __all__ = [
     "EVENT_OPTIONAL",
     "FAMILIES",
     "OUTCOME_COLUMNS",
+    "STUDENT_TIME_COLUMNS",
     "EventTables",
     "ValidationReport",
     "frame_fingerprint",
@@ -37,6 +38,9 @@ EVENT_COLUMNS: tuple[str, ...] = ("student_id", "time", "family", "kind", "value
 EVENT_OPTIONAL: tuple[str, ...] = ("known_at", "course_id", "max_value")
 OUTCOME_COLUMNS: tuple[str, ...] = ("student_id", "time", "outcome")
 
+#: Columns of ``students`` that hold times and follow the tables' time kind.
+STUDENT_TIME_COLUMNS: tuple[str, ...] = ("entry_date", "term_start", "term_end")
+
 _NS_PER_DAY = 86_400 * 10**9
 
 
@@ -48,9 +52,10 @@ class ValidationReport:
     ----------
     n_students, n_events, n_outcomes : int
         Row counts after validation (always equal to the row counts that arrived).
-    duplicate_events : int
+    duplicate_events : int or None
         Events that exactly repeat an earlier event (every column equal). They are kept: two
         identical card swipes can be two real swipes; decide upstream whether to drop them.
+        ``None`` when the check was switched off (``check_duplicates=False``).
     duplicate_examples : str
         Up to five duplicated rows, formatted.
     known_at_filled : int
@@ -65,7 +70,7 @@ class ValidationReport:
     n_students: int
     n_events: int
     n_outcomes: int
-    duplicate_events: int = 0
+    duplicate_events: int | None = 0
     duplicate_examples: str = ""
     known_at_filled: int = 0
     timezone: str | None = None
@@ -141,6 +146,9 @@ class EventTables:
         When times are float days, the calendar date of day 0 (used only to display dates).
     check_duplicates : bool, default True
         Count exact duplicate events for the report. Costs one hash of the events table.
+    metadata : dict, optional
+        JSON-ready facts about where the tables came from (dataset name, licence, citation,
+        mapping notes, simulator parameters). Kept as given.
 
     Attributes
     ----------
@@ -154,6 +162,13 @@ class EventTables:
         The declared audit attributes.
     report : ValidationReport
         What validation noticed and kept.
+    metadata : dict
+        Provenance given at construction.
+
+    Notes
+    -----
+    Treat the tables as read-only after construction: other parts cache derived arrays (such as
+    :meth:`student_codes`) and rely on :meth:`fingerprint` describing the data.
 
     Raises
     ------
@@ -188,6 +203,7 @@ class EventTables:
         audit_attributes: Sequence[str] = (),
         time_origin: str | pd.Timestamp | None = None,
         check_duplicates: bool = True,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(audit_attributes, str):
             raise ConfigError(
@@ -212,10 +228,13 @@ class EventTables:
         time_kind, tz = _reconcile_times(st, ev, oc, notes)
         known_at_filled = _check_known_at(ev, events)
         _check_id_types(st, ev, oc)
-        _check_membership(st, ev, events, "events")
+        ev_codes = _check_membership(st, ev, events, "events")
         _check_membership(st, oc, outcomes, "outcomes")
 
-        n_dup, dup_examples = (0, "")
+        n_dup: int | None = None
+        dup_examples = ""
+        if check_duplicates:
+            n_dup = 0
         if check_duplicates and len(ev):
             n_dup, dup_examples = _duplicates(ev)
             if n_dup:
@@ -249,6 +268,8 @@ class EventTables:
             None if time_origin is None else pd.Timestamp(time_origin)
         )
         self.audit_attributes: tuple[str, ...] = tuple(audit_attributes)
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self._event_codes: np.ndarray | None = ev_codes
         self.report = ValidationReport(
             n_students=len(st),
             n_events=len(ev),
@@ -269,6 +290,34 @@ class EventTables:
             for c in self.students.columns
             if c != "student_id" and c not in self.audit_attributes
         ]
+
+    def student_codes(self) -> np.ndarray:
+        """Return, for each row of ``events``, the position of its student in ``students``.
+
+        Computed once during validation (the membership check needs it) and cached; feature
+        kernels use it to lay events out per student without hashing identifiers again.
+
+        Returns
+        -------
+        ndarray of int64
+            ``codes[i]`` is the row of ``students`` for ``events.iloc[i]``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> t = EventTables(
+        ...     students=pd.DataFrame({"student_id": ["b", "a"]}),
+        ...     events=pd.DataFrame({"student_id": ["a", "b", "a"], "time": [1.0, 2.0, 3.0],
+        ...                          "family": "academic", "kind": "quiz", "value": 1.0}))
+        >>> t.student_codes().tolist()
+        [1, 0, 1]
+        """
+        if self._event_codes is None:
+            idx = pd.Index(self.students["student_id"])
+            self._event_codes = np.asarray(
+                idx.get_indexer(self.events["student_id"]), dtype=np.int64
+            )
+        return self._event_codes
 
     def to_days(self, values: pd.Series | np.ndarray | pd.Index) -> np.ndarray:
         """Convert times of these tables' kind to float days (see :func:`to_days`)."""
@@ -305,6 +354,8 @@ class EventTables:
         out.time_kind = self.time_kind
         out.time_origin = self.time_origin
         out.audit_attributes = self.audit_attributes
+        out.metadata = dict(self.metadata)
+        out._event_codes = None
         out.report = ValidationReport(
             n_students=len(out.students),
             n_events=len(out.events),
@@ -536,10 +587,11 @@ def _reconcile_times(
         ("events", "known_at", ev),
         ("outcomes", "time", oc),
     ]
-    if "entry_date" in st.columns:
-        parsed = _checks.times(st["entry_date"], "students", "entry_date", st)
-        st["entry_date"] = parsed.values
-        columns.append(("students", "entry_date", st))
+    for col in STUDENT_TIME_COLUMNS:
+        if col in st.columns:
+            parsed = _checks.times(st[col], "students", col, st)
+            st[col] = parsed.values
+            columns.append(("students", col, st))
     definite: dict[str, str] = {}  # columns holding at least one time
     dtype_kinds: set[str] = set()  # kinds suggested by dtypes of empty columns
     aware: dict[str, bool] = {}
@@ -650,11 +702,13 @@ def _check_id_types(st: pd.DataFrame, ev: pd.DataFrame, oc: pd.DataFrame) -> Non
 
 def _check_membership(
     st: pd.DataFrame, frame: pd.DataFrame, original: pd.DataFrame, table: str
-) -> None:
+) -> np.ndarray:
+    """Check every row's student is in ``st``; return each row's position in ``st``."""
     if not len(frame):
-        return
+        return np.zeros(0, dtype=np.int64)
     known = pd.Index(st["student_id"])
-    ok = frame["student_id"].isin(known).to_numpy()
+    codes = np.asarray(known.get_indexer(frame["student_id"]), dtype=np.int64)
+    ok = codes >= 0
     if not ok.all():
         bad = ~ok
         unknown = frame["student_id"][bad].unique()
@@ -668,6 +722,7 @@ def _check_membership(
             n_bad=int(bad.sum()),
             hint="add those students to the students table (rows are never dropped silently)",
         )
+    return codes
 
 
 def _duplicates(ev: pd.DataFrame) -> tuple[int, str]:
