@@ -103,8 +103,6 @@ def plain(series: pd.Series) -> pd.Series:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return series
-    if isinstance(dtype, pd.DatetimeTZDtype) or dtype.kind == "M":
-        return series
     if isinstance(dtype, pd.ArrowDtype):
         import pyarrow as pa
 
@@ -117,6 +115,8 @@ def plain(series: pd.Series) -> pd.Series:
             return pd.to_datetime(series.astype(object)).astype("datetime64[ns]")
         if pa.types.is_string(pa_type) or pa.types.is_large_string(pa_type):
             return series.astype(object).where(series.notna(), None)
+    if isinstance(dtype, pd.DatetimeTZDtype) or dtype.kind == "M":
+        return series
     if pd.api.types.is_extension_array_dtype(dtype):
         if pd.api.types.is_bool_dtype(dtype):
             if series.isna().any():
