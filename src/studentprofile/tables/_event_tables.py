@@ -757,11 +757,24 @@ def _check_membership(
 
 
 def _duplicates(ev: pd.DataFrame) -> tuple[int, str]:
-    key_cols = [c for c in ev.columns]
+    """Count events that exactly repeat an earlier one (every column equal).
+
+    A 64-bit hash per row finds the candidates in one vectorised pass; only rows whose hash
+    repeats are compared exactly, so hash collisions cannot inflate the count.
+    """
+    cols = list(ev.columns)
     try:
-        dup = ev.duplicated(subset=key_cols, keep="first").to_numpy()
+        row_hash = pd.util.hash_pandas_object(ev[cols], index=False).to_numpy()
     except TypeError:  # unhashable values in an extra column: compare the contract columns only
-        dup = ev.duplicated(subset=list(EVENT_COLUMNS) + ["known_at"], keep="first").to_numpy()
+        cols = [*EVENT_COLUMNS, "known_at"]
+        row_hash = pd.util.hash_pandas_object(ev[cols], index=False).to_numpy()
+    candidates = pd.Series(row_hash).duplicated(keep=False).to_numpy()
+    if not candidates.any():
+        return 0, ""
+    sub = ev.loc[candidates, cols]
+    dup_sub = sub.duplicated(keep="first").to_numpy()
+    dup = np.zeros(len(ev), dtype=bool)
+    dup[np.flatnonzero(candidates)[dup_sub]] = True
     n = int(dup.sum())
     if not n:
         return 0, ""
