@@ -253,4 +253,5 @@ class AlertPolicy:
 
 def _tier_column(level: np.ndarray, names: list[str]) -> pd.Categorical:
     """Levels (0 = none) as an ordered categorical of tier names (NaN for none)."""
-    return pd.Categorical.from_codes(level - 1, categories=names, ordered=True)
+    dtype = pd.CategoricalDtype(categories=names, ordered=True)
+    return pd.Categorical.from_codes(np.asarray(level - 1, dtype="int64"), dtype=dtype)
