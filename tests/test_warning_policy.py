@@ -225,3 +225,19 @@ def test_abc_errors(abc_matrix):
     bad = X.assign(att_30d=["x"] * 4)
     with pytest.raises(SchemaError, match="`att_30d` must be numeric"):
         abc_flags(bad, ABCRules.classic(attendance="att_30d"))
+
+
+def test_output_does_not_depend_on_input_order():
+    rng = np.random.default_rng(5)
+    idx = pd.MultiIndex.from_product([[f"s{i}" for i in range(40)], np.arange(12) * 7.0],
+                                     names=["student_id", "as_of"])
+    s = pd.Series(rng.random(len(idx)), index=idx)
+    policy = AlertPolicy(tiers={"high": 0.6, "medium": 0.3}, enter_after=2, exit_after=2,
+                         cooldown_days=14)
+    a = policy.apply(s)
+    b = policy.apply(s.sample(frac=1.0, random_state=1))
+    pd.testing.assert_frame_equal(a, b)
+    assert a.index.is_monotonic_increasing
+    dup = pd.concat([s, s.iloc[[3]]])
+    with pytest.raises(SchemaError, match="share their"):
+        policy.apply(dup)

@@ -15,7 +15,9 @@ from studentprofile.tables._checks import show_values
 KEY = ["student_id", "as_of"]
 
 
-def keyed_frame(obj: Any, *, table: str, value: str | None = None) -> pd.DataFrame:
+def keyed_frame(
+    obj: Any, *, table: str, value: str | None = None, unique: bool = True
+) -> pd.DataFrame:
     """Return ``obj`` as a DataFrame with ``student_id`` and ``as_of`` columns and a RangeIndex.
 
     ``obj`` may be a DataFrame with those columns, or a DataFrame/Series indexed by them (a
@@ -59,17 +61,21 @@ def keyed_frame(obj: Any, *, table: str, value: str | None = None) -> pd.DataFra
             n_bad=int(null.sum()),
             hint="drop or fill those rows first",
         )
-    if frame.duplicated(KEY).any():
-        dup = frame.loc[frame.duplicated(KEY, keep=False), KEY].head(5)
-        raise SchemaError(
-            "each (student_id, as_of) pair must appear once",
-            table=table,
-            rule="unique",
-            arrived=f"{int(frame.duplicated(KEY).sum()):,} repeated pair(s)",
-            rows=dup.to_string(),
-            hint="aggregate or drop the repeated rows",
-        )
+    if unique and frame.duplicated(KEY).any():
+        raise_repeated(frame, frame.duplicated(KEY, keep=False).to_numpy(), table)
     return frame
+
+
+def raise_repeated(frame: pd.DataFrame, repeated: np.ndarray, table: str) -> None:
+    """Raise the error for repeated (student_id, as_of) pairs (``repeated`` marks them all)."""
+    raise SchemaError(
+        "each (student_id, as_of) pair must appear once",
+        table=table,
+        rule="unique",
+        arrived=f"{int(repeated.sum()):,} rows share their (student_id, as_of) with another",
+        rows=frame.loc[repeated, KEY].head(5).to_string(),
+        hint="aggregate or drop the repeated rows",
+    )
 
 
 def numeric_column(frame: pd.DataFrame, column: str, *, table: str) -> np.ndarray:

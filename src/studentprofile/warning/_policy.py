@@ -27,7 +27,7 @@ import pandas as pd
 
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.warning import _kernels
-from studentprofile.warning._inputs import days_of, keyed_frame, numeric_column
+from studentprofile.warning._inputs import days_of, keyed_frame, numeric_column, raise_repeated
 from studentprofile.warning._reasons import reasons_lookup
 
 __all__ = ["AlertPolicy"]
@@ -199,7 +199,7 @@ class AlertPolicy:
             (bool) and, when ``reasons`` is given, ``reasons`` (list of str on alert rows, empty
             elsewhere). Other columns of a score DataFrame are kept.
         """
-        frame = keyed_frame(scores, table="scores", value="score")
+        frame = keyed_frame(scores, table="scores", value="score", unique=False)
         if "score" not in frame.columns:
             cols = [c for c in frame.columns if c not in ("student_id", "as_of")]
             if len(cols) != 1:
@@ -214,11 +214,19 @@ class AlertPolicy:
             frame = frame.rename(columns={cols[0]: "score"})
         frame["score"] = numeric_column(frame, "score", table="scores")
         days = days_of(frame["as_of"].to_numpy())
-        codes, _ = pd.factorize(frame["student_id"], sort=False)
-        order = np.lexsort((days, codes))
-        frame = frame.iloc[order].reset_index(drop=True)
-        days = days[order]
-        codes = codes[order]
+        codes, _ = pd.factorize(frame["student_id"], sort=True)
+        dc, dd = np.diff(codes), np.diff(days)
+        if not ((dc > 0) | ((dc == 0) & (dd >= 0))).all():  # not yet by student, then date
+            order = np.lexsort((days, codes))
+            frame = frame.iloc[order].reset_index(drop=True)
+            days = days[order]
+            codes = codes[order]
+        same = np.zeros(len(frame), dtype=bool)
+        if len(frame) > 1:
+            same[1:] = (np.diff(codes) == 0) & (np.diff(days) == 0)
+            same[:-1] |= same[1:]
+        if same.any():  # sorted, so repeated pairs sit next to each other
+            raise_repeated(frame, same, "scores")
         raw = self.raw_levels(frame)
         bounds = np.flatnonzero(np.diff(codes)) + 1
         offsets = np.concatenate([[0], bounds, [len(frame)]]).astype("int64")
