@@ -28,7 +28,7 @@ def data_dir(dataset: str) -> Traversable:
 
 
 def gzip_deterministic(raw: bytes) -> bytes:
-    """Compress ``raw`` as gzip with no file name and ``mtime=0`` (same input, same bytes).
+    r"""Compress ``raw`` as gzip with no file name and ``mtime=0`` (same input, same bytes).
 
     Parameters
     ----------
@@ -42,10 +42,10 @@ def gzip_deterministic(raw: bytes) -> bytes:
 
     Examples
     --------
-    >>> gzip_deterministic(b"a,b\\n1,2\\n") == gzip_deterministic(b"a,b\\n1,2\\n")
+    >>> gzip_deterministic(b"a,b\n1,2\n") == gzip_deterministic(b"a,b\n1,2\n")
     True
     >>> gzip_deterministic(b"x")[4:8]  # the header's modification time
-    b'\\x00\\x00\\x00\\x00'
+    b'\x00\x00\x00\x00'
     """
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
@@ -73,7 +73,7 @@ def _sums(dataset: str) -> dict[str, str]:
 
 
 def read_verified(dataset: str, name: str) -> bytes:
-    """Read one bundled file and check it against the dataset's ``SHA256SUMS``.
+    r"""Read one bundled file and check it against the dataset's ``SHA256SUMS``.
 
     Parameters
     ----------
@@ -96,7 +96,7 @@ def read_verified(dataset: str, name: str) -> bytes:
     --------
     >>> raw = read_verified("oulad", "courses.csv.gz")
     >>> raw[:2]  # gzip magic bytes
-    b'\\x1f\\x8b'
+    b'\x1f\x8b'
     """
     sums = _sums(dataset)
     expected = sums.get(name)

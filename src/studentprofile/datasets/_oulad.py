@@ -135,7 +135,11 @@ def _raw() -> dict[str, pd.DataFrame]:
     return {
         "courses": _read_csv(
             "courses",
-            {"code_module": _TEXT, "code_presentation": _TEXT, "module_presentation_length": "int64"},
+            {
+                "code_module": _TEXT,
+                "code_presentation": _TEXT,
+                "module_presentation_length": "int64",
+            },
         ),
         "assessments": _read_csv(
             "assessments",
@@ -338,14 +342,14 @@ def _assessment_events(
         sa["date"].notna() | (typ != "Exam"), sa["module_presentation_length"].astype("float64")
     )
     # OULAD dates are whole days: a record dated day d is complete at the end of that day
-    known_day = submitted + 1.0
+    sub = submitted.to_numpy()
+    known_day = sub + 1.0
     tma = (typ == "TMA").to_numpy() & ~banked
-    known_day = known_day.where(
-        ~tma, np.fmax(submitted, due.fillna(submitted)) + 1.0 + TMA_MARKING_DAYS
-    )
+    # np.fmax ignores a missing cut-off (every TMA has one; the guard costs nothing)
+    known_day = np.where(tma, np.fmax(sub, due.to_numpy()) + 1.0 + TMA_MARKING_DAYS, known_day)
     exam = (typ == "Exam").to_numpy() & ~banked
-    length = sa["module_presentation_length"].astype("float64")
-    known_day = known_day.where(~exam, np.fmax(submitted + 1.0, length))
+    length = sa["module_presentation_length"].to_numpy(dtype="float64")
+    known_day = np.where(exam, np.fmax(sub + 1.0, length), known_day)
     frame = _event_frame(
         len(sa),
         student_id=sa["student_id"],
