@@ -173,9 +173,11 @@ def test_missed_events_use_only_what_was_known(oulad):
     assert not (ev["due"].to_numpy() < entry).any()
     out = oulad.outcomes.set_index("student_id")
     w = out.loc[ev["student_id"]]
-    gone_before = (w["outcome"].to_numpy() == "withdrawn") & (
-        w["time"].to_numpy() < ev["time"].to_numpy()
-    ) & (w["time_source"].to_numpy() == "unregistration")
+    gone_before = (
+        (w["outcome"].to_numpy() == "withdrawn")
+        & (w["time"].to_numpy() < ev["time"].to_numpy())
+        & (w["time_source"].to_numpy() == "unregistration")
+    )
     assert not gone_before.any()
 
 
@@ -207,9 +209,9 @@ def test_special_final_result_cases(oulad):
     # Withdrawn without an unregistration date: withdrawn at the presentation end, flagged
     row = out.loc["BBB/2014B/2512349"]
     assert (row["outcome"], row["time_source"]) == ("withdrawn", "presentation_end_imputed")
-    assert row["time"] == oulad.students.set_index("student_id").loc[
-        "BBB/2014B/2512349", "term_end"
-    ]
+    assert (
+        row["time"] == oulad.students.set_index("student_id").loc["BBB/2014B/2512349", "term_end"]
+    )
     assert int((out["time_source"] == "presentation_end_imputed").sum()) == 93
     # Fail with an unregistration date (day 166): final_result wins; missed events continue
     row = out.loc["BBB/2013J/554243"]

@@ -373,14 +373,12 @@ def _assessment_events(
     return frame, counts
 
 
-def _missed_events(
-    raw: dict[str, pd.DataFrame], st: pd.DataFrame, grace: int
-) -> pd.DataFrame:
+def _missed_events(raw: dict[str, pd.DataFrame], st: pd.DataFrame, grace: int) -> pd.DataFrame:
     assess = raw["assessments"]
     tasks = assess[assess["assessment_type"].isin(["TMA", "CMA"]) & assess["date"].notna()]
-    pairs = st[
-        [*_KEY, "student_id", "start", "date_registration", "effective_unreg"]
-    ].merge(tasks, on=_PRES, how="inner")
+    pairs = st[[*_KEY, "student_id", "start", "date_registration", "effective_unreg"]].merge(
+        tasks, on=_PRES, how="inner"
+    )
     done = raw["studentAssessment"][["id_assessment", "id_student"]]
     pairs = pairs.merge(done, on=["id_assessment", "id_student"], how="left", indicator=True)
     deadline = pairs["date"]

@@ -251,9 +251,7 @@ def _mapped() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]
         "counts": {
             "students": n,
             "events": len(events),
-            "target": {
-                str(k).lower(): int(v) for k, v in raw["Target"].value_counts().items()
-            },
+            "target": {str(k).lower(): int(v) for k, v in raw["Target"].value_counts().items()},
             "grade_without_approved_units": int(events["value"].isna().sum()),
         },
     }
