@@ -151,6 +151,13 @@ def test_missed_assessments_are_derived_at_cutoff_plus_grace(oulad):
         "1755",
         "1756",
     ]
+    # 32885 (Pass) sent TMA 1753 (cut-off day 54) on day 75 and 1755 (day 166) on day 181: the
+    # missed record stands (nothing had arrived when the grace ended); day-7 lateness is fine
+    missed = rows(oulad, "AAA/2013J/32885", "assessment_missed")
+    assert missed["assessment_id"].tolist() == ["1753", "1755"]
+    assert missed["time"].tolist() == [T("2013-12-06"), T("2014-03-28")]  # days 62 and 174
+    late = rows(oulad, "AAA/2013J/32885", "tma_score")
+    assert late.loc[late["assessment_id"] == "1753", "time"].tolist() == [T("2013-12-19")]
     # 65002 withdrew on day 96: TMA 1754 (day 117) came after the withdrawal -> nothing missed
     assert rows(oulad, "AAA/2013J/65002", "assessment_missed").empty
     # a late submission inside the grace period is not missed: 1008675, CMA due 54, sent day 60
@@ -167,6 +174,12 @@ def test_missed_assessments_are_derived_at_cutoff_plus_grace(oulad):
 
 def test_missed_events_use_only_what_was_known(oulad):
     ev = oulad.events[oulad.events["kind"] == "assessment_missed"]
+    assert len(ev) == 54_626
+    # no submission of that assessment had arrived by the time of the missed record
+    subs = oulad.events[oulad.events["kind"].isin(["tma_score", "cma_score"])]
+    both = ev.merge(subs, on=["student_id", "assessment_id"], suffixes=("", "_sub"))
+    assert (both["time_sub"] >= both["time"]).all()
+    assert len(both) == 5_803  # submitted later, after the grace period
     st = oulad.students.set_index("student_id")
     # never before the student registered; never after a withdrawal that had already happened
     entry = st.loc[ev["student_id"], "entry_date"].to_numpy()
@@ -248,10 +261,10 @@ def test_each_call_returns_fresh_tables():
 def test_missed_events_can_be_left_out_or_tuned():
     plain = load_oulad(missed_grace_days=None)
     assert "assessment_missed" not in set(plain.events["kind"])
-    assert len(plain.events) == 260_283 - 48_823
+    assert len(plain.events) == 266_086 - 54_626
     strict = load_oulad(missed_grace_days=0)
     n0 = int((strict.events["kind"] == "assessment_missed").sum())
-    assert n0 > 48_823  # late submissions within the week now count as missed first
+    assert n0 > 54_626  # late submissions within the week now count as missed first
 
 
 @pytest.mark.parametrize("bad", [-1, 2.5, "7", True])

@@ -379,15 +379,18 @@ def _missed_events(raw: dict[str, pd.DataFrame], st: pd.DataFrame, grace: int) -
     pairs = st[[*_KEY, "student_id", "start", "date_registration", "effective_unreg"]].merge(
         tasks, on=_PRES, how="inner"
     )
-    done = raw["studentAssessment"][["id_assessment", "id_student"]]
-    pairs = pairs.merge(done, on=["id_assessment", "id_student"], how="left", indicator=True)
+    done = raw["studentAssessment"][["id_assessment", "id_student", "date_submitted"]]
+    pairs = pairs.merge(done, on=["id_assessment", "id_student"], how="left", validate="one_to_one")
     deadline = pairs["date"]
     end_of_grace = deadline + grace
+    # only what was known when the grace period ended: a later (late) submission does not
+    # undo the record that nothing had arrived by then
+    arrived = pairs["date_submitted"].notna() & (pairs["date_submitted"] <= end_of_grace)
     registered_by_deadline = pairs["date_registration"].isna() | (
         pairs["date_registration"] <= deadline
     )
     gone = pairs["effective_unreg"].notna() & (pairs["effective_unreg"] <= end_of_grace)
-    keep = (pairs["_merge"] == "left_only") & registered_by_deadline & ~gone
+    keep = ~arrived & registered_by_deadline & ~gone
     m = pairs.loc[keep].reset_index(drop=True)
     at = _at(m["start"], m["date"] + grace + 1.0)
     return _event_frame(

@@ -16,7 +16,7 @@ _CATALOGUE: tuple[dict[str, object], ...] = (
         "loader": "load_oulad()",
         "description": _oulad.DESCRIPTION,
         "students": 32_593,
-        "events": 260_283,
+        "events": 266_086,
         "outcomes": 32_593,
         "time": "datetime",
         "licence": _oulad.LICENCE,
