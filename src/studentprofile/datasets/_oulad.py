@@ -215,12 +215,19 @@ def _raw() -> dict[str, pd.DataFrame]:
 
 
 # ----------------------------------------------------------------------------------- mapping
+_NS_PER_DAY = 86_400 * 10**9
+_NAT = np.iinfo(np.int64).min
+
+
 def _at(start: pd.Series, days: pd.Series | np.ndarray) -> pd.Series:
     """Calendar time of a day offset (NaN -> NaT): ``start + days`` at 00:00."""
-    delta = pd.to_timedelta(np.asarray(days, dtype="float64"), unit="D")
-    return pd.Series(
-        start.to_numpy(dtype="datetime64[ns]") + delta.to_numpy(), index=start.index
-    ).astype("datetime64[ns]")
+    # integer nanoseconds by hand: pandas 2.2's to_timedelta warns on NaN input
+    d = np.asarray(days, dtype="float64")
+    origin = start.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    ns = np.full(d.shape, _NAT, dtype=np.int64)
+    ok = np.isfinite(d)
+    ns[ok] = origin[ok] + np.round(d[ok] * _NS_PER_DAY).astype(np.int64)
+    return pd.Series(ns.view("datetime64[ns]"), index=start.index)
 
 
 def _require_all_matched(merged: pd.DataFrame, what: str) -> None:
