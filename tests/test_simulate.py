@@ -305,9 +305,30 @@ def test_measurement_bias_hides_records_but_not_risk():
         ({"outcome_bias": 6}, "outcome_bias"),
         ({"measurement_bias": 1.0}, "measurement_bias"),
         ({"measurement_bias": -0.1}, "measurement_bias"),
+        ({"n_students": 200_000, "days": 366}, "n_students"),
     ],
 )
 def test_bad_parameters_raise_config_error_naming_them(kwargs, key):
     with pytest.raises(ConfigError, match=rf"^{key}: {key}") as info:
         simulate_campus(**{"n_students": 10, "days": 7, **kwargs})
     assert info.value.key == key
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_students": 1, "days": 1},
+        {"n_students": 30, "days": 300, "n_programs": 1, "courses_per_term": 1},
+        {"n_students": 30, "days": 120, "n_programs": 16, "courses_per_term": 8},
+        {"n_students": 30, "days": 60, "start": "2025-02-15"},  # a Saturday
+    ],
+)
+def test_edge_sizes_give_valid_tables(kwargs):
+    tables, truth = simulate_campus(seed=0, return_truth=True, check_duplicates=True, **kwargs)
+    assert len(tables.students) == len(truth) == kwargs["n_students"]
+    assert tables.report.duplicate_events == 0
+    last = pd.Timestamp(kwargs.get("start", START)) + pd.Timedelta(days=kwargs["days"] + 2)
+    assert (tables.events["time"] < last).all()
+    assert (tables.events["time"] >= pd.Timestamp(kwargs.get("start", START))).all()
+    att = tables.events[tables.events["kind"] == "class_attendance"]
+    assert (att["time"].dt.day_of_week < 5).all()  # classes on weekdays only

@@ -141,6 +141,8 @@ _PARTICIPATION = (
 )
 
 _DEFAULT_DUPLICATE_CHECK_LIMIT = 2_000_000
+#: about 4.5 events and 90 bytes at peak per student-day: 50M student-days ~ 225M events
+_MAX_STUDENT_DAYS = 50_000_000
 
 
 def _from_codes(codes: np.ndarray, categories: Any) -> pd.Categorical:
@@ -206,6 +208,15 @@ def _validate(
         366,
         "the simulator covers one academic year; pass days from 1 to 366 (e.g. 365)",
     )
+    if n * d > _MAX_STUDENT_DAYS:
+        raise ConfigError(
+            f"n_students x days must be at most {_MAX_STUDENT_DAYS:,} student-days",
+            key="n_students",
+            arrived=f"n_students={n:,}, days={d} ({n * d:,} student-days, about "
+            f"{n * d * 4.5 / 1e6:,.0f} million events)",
+            hint="simulate fewer students or days (20,000 students over 365 days is about "
+            "33 million events and 1.5 GB)",
+        )
     s = _int_param(seed, "seed", 0, 2**63 - 1, "pass a non-negative integer, e.g. seed=0")
     try:
         ts = pd.Timestamp(start)
@@ -1059,7 +1070,8 @@ def simulate_campus(
     Parameters
     ----------
     n_students : int, default 1000
-        Number of students (1 to 5,000,000).
+        Number of students (1 to 5,000,000; ``n_students * days`` at most 50,000,000, about
+        225 million events).
     days : int, default 365
         Days simulated from ``start`` (1 to 366). The year: semester 1 teaching weeks 0-13,
         exams 14-15, winter break 16-19, semester 2 teaching 20-33, exams 34-35 (the year ends
