@@ -308,6 +308,7 @@ _CSS = """
 .sp-alerts th{text-align:left;color:#616e7c;font-weight:500}
 .sp-alerts td,.sp-alerts th{padding:1px 4px;border-bottom:1px solid #f0f4f8}
 .sp-foot{margin-top:10px;color:#7b8794;font-size:11px}
+.sp-type{margin:0 0 4px;font-size:12px;color:#323f4b}
 """
 
 
@@ -366,9 +367,12 @@ def render_card_html(card: dict[str, Any], *, full_page: bool = False) -> str:
         f'<span class="sp-sub">as of {e(str(card.get("as_of")))}</span></div>'
     )
     if risk and risk.get("probability") is not None:
+        trend = _spark([None if h.get("probability") is None else h["probability"] * 100
+                        for h in risk.get("history", [])])
         out.append(
             f'<div><span class="sp-risk">{risk["probability"] * 100:.0f}%</span>'
-            f'<span class="sp-sub">{e(str(risk.get("label", "risk")))}</span> {tier_html}</div>'
+            f'<span class="sp-sub">{e(str(risk.get("label", "risk")))}</span> {tier_html} '
+            f"{trend}</div>"
         )
     reasons = card.get("reasons")
     if reasons:
@@ -382,10 +386,10 @@ def render_card_html(card: dict[str, Any], *, full_page: bool = False) -> str:
     dims = card.get("dimensions")
     if dims:
         ptype = card.get("profile_type")
-        head = "Profile"
+        out.append("<h3>Profile</h3>")
         if ptype:
-            head += f' <span class="sp-sub">&middot; {e(str(ptype["name"]))}</span>'
-        out.append(f"<h3>{head}</h3><table class=\"sp-dims\">")
+            out.append(f'<div class="sp-type">Profile type: <b>{e(str(ptype["name"]))}</b></div>')
+        out.append('<table class="sp-dims">')
         for d in dims:
             p = d.get("percentile")
             if p is None and d.get("parent"):
