@@ -310,3 +310,20 @@ def test_card_with_datetime_dates():
     assert card["as_of"] == "2014-02-01"
     assert card["risk"]["history"] == [{"as_of": "2014-02-01", "probability": 0.2}]
     json.dumps(card, allow_nan=False)
+
+
+def test_no_student_ids_in_any_log_message(matrix, caplog):
+    from studentprofile.warning import DriftMonitor, assign_caseloads
+
+    X, infos = matrix
+    caplog.set_level("DEBUG", logger="studentprofile")
+    build_profiles(X, feature_info=infos)
+    scores = pd.Series(np.linspace(0.1, 0.9, len(X)), index=X.index)
+    AlertPolicy(tiers={"high": 0.5}).apply(scores)
+    assign_caseloads(pd.DataFrame({"student_id": ["ana", "ben"], "score": [0.9, 0.8]}),
+                     pd.DataFrame({"advisor_id": ["kim"], "capacity": [1]}))
+    DriftMonitor(warn=False).fit(X).check(X)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) >= 4
+    for sid in ("ana", "ben", "cai", "dan"):
+        assert not any(sid in m for m in messages)
