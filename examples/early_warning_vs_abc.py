@@ -75,11 +75,6 @@ AHEAD = (14, 30)
 # ------------------------------------------------------------------------------- helpers
 
 
-def dated(frame: pd.DataFrame | pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> Any:
-    when = frame.index.get_level_values("as_of")
-    return frame[(when >= start) & (when < end)]
-
-
 def at_risk_rows(tables: EventTables, X: pd.DataFrame) -> np.ndarray:
     """Rows of students who have not withdrawn before the as-of date."""
     wd = tables.outcomes[tables.outcomes["outcome"] == "withdrawn"]
@@ -182,7 +177,7 @@ def sim_year(n: int, seed: int, builder: FeatureBuilder | None, horizon: int) ->
         builder.fit(tables, grid)
     X = builder.transform(tables, grid)
     y = make_labels(tables, grid, outcome="withdrawn", horizon=horizon)
-    y.index = X.index
+    y = y.reindex(X.index)
     return {"tables": tables, "truth": truth, "X": X, "y": y, "builder": builder}
 
 
@@ -256,9 +251,9 @@ def oulad_study(horizon: int, out_dir: Path, max_students: int | None) -> dict[s
     cut = pd.Timestamp(st.loc[st["student_id"].isin(test_ids), "term_start"].min())
     y_train = make_labels(tables, g_train, outcome="withdrawn", horizon=horizon,
                           observed_until=cut)
-    y_train.index = X_train.index
+    y_train = y_train.reindex(X_train.index)
     y_test = make_labels(tables, g_test, outcome="withdrawn", horizon=horizon)
-    y_test.index = X_test.index
+    y_test = y_test.reindex(X_test.index)
     model = fit_model(X_train, y_train, builder)
     risk = model.predict_risk(X_test)
     rules = oulad_rules()
@@ -282,8 +277,8 @@ def oulad_card(
     out_dir: Path,
 ) -> dict[str, str]:
     """A profile card for a real OULAD student of the test year, with the closed loop around it."""
-    policy = AlertPolicy(tiers={"high": 0.5, "medium": 0.25}, enter_after=2, exit_after=2,
-                         cooldown_days=21)
+    policy = AlertPolicy(tiers={"high": 0.05, "medium": 0.15}, mode="top_fraction",
+                         enter_after=2, exit_after=2, cooldown_days=21)
     # the student: withdrew in the test year and was alerted before; pick deterministically
     profiles = build_profiles(X_test, feature_info=builder.feature_info_)
     types = ProfileTypes(n_types=4, random_state=0).fit(profiles)
@@ -291,6 +286,8 @@ def oulad_card(
     alerted = tiers[tiers["alert"]].reset_index()
     wd = tables.outcomes[tables.outcomes["outcome"] == "withdrawn"].set_index("student_id")
     cand = alerted[alerted["student_id"].isin(wd.index)].sort_values(["as_of", "student_id"])
+    if cand.empty:  # nobody alerted withdrew: take the earliest alert of anyone
+        cand = alerted.sort_values(["as_of", "student_id"])
     student = cand["student_id"].iloc[len(cand) // 2]
     rows = X_test.xs(student, level="student_id", drop_level=False)
     first_alert = cand.loc[cand["student_id"] == student, "as_of"].min()
