@@ -48,7 +48,10 @@ import pandas as pd
 from studentprofile.datasets import load_oulad, simulate_campus
 from studentprofile.evaluation import lead_time, precision_at_k
 from studentprofile.features import (
+    EventFeatures,
     FeatureBuilder,
+    FeatureSpec,
+    StaticFeatures,
     academic_features,
     behavioral_features,
     make_grid,
@@ -61,6 +64,9 @@ from studentprofile.warning import (
     ABCRules,
     AlertLog,
     AlertPolicy,
+    Dimension,
+    DimensionTerm,
+    ProfileSpec,
     ProfileTypes,
     abc_flags,
     build_profiles,
@@ -95,13 +101,28 @@ def precision_by_date(y: pd.Series, score: pd.Series, k: float) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def days(values: Any) -> np.ndarray:
+    """Datetimes as float days since 1970-01-01."""
+    ns = np.asarray(values, dtype="datetime64[ns]")
+    out = ns.view("int64").astype("float64") / 86_400e9
+    out[np.isnat(ns)] = np.nan
+    return out
+
+
 def lead(score: pd.Series, outcomes: pd.DataFrame, k: float) -> dict[str, Any]:
-    lt = lead_time(score.rename("score"), outcomes, k=k, ties="worst", ahead=AHEAD)
-    days = lt.lead_days
+    # lead_time on float days: with datetimes it fails when nobody is flagged in time (reported)
+    idx = score.index
+    in_days = pd.Series(score.to_numpy(), name="score", index=pd.MultiIndex.from_arrays(
+        [idx.get_level_values("student_id"), days(idx.get_level_values("as_of"))],
+        names=["student_id", "as_of"]))
+    oc = pd.DataFrame({"student_id": outcomes["student_id"].to_numpy(),
+                       "time": days(outcomes["time"])})
+    lt = lead_time(in_days, oc, k=k, ties="worst", ahead=AHEAD)
+    lead_days = lt.lead_days
     return {
         "n_withdrawn": lt.n_scored,
         "caught": round(lt.share_flagged, 3),
-        "median_lead_days": float(np.median(days)) if len(days) else None,
+        "median_lead_days": float(np.median(lead_days)) if len(lead_days) else None,
         **{f"caught_{d}d_ahead": round(float(v), 3) for d, v in lt.share_ahead.items()},
         "_per_student": lt.per_student,
     }
@@ -130,9 +151,9 @@ def compare(
             per = lt.pop("_per_student")
             row.update({f"{name}_{key}": v for key, v in lt.items()})
             if truth is not None:
-                onset = truth.set_index("student_id")["shock_onset"]
+                onset = pd.Series(days(truth["shock_onset"]), index=truth["student_id"])
                 first = per.set_index("student_id")["first_flag"].dropna()
-                delay = (first - onset.reindex(first.index)).dt.days.dropna()
+                delay = (first - onset.reindex(first.index)).dropna()
                 row[f"{name}_median_days_from_shock_to_flag"] = (
                     float(np.median(delay)) if len(delay) else None)
         out["by_caseload"].append(row)
@@ -159,7 +180,7 @@ def sim_rules() -> ABCRules:
     return ABCRules.classic(
         attendance={"kind": "class_attendance", "aggregate": "mean", "window": "30d"},
         behaviour={"kind": "assessment_missed", "aggregate": "count", "window": "30d"},
-        course={"family": "academic", "aggregate": "mean", "window": "30d"},
+        course={"family": "academic", "aggregate": "mean", "window": "30d", "unit": "score"},
         attendance_below=0.9,
         incidents_at_least=2,
         course_below=40.0,
@@ -219,10 +240,56 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # -------------------------------------------------------------------------------- OULAD
 
 
+def oulad_spec() -> FeatureSpec:
+    """OULAD features, as in the models study (``benchmarks/study_real_data.py``).
+
+    Marked assessments (TMA, CMA), missed work, registration and static attributes. Exam scores
+    (known only after a presentation ends) and the 5,000-row VLE slice are left out; audit
+    attributes (gender, disability, deprivation, age, region) are not features.
+    """
+    scores = ["tma_score", "cma_score"]
+    return FeatureSpec([
+        EventFeatures(scores, family="academic", name="assessment_score",
+                      aggregates=("count", "mean", "min", "last", "slope"), windows=(30, "all"),
+                      event="marked assessment", events="marked assessments",
+                      value="assessment score", unit="score", higher_is="better",
+                      activity_is="better"),
+        EventFeatures(scores, family="academic", name="submission",
+                      aggregates=("days_since_last",), windows=("all",),
+                      event="marked submission", events="marked submissions",
+                      activity_is="better"),
+        EventFeatures("assessment_missed", family="academic",
+                      aggregates=("count", "days_since_last"), windows=(30, "all"),
+                      event="missed assessment", events="missed assessments",
+                      activity_is="worse"),
+        EventFeatures("registration", family="academic", aggregates=("last",),
+                      windows=("all",), value="days registered before the module start",
+                      unit="days"),
+        StaticFeatures(["program", "num_of_prev_attempts", "studied_credits",
+                        "highest_education"]),
+    ])
+
+
+def oulad_profile_spec() -> ProfileSpec:
+    """OULAD has marked assessments only: results, and keeping up with the coursework."""
+    return ProfileSpec((
+        Dimension("results", "Assessment results", "results",
+                  (DimensionTerm({"family": "academic", "unit": ["score", "per day"]}),),
+                  description="Marks of tutor- and computer-marked assessments, and their trend."),
+        Dimension("keeping_up", "Keeping up with coursework", "keeping up",
+                  (DimensionTerm({"kind": "assessment_missed", "aggregate": "count"}),
+                   DimensionTerm({"family": "academic", "aggregate": "days_since_last",
+                                  "higher_is": "worse"}),
+                   DimensionTerm({"family": "academic", "aggregate": "count",
+                                  "higher_is": "better"})),
+                  description="Assessments submitted and missed, days since the last one."),
+    ))
+
+
 def oulad_rules() -> ABCRules:
     return ABCRules.classic(
-        behaviour={"kind": "assessment_missed", "aggregate": "count", "window": "all"},
-        course={"kind": "tma_score", "aggregate": "mean", "window": "all"},
+        behaviour={"kind": "assessment_missed", "aggregate": "count", "window": "30d"},
+        course={"family": "academic", "aggregate": "mean", "window": "30d", "unit": "score"},
         incidents_at_least=2,
         course_below=40.0,
     )
@@ -238,8 +305,7 @@ def oulad_study(horizon: int, out_dir: Path, max_students: int | None) -> dict[s
         tables = tables.select(keep["student_id"])
         st = tables.students
     grid = make_grid(tables, every=7, per="enrolment")
-    spec = academic_features() + behavioral_features()
-    builder = FeatureBuilder(spec)
+    builder = FeatureBuilder(oulad_spec())
     train_ids = st.loc[st["code_presentation"].str.startswith("2013"), "student_id"]
     test_ids = st.loc[st["code_presentation"].str.startswith("2014"), "student_id"]
     g_train = grid[grid["student_id"].isin(train_ids)]
@@ -279,18 +345,25 @@ def oulad_card(
     """A profile card for a real OULAD student of the test year, with the closed loop around it."""
     policy = AlertPolicy(tiers={"high": 0.05, "medium": 0.15}, mode="top_fraction",
                          enter_after=2, exit_after=2, cooldown_days=21)
-    # the student: withdrew in the test year and was alerted before; pick deterministically
-    profiles = build_profiles(X_test, feature_info=builder.feature_info_)
+    profiles = build_profiles(X_test, feature_info=builder.feature_info_,
+                              spec=oulad_profile_spec())
     types = ProfileTypes(n_types=4, random_state=0).fit(profiles)
     tiers = policy.apply(risk)
+    # the student, picked by rule (not by hand): alerted while they had at least two marked
+    # assessments, withdrew more than 14 days after that alert; the median such alert date
     alerted = tiers[tiers["alert"]].reset_index()
-    wd = tables.outcomes[tables.outcomes["outcome"] == "withdrawn"].set_index("student_id")
-    cand = alerted[alerted["student_id"].isin(wd.index)].sort_values(["as_of", "student_id"])
-    if cand.empty:  # nobody alerted withdrew: take the earliest alert of anyone
+    marked = X_test["assessment_score_count_all"]
+    alerted = alerted[marked.reindex(pd.MultiIndex.from_frame(
+        alerted[["student_id", "as_of"]])).to_numpy() >= 2]
+    wd = tables.outcomes[tables.outcomes["outcome"] == "withdrawn"].groupby("student_id")[
+        "time"].min()
+    later = alerted["student_id"].map(wd) > alerted["as_of"] + pd.Timedelta(days=14)
+    cand = alerted[later.to_numpy()].sort_values(["as_of", "student_id"])
+    if cand.empty:
         cand = alerted.sort_values(["as_of", "student_id"])
-    student = cand["student_id"].iloc[len(cand) // 2]
+    pick = cand.iloc[len(cand) // 2]
+    student, first_alert = pick["student_id"], pick["as_of"]
     rows = X_test.xs(student, level="student_id", drop_level=False)
-    first_alert = cand.loc[cand["student_id"] == student, "as_of"].min()
     when = rows.index.get_level_values("as_of")
     as_of = when[when >= first_alert + pd.Timedelta(days=7)].min()
     if pd.isna(as_of):
