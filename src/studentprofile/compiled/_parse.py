@@ -200,10 +200,10 @@ def parse_model_text(text: str) -> ParsedModel:
     Examples
     --------
     >>> model = parse_model_text(
-    ...     "tree\\nversion=v4\\nnum_class=1\\nnum_tree_per_iteration=1\\nmax_feature_idx=0\\n"
-    ...     "objective=regression\\nfeature_names=x\\nfeature_infos=none\\n\\n"
-    ...     "Tree=0\\nnum_leaves=1\\nleaf_value=0.5\\nleaf_count=10\\nis_linear=0\\n\\n"
-    ...     "end of trees\\n"
+    ...     "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nmax_feature_idx=0\n"
+    ...     "objective=regression\nfeature_names=x\nfeature_infos=none\n\n"
+    ...     "Tree=0\nnum_leaves=1\nleaf_value=0.5\nleaf_count=10\nis_linear=0\n\n"
+    ...     "end of trees\n"
     ... )
     >>> model.num_features, len(model.trees), model.trees[0].leaf_value
     (1, 1, array([0.5]))
