@@ -312,34 +312,48 @@ def _popcount(u):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, nogil=True)
-def _fast_tree(xv, stride, row, root, size, node_thr, node_col,  # type: ignore[no-untyped-def]
+def _fast_tree(xv, stride, m, root, size, node_thr, node_col,  # type: ignore[no-untyped-def]
                node_left, node_leaf, node_pos, leaf_d, leaf_path_off, path_feat, path_coef,
-               leaf_table_off, table, phi, poff, mask):
-    """Fast TreeSHAP v2 for one tree and one prepared row, adding into ``phi[poff:]``."""
-    mask[0] = -1
+               leaf_table_off, table, out, r0, poff, mask):
+    """Fast TreeSHAP v2 for one tree and the ``m`` prepared rows of a block, into ``out``.
+
+    First, for every row, one pass over the nodes (parents before children) carries the bit set
+    of path positions the row still agrees with (``mask[i, node]``). Then leaf by leaf and path
+    feature by path feature, the rows of the block are updated in the innermost loop: the rows'
+    SHAP vectors are distinct, so the updates do not wait on one another, and the leaf's table
+    stays in cache for the whole block.
+    """
+    for i in range(m):
+        mask[i, 0] = -1
+        for j in range(size):
+            nd = root + j
+            if node_leaf[nd] < 0:
+                mk = mask[i, j]
+                left = node_left[nd] - root
+                bit = np.int64(1) << node_pos[nd]
+                if xv[node_col[nd] * stride + i] <= node_thr[nd]:
+                    mask[i, left] = mk
+                    mask[i, left + 1] = mk & ~bit
+                else:
+                    mask[i, left] = mk & ~bit
+                    mask[i, left + 1] = mk
     for j in range(size):
-        nd = root + j
-        mk = mask[j]
-        lf = node_leaf[nd]
+        lf = node_leaf[root + j]
         if lf < 0:
-            left = node_left[nd] - root
-            bit = np.int64(1) << node_pos[nd]
-            if xv[node_col[nd] * stride + row] <= node_thr[nd]:
-                mask[left] = mk
-                mask[left + 1] = mk & ~bit
-            else:
-                mask[left] = mk & ~bit
-                mask[left + 1] = mk
-        else:
-            d = leaf_d[lf]
-            tset = mk & ((np.int64(1) << d) - 1)
-            off = leaf_path_off[lf]
-            toff = leaf_table_off[lf]
-            for p in range(d):
+            continue
+        d = leaf_d[lf]
+        low = (np.int64(1) << d) - 1
+        off = leaf_path_off[lf]
+        toff = leaf_table_off[lf]
+        for p in range(d):
+            f = poff + path_feat[off + p]
+            c = path_coef[off + p]
+            for i in range(m):
+                tset = mask[i, j] & low
                 inside = (tset >> p) & 1
                 # in T: coef_j * H[T - {j}];  not in T: -H[T]  (a select, not a branch)
-                coef = path_coef[off + p] if inside else -1.0
-                phi[poff + path_feat[off + p]] += coef * table[toff + (tset ^ (inside << p))]
+                coef = c if inside else -1.0
+                out[r0 + i, f] += coef * table[toff + (tset ^ (inside << p))]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -388,53 +402,82 @@ def _unwound_sum(uz, uo, uw, start, depth, path_index):  # type: ignore[no-untyp
 
 
 @nb.njit(cache=True, nogil=True)
-def _classic(xv, stride, row, node, depth, pstart, pzero, pone,  # type: ignore[no-untyped-def]
-             pfeat, node_thr, node_col, node_left, node_leaf, node_feat, node_cover,
-             node_value, phi, poff, uf, uz, uo, uw):
-    """Run the classic recursive TreeSHAP (Lundberg et al., Algorithm 2) as LightGBM does."""
-    start = pstart + depth
-    for i in range(depth):
-        uf[start + i] = uf[pstart + i]
-        uz[start + i] = uz[pstart + i]
-        uo[start + i] = uo[pstart + i]
-        uw[start + i] = uw[pstart + i]
-    _extend(uf, uz, uo, uw, start, depth, pzero, pone, pfeat)
-    if node_leaf[node] >= 0:
-        v = node_value[node]
-        for i in range(1, depth + 1):
-            w = _unwound_sum(uz, uo, uw, start, depth, i)
-            phi[poff + uf[start + i]] += w * (uo[start + i] - uz[start + i]) * v
-        return 0
-    left = node_left[node]
-    if xv[node_col[node] * stride + row] <= node_thr[node]:
-        hot = left
-        cold = left + 1
-    else:
-        hot = left + 1
-        cold = left
-    cover = node_cover[node]
-    hot_zero = node_cover[hot] / cover
-    cold_zero = node_cover[cold] / cover
-    in_zero = 1.0
-    in_one = 1.0
-    feat = node_feat[node]
-    path_index = 0
-    while path_index <= depth:
-        if uf[start + path_index] == feat:
-            break
-        path_index += 1
-    if path_index != depth + 1:
-        in_zero = uz[start + path_index]
-        in_one = uo[start + path_index]
-        _unwind(uf, uz, uo, uw, start, depth, path_index)
-        depth -= 1
-    _classic(xv, stride, row, hot, depth + 1, start, hot_zero * in_zero, in_one, feat,
-             node_thr, node_col, node_left, node_leaf, node_feat, node_cover, node_value, phi,
-             poff, uf, uz, uo, uw)
-    _classic(xv, stride, row, cold, depth + 1, start, cold_zero * in_zero, 0.0, feat,
-             node_thr, node_col, node_left, node_leaf, node_feat, node_cover, node_value, phi,
-             poff, uf, uz, uo, uw)
-    return 0
+def _classic(xv, stride, row, root, node_thr, node_col, node_left,  # type: ignore[no-untyped-def]
+             node_leaf, node_feat, node_cover, node_value, phi, poff, uf, uz, uo, uw,
+             st_node, st_depth, st_pstart, st_zero, st_one, st_feat):
+    """Run the classic TreeSHAP (Lundberg et al., Algorithm 2) as LightGBM does, for one tree.
+
+    LightGBM's recursion, with an explicit stack (numba cannot cache recursive functions):
+    a frame is (node, unique depth, parent path start, zero fraction, one fraction, feature);
+    the hot child is visited before the cold one, as in LightGBM. A frame's path lives at
+    ``parent start + depth``, above its parent's, so a pending sibling's parent path is intact.
+    """
+    top = 0
+    st_node[0] = root
+    st_depth[0] = 0
+    st_pstart[0] = 0
+    st_zero[0] = 1.0
+    st_one[0] = 1.0
+    st_feat[0] = -1
+    while top >= 0:
+        node = st_node[top]
+        depth = st_depth[top]
+        pstart = st_pstart[top]
+        pzero = st_zero[top]
+        pone = st_one[top]
+        pfeat = st_feat[top]
+        top -= 1
+        start = pstart + depth
+        for i in range(depth):
+            uf[start + i] = uf[pstart + i]
+            uz[start + i] = uz[pstart + i]
+            uo[start + i] = uo[pstart + i]
+            uw[start + i] = uw[pstart + i]
+        _extend(uf, uz, uo, uw, start, depth, pzero, pone, pfeat)
+        if node_leaf[node] >= 0:
+            v = node_value[node]
+            for i in range(1, depth + 1):
+                w = _unwound_sum(uz, uo, uw, start, depth, i)
+                phi[poff + uf[start + i]] += w * (uo[start + i] - uz[start + i]) * v
+            continue
+        left = node_left[node]
+        if xv[node_col[node] * stride + row] <= node_thr[node]:
+            hot = left
+            cold = left + 1
+        else:
+            hot = left + 1
+            cold = left
+        cover = node_cover[node]
+        hot_zero = node_cover[hot] / cover
+        cold_zero = node_cover[cold] / cover
+        in_zero = 1.0
+        in_one = 1.0
+        feat = node_feat[node]
+        path_index = 0
+        while path_index <= depth:
+            if uf[start + path_index] == feat:
+                break
+            path_index += 1
+        if path_index != depth + 1:
+            in_zero = uz[start + path_index]
+            in_one = uo[start + path_index]
+            _unwind(uf, uz, uo, uw, start, depth, path_index)
+            depth -= 1
+        # push cold first so that hot is processed first
+        top += 1
+        st_node[top] = cold
+        st_depth[top] = depth + 1
+        st_pstart[top] = start
+        st_zero[top] = cold_zero * in_zero
+        st_one[top] = 0.0
+        st_feat[top] = feat
+        top += 1
+        st_node[top] = hot
+        st_depth[top] = depth + 1
+        st_pstart[top] = start
+        st_zero[top] = hot_zero * in_zero
+        st_one[top] = in_one
+        st_feat[top] = feat
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
@@ -467,24 +510,31 @@ def shap_batch(X, colinfo, cat_words,  # type: ignore[no-untyped-def]
         m = min(SHAP_BLOCK, n - r0)
         xv = np.zeros((C + 1) * SHAP_BLOCK)
         fill_block(X, r0, m, colinfo, cat_words, xv, SHAP_BLOCK)
-        mask = np.empty(max_size, np.int64)
+        mask = np.empty((SHAP_BLOCK, max_size), np.int64)
         uf = np.empty(plen, np.int64)
         uz = np.empty(plen)
         uo = np.empty(plen)
         uw = np.empty(plen)
+        slen = 2 * (max_depth + 2)
+        st_node = np.empty(slen, np.int64)
+        st_depth = np.empty(slen, np.int64)
+        st_pstart = np.empty(slen, np.int64)
+        st_zero = np.empty(slen)
+        st_one = np.empty(slen)
+        st_feat = np.empty(slen, np.int64)
         for t in range(n_trees):
             poff = tree_class[t] * (F + 1)
             root = tree_root[t]
             for i in range(m):
-                phi = out[r0 + i]
-                phi[poff + F] += tree_expected[t]
-                if tree_size[t] == 1:
-                    continue
-                if tree_fast[t]:
-                    _fast_tree(xv, SHAP_BLOCK, i, root, tree_size[t], node_thr, node_col,
-                               node_left, node_leaf, node_pos, leaf_d, leaf_path_off, path_feat,
-                               path_coef, leaf_table_off, table, phi, poff, mask)
-                else:
-                    _classic(xv, SHAP_BLOCK, i, root, 0, 0, 1.0, 1.0, -1, node_thr, node_col,
-                             node_left, node_leaf, node_feat, node_cover, node_value, phi, poff,
-                             uf, uz, uo, uw)
+                out[r0 + i, poff + F] += tree_expected[t]
+            if tree_size[t] == 1:
+                continue
+            if tree_fast[t]:
+                _fast_tree(xv, SHAP_BLOCK, m, root, tree_size[t], node_thr, node_col, node_left,
+                           node_leaf, node_pos, leaf_d, leaf_path_off, path_feat, path_coef,
+                           leaf_table_off, table, out, r0, poff, mask)
+            else:
+                for i in range(m):
+                    _classic(xv, SHAP_BLOCK, i, root, node_thr, node_col, node_left, node_leaf,
+                             node_feat, node_cover, node_value, out[r0 + i], poff, uf, uz, uo,
+                             uw, st_node, st_depth, st_pstart, st_zero, st_one, st_feat)
