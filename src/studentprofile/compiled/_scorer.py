@@ -334,7 +334,7 @@ class CompiledScorer:
                     table="X",
                     column=name,
                     rule="numeric",
-                    arrived=f"dtype {dtype!r}",
+                    arrived=f"dtype {str(dtype)!r}",
                     hint="convert the column to numbers, or to a pandas Categorical when the "
                     "model was trained on it as a category",
                 )
@@ -362,17 +362,19 @@ class CompiledScorer:
         out = np.empty((mat.shape[0], self.n_classes))
         if mat.shape[0]:
             K.predict_batch(mat, *self._batch_args, out)
-        if self._scale != 1.0:
-            out /= self.num_iteration
         return out
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
         """Apply the objective's output transform (sigmoid, softmax, exp, ...) to raw scores.
 
         This is LightGBM's own transform; a RiskModel's calibration is applied by
-        :meth:`predict_proba`, not here.
+        :meth:`predict_proba`, not here. For random forests (``average_output``) the raw sum is
+        first divided by the number of iterations, as ``Booster.predict`` does (its
+        ``raw_score`` and ``pred_contrib`` outputs are the undivided sums, and so are ours).
         """
         raw = np.asarray(raw, dtype=np.float64)
+        if self._scale != 1.0:
+            raw = raw / self.num_iteration
         name, opts = self._obj_name, self._obj_options
         if name == "binary":
             return 1.0 / (1.0 + np.exp(-float(opts.get("sigmoid", 1.0)) * raw))
@@ -467,14 +469,12 @@ class CompiledScorer:
             x = self._one_row(x)
         out = np.empty(self.n_classes)
         self._row_kernel(x, *self._row_args, out)
-        if self._scale != 1.0:
-            out /= self.num_iteration
         if raw:
             return float(out[0]) if self.n_classes == 1 else out
         if self._risk_model is not None:
             proba = self._proba_from_raw(out.reshape(1, -1) if self.n_classes > 1 else out)
             return float(proba[0, 1]) if self.n_classes == 1 else proba[0]
-        if self.n_classes == 1 and self._obj_name == "binary":
+        if self.n_classes == 1 and self._obj_name == "binary" and self._scale == 1.0:
             s = float(self._obj_options.get("sigmoid", 1.0))
             value = float(out[0])
             return 1.0 / (1.0 + math.exp(-s * value)) if value > -700 / s else 0.0
@@ -538,7 +538,8 @@ class CompiledScorer:
             Multiclass: ``(n_rows, n_classes * (n_features + 1))`` exactly as LightGBM lays it
             out (class ``k`` in columns ``k*(F+1) .. k*(F+1)+F``, its base last); reshape to
             ``(n_rows, n_classes, n_features + 1)`` for a per-class view. Each row adds up to
-            :meth:`predict_raw` (per class).
+            :meth:`predict_raw` (per class). For random forests both are LightGBM's undivided
+            sums over the trees.
         """
         mat = self._matrix(X)
         shap = self._shap_layout()
@@ -553,15 +554,13 @@ class CompiledScorer:
                 lay.tree_expected, shap.leaf_d, shap.leaf_path_off, shap.path_feat,
                 shap.path_coef, shap.leaf_table_off, shap.table, out,
             )
-        if self._scale != 1.0:
-            out /= self.num_iteration
         return out
 
 
 def _codes(col: pd.Series, categories: list[Any]) -> np.ndarray:
     """LightGBM's pandas mapping: position in the training categories, NaN when unknown."""
     values = col.astype(object) if isinstance(col.dtype, pd.CategoricalDtype) else col
-    codes = pd.Categorical(values, categories=categories).codes.astype(np.float64)
+    codes = pd.Index(categories).get_indexer(pd.Index(values)).astype(np.float64)
     codes[codes < 0] = np.nan
     return codes
 
