@@ -171,6 +171,11 @@ class CompiledScorer:
         self._name_index = {name: i for i, name in enumerate(self.feature_names)}
         self._categories = _cat_lists(model, risk_model, self.feature_names)
         self._scale = 1.0 / num_iteration if model.average_output and num_iteration else 1.0
+        self._sigmoid = float(self._obj_options.get("sigmoid", 1.0))
+        self._plain_binary = (
+            self.n_classes == 1 and self._obj_name == "binary" and self._scale == 1.0
+            and risk_model is None
+        )
         self._shap_memory_limit = int(shap_memory_limit)
         self._max_fast_depth = int(max_fast_depth)
         self._shap: ShapLayout | None = None
@@ -471,13 +476,12 @@ class CompiledScorer:
         self._row_kernel(x, *self._row_args, out)
         if raw:
             return float(out[0]) if self.n_classes == 1 else out
+        if self._plain_binary:
+            z = -self._sigmoid * float(out[0])
+            return 1.0 / (1.0 + math.exp(z)) if z < 700.0 else 0.0
         if self._risk_model is not None:
             proba = self._proba_from_raw(out.reshape(1, -1) if self.n_classes > 1 else out)
             return float(proba[0, 1]) if self.n_classes == 1 else proba[0]
-        if self.n_classes == 1 and self._obj_name == "binary" and self._scale == 1.0:
-            s = float(self._obj_options.get("sigmoid", 1.0))
-            value = float(out[0])
-            return 1.0 / (1.0 + math.exp(-s * value)) if value > -700 / s else 0.0
         res = self.transform(out)
         return float(res[0]) if self.n_classes == 1 else res
 
