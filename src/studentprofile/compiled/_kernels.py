@@ -98,15 +98,24 @@ def predict_batch(X, colinfo, cat_words, pk, pkf, node_value, trees, n_class, ou
 
     Rows are cut into blocks of ``BLOCK``; a block is prepared once (column-major), then every
     tree walks eight rows at a time in lock-step: eight independent dependency chains and no
-    data-dependent branch. ``pk`` holds two int64 per node: the threshold's bits (read through
-    the float64 view ``pkf``) and ``column * BLOCK | left << 32``; the right child is
-    ``left + 1``. ``trees`` holds root, depth and class per tree. Trees are added in model
-    order, as LightGBM adds them, so the sums are bit-identical.
+    data-dependent branch. ``pk`` (uint64) holds two words per node: the threshold's bits (read
+    through the float64 view ``pkf``) and ``column * BLOCK | left << 32``; the right child is
+    ``left + 1``. Node indices are unsigned so that numba emits no negative-index wraparound
+    code in the inner loop. Trees are added in model order, as LightGBM adds them, so the sums
+    are bit-identical.
     """
     n = X.shape[0]
     C = colinfo.shape[0]
     nblocks = (n + BLOCK - 1) // BLOCK
-    low = np.int64(0xFFFFFFFF)
+    low = np.uint64(0xFFFFFFFF)
+    sh = np.uint64(32)
+    one = np.uint64(1)
+    two = np.uint64(2)
+    u3 = np.uint64(3)
+    u4 = np.uint64(4)
+    u5 = np.uint64(5)
+    u6 = np.uint64(6)
+    u7 = np.uint64(7)
     for b in nb.prange(nblocks):
         r0 = b * BLOCK
         m = min(BLOCK, n - r0)
@@ -114,10 +123,11 @@ def predict_batch(X, colinfo, cat_words, pk, pkf, node_value, trees, n_class, ou
         fill_block(X, r0, m, colinfo, cat_words, xv, BLOCK)
         acc = np.zeros(n_class * BLOCK)
         for t in range(trees.shape[0]):
-            root = trees[t, 0]
+            root = np.uint64(trees[t, 0])
             depth = trees[t, 1]
             a = trees[t, 2] * BLOCK
-            for i in range(0, BLOCK, 8):
+            for i0 in range(0, BLOCK, 8):
+                i = np.uint64(i0)
                 n0 = root
                 n1 = root
                 n2 = root
@@ -127,33 +137,33 @@ def predict_batch(X, colinfo, cat_words, pk, pkf, node_value, trees, n_class, ou
                 n6 = root
                 n7 = root
                 for _ in range(depth):
-                    m0 = pk[2 * n0 + 1]
-                    m1 = pk[2 * n1 + 1]
-                    m2 = pk[2 * n2 + 1]
-                    m3 = pk[2 * n3 + 1]
-                    m4 = pk[2 * n4 + 1]
-                    m5 = pk[2 * n5 + 1]
-                    m6 = pk[2 * n6 + 1]
-                    m7 = pk[2 * n7 + 1]
-                    n0 = (m0 >> 32) + np.int64(not (xv[(m0 & low) + i] <= pkf[2 * n0]))
-                    n1 = (m1 >> 32) + np.int64(not (xv[(m1 & low) + i + 1] <= pkf[2 * n1]))
-                    n2 = (m2 >> 32) + np.int64(not (xv[(m2 & low) + i + 2] <= pkf[2 * n2]))
-                    n3 = (m3 >> 32) + np.int64(not (xv[(m3 & low) + i + 3] <= pkf[2 * n3]))
-                    n4 = (m4 >> 32) + np.int64(not (xv[(m4 & low) + i + 4] <= pkf[2 * n4]))
-                    n5 = (m5 >> 32) + np.int64(not (xv[(m5 & low) + i + 5] <= pkf[2 * n5]))
-                    n6 = (m6 >> 32) + np.int64(not (xv[(m6 & low) + i + 6] <= pkf[2 * n6]))
-                    n7 = (m7 >> 32) + np.int64(not (xv[(m7 & low) + i + 7] <= pkf[2 * n7]))
-                acc[a + i] += node_value[n0]
-                acc[a + i + 1] += node_value[n1]
-                acc[a + i + 2] += node_value[n2]
-                acc[a + i + 3] += node_value[n3]
-                acc[a + i + 4] += node_value[n4]
-                acc[a + i + 5] += node_value[n5]
-                acc[a + i + 6] += node_value[n6]
-                acc[a + i + 7] += node_value[n7]
+                    m0 = pk[two * n0 + one]
+                    m1 = pk[two * n1 + one]
+                    m2 = pk[two * n2 + one]
+                    m3 = pk[two * n3 + one]
+                    m4 = pk[two * n4 + one]
+                    m5 = pk[two * n5 + one]
+                    m6 = pk[two * n6 + one]
+                    m7 = pk[two * n7 + one]
+                    n0 = (m0 >> sh) + np.uint64(not (xv[(m0 & low) + i] <= pkf[two * n0]))
+                    n1 = (m1 >> sh) + np.uint64(not (xv[(m1 & low) + i + one] <= pkf[two * n1]))
+                    n2 = (m2 >> sh) + np.uint64(not (xv[(m2 & low) + i + two] <= pkf[two * n2]))
+                    n3 = (m3 >> sh) + np.uint64(not (xv[(m3 & low) + i + u3] <= pkf[two * n3]))
+                    n4 = (m4 >> sh) + np.uint64(not (xv[(m4 & low) + i + u4] <= pkf[two * n4]))
+                    n5 = (m5 >> sh) + np.uint64(not (xv[(m5 & low) + i + u5] <= pkf[two * n5]))
+                    n6 = (m6 >> sh) + np.uint64(not (xv[(m6 & low) + i + u6] <= pkf[two * n6]))
+                    n7 = (m7 >> sh) + np.uint64(not (xv[(m7 & low) + i + u7] <= pkf[two * n7]))
+                acc[a + i0] += node_value[n0]
+                acc[a + i0 + 1] += node_value[n1]
+                acc[a + i0 + 2] += node_value[n2]
+                acc[a + i0 + 3] += node_value[n3]
+                acc[a + i0 + 4] += node_value[n4]
+                acc[a + i0 + 5] += node_value[n5]
+                acc[a + i0 + 6] += node_value[n6]
+                acc[a + i0 + 7] += node_value[n7]
         for k in range(n_class):
-            for i in range(m):
-                out[r0 + i, k] = acc[k * BLOCK + i]
+            for r in range(m):
+                out[r0 + r, k] = acc[k * BLOCK + r]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -172,37 +182,40 @@ def predict_row(x, colinfo, cat_words, pk, pkf, node_value, trees, group_depth, 
         xv[c] = column_value(x[colinfo[c, 0]], colinfo[c, 1], colinfo[c, 2], colinfo[c, 3],
                              cat_words)
     T = trees.shape[0]
-    low = np.int64(0xFFFFFFFF)
+    low = np.uint64(0xFFFFFFFF)
+    sh = np.uint64(32)
+    one = np.uint64(1)
+    two = np.uint64(2)
     for k in range(out.shape[0]):
         out[k] = 0.0
     t = 0
     g = 0
     while t + 8 <= T:
-        n0 = trees[t, 0]
-        n1 = trees[t + 1, 0]
-        n2 = trees[t + 2, 0]
-        n3 = trees[t + 3, 0]
-        n4 = trees[t + 4, 0]
-        n5 = trees[t + 5, 0]
-        n6 = trees[t + 6, 0]
-        n7 = trees[t + 7, 0]
+        n0 = np.uint64(trees[t, 0])
+        n1 = np.uint64(trees[t + 1, 0])
+        n2 = np.uint64(trees[t + 2, 0])
+        n3 = np.uint64(trees[t + 3, 0])
+        n4 = np.uint64(trees[t + 4, 0])
+        n5 = np.uint64(trees[t + 5, 0])
+        n6 = np.uint64(trees[t + 6, 0])
+        n7 = np.uint64(trees[t + 7, 0])
         for _ in range(group_depth[g]):
-            m0 = pk[2 * n0 + 1]
-            m1 = pk[2 * n1 + 1]
-            m2 = pk[2 * n2 + 1]
-            m3 = pk[2 * n3 + 1]
-            m4 = pk[2 * n4 + 1]
-            m5 = pk[2 * n5 + 1]
-            m6 = pk[2 * n6 + 1]
-            m7 = pk[2 * n7 + 1]
-            n0 = (m0 >> 32) + np.int64(not (xv[m0 & low] <= pkf[2 * n0]))
-            n1 = (m1 >> 32) + np.int64(not (xv[m1 & low] <= pkf[2 * n1]))
-            n2 = (m2 >> 32) + np.int64(not (xv[m2 & low] <= pkf[2 * n2]))
-            n3 = (m3 >> 32) + np.int64(not (xv[m3 & low] <= pkf[2 * n3]))
-            n4 = (m4 >> 32) + np.int64(not (xv[m4 & low] <= pkf[2 * n4]))
-            n5 = (m5 >> 32) + np.int64(not (xv[m5 & low] <= pkf[2 * n5]))
-            n6 = (m6 >> 32) + np.int64(not (xv[m6 & low] <= pkf[2 * n6]))
-            n7 = (m7 >> 32) + np.int64(not (xv[m7 & low] <= pkf[2 * n7]))
+            m0 = pk[two * n0 + one]
+            m1 = pk[two * n1 + one]
+            m2 = pk[two * n2 + one]
+            m3 = pk[two * n3 + one]
+            m4 = pk[two * n4 + one]
+            m5 = pk[two * n5 + one]
+            m6 = pk[two * n6 + one]
+            m7 = pk[two * n7 + one]
+            n0 = (m0 >> sh) + np.uint64(not (xv[m0 & low] <= pkf[two * n0]))
+            n1 = (m1 >> sh) + np.uint64(not (xv[m1 & low] <= pkf[two * n1]))
+            n2 = (m2 >> sh) + np.uint64(not (xv[m2 & low] <= pkf[two * n2]))
+            n3 = (m3 >> sh) + np.uint64(not (xv[m3 & low] <= pkf[two * n3]))
+            n4 = (m4 >> sh) + np.uint64(not (xv[m4 & low] <= pkf[two * n4]))
+            n5 = (m5 >> sh) + np.uint64(not (xv[m5 & low] <= pkf[two * n5]))
+            n6 = (m6 >> sh) + np.uint64(not (xv[m6 & low] <= pkf[two * n6]))
+            n7 = (m7 >> sh) + np.uint64(not (xv[m7 & low] <= pkf[two * n7]))
         out[trees[t, 2]] += node_value[n0]
         out[trees[t + 1, 2]] += node_value[n1]
         out[trees[t + 2, 2]] += node_value[n2]
@@ -214,10 +227,10 @@ def predict_row(x, colinfo, cat_words, pk, pkf, node_value, trees, group_depth, 
         t += 8
         g += 1
     while t < T:
-        nd = trees[t, 0]
+        nd = np.uint64(trees[t, 0])
         for _ in range(trees[t, 1]):
-            mt = pk[2 * nd + 1]
-            nd = (mt >> 32) + np.int64(not (xv[mt & low] <= pkf[2 * nd]))
+            mt = pk[two * nd + one]
+            nd = (mt >> sh) + np.uint64(not (xv[mt & low] <= pkf[two * nd]))
         out[trees[t, 2]] += node_value[nd]
         t += 1
 

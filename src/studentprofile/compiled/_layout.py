@@ -41,8 +41,8 @@ class Layout:
     node_col: np.ndarray
     node_left: np.ndarray
     node_value: np.ndarray
-    pack_batch: np.ndarray  # (2N,) int64: threshold bits, column * BLOCK | left << 32
-    pack_row: np.ndarray  # (2N,) int64: threshold bits, column | left << 32
+    pack_batch: np.ndarray  # (2N,) uint64: threshold bits, column * BLOCK | left << 32
+    pack_row: np.ndarray  # (2N,) uint64: threshold bits, column | left << 32
     node_leaf: np.ndarray
     node_feat: np.ndarray
     node_cover: np.ndarray
@@ -237,8 +237,8 @@ def build_layout(model: ParsedModel, n_trees: int) -> Layout:
         node_col=_freeze(col),
         node_left=_freeze(left),
         node_value=_freeze(value),
-        pack_batch=_freeze(pack_batch),
-        pack_row=_freeze(pack_row),
+        pack_batch=_freeze(pack_batch.view(np.uint64)),
+        pack_row=_freeze(pack_row.view(np.uint64)),
         node_leaf=_freeze(leaf_id),
         node_feat=_freeze(feat),
         node_cover=_freeze(cover),
