@@ -36,10 +36,9 @@ _CLASSIFIERS = _SIGMOID | _SOFTMAX | _OVA
 
 
 def _is_risk_model(obj: Any) -> bool:
-    return all(
-        hasattr(obj, name)
-        for name in ("booster_", "calibrator_", "feature_names_in_", "categories_")
-    )
+    # a RiskModel fitted on a plain array has no feature_names_in_ (scikit-learn's convention),
+    # so the booster, the calibrator and the categories are what identify one
+    return all(hasattr(obj, name) for name in ("booster_", "calibrator_", "categories_"))
 
 
 def _model_text(obj: Any) -> tuple[str, Any, int | None]:
@@ -157,7 +156,7 @@ class CompiledScorer:
         self.objective = model.objective
         self._obj_name, self._obj_options, self._obj_flags = objective_name(model.objective)
         self.n_classes = model.num_tree_per_iteration
-        if risk_model is not None:
+        if risk_model is not None and hasattr(risk_model, "feature_names_in_"):
             names = [str(n) for n in risk_model.feature_names_in_]
             if len(names) != model.num_features:
                 raise ModelIntegrityError(
@@ -564,8 +563,8 @@ class CompiledScorer:
 
 def _codes(col: pd.Series, categories: list[Any]) -> np.ndarray:
     """LightGBM's pandas mapping: position in the training categories, NaN when unknown."""
-    values = col.astype(object) if isinstance(col.dtype, pd.CategoricalDtype) else col
-    codes = pd.Index(categories).get_indexer(pd.Index(values)).astype(np.float64)
+    values = pd.Index(col.to_numpy(dtype=object), dtype=object)
+    codes = pd.Index(categories, dtype=object).get_indexer(values).astype(np.float64)
     codes[codes < 0] = np.nan
     return codes
 
@@ -584,8 +583,8 @@ def compile(  # noqa: A001 - the public name the issue asks for
     ----------
     obj : RiskModel, lightgbm.Booster, fitted LGBM estimator, str or PathLike
         The model, or the path of a LightGBM text model file. A RiskModel (anything with
-        ``booster_``, ``calibrator_``, ``feature_names_in_`` and ``categories_``) brings its
-        calibration, feature names and categories along.
+        ``booster_``, ``calibrator_`` and ``categories_``; ``feature_names_in_`` when it was
+        fitted on a DataFrame) brings its calibration, feature names and categories along.
     num_iteration : int, optional
         Use the first ``num_iteration`` boosting iterations. ``None`` uses the booster's
         ``best_iteration`` when it has one, else all; values ``<= 0`` or above the total use
