@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--leaves", type=int, default=31)
     parser.add_argument("--features", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="best-of repeats inside a round")
     parser.add_argument("--no-shap", action="store_true")
     parser.add_argument("--out", default=str(RESULTS / "bench_treeshap.json"))
     args = parser.parse_args(argv)
