@@ -20,7 +20,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from studentprofile.compiled import CompiledScorer, compile
@@ -93,7 +93,9 @@ CAT_SPECIAL = [np.nan, -1.0, -0.5, 0.0, 0.9, 31.0, 32.0, 33.0, 63.0, 64.0, 65.0,
 def trained_models(draw: st.DrawFn) -> tuple[lgb.Booster, np.ndarray, list[int]]:
     seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.default_rng(seed)
-    n = draw(st.integers(40, 300))
+    num_leaves = draw(st.sampled_from([2, 3, 7, 31, 255, 255]))
+    # enough rows for 255 leaves to grow deep, leaf-wise trees (and the classic SHAP fallback)
+    n = draw(st.integers(40, 300)) if num_leaves < 255 else draw(st.integers(500, 1500))
     n_num = draw(st.integers(1, 4))
     n_cat = draw(st.integers(0, 2))
     objective = draw(st.sampled_from(["binary", "multiclass", "regression"]))
@@ -103,7 +105,7 @@ def trained_models(draw: st.DrawFn) -> tuple[lgb.Booster, np.ndarray, list[int]]
     X[:, :n_num] = np.round(X[:, :n_num], draw(st.integers(0, 3)))
     cats: list[int] = []
     for j in range(n_num, n_num + n_cat):
-        n_levels = draw(st.sampled_from([3, 12, 40, 70]))  # 40 and 70 need bitsets of 2-3 words
+        n_levels = draw(st.sampled_from([3, 12, 40, 70, 70]))  # 40, 70: bitsets of 2-3 words
         X[:, j] = rng.integers(0, n_levels, size=n)
         cats.append(j)
     if missing == "nan":
@@ -122,13 +124,13 @@ def trained_models(draw: st.DrawFn) -> tuple[lgb.Booster, np.ndarray, list[int]]
     params: dict[str, Any] = {
         "objective": objective,
         "verbose": -1,
-        "num_leaves": draw(st.sampled_from([2, 3, 7, 31, 255])),
-        "max_depth": draw(st.sampled_from([-1, -1, 2, 5, 12])),
-        "min_data_in_leaf": draw(st.sampled_from([1, 3, 10])),
+        "num_leaves": num_leaves,
+        "max_depth": draw(st.sampled_from([-1, -1, -1, 2, 5, 12])),
+        "min_data_in_leaf": draw(st.sampled_from([1, 1, 3, 10])),
         "min_sum_hessian_in_leaf": 0.0,
         "min_data_per_group": 1,
         "cat_smooth": 1.0,
-        "max_cat_to_onehot": draw(st.sampled_from([1, 4])),
+        "max_cat_to_onehot": draw(st.sampled_from([1, 1, 4])),
         "learning_rate": 0.3,
         "num_threads": 1,
         "deterministic": True,
@@ -180,20 +182,27 @@ def _assert_matches(booster: lgb.Booster, scorer: CompiledScorer, Z: np.ndarray)
     np.testing.assert_allclose(scorer.shap_values(Z), ref_contrib, rtol=0, atol=1e-9 * scale)
 
 
-@settings(max_examples=40)
 @given(trained_models(), st.integers(0, 2**32 - 1))
 def test_generated_models_match_lightgbm(model: tuple[lgb.Booster, np.ndarray, list[int]],
                                          seed: int) -> None:
     booster, X, cats = model
     Z = _inputs(np.random.default_rng(seed), X, cats, _thresholds(booster))
     scorer = compile(booster)
+    # what the examples cover (see --hypothesis-show-statistics)
+    depth = int(scorer.arrays["tree_depth"].max(initial=0))
+    event(f"max tree depth {'0-4' if depth < 5 else '5-15' if depth < 16 else '16+'}")
+    event(f"trees on classic TreeSHAP: {scorer.n_trees - scorer.n_trees_fast_shap > 0}")
+    words = int(scorer.arrays["colinfo"][:, 3].max(initial=0))
+    event(f"widest categorical bitset: {words} words")
     _assert_matches(booster, scorer, Z)
-    # the classic TreeSHAP fallback (no tables at all) gives the same values
-    classic = compile(booster, shap_memory_limit=0)
-    assert classic.n_trees_fast_shap == 0 or classic.n_trees == 0
+    # the classic TreeSHAP fallback (no tables at all), and a mix of both, give the same values
     fast = scorer.shap_values(Z)
     scale = max(1.0, float(np.abs(fast).max(initial=0.0)))
+    classic = compile(booster, shap_memory_limit=0)
+    assert classic.n_trees_fast_shap == 0
     np.testing.assert_allclose(classic.shap_values(Z), fast, rtol=0, atol=1e-9 * scale)
+    mixed = compile(booster, max_fast_depth=3)
+    np.testing.assert_allclose(mixed.shap_values(Z), fast, rtol=0, atol=1e-9 * scale)
     # single-row path equals the batch path bit for bit
     raw = scorer.predict_raw(Z[:20])
     for i in range(min(len(Z), 20)):
@@ -201,7 +210,6 @@ def test_generated_models_match_lightgbm(model: tuple[lgb.Booster, np.ndarray, l
         np.testing.assert_array_equal(one, raw[i])
 
 
-@settings(max_examples=25)
 @given(trained_models(), st.integers(0, 2**32 - 1))
 def test_traversal_equals_slow_reference(model: tuple[lgb.Booster, np.ndarray, list[int]],
                                          seed: int) -> None:
@@ -249,6 +257,26 @@ def test_column_value_decides_like_lightgbm(v: float, kind: int, words: list[int
     else:
         expected = not (fval <= threshold)
     assert go_right == expected
+
+
+def test_deep_leafwise_trees_match_with_every_shap_path() -> None:
+    """255 leaves grown leaf-wise on a skewed target: deep trees, tables, fallback and a mix."""
+    rng = np.random.default_rng(21)
+    X = rng.normal(size=(3000, 12))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = np.exp(2 * np.nan_to_num(X[:, 0])) + np.nan_to_num(X[:, 1:]).sum(axis=1)
+    booster = lgb.train({"objective": "regression", "verbose": -1, "num_leaves": 255,
+                         "min_data_in_leaf": 1, "min_sum_hessian_in_leaf": 0.0, "num_threads": 1},
+                        lgb.Dataset(X, y), 4)
+    scorer = compile(booster)
+    assert int(scorer.arrays["tree_depth"].max()) >= 12
+    Z = _inputs(np.random.default_rng(22), X, [], _thresholds(booster), n_extra=200)
+    _assert_matches(booster, scorer, Z)
+    mixed = compile(booster, max_fast_depth=11)  # some trees with tables, some without
+    assert 0 < mixed.n_trees_fast_shap < mixed.n_trees
+    for other in (compile(booster, shap_memory_limit=0), mixed):
+        np.testing.assert_allclose(other.shap_values(Z), scorer.shap_values(Z), rtol=0,
+                                   atol=1e-9 * max(1.0, float(np.abs(scorer.shap_values(Z)).max())))
 
 
 # ------------------------------------------------------------------------------------------
