@@ -420,7 +420,8 @@ def _classic(xv, stride, row, root, node_thr, node_col, node_left,  # type: igno
              st_node, st_depth, st_pstart, st_zero, st_one, st_feat):
     """Run the classic TreeSHAP (Lundberg et al., Algorithm 2) as LightGBM does, for one tree.
 
-    LightGBM's recursion, with an explicit stack (numba cannot cache recursive functions):
+    LightGBM's recursion, with an explicit stack (the recursive version segfaulted when numba
+    loaded it from its on-disk cache):
     a frame is (node, unique depth, parent path start, zero fraction, one fraction, feature);
     the hot child is visited before the cold one, as in LightGBM. A frame's path lives at
     ``parent start + depth``, above its parent's, so a pending sibling's parent path is intact.
