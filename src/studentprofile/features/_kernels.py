@@ -1,0 +1,709 @@
+"""Numba kernels of the feature builder: event layout, windowed aggregates, cohort statistics.
+
+The kernels are pure typed loops. They never validate and never raise: the wrappers in
+``_layout.py``, ``_builder.py`` and ``_cohort.py`` shape every input into contiguous arrays of the
+right dtype first. Times arrive either as ``int64`` nanoseconds (datetime tables) or as ``float64``
+days (float tables); the kernels are generic over the two and take ``day``, the length of one day in
+the same unit. Every kernel has a slow reference in ``tests/test_features_kernels.py``.
+
+This module imports only numpy and numba.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+# aggregate ids: the column order of the per-window scratch vector
+AGG_COUNT = 0
+AGG_SUM = 1
+AGG_MEAN = 2
+AGG_MIN = 3
+AGG_MAX = 4
+AGG_STD = 5
+AGG_FIRST = 6
+AGG_LAST = 7
+AGG_SLOPE = 8
+AGG_DAYS_SINCE_LAST = 9
+AGG_ACTIVE_DAYS = 10
+AGG_LONGEST_GAP = 11
+AGG_SHARE = 12
+AGG_TOD_ENTROPY = 13
+AGG_DOW_ENTROPY = 14
+AGG_LZ_ENTROPY = 15
+N_AGG = 16
+
+# window kinds
+WIN_FIXED = 0
+WIN_ALL = 1
+WIN_TERM = 2
+
+# cohort transforms
+COHORT_MEAN = 0
+COHORT_ZSCORE = 1
+COHORT_PERCENTILE = 2
+COHORT_RATIO = 3
+
+
+# ------------------------------------------------------------------------------------- layout
+@njit(cache=True, nogil=True)
+def chunk_bounds(n: int, n_chunks: int) -> np.ndarray:
+    """Split ``range(n)`` into ``n_chunks`` contiguous pieces; return the ``n_chunks + 1`` edges."""
+    edges = np.empty(n_chunks + 1, np.int64)
+    size = (n + n_chunks - 1) // n_chunks if n_chunks > 0 else 0
+    for c in range(n_chunks + 1):
+        e = c * size
+        edges[c] = e if e < n else n
+    return edges
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def counting_offsets(codes: np.ndarray, n_students: int, n_chunks: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Count events per student (counting sort, first half): offsets and chunk starts.
+
+    Rows are split into ``n_chunks`` contiguous chunks. Student ``s`` occupies
+    ``offsets[s]:offsets[s + 1]`` of the sorted order; within it, chunk ``c`` writes from
+    ``starts[c, s]`` on, so a stable scatter in parallel keeps the input order of every student.
+    """
+    n = codes.shape[0]
+    edges = chunk_bounds(n, n_chunks)
+    counts = np.zeros((n_chunks, n_students), np.int64)
+    for c in prange(n_chunks):
+        for i in range(edges[c], edges[c + 1]):
+            counts[c, codes[i]] += 1
+    starts = np.empty((n_chunks, n_students), np.int64)
+    offsets = np.empty(n_students + 1, np.int64)
+    pos = 0
+    for s in range(n_students):
+        offsets[s] = pos
+        for c in range(n_chunks):
+            starts[c, s] = pos
+            pos += counts[c, s]
+    offsets[n_students] = pos
+    return offsets, starts
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def scatter_events(codes: np.ndarray, starts: np.ndarray, t: np.ndarray, k: np.ndarray,
+    v: np.ndarray, mx: np.ndarray, fam: np.ndarray, kind: np.ndarray, n_kinds: int,
+    t_out: np.ndarray, k_out: np.ndarray, v_out: np.ndarray, mx_out: np.ndarray,
+    pair_out: np.ndarray
+) -> None:
+    """Write each event (counting sort, second half) to its student's next slot (stable).
+
+    ``pair_out`` receives ``fam * n_kinds + kind``, the (family, kind) code used to select events.
+    ``mx`` may be empty (no ``max_value`` column); then ``mx_out`` is left alone.
+    """
+    n = codes.shape[0]
+    n_chunks = starts.shape[0]
+    edges = chunk_bounds(n, n_chunks)
+    has_mx = mx.shape[0] == n
+    for c in prange(n_chunks):
+        nxt = starts[c].copy()
+        for i in range(edges[c], edges[c + 1]):
+            s = codes[i]
+            p = nxt[s]
+            nxt[s] = p + 1
+            t_out[p] = t[i]
+            k_out[p] = k[i]
+            v_out[p] = v[i]
+            if has_mx:
+                mx_out[p] = mx[i]
+            pair_out[p] = np.int32(fam[i]) * n_kinds + np.int32(kind[i])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _cmp_float(a: float, b: float) -> int:
+    # NaN sorts after every number; two NaNs are equal
+    if a != a:
+        return 0 if b != b else 1
+    if b != b:
+        return -1
+    if a < b:
+        return -1
+    if a > b:
+        return 1
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def _event_less(t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray, pair: np.ndarray,
+    i: int, j: int
+) -> bool:
+    """Canonical event order: time, known_at, value (NaN last), max_value, (family, kind)."""
+    if t[i] != t[j]:
+        return t[i] < t[j]
+    if k[i] != k[j]:
+        return k[i] < k[j]
+    c = _cmp_float(v[i], v[j])
+    if c != 0:
+        return c < 0
+    if mx.shape[0] > 0:
+        c = _cmp_float(mx[i], mx[j])
+        if c != 0:
+            return c < 0
+    return pair[i] < pair[j]
+
+
+@njit(cache=True, nogil=True)
+def _merge_sort_segment(t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray,
+    pair: np.ndarray, lo: int, hi: int, idx: np.ndarray, tmp: np.ndarray
+) -> None:
+    """Stable bottom-up merge sort of positions ``lo:hi`` by the canonical order, into ``idx``."""
+    m = hi - lo
+    for i in range(m):
+        idx[i] = lo + i
+    width = 1
+    while width < m:
+        a = 0
+        while a < m:
+            mid = min(a + width, m)
+            b = min(a + 2 * width, m)
+            i = a
+            j = mid
+            o = a
+            while i < mid and j < b:
+                if _event_less(t, k, v, mx, pair, idx[j], idx[i]):
+                    tmp[o] = idx[j]
+                    j += 1
+                else:
+                    tmp[o] = idx[i]
+                    i += 1
+                o += 1
+            while i < mid:
+                tmp[o] = idx[i]
+                i += 1
+                o += 1
+            while j < b:
+                tmp[o] = idx[j]
+                j += 1
+                o += 1
+            a += 2 * width
+        for i in range(m):
+            idx[i] = tmp[i]
+        width *= 2
+
+
+@njit(cache=True, nogil=True)
+def _sort_one(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray,
+    pair: np.ndarray, s: int
+) -> int:
+    lo = offsets[s]
+    hi = offsets[s + 1]
+    ordered = True
+    for i in range(lo, hi - 1):
+        if _event_less(t, k, v, mx, pair, i + 1, i):
+            ordered = False
+            break
+    if ordered:
+        return 0
+    m = hi - lo
+    idx = np.empty(m, np.int64)
+    tmp = np.empty(m, np.int64)
+    _merge_sort_segment(t, k, v, mx, pair, lo, hi, idx, tmp)
+    tt = t[idx]
+    kk = k[idx]
+    vv = v[idx]
+    pp = pair[idx]
+    t[lo:hi] = tt
+    k[lo:hi] = kk
+    v[lo:hi] = vv
+    pair[lo:hi] = pp
+    if mx.shape[0] == t.shape[0]:
+        mm = mx[idx]
+        mx[lo:hi] = mm
+    return 1
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def sort_within_students(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
+    mx: np.ndarray, pair: np.ndarray
+) -> int:
+    """Put every student's events in canonical order, sorting only the students that need it.
+
+    Returns the number of students whose events had to be sorted.
+    """
+    n_students = offsets.shape[0] - 1
+    flags = np.zeros(n_students, np.int64)
+    for s in prange(n_students):
+        flags[s] = _sort_one(offsets, t, k, v, mx, pair, s)
+    return flags.sum()
+
+
+@njit(cache=True, nogil=True)
+def sort_within_students_serial(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
+    mx: np.ndarray, pair: np.ndarray
+) -> int:
+    """:func:`sort_within_students` on one thread (small inputs)."""
+    n = 0
+    for s in range(offsets.shape[0] - 1):
+        n += _sort_one(offsets, t, k, v, mx, pair, s)
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _select_count_one(offsets: np.ndarray, pair: np.ndarray, selected: np.ndarray, s: int) -> int:
+    c = 0
+    for i in range(offsets[s], offsets[s + 1]):
+        if selected[pair[i]]:
+            c += 1
+    return c
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def select_count(offsets: np.ndarray, pair: np.ndarray, selected: np.ndarray) -> np.ndarray:
+    """Per student: how many of its events have a selected (family, kind) code."""
+    n_students = offsets.shape[0] - 1
+    counts = np.zeros(n_students, np.int64)
+    for s in prange(n_students):
+        counts[s] = _select_count_one(offsets, pair, selected, s)
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def select_count_serial(offsets: np.ndarray, pair: np.ndarray, selected: np.ndarray) -> np.ndarray:
+    """:func:`select_count` on one thread (small inputs)."""
+    n_students = offsets.shape[0] - 1
+    counts = np.zeros(n_students, np.int64)
+    for s in range(n_students):
+        counts[s] = _select_count_one(offsets, pair, selected, s)
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def _select_copy_one(offsets: np.ndarray, new_offsets: np.ndarray, pair: np.ndarray,
+    selected: np.ndarray, src: np.ndarray, dst: np.ndarray, s: int
+) -> None:
+    p = new_offsets[s]
+    for i in range(offsets[s], offsets[s + 1]):
+        if selected[pair[i]]:
+            dst[p] = src[i]
+            p += 1
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def select_copy(offsets: np.ndarray, new_offsets: np.ndarray, pair: np.ndarray,
+    selected: np.ndarray, src: np.ndarray, dst: np.ndarray
+) -> None:
+    """Copy the selected events of ``src`` into ``dst`` (order kept), student by student."""
+    for s in prange(offsets.shape[0] - 1):
+        _select_copy_one(offsets, new_offsets, pair, selected, src, dst, s)
+
+
+@njit(cache=True, nogil=True)
+def select_copy_serial(offsets: np.ndarray, new_offsets: np.ndarray, pair: np.ndarray,
+    selected: np.ndarray, src: np.ndarray, dst: np.ndarray
+) -> None:
+    """:func:`select_copy` on one thread (small inputs)."""
+    for s in range(offsets.shape[0] - 1):
+        _select_copy_one(offsets, new_offsets, pair, selected, src, dst, s)
+
+
+# --------------------------------------------------------------------------- small estimators
+@njit(cache=True, nogil=True)
+def entropy_bits(counts: np.ndarray) -> float:
+    """Shannon entropy in bits of a histogram of counts (NaN when empty)."""
+    total = 0.0
+    for c in counts:
+        total += c
+    if total <= 0:
+        return np.nan
+    h = 0.0
+    for c in counts:
+        if c > 0:
+            p = c / total
+            h -= p * np.log2(p)
+    if h < 0.0:  # -0.0 for a single bin
+        h = 0.0
+    return h
+
+
+@njit(cache=True, nogil=True)
+def lz_entropy_rate(seq: np.ndarray, n: int, lcp: np.ndarray) -> float:
+    """Lempel-Ziv entropy-rate estimate, in bits per symbol, of ``seq[:n]``.
+
+    ``S = n log2(n) / sum_i L_i`` with ``L_i = 1 + max_{j < i} min(lcp(i, j), i - j)``: one more
+    than the longest prefix of ``seq[i:]`` that also occurs entirely inside ``seq[:i]`` (the
+    increasing-window estimator of Kontoyiannis et al., 1998, as used by Song et al., 2010 and Cao
+    et al., 2018). ``lcp`` is a scratch array of length ``n + 1``. NaN when ``n == 0``; O(n^2).
+    """
+    if n == 0:
+        return np.nan
+    if n == 1:
+        return 0.0
+    # lcp(i, j) = lcp(i + 1, j + 1) + 1 when seq[i] == seq[j], else 0; rows i = n - 1 .. 0 kept
+    # in place: after row i, lcp[j] holds lcp(i, j) for j < i (row n is all zeros)
+    for j in range(n + 1):
+        lcp[j] = 0
+    total = 0.0
+    for i in range(n - 1, -1, -1):
+        best = 0
+        si = seq[i]
+        for j in range(i):
+            if seq[j] == si:
+                m = lcp[j + 1] + 1
+            else:
+                m = 0
+            lcp[j] = m
+            if m > i - j:
+                m = i - j
+            if m > best:
+                best = m
+        total += 1.0 + best
+    return n * np.log2(n) / total
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _two_sum(s: float, c: float, x: float) -> tuple[float, float]:
+    # Neumaier's compensated summation step; returns the new (sum, compensation)
+    t = s + x
+    if abs(s) >= abs(x):
+        c += (s - t) + x
+    else:
+        c += (x - t) + s
+    return t, c
+
+
+# ------------------------------------------------------------------------ windowed aggregates
+@njit(cache=True, nogil=True)
+def _window_stats(t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray, tloc: np.ndarray,
+    lo: int, hi: int, as_of: Any, day: Any, want: np.ndarray, tod_bins: int, lz_bins: int,
+    dow_shift: int, res: np.ndarray, clock: np.ndarray, seq: np.ndarray, hist_tod: np.ndarray,
+    hist_dow: np.ndarray, lz_scratch: np.ndarray
+) -> None:
+    """All wanted aggregates of the events ``lo:hi`` known before ``as_of``; results in ``res``."""
+    has_mx = mx.shape[0] > 0
+    need_clock = (
+        want[AGG_ACTIVE_DAYS] or want[AGG_TOD_ENTROPY] or want[AGG_DOW_ENTROPY]
+        or want[AGG_LZ_ENTROPY]
+    )
+    n = 0
+    nv = 0
+    s = 0.0
+    sc = 0.0
+    vmin = np.inf
+    vmax = -np.inf
+    first = np.nan
+    last = np.nan
+    last_t = t[lo] if hi > lo else as_of
+    prev_t = t[lo] if hi > lo else as_of
+    gap = t[lo] - t[lo] if hi > lo else as_of - as_of  # zero of the time type
+    sv = 0.0
+    svc = 0.0
+    sm = 0.0
+    smc = 0.0
+    ns = 0
+    for i in range(lo, hi):
+        if k[i] >= as_of:
+            continue
+        ti = t[i]
+        if n > 0 and ti - prev_t > gap:
+            gap = ti - prev_t
+        prev_t = ti
+        last_t = ti
+        if need_clock:
+            clock[n] = tloc[i]
+        n += 1
+        x = v[i]
+        if x == x:
+            if nv == 0:
+                first = x
+            last = x
+            nv += 1
+            s, sc = _two_sum(s, sc, x)
+            if x < vmin:
+                vmin = x
+            if x > vmax:
+                vmax = x
+            if has_mx:
+                m = mx[i]
+                if m == m:
+                    sv, svc = _two_sum(sv, svc, x)
+                    sm, smc = _two_sum(sm, smc, m)
+                    ns += 1
+    total = s + sc
+    mean = total / nv if nv > 0 else np.nan
+    res[AGG_COUNT] = n
+    res[AGG_SUM] = total
+    res[AGG_MEAN] = mean
+    res[AGG_MIN] = vmin if nv > 0 else np.nan
+    res[AGG_MAX] = vmax if nv > 0 else np.nan
+    res[AGG_FIRST] = first
+    res[AGG_LAST] = last
+    if n > 0:
+        res[AGG_DAYS_SINCE_LAST] = (as_of - last_t) / day
+        tail = as_of - last_t
+        if tail > gap:
+            gap = tail
+        res[AGG_LONGEST_GAP] = gap / day
+    else:
+        res[AGG_DAYS_SINCE_LAST] = np.nan
+        res[AGG_LONGEST_GAP] = np.nan
+    if ns > 0:
+        den = sm + smc
+        res[AGG_SHARE] = (sv + svc) / den
+    else:
+        res[AGG_SHARE] = np.nan
+    # second pass: spread and trend around the mean
+    res[AGG_STD] = np.nan
+    res[AGG_SLOPE] = np.nan
+    if nv >= 2 and (want[AGG_STD] or want[AGG_SLOPE]):
+        ss = 0.0
+        tsum = 0.0
+        tsc = 0.0
+        if want[AGG_SLOPE]:
+            for i in range(lo, hi):
+                if k[i] < as_of and v[i] == v[i]:
+                    tsum, tsc = _two_sum(tsum, tsc, (t[i] - as_of) / day)
+        tmean = (tsum + tsc) / nv
+        sxy = 0.0
+        sxx = 0.0
+        for i in range(lo, hi):
+            if k[i] < as_of and v[i] == v[i]:
+                d = v[i] - mean
+                ss += d * d
+                if want[AGG_SLOPE]:
+                    dt = (t[i] - as_of) / day - tmean
+                    sxy += dt * d
+                    sxx += dt * dt
+        res[AGG_STD] = np.sqrt(ss / (nv - 1))
+        if want[AGG_SLOPE] and sxx > 0.0:
+            res[AGG_SLOPE] = sxy / sxx
+    # local clock: calendar days, time of day, day of week, daily sequence of time bins
+    res[AGG_ACTIVE_DAYS] = 0.0
+    res[AGG_TOD_ENTROPY] = np.nan
+    res[AGG_DOW_ENTROPY] = np.nan
+    res[AGG_LZ_ENTROPY] = np.nan
+    if need_clock and n > 0:
+        ordered = True
+        for i in range(1, n):
+            if clock[i] < clock[i - 1]:
+                ordered = False
+                break
+        if not ordered:
+            clock[:n] = np.sort(clock[:n])
+        for b in range(tod_bins):
+            hist_tod[b] = 0.0
+        for b in range(7):
+            hist_dow[b] = 0.0
+        n_days = 0
+        prev_day = 0
+        for i in range(n):
+            c = clock[i]
+            d = c // day
+            into = c - d * day  # time since local midnight, in time units
+            if n_days == 0 or d != prev_day:
+                # integer arithmetic for nanoseconds: an event at 09:00:00 is in the 09:00 bin
+                b = int((into * lz_bins) // day)
+                if b >= lz_bins:
+                    b = lz_bins - 1
+                seq[n_days] = b
+                n_days += 1
+                prev_day = d
+            b = int((into * tod_bins) // day)
+            if b >= tod_bins:
+                b = tod_bins - 1
+            hist_tod[b] += 1.0
+            w = (np.int64(d) + dow_shift) % 7
+            hist_dow[w] += 1.0
+        res[AGG_ACTIVE_DAYS] = n_days
+        if want[AGG_TOD_ENTROPY]:
+            res[AGG_TOD_ENTROPY] = entropy_bits(hist_tod[:tod_bins])
+        if want[AGG_DOW_ENTROPY]:
+            res[AGG_DOW_ENTROPY] = entropy_bits(hist_dow)
+        if want[AGG_LZ_ENTROPY]:
+            res[AGG_LZ_ENTROPY] = lz_entropy_rate(seq, n_days, lz_scratch)
+
+
+@njit(cache=True, nogil=True)
+def _features_one(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
+    mx: np.ndarray, tloc: np.ndarray, q_offsets: np.ndarray, q_time: np.ndarray,
+    term_start: np.ndarray, has_term: np.ndarray, win_kind: np.ndarray, win_len: np.ndarray,
+    cols: np.ndarray, day: Any, tod_bins: int, lz_bins: int, dow_shift: int, out: np.ndarray,
+    s: int
+) -> None:
+    q0 = q_offsets[s]
+    q1 = q_offsets[s + 1]
+    if q1 == q0:
+        return
+    e0 = offsets[s]
+    e1 = offsets[s + 1]
+    m = e1 - e0
+    n_win = win_kind.shape[0]
+    res = np.empty(N_AGG, np.float64)
+    want = np.zeros(N_AGG, np.bool_)
+    clock = np.empty(m, tloc.dtype)
+    seq = np.empty(m, np.int64)
+    hist_tod = np.empty(tod_bins, np.float64)
+    hist_dow = np.empty(7, np.float64)
+    lz_scratch = np.empty(m + 1, np.int64)
+    times = t[e0:e1]
+    for q in range(q0, q1):
+        a = q_time[q]
+        hi = e0 + np.searchsorted(times, a)
+        for w in range(n_win):
+            for j in range(N_AGG):
+                want[j] = cols[w, j] >= 0
+            kind = win_kind[w]
+            if kind == WIN_TERM and not has_term[s]:
+                for j in range(N_AGG):
+                    if want[j]:
+                        out[cols[w, j], q] = np.nan
+                continue
+            if kind == WIN_FIXED:
+                lo = e0 + np.searchsorted(times[: hi - e0], a - win_len[w])
+            elif kind == WIN_TERM:
+                lo = e0 + np.searchsorted(times[: hi - e0], term_start[s])
+            else:
+                lo = e0
+            _window_stats(t, k, v, mx, tloc, lo, hi, a, day, want, tod_bins, lz_bins,
+                          dow_shift, res, clock, seq, hist_tod, hist_dow, lz_scratch)
+            for j in range(N_AGG):
+                if want[j]:
+                    out[cols[w, j], q] = res[j]
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def window_features(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
+    mx: np.ndarray, tloc: np.ndarray, q_offsets: np.ndarray, q_time: np.ndarray,
+    term_start: np.ndarray, has_term: np.ndarray, win_kind: np.ndarray, win_len: np.ndarray,
+    cols: np.ndarray, day: Any, tod_bins: int, lz_bins: int, dow_shift: int, out: np.ndarray
+) -> None:
+    """Windowed aggregates for every student x as-of date x window, in one pass per student.
+
+    Parameters
+    ----------
+    offsets : int64[n_students + 1]
+        Student ``s`` owns events ``offsets[s]:offsets[s + 1]``, in canonical time order.
+    t, k : int64 or float64[n_events]
+        Event time and ``known_at``.
+    v, mx : float64[n_events]
+        Values and maxima (``mx`` empty when there is no ``max_value``).
+    tloc : like ``t``
+        Local wall-clock time of each event (``t`` itself when times are local already).
+    q_offsets : int64[n_students + 1]; q_time : like ``t``
+        Student ``s`` is asked at ``q_time[q_offsets[s]:q_offsets[s + 1]]`` (ascending).
+    term_start : like ``t``; has_term : bool[n_students]
+        Start of each student's term, for term windows.
+    win_kind, win_len : int64[n_windows], like ``t``
+        Window kinds (fixed, all, term) and fixed lengths.
+    cols : int64[n_windows, N_AGG]
+        Output row of each (window, aggregate), -1 when not wanted.
+    day : scalar like ``t``
+        One day in time units. ``tod_bins``, ``lz_bins``: bins per day; ``dow_shift``: weekday of
+        day 0.
+    out : float64[n_columns, n_queries]
+        Filled in place.
+    """
+    for s in prange(offsets.shape[0] - 1):
+        _features_one(offsets, t, k, v, mx, tloc, q_offsets, q_time, term_start, has_term,
+                      win_kind, win_len, cols, day, tod_bins, lz_bins, dow_shift, out, s)
+
+
+@njit(cache=True, nogil=True)
+def window_features_serial(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
+    mx: np.ndarray, tloc: np.ndarray, q_offsets: np.ndarray, q_time: np.ndarray,
+    term_start: np.ndarray, has_term: np.ndarray, win_kind: np.ndarray, win_len: np.ndarray,
+    cols: np.ndarray, day: Any, tod_bins: int, lz_bins: int, dow_shift: int, out: np.ndarray
+) -> None:
+    """:func:`window_features` on one thread (small inputs)."""
+    for s in range(offsets.shape[0] - 1):
+        _features_one(offsets, t, k, v, mx, tloc, q_offsets, q_time, term_start, has_term,
+                      win_kind, win_len, cols, day, tod_bins, lz_bins, dow_shift, out, s)
+
+
+# ----------------------------------------------------------------------------- cohort statistics
+@njit(cache=True, nogil=True)
+def _cohort_one(seg_offsets: np.ndarray, order: np.ndarray, x: np.ndarray, mode: int,
+    out: np.ndarray, g: int
+) -> None:
+    a = seg_offsets[g]
+    b = seg_offsets[g + 1]
+    # the segment's non-NaN values, sorted: sums in a canonical order, so the result does not
+    # depend on the order of the students table
+    nv = 0
+    for i in range(a, b):
+        xi = x[order[i]]
+        if xi == xi:
+            nv += 1
+    vals = np.empty(nv, np.float64)
+    p = 0
+    for i in range(a, b):
+        xi = x[order[i]]
+        if xi == xi:
+            vals[p] = xi
+            p += 1
+    vals = np.sort(vals)
+    s = 0.0
+    c = 0.0
+    for j in range(nv):
+        s, c = _two_sum(s, c, vals[j])
+    mean = (s + c) / nv if nv > 0 else np.nan
+    if mode == COHORT_MEAN:
+        for i in range(a, b):
+            out[order[i]] = mean
+        return
+    if mode == COHORT_RATIO:
+        for i in range(a, b):
+            xi = x[order[i]]
+            out[order[i]] = xi / mean if (nv > 0 and mean != 0.0) else np.nan
+        return
+    if mode == COHORT_ZSCORE:
+        ss = 0.0
+        for j in range(nv):
+            d = vals[j] - mean
+            ss += d * d
+        sd = np.sqrt(ss / (nv - 1)) if nv >= 2 else np.nan
+        for i in range(a, b):
+            xi = x[order[i]]
+            if xi != xi or nv < 2:
+                out[order[i]] = np.nan
+            elif sd > 0.0:
+                out[order[i]] = (xi - mean) / sd
+            else:
+                out[order[i]] = 0.0
+        return
+    # percentile (mid-rank)
+    for i in range(a, b):
+        xi = x[order[i]]
+        if xi != xi:
+            out[order[i]] = np.nan
+        else:
+            below = np.searchsorted(vals, xi, side="left")
+            upto = np.searchsorted(vals, xi, side="right")
+            out[order[i]] = (below + 0.5 * (upto - below)) / nv
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def cohort_transform(seg_offsets: np.ndarray, order: np.ndarray, x: np.ndarray, modes: np.ndarray,
+    out: np.ndarray
+) -> None:
+    """Values against their cohort at the same as-of date, for several columns at once.
+
+    ``order[seg_offsets[g]:seg_offsets[g + 1]]`` are the queries of cohort-date ``g``; ``x`` and
+    ``out`` are ``(n_columns, n_queries)`` and ``modes[c]`` says what column ``c`` becomes. For a
+    query with value ``x`` and ``V`` the non-NaN values of its segment:
+    ``COHORT_MEAN``: mean(V); ``COHORT_ZSCORE``: (x - mean) / std (ddof 1; 0 when std is 0);
+    ``COHORT_PERCENTILE``: (#{V < x} + #{V == x} / 2) / |V|; ``COHORT_RATIO``: x / mean(V).
+    NaN where ``x`` is NaN (except ``COHORT_MEAN``) or the statistic is undefined.
+    """
+    n_seg = seg_offsets.shape[0] - 1
+    n_cols = x.shape[0]
+    for job in prange(n_seg * n_cols):
+        c = job // n_seg
+        g = job - c * n_seg
+        _cohort_one(seg_offsets, order, x[c], modes[c], out[c], g)
+
+
+@njit(cache=True, nogil=True)
+def cohort_transform_serial(seg_offsets: np.ndarray, order: np.ndarray, x: np.ndarray,
+    modes: np.ndarray, out: np.ndarray
+) -> None:
+    """:func:`cohort_transform` on one thread (small inputs)."""
+    n_seg = seg_offsets.shape[0] - 1
+    for c in range(x.shape[0]):
+        for g in range(n_seg):
+            _cohort_one(seg_offsets, order, x[c], modes[c], out[c], g)

@@ -1,0 +1,163 @@
+"""Numba kernels of the feature builder against slow references, on generated inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from features_reference import ref_cohort, ref_entropy, ref_lz_entropy
+from studentprofile.features import _kernels as K
+from studentprofile.features._layout import build_layout
+from studentprofile.tables import EventTables
+
+
+def lz(seq: list[int]) -> float:
+    arr = np.asarray(seq, dtype=np.int64)
+    return float(K.lz_entropy_rate(arr, len(arr), np.empty(len(arr) + 1, np.int64)))
+
+
+# ------------------------------------------------------------------------ Lempel-Ziv estimator
+def test_lz_by_hand():
+    # a b a b a b: L = 1, 1, 3, 3, 3 (rest "ab" seen, +1), 2 -> 13
+    assert lz([0, 1, 0, 1, 0, 1]) == pytest.approx(6 * math.log2(6) / 13, rel=1e-15)
+    # a a a a: L = 1; 2 ("a" seen); 3 (the rest "aa" seen in "aa", +1); 2 -> 8
+    assert lz([5] * 4) == pytest.approx(4 * 2 / 8, rel=1e-15)
+    assert math.isnan(lz([]))
+    assert lz([3]) == 0.0
+
+
+def test_lz_orderly_is_lower_than_random():
+    rng = np.random.default_rng(1)
+    regular = [20, 21] * 60
+    noisy = rng.integers(0, 48, 120).tolist()
+    assert lz(regular) < 0.5 * lz(noisy)
+
+
+@given(st.lists(st.integers(0, 3), max_size=40))
+def test_lz_matches_literal_definition(seq):
+    ours, ref = lz(seq), ref_lz_entropy(seq)
+    assert (math.isnan(ours) and math.isnan(ref)) or ours == pytest.approx(ref, rel=1e-12)
+
+
+# ------------------------------------------------------------------------- Shannon entropy
+@given(st.lists(st.integers(0, 50), max_size=30))
+def test_entropy_matches_scipy(counts):
+    ours = K.entropy_bits(np.asarray(counts, dtype=np.float64))
+    ref = ref_entropy(counts)
+    assert (math.isnan(ours) and math.isnan(ref)) or ours == pytest.approx(ref, rel=1e-12,
+                                                                             abs=1e-15)
+
+
+def test_entropy_by_hand():
+    assert K.entropy_bits(np.array([1.0, 1.0, 1.0, 1.0])) == pytest.approx(2.0)
+    assert K.entropy_bits(np.array([0.0, 7.0, 0.0])) == 0.0
+    assert math.isnan(K.entropy_bits(np.zeros(3)))
+
+
+# ------------------------------------------------------------------------ cohort transforms
+values = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(math.nan),
+                   st.integers(-3, 3).map(float))
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["x", "y", "z", None]), values), min_size=1,
+             max_size=30),
+    st.sampled_from(["mean", "zscore", "percentile", "ratio"]),
+)
+def test_cohort_transform_matches_pandas(rows, how):
+    groups = pd.Series([g for g, _ in rows], dtype=object)
+    x = np.array([v for _, v in rows], dtype=np.float64)
+    codes, _ = pd.factorize(groups, use_na_sentinel=True)
+    keep = np.flatnonzero(codes >= 0)
+    order = keep[np.argsort(codes[keep], kind="stable")]
+    gs = codes[order]
+    change = np.ones(len(order), bool)
+    change[1:] = gs[1:] != gs[:-1]
+    seg = np.append(np.flatnonzero(change), len(order)).astype(np.int64)
+    mode = {"mean": K.COHORT_MEAN, "zscore": K.COHORT_ZSCORE,
+            "percentile": K.COHORT_PERCENTILE, "ratio": K.COHORT_RATIO}[how]
+    ref = ref_cohort(pd.Series(x), groups, how).to_numpy()
+    # two columns (the values and their negation) in one call, parallel and serial
+    x2 = np.stack([x, -x])
+    modes = np.array([mode, mode], dtype=np.int64)
+    ref_neg = ref_cohort(pd.Series(-x), groups, how).to_numpy()
+    for kernel in (K.cohort_transform, K.cohort_transform_serial):
+        out = np.full(x2.shape, np.nan)
+        kernel(seg, order.astype(np.int64), x2, modes, out)
+        np.testing.assert_allclose(out[0], ref, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(out[1], ref_neg, rtol=1e-9, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------------- layout
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4),  # student
+            st.integers(0, 6).map(float),  # time (many ties)
+            st.integers(0, 3).map(float),  # delay
+            st.one_of(st.just(math.nan), st.integers(-2, 2).map(float)),
+            st.sampled_from(["a", "b"]),
+        ),
+        max_size=40,
+    )
+)
+def test_layout_is_canonical_order(rows):
+    students = pd.DataFrame({"student_id": [f"s{i}" for i in range(5)]})
+    events = pd.DataFrame(
+        {
+            "student_id": [f"s{r[0]}" for r in rows],
+            "time": [r[1] for r in rows],
+            "known_at": [r[1] + r[2] for r in rows],
+            "family": "behavioral",
+            "kind": [r[4] for r in rows],
+            "value": [r[3] for r in rows],
+        }
+    )
+    tables = EventTables(students=students, events=events, check_duplicates=False)
+    lay = build_layout(tables)
+    assert lay.offsets[0] == 0 and lay.offsets[-1] == len(rows)
+    ev = tables.events.assign(_s=tables.student_codes())
+    ev["_v"] = ev["value"].fillna(np.inf)
+    ev["_kind"] = ev["kind"].cat.codes
+    ref = ev.sort_values(["_s", "time", "known_at", "_v", "_kind"], kind="stable")
+    np.testing.assert_array_equal(lay.t, ref["time"].to_numpy())
+    np.testing.assert_array_equal(lay.k, ref["known_at"].to_numpy())
+    np.testing.assert_array_equal(lay.v, ref["value"].to_numpy())
+    counts = np.bincount(ev["_s"], minlength=5)
+    np.testing.assert_array_equal(np.diff(lay.offsets), counts)
+
+
+def test_layout_sorts_only_students_that_need_it():
+    students = pd.DataFrame({"student_id": ["a", "b", "c"]})
+    events = pd.DataFrame(
+        {
+            "student_id": ["a", "b", "a", "c", "b"],
+            "time": [1.0, 5.0, 2.0, 1.0, 4.0],  # b arrives out of order
+            "family": "academic",
+            "kind": "quiz",
+            "value": 1.0,
+        }
+    )
+    lay = build_layout(EventTables(students=students, events=events))
+    assert lay.n_sorted == 1
+    np.testing.assert_array_equal(lay.t, [1.0, 2.0, 4.0, 5.0, 1.0])
+
+
+def test_layout_many_chunks_keeps_order(rng):
+    # more rows than one chunk, so the parallel scatter runs with several chunks
+    n = 300_000
+    students = pd.DataFrame({"student_id": np.arange(50)})
+    t = np.sort(rng.random(n) * 100)
+    events = pd.DataFrame({"student_id": rng.integers(0, 50, n), "time": t,
+                           "family": "behavioral", "kind": "lms_click",
+                           "value": rng.random(n)})
+    tables = EventTables(students=students, events=events, check_duplicates=False)
+    lay = build_layout(tables)
+    assert lay.n_sorted == 0
+    order = np.argsort(tables.student_codes(), kind="stable")
+    np.testing.assert_array_equal(lay.v, events["value"].to_numpy()[order])
