@@ -503,3 +503,30 @@ def test_bad_inputs(campus):
         b.transform(campus, pd.DataFrame({"student_id": ["zoe"], "as_of": [1.0]}))
     with pytest.raises(ConfigError, match="spec must be a FeatureSpec"):
         FeatureBuilder(["count"]).fit(campus)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        1e9 + np.random.default_rng(0).normal(0, 1e-3, 2000),  # big offset, tiny spread
+        np.r_[np.random.default_rng(1).normal(0, 1, 3000), 1e7],  # the latest value an outlier
+        np.r_[1e16, 1.0, -1e16, 3.0, 2.5] * np.ones(1),  # cancellation in the sum
+        np.tile([0.1, 0.2, 0.3], 700),  # decimal fractions, no exact binary value
+    ],
+)
+def test_sums_and_spread_are_accurate(values):
+    from statistics import fmean, stdev
+
+    n = len(values)
+    students = pd.DataFrame({"student_id": ["ana"]})
+    events = pd.DataFrame({"student_id": "ana", "time": np.arange(n) / n * 10.0,
+                           "family": "academic", "kind": "quiz", "value": values})
+    spec = FeatureSpec([EventFeatures("quiz", aggregates=["sum", "mean", "std"],
+                                      windows=["all", 5])])
+    t = EventTables(students=students, events=events, check_duplicates=False)
+    X = FeatureBuilder(spec).transform(t, pd.DataFrame({"student_id": ["ana"], "as_of": [11.0]}))
+    half = values[events["time"].to_numpy() >= 6.0]
+    for window, vals in (("all", values), ("5d", half)):
+        assert X[f"quiz_sum_{window}"].iloc[0] == pytest.approx(math.fsum(vals), rel=1e-12)
+        assert X[f"quiz_mean_{window}"].iloc[0] == pytest.approx(fmean(vals), rel=1e-12)
+        assert X[f"quiz_std_{window}"].iloc[0] == pytest.approx(stdev(vals), rel=1e-9)

@@ -595,11 +595,21 @@ def _require_tables(tables: Any) -> None:
 
 
 def _present_pairs(tables: EventTables) -> list[tuple[str, str]]:
+    """Return the (family, kind) pairs that occur in the events."""
     ev = tables.events
     if not len(ev):
         return []
-    counts = ev.groupby(["family", "kind"], observed=True).size()
-    return [(str(f), str(k)) for f, k in counts.index[counts.to_numpy() > 0]]
+    fam = ev["family"].cat
+    kin = ev["kind"].cat
+    n_fam, n_kinds = len(fam.categories), len(kin.categories)
+    n_chunks = max(1, min(8, len(ev) // PARALLEL_MIN))
+    counts = K.pair_counts(np.ascontiguousarray(fam.codes.to_numpy()),
+                           np.ascontiguousarray(kin.codes.to_numpy()), n_kinds,
+                           n_fam * n_kinds, n_chunks)
+    return [
+        (str(fam.categories[p // n_kinds]), str(kin.categories[p % n_kinds]))
+        for p in np.flatnonzero(counts)
+    ]
 
 
 def _check_requirements(tables: EventTables, e: EventFeatures) -> None:

@@ -95,6 +95,13 @@ def _default_start(tables: EventTables) -> float | int | None:
     return None
 
 
+def _last_known(tables: EventTables) -> float | int | None:
+    ev = tables.events
+    if len(ev):
+        return time_values(ev["known_at"], tables.time_kind).max()
+    return None
+
+
 def _default_end(tables: EventTables) -> float | int | None:
     c = _column(tables, "term_end")
     if c is not None and c[1].any():
@@ -230,7 +237,9 @@ def make_grid(
             )
         b0, has_b = begin[0][pos], begin[1][pos]
         finish = _column(tables, "term_end")
-        default_end = hi if hi is not None else _default_end(tables)
+        default_end = hi if hi is not None else _last_known(tables)
+        if default_end is None:
+            default_end = _default_end(tables)
         if finish is not None:
             e0, has_e = finish[0][pos], finish[1][pos]
         else:

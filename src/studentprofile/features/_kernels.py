@@ -115,6 +115,19 @@ def scatter_events(codes: np.ndarray, starts: np.ndarray, t: np.ndarray, k: np.n
             pair_out[p] = np.int32(fam[i]) * n_kinds + np.int32(kind[i])
 
 
+@njit(parallel=True, cache=True, nogil=True)
+def pair_counts(fam: np.ndarray, kind: np.ndarray, n_kinds: int, n_pairs: int,
+                n_chunks: int) -> np.ndarray:
+    """Count events per (family, kind) code ``fam * n_kinds + kind``."""
+    n = fam.shape[0]
+    edges = chunk_bounds(n, n_chunks)
+    counts = np.zeros((n_chunks, n_pairs), np.int64)
+    for c in prange(n_chunks):
+        for i in range(edges[c], edges[c + 1]):
+            counts[c, np.int64(fam[i]) * n_kinds + np.int64(kind[i])] += 1
+    return counts.sum(axis=0)
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _cmp_float(a: float, b: float) -> int:
     # NaN sorts after every number; two NaNs are equal
@@ -358,173 +371,75 @@ def lz_entropy_rate(seq: np.ndarray, n: int, lcp: np.ndarray) -> float:
 
 @njit(cache=True, nogil=True, inline="always")
 def _two_sum(s: float, c: float, x: float) -> tuple[float, float]:
-    # Neumaier's compensated summation step; returns the new (sum, compensation)
+    # compensated summation step (Knuth's branch-free TwoSum): returns (sum, compensation)
     t = s + x
-    if abs(s) >= abs(x):
-        c += (s - t) + x
-    else:
-        c += (x - t) + s
+    bp = t - s
+    c += (s - (t - bp)) + (x - bp)
     return t, c
 
 
 # ------------------------------------------------------------------------ windowed aggregates
 @njit(cache=True, nogil=True)
-def _window_stats(t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray, tloc: np.ndarray,
-    lo: int, hi: int, as_of: Any, day: Any, want: np.ndarray, tod_bins: int, lz_bins: int,
-    dow_shift: int, res: np.ndarray, clock: np.ndarray, seq: np.ndarray, hist_tod: np.ndarray,
-    hist_dow: np.ndarray, lz_scratch: np.ndarray
+def _clock_stats(
+    clock: np.ndarray, n: int, day: Any, want: np.ndarray, tod_bins: int, lz_bins: int,
+    dow_shift: int, res: np.ndarray, seq: np.ndarray, hist_tod: np.ndarray,
+    hist_dow: np.ndarray, lz_scratch: np.ndarray,
 ) -> None:
-    """All wanted aggregates of the events ``lo:hi`` known before ``as_of``; results in ``res``."""
-    has_mx = mx.shape[0] > 0
-    need_clock = (
-        want[AGG_ACTIVE_DAYS] or want[AGG_TOD_ENTROPY] or want[AGG_DOW_ENTROPY]
-        or want[AGG_LZ_ENTROPY]
-    )
-    n = 0
-    nv = 0
-    s = 0.0
-    sc = 0.0
-    vmin = np.inf
-    vmax = -np.inf
-    first = np.nan
-    last = np.nan
-    last_t = t[lo] if hi > lo else as_of
-    prev_t = t[lo] if hi > lo else as_of
-    gap = t[lo] - t[lo] if hi > lo else as_of - as_of  # zero of the time type
-    sv = 0.0
-    svc = 0.0
-    sm = 0.0
-    smc = 0.0
-    ns = 0
-    for i in range(lo, hi):
-        if k[i] >= as_of:
-            continue
-        ti = t[i]
-        if n > 0 and ti - prev_t > gap:
-            gap = ti - prev_t
-        prev_t = ti
-        last_t = ti
-        if need_clock:
-            clock[n] = tloc[i]
-        n += 1
-        x = v[i]
-        if x == x:
-            if nv == 0:
-                first = x
-            last = x
-            nv += 1
-            s, sc = _two_sum(s, sc, x)
-            if x < vmin:
-                vmin = x
-            if x > vmax:
-                vmax = x
-            if has_mx:
-                m = mx[i]
-                if m == m:
-                    sv, svc = _two_sum(sv, svc, x)
-                    sm, smc = _two_sum(sm, smc, m)
-                    ns += 1
-    total = s + sc
-    mean = total / nv if nv > 0 else np.nan
-    res[AGG_COUNT] = n
-    res[AGG_SUM] = total
-    res[AGG_MEAN] = mean
-    res[AGG_MIN] = vmin if nv > 0 else np.nan
-    res[AGG_MAX] = vmax if nv > 0 else np.nan
-    res[AGG_FIRST] = first
-    res[AGG_LAST] = last
-    if n > 0:
-        res[AGG_DAYS_SINCE_LAST] = (as_of - last_t) / day
-        tail = as_of - last_t
-        if tail > gap:
-            gap = tail
-        res[AGG_LONGEST_GAP] = gap / day
-    else:
-        res[AGG_DAYS_SINCE_LAST] = np.nan
-        res[AGG_LONGEST_GAP] = np.nan
-    if ns > 0:
-        den = sm + smc
-        res[AGG_SHARE] = (sv + svc) / den
-    else:
-        res[AGG_SHARE] = np.nan
-    # second pass: spread and trend around the mean
-    res[AGG_STD] = np.nan
-    res[AGG_SLOPE] = np.nan
-    if nv >= 2 and (want[AGG_STD] or want[AGG_SLOPE]):
-        ss = 0.0
-        tsum = 0.0
-        tsc = 0.0
-        if want[AGG_SLOPE]:
-            for i in range(lo, hi):
-                if k[i] < as_of and v[i] == v[i]:
-                    tsum, tsc = _two_sum(tsum, tsc, (t[i] - as_of) / day)
-        tmean = (tsum + tsc) / nv
-        sxy = 0.0
-        sxx = 0.0
-        for i in range(lo, hi):
-            if k[i] < as_of and v[i] == v[i]:
-                d = v[i] - mean
-                ss += d * d
-                if want[AGG_SLOPE]:
-                    dt = (t[i] - as_of) / day - tmean
-                    sxy += dt * d
-                    sxx += dt * dt
-        res[AGG_STD] = np.sqrt(ss / (nv - 1))
-        if want[AGG_SLOPE] and sxx > 0.0:
-            res[AGG_SLOPE] = sxy / sxx
-    # local clock: calendar days, time of day, day of week, daily sequence of time bins
-    res[AGG_ACTIVE_DAYS] = 0.0
-    res[AGG_TOD_ENTROPY] = np.nan
-    res[AGG_DOW_ENTROPY] = np.nan
-    res[AGG_LZ_ENTROPY] = np.nan
-    if need_clock and n > 0:
-        ordered = True
-        for i in range(1, n):
-            if clock[i] < clock[i - 1]:
-                ordered = False
-                break
-        if not ordered:
-            clock[:n] = np.sort(clock[:n])
-        for b in range(tod_bins):
-            hist_tod[b] = 0.0
-        for b in range(7):
-            hist_dow[b] = 0.0
-        n_days = 0
-        prev_day = 0
-        for i in range(n):
-            c = clock[i]
-            d = c // day
-            into = c - d * day  # time since local midnight, in time units
-            if n_days == 0 or d != prev_day:
-                # integer arithmetic for nanoseconds: an event at 09:00:00 is in the 09:00 bin
-                b = int((into * lz_bins) // day)
-                if b >= lz_bins:
-                    b = lz_bins - 1
-                seq[n_days] = b
-                n_days += 1
-                prev_day = d
-            b = int((into * tod_bins) // day)
-            if b >= tod_bins:
-                b = tod_bins - 1
-            hist_tod[b] += 1.0
-            w = (np.int64(d) + dow_shift) % 7
-            hist_dow[w] += 1.0
-        res[AGG_ACTIVE_DAYS] = n_days
-        if want[AGG_TOD_ENTROPY]:
-            res[AGG_TOD_ENTROPY] = entropy_bits(hist_tod[:tod_bins])
-        if want[AGG_DOW_ENTROPY]:
-            res[AGG_DOW_ENTROPY] = entropy_bits(hist_dow)
-        if want[AGG_LZ_ENTROPY]:
-            res[AGG_LZ_ENTROPY] = lz_entropy_rate(seq, n_days, lz_scratch)
+    """Local-clock aggregates of ``clock[:n]`` (events' wall-clock times, any order)."""
+    ordered = True
+    for i in range(1, n):
+        if clock[i] < clock[i - 1]:
+            ordered = False
+            break
+    if not ordered:
+        clock[:n] = np.sort(clock[:n])
+    for b in range(tod_bins):
+        hist_tod[b] = 0.0
+    for b in range(7):
+        hist_dow[b] = 0.0
+    n_days = 0
+    prev_day = clock[0] // day
+    for i in range(n):
+        c = clock[i]
+        d = c // day
+        into = c - d * day  # time since local midnight, in time units
+        if n_days == 0 or d != prev_day:
+            # integer arithmetic for nanoseconds: an event at 09:00:00 is in the 09:00 bin
+            b = int((into * lz_bins) // day)
+            if b >= lz_bins:
+                b = lz_bins - 1
+            seq[n_days] = b
+            n_days += 1
+            prev_day = d
+        b = int((into * tod_bins) // day)
+        if b >= tod_bins:
+            b = tod_bins - 1
+        hist_tod[b] += 1.0
+        hist_dow[(int(d) + dow_shift) % 7] += 1.0
+    res[AGG_ACTIVE_DAYS] = n_days
+    if want[AGG_TOD_ENTROPY]:
+        res[AGG_TOD_ENTROPY] = entropy_bits(hist_tod[:tod_bins])
+    if want[AGG_DOW_ENTROPY]:
+        res[AGG_DOW_ENTROPY] = entropy_bits(hist_dow)
+    if want[AGG_LZ_ENTROPY]:
+        res[AGG_LZ_ENTROPY] = lz_entropy_rate(seq, n_days, lz_scratch)
 
 
 @njit(cache=True, nogil=True)
-def _features_one(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
-    mx: np.ndarray, tloc: np.ndarray, q_offsets: np.ndarray, q_time: np.ndarray,
-    term_start: np.ndarray, has_term: np.ndarray, win_kind: np.ndarray, win_len: np.ndarray,
-    cols: np.ndarray, day: Any, tod_bins: int, lz_bins: int, dow_shift: int, out: np.ndarray,
-    s: int
+def _features_one(
+    offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray,
+    tloc: np.ndarray, q_offsets: np.ndarray, q_time: np.ndarray, term_start: np.ndarray,
+    has_term: np.ndarray, win_kind: np.ndarray, win_len: np.ndarray, cols: np.ndarray, day: Any,
+    tod_bins: int, lz_bins: int, dow_shift: int, out: np.ndarray, s: int,
 ) -> None:
+    """Every window of every as-of date of student ``s``.
+
+    All windows of one as-of date end at ``as_of``, so they are nested suffixes of the events
+    before it: one backward scan from the latest event serves them all, taking a snapshot of the
+    running statistics each time it passes a window's first event. The spread uses compensated
+    sums of deviations from the latest value and the trend Welford's online updates, so no
+    second pass is needed.
+    """
     q0 = q_offsets[s]
     q1 = q_offsets[s + 1]
     if q1 == q0:
@@ -533,24 +448,39 @@ def _features_one(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarr
     e1 = offsets[s + 1]
     m = e1 - e0
     n_win = win_kind.shape[0]
+    want_any = np.zeros(N_AGG, np.bool_)
+    wants = np.zeros((n_win, N_AGG), np.bool_)
+    for w in range(n_win):
+        for j in range(N_AGG):
+            if cols[w, j] >= 0:
+                wants[w, j] = True
+                want_any[j] = True
+    need_std = want_any[AGG_STD]
+    need_slope = want_any[AGG_SLOPE]
+    need_share = want_any[AGG_SHARE] and mx.shape[0] > 0
+    need_clock = (want_any[AGG_ACTIVE_DAYS] or want_any[AGG_TOD_ENTROPY]
+                  or want_any[AGG_DOW_ENTROPY] or want_any[AGG_LZ_ENTROPY])
     res = np.empty(N_AGG, np.float64)
-    want = np.zeros(N_AGG, np.bool_)
-    clock = np.empty(m, tloc.dtype)
-    seq = np.empty(m, np.int64)
+    lo_w = np.empty(n_win, np.int64)
+    order = np.empty(n_win, np.int64)
+    mc = m if need_clock else 0
+    clock = np.empty(mc, tloc.dtype)
+    clock_fwd = np.empty(mc, tloc.dtype)
+    seq = np.empty(mc, np.int64)
     hist_tod = np.empty(tod_bins, np.float64)
     hist_dow = np.empty(7, np.float64)
-    lz_scratch = np.empty(m + 1, np.int64)
+    lz_scratch = np.empty(mc + 1, np.int64)
     times = t[e0:e1]
     for q in range(q0, q1):
         a = q_time[q]
         hi = e0 + np.searchsorted(times, a)
+        # first event of each window; windows nested by their start, latest start first
+        n_valid = 0
         for w in range(n_win):
-            for j in range(N_AGG):
-                want[j] = cols[w, j] >= 0
             kind = win_kind[w]
             if kind == WIN_TERM and not has_term[s]:
                 for j in range(N_AGG):
-                    if want[j]:
+                    if wants[w, j]:
                         out[cols[w, j], q] = np.nan
                 continue
             if kind == WIN_FIXED:
@@ -559,10 +489,120 @@ def _features_one(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarr
                 lo = e0 + np.searchsorted(times[: hi - e0], term_start[s])
             else:
                 lo = e0
-            _window_stats(t, k, v, mx, tloc, lo, hi, a, day, want, tod_bins, lz_bins,
-                          dow_shift, res, clock, seq, hist_tod, hist_dow, lz_scratch)
+            p = n_valid
+            while p > 0 and lo_w[p - 1] < lo:
+                lo_w[p] = lo_w[p - 1]
+                order[p] = order[p - 1]
+                p -= 1
+            lo_w[p] = lo
+            order[p] = w
+            n_valid += 1
+        # running statistics of the events i+1..hi-1 known before a
+        n = 0
+        nv = 0
+        total = 0.0
+        comp = 0.0
+        vmin = np.inf
+        vmax = -np.inf
+        first = np.nan
+        last = np.nan
+        last_t = a
+        prev_t = a
+        gap = a - a  # zero of the time type
+        shift = 0.0  # the window's latest value: in every nested window, near its data
+        d1 = 0.0
+        d1c = 0.0
+        d2 = 0.0
+        d2c = 0.0
+        s_mx = 0.0
+        s_my = 0.0
+        s_cxy = 0.0
+        s_m2x = 0.0
+        sv = 0.0
+        svc = 0.0
+        sm = 0.0
+        smc = 0.0
+        ns = 0
+        i = hi - 1
+        for pos in range(n_valid):
+            stop = lo_w[pos]
+            while i >= stop:
+                if k[i] < a:
+                    ti = t[i]
+                    if n == 0:
+                        last_t = ti
+                    elif prev_t - ti > gap:
+                        gap = prev_t - ti
+                    prev_t = ti
+                    if need_clock:
+                        clock[n] = tloc[i]
+                    n += 1
+                    x = v[i]
+                    if x == x:
+                        if nv == 0:
+                            last = x
+                            shift = x
+                        first = x
+                        nv += 1
+                        total, comp = _two_sum(total, comp, x)
+                        vmin = min(vmin, x)
+                        vmax = max(vmax, x)
+                        if need_std:
+                            d = x - shift
+                            d1, d1c = _two_sum(d1, d1c, d)
+                            d2, d2c = _two_sum(d2, d2c, d * d)
+                        if need_slope:
+                            xt = (ti - a) / day
+                            dx = xt - s_mx
+                            s_mx += dx / nv
+                            s_my += (x - s_my) / nv
+                            s_cxy += dx * (x - s_my)
+                            s_m2x += dx * (xt - s_mx)
+                        if need_share:
+                            mxi = mx[i]
+                            if mxi == mxi:
+                                sv, svc = _two_sum(sv, svc, x)
+                                sm, smc = _two_sum(sm, smc, mxi)
+                                ns += 1
+                i -= 1
+            # snapshot for the window that starts at `stop`
+            w = order[pos]
+            res[AGG_COUNT] = n
+            res[AGG_SUM] = total + comp
+            res[AGG_MEAN] = (total + comp) / nv if nv > 0 else np.nan
+            res[AGG_MIN] = vmin if nv > 0 else np.nan
+            res[AGG_MAX] = vmax if nv > 0 else np.nan
+            res[AGG_FIRST] = first
+            res[AGG_LAST] = last
+            if nv >= 2:
+                # sum((x - mean)^2) = sum((x - K)^2) - (sum(x - K))^2 / n, K = shift; both sums
+                # compensated, and |mean - K| is bounded by the spread since K is a data value
+                dd = d1 + d1c
+                var = ((d2 + d2c) - dd * dd / nv) / (nv - 1)
+                res[AGG_STD] = np.sqrt(var) if var > 0.0 else 0.0
+            else:
+                res[AGG_STD] = np.nan
+            res[AGG_SLOPE] = s_cxy / s_m2x if (nv >= 2 and s_m2x > 0.0) else np.nan
+            res[AGG_SHARE] = (sv + svc) / (sm + smc) if ns > 0 else np.nan
+            if n > 0:
+                tail = a - last_t
+                res[AGG_DAYS_SINCE_LAST] = tail / day
+                res[AGG_LONGEST_GAP] = (tail if tail > gap else gap) / day
+            else:
+                res[AGG_DAYS_SINCE_LAST] = np.nan
+                res[AGG_LONGEST_GAP] = np.nan
+            res[AGG_ACTIVE_DAYS] = 0.0
+            res[AGG_TOD_ENTROPY] = np.nan
+            res[AGG_DOW_ENTROPY] = np.nan
+            res[AGG_LZ_ENTROPY] = np.nan
+            if n > 0 and (wants[w, AGG_ACTIVE_DAYS] or wants[w, AGG_TOD_ENTROPY]
+                          or wants[w, AGG_DOW_ENTROPY] or wants[w, AGG_LZ_ENTROPY]):
+                for j in range(n):  # the scan ran backwards: restore time order
+                    clock_fwd[j] = clock[n - 1 - j]
+                _clock_stats(clock_fwd, n, day, wants[w], tod_bins, lz_bins, dow_shift, res,
+                             seq, hist_tod, hist_dow, lz_scratch)
             for j in range(N_AGG):
-                if want[j]:
+                if wants[w, j]:
                     out[cols[w, j], q] = res[j]
 
 
