@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from features_reference import ref_cohort, ref_entropy, ref_lz_entropy
 from studentprofile.features import _kernels as K
+from studentprofile.features import _layout
 from studentprofile.features._layout import build_layout
 from studentprofile.tables import EventTables
 
@@ -94,6 +95,21 @@ def test_cohort_transform_matches_pandas(rows, how):
 
 
 # ----------------------------------------------------------------------------------- layout
+def source_frame(src) -> pd.DataFrame:
+    rows = []
+    for s, (a, b) in enumerate(zip(src.starts, src.ends, strict=True)):
+        rows += [(s, src.t[i], src.k[i], src.v[i]) for i in range(a, b)]
+    return pd.DataFrame(rows, columns=["_s", "time", "known_at", "value"])
+
+
+def expected_order(tables: EventTables, kinds) -> pd.DataFrame:
+    ev = tables.events.assign(_s=tables.student_codes())
+    ev = ev[ev["kind"].astype(str).isin(kinds)]
+    ev["_v"] = ev["value"].fillna(np.inf)
+    ev["_kind"] = ev["kind"].cat.codes
+    return ev.sort_values(["_s", "time", "known_at", "_v", "_kind"], kind="stable")
+
+
 @given(
     st.lists(
         st.tuples(
@@ -101,12 +117,13 @@ def test_cohort_transform_matches_pandas(rows, how):
             st.integers(0, 6).map(float),  # time (many ties)
             st.integers(0, 3).map(float),  # delay
             st.one_of(st.just(math.nan), st.integers(-2, 2).map(float)),
-            st.sampled_from(["a", "b"]),
+            st.sampled_from(["a", "b", "c"]),
         ),
         max_size=40,
-    )
+    ),
+    st.booleans(),
 )
-def test_layout_is_canonical_order(rows):
+def test_layout_sources_are_in_canonical_order(rows, parallel):
     students = pd.DataFrame({"student_id": [f"s{i}" for i in range(5)]})
     events = pd.DataFrame(
         {
@@ -119,33 +136,43 @@ def test_layout_is_canonical_order(rows):
         }
     )
     tables = EventTables(students=students, events=events, check_duplicates=False)
-    lay = build_layout(tables)
-    assert lay.offsets[0] == 0 and lay.offsets[-1] == len(rows)
-    ev = tables.events.assign(_s=tables.student_codes())
-    ev["_v"] = ev["value"].fillna(np.inf)
-    ev["_kind"] = ev["kind"].cat.codes
-    ref = ev.sort_values(["_s", "time", "known_at", "_v", "_kind"], kind="stable")
-    np.testing.assert_array_equal(lay.t, ref["time"].to_numpy())
-    np.testing.assert_array_equal(lay.k, ref["known_at"].to_numpy())
-    np.testing.assert_array_equal(lay.v, ref["value"].to_numpy())
-    counts = np.bincount(ev["_s"], minlength=5)
-    np.testing.assert_array_equal(np.diff(lay.offsets), counts)
+    with pytest.MonkeyPatch.context() as mp:
+        if parallel:  # the chunked parallel counting sort, even for a few rows
+            mp.setattr(_layout, "PARALLEL_MIN", 0)
+        lay = build_layout(tables)
+        sources = {
+            ("a",): lay.source(family=None, kinds=["a"]),  # one kind: a view
+            ("a", "c"): lay.source(family="behavioral", kinds=["a", "c", "zzz"]),  # gathered
+            ("a", "b", "c"): lay.source(family="behavioral", kinds=None),  # everything
+        }
+    for kinds, src in sources.items():
+        got = source_frame(src)
+        ref = expected_order(tables, kinds)
+        np.testing.assert_array_equal(got["_s"], ref["_s"])
+        np.testing.assert_array_equal(got["time"], ref["time"])
+        np.testing.assert_array_equal(got["known_at"], ref["known_at"])
+        np.testing.assert_array_equal(got["value"], ref["value"])
+    empty = lay.source(family="academic", kinds=None)
+    assert empty.n_events == 0
 
 
-def test_layout_sorts_only_students_that_need_it():
+def test_layout_sorts_only_blocks_that_need_it():
     students = pd.DataFrame({"student_id": ["a", "b", "c"]})
     events = pd.DataFrame(
         {
-            "student_id": ["a", "b", "a", "c", "b"],
-            "time": [1.0, 5.0, 2.0, 1.0, 4.0],  # b arrives out of order
+            "student_id": ["a", "b", "a", "c", "b", "a"],
+            "time": [1.0, 5.0, 2.0, 1.0, 4.0, 0.5],  # b's quizzes out of order
             "family": "academic",
-            "kind": "quiz",
+            "kind": ["quiz", "quiz", "quiz", "quiz", "quiz", "exam"],
             "value": 1.0,
         }
     )
     lay = build_layout(EventTables(students=students, events=events))
-    assert lay.n_sorted == 1
-    np.testing.assert_array_equal(lay.t, [1.0, 2.0, 4.0, 5.0, 1.0])
+    assert lay.n_sorted == 1  # only b's quiz block; a's exam came last but is its own block
+    quiz = lay.source(family=None, kinds=["quiz"])
+    assert [lay.t[i] for i in range(quiz.starts[1], quiz.ends[1])] == [4.0, 5.0]
+    both = lay.source(family="academic", kinds=None)
+    assert [both.t[i] for i in range(both.starts[0], both.ends[0])] == [0.5, 1.0, 2.0]
 
 
 def test_layout_many_chunks_keeps_order(rng):
@@ -154,10 +181,10 @@ def test_layout_many_chunks_keeps_order(rng):
     students = pd.DataFrame({"student_id": np.arange(50)})
     t = np.sort(rng.random(n) * 100)
     events = pd.DataFrame({"student_id": rng.integers(0, 50, n), "time": t,
-                           "family": "behavioral", "kind": "lms_click",
+                           "family": "behavioral", "kind": rng.choice(["x", "y"], n),
                            "value": rng.random(n)})
     tables = EventTables(students=students, events=events, check_duplicates=False)
     lay = build_layout(tables)
-    assert lay.n_sorted == 0
-    order = np.argsort(tables.student_codes(), kind="stable")
+    assert lay.n_sorted == 0  # chronological input: nothing to sort
+    order = np.lexsort((events["kind"].to_numpy(), tables.student_codes()))
     np.testing.assert_array_equal(lay.v, events["value"].to_numpy()[order])

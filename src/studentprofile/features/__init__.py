@@ -15,6 +15,7 @@ from studentprofile.features._grid import make_grid
 from studentprofile.features._info import SENSITIVITY_LEVELS, FeatureInfo, infer_feature_infos
 from studentprofile.features._presets import (
     EDUCATION_DIMENSIONS,
+    SCORE_KINDS,
     academic_features,
     behavioral_features,
     participation_features,
@@ -34,6 +35,7 @@ __all__ = [
     "AGGREGATES",
     "EDUCATION_DIMENSIONS",
     "MISSING_RULES",
+    "SCORE_KINDS",
     "SENSITIVITY_LEVELS",
     "TRANSFORMS",
     "EventFeatures",

@@ -16,7 +16,6 @@ from studentprofile.features._layout import (
     NS_PER_DAY,
     PARALLEL_MIN,
     build_layout,
-    pair_mask,
     time_values,
 )
 from studentprofile.features._spec import (
@@ -363,9 +362,7 @@ class FeatureBuilder:
         raw: dict[tuple[int, str, str], np.ndarray] = {}
         for members in groups.values():
             first = fitted.entries[members[0]]
-            mask = pair_mask(layout.families, layout.kinds, family=first.family,
-                             wanted_kinds=first.kinds)
-            src = layout.select(mask) if layout.n_events else layout
+            src = layout.source(family=first.family, kinds=first.kinds)
             windows: list[str] = []
             for i in members:
                 for w in fitted.entries[i].windows:
@@ -403,7 +400,7 @@ class FeatureBuilder:
                 else K.window_features_serial
             )
             kernel(
-                src.offsets, src.t, src.k, src.v, src.mx, tloc, q.offsets, q.time,
+                src.starts, src.ends, src.t, src.k, src.v, src.mx, tloc, q.offsets, q.time,
                 term_start, has_term, win_kind, win_len, cols, day, first.tod_bins,
                 first.lz_bins, dow_shift, block,
             )
@@ -602,13 +599,13 @@ def _present_pairs(tables: EventTables) -> list[tuple[str, str]]:
     fam = ev["family"].cat
     kin = ev["kind"].cat
     n_fam, n_kinds = len(fam.categories), len(kin.categories)
-    n_chunks = max(1, min(8, len(ev) // PARALLEL_MIN))
+    n_chunks = max(1, min(8, len(ev) // 1_000_000))
     counts = K.pair_counts(np.ascontiguousarray(fam.codes.to_numpy()),
                            np.ascontiguousarray(kin.codes.to_numpy()), n_kinds,
                            n_fam * n_kinds, n_chunks)
     return [
         (str(fam.categories[p // n_kinds]), str(kin.categories[p % n_kinds]))
-        for p in np.flatnonzero(counts)
+        for p in np.flatnonzero(counts).tolist()
     ]
 
 

@@ -87,15 +87,28 @@ def counting_offsets(codes: np.ndarray, n_students: int, n_chunks: int
 
 
 @njit(parallel=True, cache=True, nogil=True)
+def pair_counts(fam: np.ndarray, kind: np.ndarray, n_kinds: int, n_pairs: int,
+                n_chunks: int) -> np.ndarray:
+    """Count events per (family, kind) code ``fam * n_kinds + kind``."""
+    n = fam.shape[0]
+    edges = chunk_bounds(n, n_chunks)
+    counts = np.zeros((n_chunks, n_pairs), np.int64)
+    for c in prange(n_chunks):
+        for i in range(edges[c], edges[c + 1]):
+            counts[c, np.int64(fam[i]) * n_kinds + np.int64(kind[i])] += 1
+    return counts.sum(axis=0)
+
+
+@njit(parallel=True, cache=True, nogil=True)
 def scatter_events(codes: np.ndarray, starts: np.ndarray, t: np.ndarray, k: np.ndarray,
-    v: np.ndarray, mx: np.ndarray, fam: np.ndarray, kind: np.ndarray, n_kinds: int,
-    t_out: np.ndarray, k_out: np.ndarray, v_out: np.ndarray, mx_out: np.ndarray,
-    pair_out: np.ndarray
-) -> None:
+                   v: np.ndarray, mx: np.ndarray, fam: np.ndarray, kind: np.ndarray,
+                   n_kinds: int, lut: np.ndarray, t_out: np.ndarray, k_out: np.ndarray,
+                   v_out: np.ndarray, mx_out: np.ndarray, pair_out: np.ndarray) -> None:
     """Write each event (counting sort, second half) to its student's next slot (stable).
 
-    ``pair_out`` receives ``fam * n_kinds + kind``, the (family, kind) code used to select events.
-    ``mx`` may be empty (no ``max_value`` column); then ``mx_out`` is left alone.
+    ``pair_out`` receives ``lut[fam * n_kinds + kind]``, the compact code of the event's
+    (family, kind) pair. ``mx`` may be empty (no ``max_value`` column); then ``mx_out`` is left
+    alone.
     """
     n = codes.shape[0]
     n_chunks = starts.shape[0]
@@ -112,20 +125,7 @@ def scatter_events(codes: np.ndarray, starts: np.ndarray, t: np.ndarray, k: np.n
             v_out[p] = v[i]
             if has_mx:
                 mx_out[p] = mx[i]
-            pair_out[p] = np.int32(fam[i]) * n_kinds + np.int32(kind[i])
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def pair_counts(fam: np.ndarray, kind: np.ndarray, n_kinds: int, n_pairs: int,
-                n_chunks: int) -> np.ndarray:
-    """Count events per (family, kind) code ``fam * n_kinds + kind``."""
-    n = fam.shape[0]
-    edges = chunk_bounds(n, n_chunks)
-    counts = np.zeros((n_chunks, n_pairs), np.int64)
-    for c in prange(n_chunks):
-        for i in range(edges[c], edges[c + 1]):
-            counts[c, np.int64(fam[i]) * n_kinds + np.int64(kind[i])] += 1
-    return counts.sum(axis=0)
+            pair_out[p] = lut[np.int64(fam[i]) * n_kinds + np.int64(kind[i])]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -144,8 +144,7 @@ def _cmp_float(a: float, b: float) -> int:
 
 @njit(cache=True, nogil=True)
 def _event_less(t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray, pair: np.ndarray,
-    i: int, j: int
-) -> bool:
+                i: int, j: int) -> bool:
     """Canonical event order: time, known_at, value (NaN last), max_value, (family, kind)."""
     if t[i] != t[j]:
         return t[i] < t[j]
@@ -162,19 +161,43 @@ def _event_less(t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray, pai
 
 
 @njit(cache=True, nogil=True)
-def _merge_sort_segment(t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray,
-    pair: np.ndarray, lo: int, hi: int, idx: np.ndarray, tmp: np.ndarray
-) -> None:
-    """Stable bottom-up merge sort of positions ``lo:hi`` by the canonical order, into ``idx``."""
+def _sort_range(t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray, pair: np.ndarray,
+                lo: int, hi: int) -> int:
+    """Put events ``lo:hi`` in canonical order; return 1 if they had to move, else 0.
+
+    A natural merge sort: the sorted runs already present (one per kind block when a source
+    gathers several kinds) are merged pairwise, so nearly ordered data costs little.
+    """
     m = hi - lo
+    bounds = np.empty(m + 1, np.int64)
+    n_runs = 0
+    bounds[0] = 0
+    for i in range(1, m):
+        if _event_less(t, k, v, mx, pair, lo + i, lo + i - 1):
+            n_runs += 1
+            bounds[n_runs] = i
+    if n_runs == 0:
+        return 0
+    n_runs += 1
+    bounds[n_runs] = m
+    idx = np.empty(m, np.int64)
+    tmp = np.empty(m, np.int64)
     for i in range(m):
         idx[i] = lo + i
-    width = 1
-    while width < m:
-        a = 0
-        while a < m:
-            mid = min(a + width, m)
-            b = min(a + 2 * width, m)
+    while n_runs > 1:
+        new_runs = 0
+        r = 0
+        while r < n_runs:
+            a = bounds[r]
+            if r + 1 == n_runs:  # an odd run out: copy it
+                for o in range(a, bounds[r + 1]):
+                    tmp[o] = idx[o]
+                bounds[new_runs] = a
+                new_runs += 1
+                r += 1
+                continue
+            mid = bounds[r + 1]
+            b = bounds[r + 2]
             i = a
             j = mid
             o = a
@@ -194,29 +217,13 @@ def _merge_sort_segment(t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndar
                 tmp[o] = idx[j]
                 j += 1
                 o += 1
-            a += 2 * width
+            bounds[new_runs] = a
+            new_runs += 1
+            r += 2
+        bounds[new_runs] = m
+        n_runs = new_runs
         for i in range(m):
             idx[i] = tmp[i]
-        width *= 2
-
-
-@njit(cache=True, nogil=True)
-def _sort_one(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray,
-    pair: np.ndarray, s: int
-) -> int:
-    lo = offsets[s]
-    hi = offsets[s + 1]
-    ordered = True
-    for i in range(lo, hi - 1):
-        if _event_less(t, k, v, mx, pair, i + 1, i):
-            ordered = False
-            break
-    if ordered:
-        return 0
-    m = hi - lo
-    idx = np.empty(m, np.int64)
-    tmp = np.empty(m, np.int64)
-    _merge_sort_segment(t, k, v, mx, pair, lo, hi, idx, tmp)
     tt = t[idx]
     kk = k[idx]
     vv = v[idx]
@@ -231,88 +238,119 @@ def _sort_one(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray, 
     return 1
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def sort_within_students(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
-    mx: np.ndarray, pair: np.ndarray
-) -> int:
-    """Put every student's events in canonical order, sorting only the students that need it.
+@njit(cache=True, nogil=True)
+def _group_one(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
+               mx: np.ndarray, pair: np.ndarray, blocks: np.ndarray, s: int) -> int:
+    """Group student ``s``'s events by pair code (stable), then order each block canonically."""
+    lo = offsets[s]
+    hi = offsets[s + 1]
+    n_pp = blocks.shape[1] - 1
+    counts = np.zeros(n_pp, np.int64)
+    grouped = True
+    for i in range(lo, hi):
+        counts[pair[i]] += 1
+        if i > lo and pair[i] < pair[i - 1]:
+            grouped = False
+    pos = lo
+    for p in range(n_pp):
+        blocks[s, p] = pos
+        pos += counts[p]
+    blocks[s, n_pp] = hi
+    if not grouped:  # stable counting sort of the segment by pair code
+        m = hi - lo
+        nxt = blocks[s, :n_pp].copy()
+        dest = np.empty(m, np.int64)
+        for i in range(lo, hi):
+            dest[i - lo] = nxt[pair[i]]
+            nxt[pair[i]] += 1
+        tt = t[lo:hi].copy()
+        kk = k[lo:hi].copy()
+        vv = v[lo:hi].copy()
+        pp = pair[lo:hi].copy()
+        for i in range(m):
+            d = dest[i]
+            t[d] = tt[i]
+            k[d] = kk[i]
+            v[d] = vv[i]
+            pair[d] = pp[i]
+        if mx.shape[0] == t.shape[0]:
+            mm = mx[lo:hi].copy()
+            for i in range(m):
+                mx[dest[i]] = mm[i]
+    n_sorted = 0
+    for p in range(n_pp):
+        if blocks[s, p + 1] - blocks[s, p] > 1:
+            n_sorted += _sort_range(t, k, v, mx, pair, blocks[s, p], blocks[s, p + 1])
+    return n_sorted
 
-    Returns the number of students whose events had to be sorted.
+
+@njit(parallel=True, cache=True, nogil=True)
+def group_blocks(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
+                 mx: np.ndarray, pair: np.ndarray, blocks: np.ndarray) -> int:
+    """Per student: events grouped by (family, kind) code, each block in canonical order.
+
+    ``blocks[s, p]:blocks[s, p + 1]`` are student ``s``'s events of pair ``p`` afterwards.
+    Returns how many blocks had to be sorted (none for a chronological log).
     """
     n_students = offsets.shape[0] - 1
     flags = np.zeros(n_students, np.int64)
     for s in prange(n_students):
-        flags[s] = _sort_one(offsets, t, k, v, mx, pair, s)
+        flags[s] = _group_one(offsets, t, k, v, mx, pair, blocks, s)
     return flags.sum()
 
 
 @njit(cache=True, nogil=True)
-def sort_within_students_serial(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
-    mx: np.ndarray, pair: np.ndarray
-) -> int:
-    """:func:`sort_within_students` on one thread (small inputs)."""
+def group_blocks_serial(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
+                        mx: np.ndarray, pair: np.ndarray, blocks: np.ndarray) -> int:
+    """:func:`group_blocks` on one thread (small inputs)."""
     n = 0
     for s in range(offsets.shape[0] - 1):
-        n += _sort_one(offsets, t, k, v, mx, pair, s)
+        n += _group_one(offsets, t, k, v, mx, pair, blocks, s)
     return n
 
 
 @njit(cache=True, nogil=True)
-def _select_count_one(offsets: np.ndarray, pair: np.ndarray, selected: np.ndarray, s: int) -> int:
-    c = 0
-    for i in range(offsets[s], offsets[s + 1]):
-        if selected[pair[i]]:
-            c += 1
-    return c
+def _gather_one(blocks: np.ndarray, selected: np.ndarray, new_offsets: np.ndarray,
+                t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray, pair: np.ndarray,
+                t_out: np.ndarray, k_out: np.ndarray, v_out: np.ndarray, mx_out: np.ndarray,
+                pair_out: np.ndarray, s: int) -> None:
+    o = new_offsets[s]
+    has_mx = mx.shape[0] == t.shape[0]
+    for p in range(blocks.shape[1] - 1):
+        if not selected[p]:
+            continue
+        for i in range(blocks[s, p], blocks[s, p + 1]):
+            t_out[o] = t[i]
+            k_out[o] = k[i]
+            v_out[o] = v[i]
+            pair_out[o] = pair[i]
+            if has_mx:
+                mx_out[o] = mx[i]
+            o += 1
+    if new_offsets[s + 1] - new_offsets[s] > 1:
+        _sort_range(t_out, k_out, v_out, mx_out, pair_out, new_offsets[s], new_offsets[s + 1])
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def select_count(offsets: np.ndarray, pair: np.ndarray, selected: np.ndarray) -> np.ndarray:
-    """Per student: how many of its events have a selected (family, kind) code."""
-    n_students = offsets.shape[0] - 1
-    counts = np.zeros(n_students, np.int64)
-    for s in prange(n_students):
-        counts[s] = _select_count_one(offsets, pair, selected, s)
-    return counts
+def gather_blocks(blocks: np.ndarray, selected: np.ndarray, new_offsets: np.ndarray,
+                  t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray, pair: np.ndarray,
+                  t_out: np.ndarray, k_out: np.ndarray, v_out: np.ndarray, mx_out: np.ndarray,
+                  pair_out: np.ndarray) -> None:
+    """Copy each student's blocks of the selected pairs together and merge them in order."""
+    for s in prange(blocks.shape[0]):
+        _gather_one(blocks, selected, new_offsets, t, k, v, mx, pair, t_out, k_out, v_out,
+                    mx_out, pair_out, s)
 
 
 @njit(cache=True, nogil=True)
-def select_count_serial(offsets: np.ndarray, pair: np.ndarray, selected: np.ndarray) -> np.ndarray:
-    """:func:`select_count` on one thread (small inputs)."""
-    n_students = offsets.shape[0] - 1
-    counts = np.zeros(n_students, np.int64)
-    for s in range(n_students):
-        counts[s] = _select_count_one(offsets, pair, selected, s)
-    return counts
-
-
-@njit(cache=True, nogil=True)
-def _select_copy_one(offsets: np.ndarray, new_offsets: np.ndarray, pair: np.ndarray,
-    selected: np.ndarray, src: np.ndarray, dst: np.ndarray, s: int
-) -> None:
-    p = new_offsets[s]
-    for i in range(offsets[s], offsets[s + 1]):
-        if selected[pair[i]]:
-            dst[p] = src[i]
-            p += 1
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def select_copy(offsets: np.ndarray, new_offsets: np.ndarray, pair: np.ndarray,
-    selected: np.ndarray, src: np.ndarray, dst: np.ndarray
-) -> None:
-    """Copy the selected events of ``src`` into ``dst`` (order kept), student by student."""
-    for s in prange(offsets.shape[0] - 1):
-        _select_copy_one(offsets, new_offsets, pair, selected, src, dst, s)
-
-
-@njit(cache=True, nogil=True)
-def select_copy_serial(offsets: np.ndarray, new_offsets: np.ndarray, pair: np.ndarray,
-    selected: np.ndarray, src: np.ndarray, dst: np.ndarray
-) -> None:
-    """:func:`select_copy` on one thread (small inputs)."""
-    for s in range(offsets.shape[0] - 1):
-        _select_copy_one(offsets, new_offsets, pair, selected, src, dst, s)
+def gather_blocks_serial(blocks: np.ndarray, selected: np.ndarray, new_offsets: np.ndarray,
+                         t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray,
+                         pair: np.ndarray, t_out: np.ndarray, k_out: np.ndarray,
+                         v_out: np.ndarray, mx_out: np.ndarray, pair_out: np.ndarray) -> None:
+    """:func:`gather_blocks` on one thread (small inputs)."""
+    for s in range(blocks.shape[0]):
+        _gather_one(blocks, selected, new_offsets, t, k, v, mx, pair, t_out, k_out, v_out,
+                    mx_out, pair_out, s)
 
 
 # --------------------------------------------------------------------------- small estimators
@@ -427,10 +465,11 @@ def _clock_stats(
 
 @njit(cache=True, nogil=True)
 def _features_one(
-    offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray, mx: np.ndarray,
-    tloc: np.ndarray, q_offsets: np.ndarray, q_time: np.ndarray, term_start: np.ndarray,
-    has_term: np.ndarray, win_kind: np.ndarray, win_len: np.ndarray, cols: np.ndarray, day: Any,
-    tod_bins: int, lz_bins: int, dow_shift: int, out: np.ndarray, s: int,
+    starts: np.ndarray, ends: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
+    mx: np.ndarray, tloc: np.ndarray, q_offsets: np.ndarray, q_time: np.ndarray,
+    term_start: np.ndarray, has_term: np.ndarray, win_kind: np.ndarray, win_len: np.ndarray,
+    cols: np.ndarray, day: Any, tod_bins: int, lz_bins: int, dow_shift: int, out: np.ndarray,
+    s: int,
 ) -> None:
     """Every window of every as-of date of student ``s``.
 
@@ -444,8 +483,8 @@ def _features_one(
     q1 = q_offsets[s + 1]
     if q1 == q0:
         return
-    e0 = offsets[s]
-    e1 = offsets[s + 1]
+    e0 = starts[s]
+    e1 = ends[s]
     m = e1 - e0
     n_win = win_kind.shape[0]
     want_any = np.zeros(N_AGG, np.bool_)
@@ -607,17 +646,17 @@ def _features_one(
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def window_features(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
-    mx: np.ndarray, tloc: np.ndarray, q_offsets: np.ndarray, q_time: np.ndarray,
-    term_start: np.ndarray, has_term: np.ndarray, win_kind: np.ndarray, win_len: np.ndarray,
-    cols: np.ndarray, day: Any, tod_bins: int, lz_bins: int, dow_shift: int, out: np.ndarray
-) -> None:
+def window_features(starts: np.ndarray, ends: np.ndarray, t: np.ndarray, k: np.ndarray,
+                    v: np.ndarray, mx: np.ndarray, tloc: np.ndarray, q_offsets: np.ndarray,
+                    q_time: np.ndarray, term_start: np.ndarray, has_term: np.ndarray,
+                    win_kind: np.ndarray, win_len: np.ndarray, cols: np.ndarray, day: Any,
+                    tod_bins: int, lz_bins: int, dow_shift: int, out: np.ndarray) -> None:
     """Windowed aggregates for every student x as-of date x window, in one pass per student.
 
     Parameters
     ----------
-    offsets : int64[n_students + 1]
-        Student ``s`` owns events ``offsets[s]:offsets[s + 1]``, in canonical time order.
+    starts, ends : int64[n_students]
+        Student ``s`` owns events ``starts[s]:ends[s]``, in canonical time order.
     t, k : int64 or float64[n_events]
         Event time and ``known_at``.
     v, mx : float64[n_events]
@@ -638,20 +677,21 @@ def window_features(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.nda
     out : float64[n_columns, n_queries]
         Filled in place.
     """
-    for s in prange(offsets.shape[0] - 1):
-        _features_one(offsets, t, k, v, mx, tloc, q_offsets, q_time, term_start, has_term,
+    for s in prange(starts.shape[0]):
+        _features_one(starts, ends, t, k, v, mx, tloc, q_offsets, q_time, term_start, has_term,
                       win_kind, win_len, cols, day, tod_bins, lz_bins, dow_shift, out, s)
 
 
 @njit(cache=True, nogil=True)
-def window_features_serial(offsets: np.ndarray, t: np.ndarray, k: np.ndarray, v: np.ndarray,
-    mx: np.ndarray, tloc: np.ndarray, q_offsets: np.ndarray, q_time: np.ndarray,
-    term_start: np.ndarray, has_term: np.ndarray, win_kind: np.ndarray, win_len: np.ndarray,
-    cols: np.ndarray, day: Any, tod_bins: int, lz_bins: int, dow_shift: int, out: np.ndarray
-) -> None:
+def window_features_serial(starts: np.ndarray, ends: np.ndarray, t: np.ndarray, k: np.ndarray,
+                           v: np.ndarray, mx: np.ndarray, tloc: np.ndarray,
+                           q_offsets: np.ndarray, q_time: np.ndarray, term_start: np.ndarray,
+                           has_term: np.ndarray, win_kind: np.ndarray, win_len: np.ndarray,
+                           cols: np.ndarray, day: Any, tod_bins: int, lz_bins: int,
+                           dow_shift: int, out: np.ndarray) -> None:
     """:func:`window_features` on one thread (small inputs)."""
-    for s in range(offsets.shape[0] - 1):
-        _features_one(offsets, t, k, v, mx, tloc, q_offsets, q_time, term_start, has_term,
+    for s in range(starts.shape[0]):
+        _features_one(starts, ends, t, k, v, mx, tloc, q_offsets, q_time, term_start, has_term,
                       win_kind, win_len, cols, day, tod_bins, lz_bins, dow_shift, out, s)
 
 

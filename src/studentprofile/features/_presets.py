@@ -17,6 +17,7 @@ from studentprofile.features._spec import EventFeatures, FeatureSpec
 
 __all__ = [
     "EDUCATION_DIMENSIONS",
+    "SCORE_KINDS",
     "academic_features",
     "behavioral_features",
     "participation_features",
@@ -27,12 +28,19 @@ __all__ = [
 #: mapping of dimension -> participation kinds. Pass your own mapping to
 #: :func:`participation_features` when your kinds are named differently.
 EDUCATION_DIMENSIONS: dict[str, tuple[str, ...]] = {
-    "moral": ("volunteering", "volunteer", "community_service", "moral_education"),
-    "intellectual": ("club_activity", "academic_club", "competition", "lecture", "research"),
-    "physical": ("sport", "sports", "gym_entry", "fitness_test"),
-    "aesthetic": ("arts", "art", "music", "cultural_event"),
-    "labour": ("labour", "labor", "work_study", "labour_duty"),
+    "moral": ("volunteer_service", "volunteering", "community_service", "moral_education"),
+    "intellectual": ("academic_club", "club_activity", "competition", "lecture", "research"),
+    "physical": ("sport_session", "sport", "gym_entry", "fitness_test"),
+    "aesthetic": ("arts_activity", "arts", "music", "cultural_event"),
+    "labour": ("labour_duty", "labour", "work_study"),
 }
+
+#: Kinds holding assessment marks (0-100 or out of ``max_value``) that the academic preset reads
+#: as one stream: generic names, OULAD's TMA/CMA/exam scores and the simulator's quiz,
+#: coursework and exam scores.
+SCORE_KINDS: tuple[str, ...] = (
+    "assessment_score", "quiz_score", "coursework_score", "tma_score", "cma_score", "exam_score",
+)
 
 
 def _relative(relative: Sequence[str] | str | None) -> tuple[str, ...]:
@@ -48,7 +56,10 @@ def academic_features(
     by: str = "cohort",
     term: bool = False,
 ) -> FeatureSpec:
-    """Assessment scores, grades, submissions and credits.
+    """Assessment scores, missed assessments, submissions, grades, credits and registration.
+
+    Scores of every kind in :data:`SCORE_KINDS` form one stream (count, mean, min, latest,
+    spread, trend, days since the last); ``assessment_missed`` records are counted.
 
     Parameters
     ----------
@@ -74,43 +85,59 @@ def academic_features(
     """
     wins = tuple(windows) + (("term",) if term else ())
     rel = _relative(relative)
+    score = dict(event="assessment", events="assessments", value="assessment score",
+                 unit="score", higher_is="better")
     return FeatureSpec(
         [
             EventFeatures(
-                "assessment_score",
+                SCORE_KINDS,
                 family="academic",
+                name="assessment_score",
                 aggregates=("count", "mean", "min", "last", "std"),
                 windows=wins,
-                event="assessment",
-                events="assessments",
-                value="assessment score",
-                unit="score",
-                higher_is="better",
                 activity_is="better",
                 relative=rel,
                 by=by,
+                **score,  # type: ignore[arg-type]
             ),
             EventFeatures(
-                "assessment_score",
+                SCORE_KINDS,
                 family="academic",
                 name="assessment_score_trend",
                 aggregates=("slope",),
                 windows=("all",) + (("term",) if term else ()),
-                event="assessment",
-                events="assessments",
-                value="assessment score",
-                unit="score",
-                higher_is="better",
+                **score,  # type: ignore[arg-type]
             ),
             EventFeatures(
-                "assessment_score",
+                SCORE_KINDS,
                 family="academic",
-                name="assessment_recency",
+                name="assessment",
                 aggregates=("days_since_last",),
                 windows=("all",),
                 event="assessment",
                 events="assessments",
                 activity_is="better",
+            ),
+            EventFeatures(
+                "assessment_missed",
+                family="academic",
+                aggregates=("count",),
+                windows=wins,
+                event="missed assessment",
+                events="missed assessments",
+                activity_is="worse",
+                relative=rel,
+                by=by,
+            ),
+            EventFeatures(
+                "assessment_missed",
+                family="academic",
+                name="assessment_missed_recency",
+                aggregates=("days_since_last",),
+                windows=("all",),
+                event="missed assessment",
+                events="missed assessments",
+                activity_is="worse",
             ),
             EventFeatures(
                 "submission",
@@ -149,6 +176,17 @@ def academic_features(
                 unit="count",
                 higher_is="better",
                 activity_is="better",
+            ),
+            EventFeatures(
+                "registration",
+                family="academic",
+                aggregates=("last",),
+                windows=("all",),
+                event="registration",
+                events="registrations",
+                value="days registered before the start",
+                unit="days",
+                higher_is="better",
             ),
         ]
     )
@@ -248,8 +286,9 @@ def behavioral_features(
                 regularity_is="better",
             ),
             EventFeatures(
-                "shower",
+                ("shower", "shower_swipe"),
                 family="behavioral",
+                name="shower",
                 aggregates=("count", "lz_entropy"),
                 windows=(medium,),
                 event="shower",
@@ -276,8 +315,9 @@ def behavioral_features(
                 activity_is="better",
             ),
             EventFeatures(
-                "dorm_gate",
+                ("dorm_gate", "dorm_entry"),
                 family="behavioral",
+                name="dorm",
                 aggregates=("count", "tod_entropy"),
                 windows=(medium,),
                 event="dorm gate entry",
@@ -356,7 +396,7 @@ def participation_features(
 
 
 def wellbeing_features(*, windows: Sequence[Any] = (90, "all")) -> FeatureSpec:
-    """Counselling visits and well-being survey scales: opt-in, marked ``sensitive``.
+    """Counselling visits and well-being and stress survey scales: opt-in, ``sensitive``.
 
     Well-being features never appear in advisor-facing reasons unless the caller opts in by
     name downstream; adding this preset to a spec is the first opt-in.
@@ -387,8 +427,9 @@ def wellbeing_features(*, windows: Sequence[Any] = (90, "all")) -> FeatureSpec:
                 sensitivity="sensitive",
             ),
             EventFeatures(
-                "wellbeing_survey",
+                ("wellbeing_survey", "wellbeing_score"),
                 family="wellbeing",
+                name="wellbeing",
                 aggregates=("last", "mean", "slope"),
                 windows=tuple(windows),
                 event="well-being survey",
@@ -396,6 +437,19 @@ def wellbeing_features(*, windows: Sequence[Any] = (90, "all")) -> FeatureSpec:
                 value="well-being score",
                 unit="score",
                 higher_is="better",
+                sensitivity="sensitive",
+            ),
+            EventFeatures(
+                "stress_score",
+                family="wellbeing",
+                name="stress",
+                aggregates=("last", "mean", "slope"),
+                windows=tuple(windows),
+                event="stress survey",
+                events="stress surveys",
+                value="stress score",
+                unit="score",
+                higher_is="worse",
                 sensitivity="sensitive",
             ),
         ]
