@@ -215,6 +215,12 @@ class Reference:
 
 def ref_cohort(values: pd.Series, groups: pd.Series, how: str) -> pd.Series:
     """Cohort statistic of ``values`` within ``groups`` (one as-of date), pandas style."""
+    # inf - inf in pandas' own arithmetic warns; NaN is the answer we compare against
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _ref_cohort(values, groups, how)
+
+
+def _ref_cohort(values: pd.Series, groups: pd.Series, how: str) -> pd.Series:
     df = pd.DataFrame({"x": values.to_numpy(), "g": groups.to_numpy()})
     out = pd.Series(np.nan, index=df.index)
     for _, part in df[df["g"].notna()].groupby("g"):
@@ -229,8 +235,9 @@ def ref_cohort(values: pd.Series, groups: pd.Series, how: str) -> pd.Series:
             if len(valid) < 2:
                 continue
             sd = valid.std(ddof=1)
-            z = (x - valid.mean()) / sd if sd > 0 else x * 0.0
-            out[part.index] = z
+            if np.isnan(sd):  # an infinite value: no spread to compare with
+                continue
+            out[part.index] = (x - valid.mean()) / sd if sd > 0 else x * 0.0
         elif how == "percentile":
             r = x.rank(method="average")  # NaN stay NaN
             out[part.index] = (r - 0.5) / len(valid)

@@ -62,7 +62,7 @@ def test_entropy_by_hand():
 
 # ------------------------------------------------------------------------ cohort transforms
 values = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(math.nan),
-                   st.integers(-3, 3).map(float))
+                   st.integers(-3, 3).map(float), st.sampled_from([math.inf, -math.inf]))
 
 
 @given(
@@ -92,6 +92,46 @@ def test_cohort_transform_matches_pandas(rows, how):
         kernel(seg, order.astype(np.int64), x2, modes, out)
         np.testing.assert_allclose(out[0], ref, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(out[1], ref_neg, rtol=1e-9, atol=1e-9)
+
+
+# -------------------------------------------------------------- window kernel, inf included
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 30), st.one_of(
+            st.floats(-1e3, 1e3, allow_nan=False), st.just(math.nan),
+            st.sampled_from([math.inf, -math.inf]))),
+        max_size=25,
+    ),
+    st.integers(1, 35),
+)
+def test_window_kernel_with_inf_and_nan(rows, as_of):
+    """Straight at the kernel (tables refuse inf; the kernel must still follow IEEE rules)."""
+    rows = sorted(rows, key=lambda r: r[0])
+    t = np.array([float(r[0]) for r in rows])
+    v = np.array([r[1] for r in rows])
+    aggs = [K.AGG_COUNT, K.AGG_SUM, K.AGG_MEAN, K.AGG_MIN, K.AGG_MAX, K.AGG_STD, K.AGG_FIRST,
+            K.AGG_LAST]
+    cols = np.full((2, K.N_AGG), -1, np.int64)
+    for w in range(2):
+        for j, a in enumerate(aggs):
+            cols[w, a] = w * len(aggs) + j
+    out = np.full((2 * len(aggs), 1), -7.0)
+    for kernel in (K.window_features, K.window_features_serial):
+        kernel(np.array([0]), np.array([len(t)]), t, t, v, np.empty(0), t,
+               np.array([0, 1]), np.array([float(as_of)]), np.zeros(1), np.zeros(1, bool),
+               np.array([K.WIN_FIXED, K.WIN_ALL]), np.array([7.0, 0.0]), cols, 1.0, 24, 48, 0,
+               out)
+        for w, lo in enumerate((as_of - 7.0, -np.inf)):
+            inside = (t >= lo) & (t < as_of)
+            x = v[inside & ~np.isnan(v)]
+            n = int(inside.sum())
+            with np.errstate(invalid="ignore", over="ignore"):
+                ref = [n, x.sum(), x.mean() if len(x) else np.nan,
+                       x.min() if len(x) else np.nan, x.max() if len(x) else np.nan,
+                       x.std(ddof=1) if len(x) > 1 else np.nan,
+                       x[0] if len(x) else np.nan, x[-1] if len(x) else np.nan]
+            got = out[w * len(aggs):(w + 1) * len(aggs), 0]
+            np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9, equal_nan=True)
 
 
 # ----------------------------------------------------------------------------------- layout

@@ -408,6 +408,12 @@ def lz_entropy_rate(seq: np.ndarray, n: int, lcp: np.ndarray) -> float:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _total(s: float, c: float) -> float:
+    # a compensated sum's value; once the sum is infinite (or NaN) the compensation is noise
+    return s + c if np.isfinite(s) else s
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _two_sum(s: float, c: float, x: float) -> tuple[float, float]:
     # compensated summation step (Knuth's branch-free TwoSum): returns (sum, compensation)
     t = s + x
@@ -607,8 +613,8 @@ def _features_one(
             # snapshot for the window that starts at `stop`
             w = order[pos]
             res[AGG_COUNT] = n
-            res[AGG_SUM] = total + comp
-            res[AGG_MEAN] = (total + comp) / nv if nv > 0 else np.nan
+            res[AGG_SUM] = _total(total, comp)
+            res[AGG_MEAN] = _total(total, comp) / nv if nv > 0 else np.nan
             res[AGG_MIN] = vmin if nv > 0 else np.nan
             res[AGG_MAX] = vmax if nv > 0 else np.nan
             res[AGG_FIRST] = first
@@ -616,13 +622,16 @@ def _features_one(
             if nv >= 2:
                 # sum((x - mean)^2) = sum((x - K)^2) - (sum(x - K))^2 / n, K = shift; both sums
                 # compensated, and |mean - K| is bounded by the spread since K is a data value
-                dd = d1 + d1c
-                var = ((d2 + d2c) - dd * dd / nv) / (nv - 1)
-                res[AGG_STD] = np.sqrt(var) if var > 0.0 else 0.0
+                dd = _total(d1, d1c)
+                var = (_total(d2, d2c) - dd * dd / nv) / (nv - 1)
+                if var > 0.0:
+                    res[AGG_STD] = np.sqrt(var)
+                else:  # rounding below zero -> 0; an infinite value makes it undefined
+                    res[AGG_STD] = 0.0 if (var == var and np.isfinite(dd)) else np.nan
             else:
                 res[AGG_STD] = np.nan
             res[AGG_SLOPE] = s_cxy / s_m2x if (nv >= 2 and s_m2x > 0.0) else np.nan
-            res[AGG_SHARE] = (sv + svc) / (sm + smc) if ns > 0 else np.nan
+            res[AGG_SHARE] = _total(sv, svc) / _total(sm, smc) if ns > 0 else np.nan
             if n > 0:
                 tail = a - last_t
                 res[AGG_DAYS_SINCE_LAST] = tail / day
@@ -721,7 +730,7 @@ def _cohort_one(seg_offsets: np.ndarray, order: np.ndarray, x: np.ndarray, mode:
     c = 0.0
     for j in range(nv):
         s, c = _two_sum(s, c, vals[j])
-    mean = (s + c) / nv if nv > 0 else np.nan
+    mean = _total(s, c) / nv if nv > 0 else np.nan
     if mode == COHORT_MEAN:
         for i in range(a, b):
             out[order[i]] = mean
@@ -740,6 +749,8 @@ def _cohort_one(seg_offsets: np.ndarray, order: np.ndarray, x: np.ndarray, mode:
         for i in range(a, b):
             xi = x[order[i]]
             if xi != xi or nv < 2:
+                out[order[i]] = np.nan
+            elif sd != sd:  # undefined spread (an infinite value)
                 out[order[i]] = np.nan
             elif sd > 0.0:
                 out[order[i]] = (xi - mean) / sd
