@@ -136,6 +136,11 @@ ENTRIES = [
                   tod_bins=6, lz_bins=4),
     EventFeatures(family="academic", aggregates=ALL_AGGS, windows=["all", 10]),
     EventFeatures("a", aggregates=ALL_AGGS, windows=[1, "all"]),
+    # subsets of the clock aggregates take other paths through the kernel
+    EventFeatures("b", name="b_days", aggregates=["active_days", "dow_entropy"],
+                  windows=[5, "all"]),
+    EventFeatures(("b", "c"), name="b_c_lz", aggregates=["lz_entropy", "count"], windows=[12],
+                  lz_bins=3),
 ]
 
 

@@ -437,6 +437,9 @@ def _clock_stats(
             break
     if not ordered:
         clock[:n] = np.sort(clock[:n])
+    want_tod = want[AGG_TOD_ENTROPY]
+    want_dow = want[AGG_DOW_ENTROPY]
+    want_lz = want[AGG_LZ_ENTROPY]
     for b in range(tod_bins):
         hist_tod[b] = 0.0
     for b in range(7):
@@ -446,20 +449,22 @@ def _clock_stats(
     for i in range(n):
         c = clock[i]
         d = c // day
-        into = c - d * day  # time since local midnight, in time units
         if n_days == 0 or d != prev_day:
-            # integer arithmetic for nanoseconds: an event at 09:00:00 is in the 09:00 bin
-            b = int((into * lz_bins) // day)
-            if b >= lz_bins:
-                b = lz_bins - 1
-            seq[n_days] = b
+            if want_lz:
+                # integer arithmetic for nanoseconds: an event at 09:00:00 is in the 09:00 bin
+                b = int(((c - d * day) * lz_bins) // day)
+                if b >= lz_bins:
+                    b = lz_bins - 1
+                seq[n_days] = b
             n_days += 1
             prev_day = d
-        b = int((into * tod_bins) // day)
-        if b >= tod_bins:
-            b = tod_bins - 1
-        hist_tod[b] += 1.0
-        hist_dow[(int(d) + dow_shift) % 7] += 1.0
+        if want_tod:
+            b = int(((c - d * day) * tod_bins) // day)
+            if b >= tod_bins:
+                b = tod_bins - 1
+            hist_tod[b] += 1.0
+        if want_dow:
+            hist_dow[(int(d) + dow_shift) % 7] += 1.0
     res[AGG_ACTIVE_DAYS] = n_days
     if want[AGG_TOD_ENTROPY]:
         res[AGG_TOD_ENTROPY] = entropy_bits(hist_tod[:tod_bins])
