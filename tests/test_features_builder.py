@@ -428,6 +428,29 @@ def test_columns_are_fixed_at_fit(campus):
     assert list(X.columns) == ["class_attendance_count_7d"] and X.iloc[0, 0] == 0.0
 
 
+def test_wellbeing_kinds_are_always_sensitive():
+    students = pd.DataFrame({"student_id": ["ana"]})
+    events = pd.DataFrame({"student_id": "ana", "time": [1.0, 2.0],
+                           "family": ["wellbeing", "academic"],
+                           "kind": ["counselling_visit", "quiz"], "value": 1.0})
+    t = EventTables(students=students, events=events)
+    # the entry does not say "wellbeing", but the data does
+    spec = FeatureSpec([EventFeatures(["counselling_visit", "quiz"], name="mixed"),
+                        EventFeatures("quiz")])
+    infos = FeatureBuilder(spec).fit(t).feature_info_
+    assert infos["mixed_count_30d"].sensitivity == "sensitive"
+    assert infos["mixed_count_30d"].family == "academic+wellbeing"
+    assert infos["quiz_count_30d"].sensitivity == "normal"
+
+
+def test_feature_info_names_the_kinds_found(campus):
+    spec = FeatureSpec([EventFeatures(["class_attendance", "lecture_scan"], name="presence")])
+    info = FeatureBuilder(spec).fit(campus).feature_info_["presence_count_30d"]
+    assert info.kind == "class_attendance"
+    assert info.extra["kinds"] == ["class_attendance", "lecture_scan"]
+    assert info.extra["kinds_at_fit"] == ["class_attendance"]
+
+
 def test_clone_and_params(campus):
     from sklearn.base import clone
 

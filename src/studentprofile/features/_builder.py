@@ -223,6 +223,7 @@ class FeatureBuilder:
         entries: dict[int, EventFeatures] = {}
         statics: dict[str, _StaticPlan] = {}
         fam_of: dict[int, str] = {}
+        kinds_of: dict[int, list[str]] = {}
         sens_of: dict[int, str] = {}
         for i, e in enumerate(spec.entries):
             if isinstance(e, StaticFeatures):
@@ -252,6 +253,7 @@ class FeatureBuilder:
             _check_requirements(tables, e)
             families = sorted({f for f, _ in matched}) or ([e.family] if e.family else [])
             fam_of[i] = e.family or ("+".join(families) if families else "unknown")
+            kinds_of[i] = sorted({x for _, x in matched})
             sens = e.sensitivity or "normal"
             if "wellbeing" in families or e.family == "wellbeing":
                 sens = "sensitive"
@@ -264,7 +266,8 @@ class FeatureBuilder:
                 columns.append(replace(p, info=_static_info(e, statics[p.name], tables)))
             elif p.entry in entries:
                 columns.append(replace(p, info=_event_info(e, p, fam_of[p.entry],
-                                                           sens_of[p.entry])))
+                                                           sens_of[p.entry],
+                                                           kinds_of[p.entry])))
         self._fitted = _Fitted(columns=columns, entries=entries, statics=statics)
         self.feature_info_: dict[str, FeatureInfo] = {
             c.name: c.info for c in columns if c.info is not None
@@ -691,10 +694,17 @@ def _grid_index(
 
 
 # -------------------------------------------------------------------------- feature infos
-def _event_info(e: EventFeatures, p: PlannedColumn, family: str, sensitivity: str) -> FeatureInfo:
-    kind = "|".join(e.kinds) if e.kinds else f"{family}:*"
+def _event_info(
+    e: EventFeatures, p: PlannedColumn, family: str, sensitivity: str, found: list[str]
+) -> FeatureInfo:
+    # `kind` names the kinds the column was built from when fitted; `extra["kinds"]` the spec's
+    if found:
+        kind = "|".join(found)
+    else:
+        kind = "|".join(e.kinds) if e.kinds else f"{family}:*"
     phrase = e.phrase(p.aggregate, p.window)
-    extra: dict[str, Any] = {"kinds": list(e.kinds) if e.kinds else None}
+    extra: dict[str, Any] = {"kinds": list(e.kinds) if e.kinds else None,
+                             "kinds_at_fit": found}
     days = window_days(p.window)
     if days is not None:
         extra["window_days"] = days
