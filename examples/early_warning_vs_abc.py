@@ -128,6 +128,14 @@ def lead(score: pd.Series, outcomes: pd.DataFrame, k: float) -> dict[str, Any]:
     }
 
 
+def distinct_flagged(score: pd.Series, k: float) -> int:
+    """Students ever in the top k of a date (ties at the cut not flagged, as in lead_time)."""
+    frame = score.rename("s").reset_index()
+    n = frame.groupby("as_of")["s"].transform("size")
+    rank = frame.groupby("as_of")["s"].rank(method="max", ascending=False)
+    return int(frame.loc[(rank <= np.floor(k * n + 1e-9)).to_numpy(), "student_id"].nunique())
+
+
 def compare(
     tables: EventTables,
     X: pd.DataFrame,
@@ -150,6 +158,7 @@ def compare(
             lt = lead(s, outcomes, k)
             per = lt.pop("_per_student")
             row.update({f"{name}_{key}": v for key, v in lt.items()})
+            row[f"{name}_distinct_students_flagged"] = distinct_flagged(s, k)
             if truth is not None:
                 onset = pd.Series(days(truth["shock_onset"]), index=truth["student_id"])
                 first = per.set_index("student_id")["first_flag"].dropna()
