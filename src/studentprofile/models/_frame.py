@@ -1,0 +1,316 @@
+"""Turning what users pass (DataFrames, arrays, labels) into what LightGBM reads.
+
+Numeric columns become float64 (nullable integers and booleans included, missing -> NaN).
+Text and category columns (object, pandas 3 ``str``, ``category``) become pandas categoricals with
+the categories learnt in ``fit``; a value unseen in ``fit`` becomes missing at predict time,
+which LightGBM sends down the side its trees learnt for missing values. LightGBM's own
+``pandas_categorical`` machinery then maps categories to codes, in the order stored in
+``categories_``: code ``i`` is ``categories_[name][i]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from studentprofile.errors import SchemaError
+
+__all__ = [
+    "apply_categories",
+    "as_frame",
+    "check_target",
+    "encode_numeric",
+    "learn_categories",
+    "reference_values",
+    "row_keys",
+]
+
+_JSON_SCALARS = (str, int, float, bool)
+_NUMERIC_INFERRED = {"floating", "integer", "mixed-integer-float", "decimal", "empty"}
+
+
+def as_frame(X: Any, *, table: str = "X") -> tuple[pd.DataFrame, bool]:
+    """Return ``X`` as a DataFrame with string column names, and whether it had real names.
+
+    Arrays get positional names ``x0, x1, ...`` (and ``False``).
+    """
+    if isinstance(X, pd.DataFrame):
+        frame = X
+        named = all(isinstance(c, str) for c in frame.columns)
+        if not named:
+            frame = frame.set_axis([f"x{i}" for i in range(frame.shape[1])], axis=1)
+        if frame.columns.has_duplicates:
+            dup = frame.columns[frame.columns.duplicated()].unique().tolist()
+            raise SchemaError(
+                "column names must be unique",
+                table=table,
+                rule="unique-columns",
+                arrived=f"repeated columns {dup!r}",
+                hint="rename or drop the repeated columns",
+            )
+    else:
+        if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+            raise SchemaError(
+                "sparse matrices are not supported",
+                table=table,
+                rule="dense",
+                arrived=type(X).__name__,
+                hint="pass a DataFrame or a dense array (X.toarray())",
+            )
+        try:
+            arr = np.asarray(X)
+        except (TypeError, ValueError) as exc:
+            raise SchemaError(
+                "X must be a DataFrame or a 2-d array",
+                table=table,
+                rule="2d",
+                arrived=type(X).__name__,
+            ) from exc
+        if arr.ndim != 2:
+            raise SchemaError(
+                "X must be 2-d (rows x features)",
+                table=table,
+                rule="2d",
+                arrived=f"an array of shape {arr.shape}",
+                hint="reshape a single feature with X.reshape(-1, 1), a single row with "
+                "X.reshape(1, -1)",
+            )
+        named = False
+        frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])], copy=False)
+    if frame.shape[1] == 0:
+        raise SchemaError(
+            "X must have at least one feature column",
+            table=table,
+            rule="non-empty",
+            arrived=f"shape {frame.shape}",
+        )
+    numeric_objects = [
+        col
+        for col in frame.columns
+        if frame[col].dtype == object
+        and pd.api.types.infer_dtype(frame[col], skipna=True) in _NUMERIC_INFERRED
+    ]
+    if numeric_objects:
+        # an object column holding only numbers (e.g. np.asarray of mixed input) is numeric
+        frame = frame.assign(
+            **{
+                c: pd.to_numeric(frame[c], errors="raise").astype("float64")
+                for c in numeric_objects
+            }
+        )
+    for col in frame.columns:
+        kind = frame[col].dtype.kind
+        if kind == "c":
+            raise SchemaError(
+                "Complex data not supported",
+                table=table,
+                column=col,
+                rule="dtype",
+                arrived=str(frame[col].dtype),
+                hint="pass real numbers",
+            )
+        if kind in "mM":
+            raise SchemaError(
+                "date and time columns are not model features",
+                table=table,
+                column=col,
+                rule="dtype",
+                arrived=str(frame[col].dtype),
+                hint="turn them into numbers first (e.g. days since entry)",
+            )
+    return frame, named
+
+
+def _is_text(s: pd.Series) -> bool:
+    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+        return True
+    return bool(pd.api.types.is_string_dtype(s.dtype))
+
+
+def _json_value(v: Any, column: str) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, _JSON_SCALARS):
+        if isinstance(v, float) and not np.isfinite(v):
+            raise SchemaError(
+                "a category must be a finite value",
+                table="X",
+                column=column,
+                rule="category",
+                arrived=repr(v),
+            )
+        return v
+    raise SchemaError(
+        "category values must be text or numbers",
+        table="X",
+        column=column,
+        rule="category",
+        arrived=f"{type(v).__name__} value {v!r}",
+        hint="convert the column to str before fitting",
+    )
+
+
+def learn_categories(frame: pd.DataFrame, extra: Sequence[str] = ()) -> dict[str, list[Any]]:
+    """Learn the category levels of every text/category column (and of ``extra`` columns).
+
+    A ``category`` column keeps its declared categories in their order; a text column gets its
+    distinct values sorted (so the levels do not depend on row order).
+    """
+    cats: dict[str, list[Any]] = {}
+    for col in frame.columns:
+        s = frame[col]
+        if not (_is_text(s) or col in extra):
+            continue
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            levels = list(s.cat.categories)
+        else:
+            values = pd.unique(s.dropna())
+            kinds = {type(v.item() if isinstance(v, np.generic) else v) for v in values}
+            if len(kinds) > 1 and not kinds <= {int, float}:
+                raise SchemaError(
+                    "a category column must not mix text and numbers",
+                    table="X",
+                    column=col,
+                    rule="category",
+                    arrived=f"value types {sorted(k.__name__ for k in kinds)!r}",
+                    hint=f"convert it with X[{col!r}].astype(str) (missing values stay missing)",
+                )
+            levels = sorted(values)
+        cats[col] = [_json_value(v, col) for v in levels]
+    return cats
+
+
+def apply_categories(frame: pd.DataFrame, categories: Mapping[str, list[Any]]) -> pd.DataFrame:
+    """Return a LightGBM-ready frame: float64 numbers, categoricals with the learnt levels."""
+    out: dict[str, Any] = {}
+    for col in frame.columns:
+        s = frame[col]
+        if col in categories:
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                s = s.astype(object)
+            out[col] = pd.Categorical(s.to_numpy(dtype=object), categories=categories[col])
+        elif _is_text(s):
+            raise SchemaError(
+                "this column held numbers when the model was fitted and holds text now",
+                table="X",
+                column=col,
+                rule="dtype",
+                arrived=f"dtype {s.dtype}, e.g. {s.dropna().iloc[:3].tolist()!r}",
+                hint="pass the same column types as in fit",
+            )
+        else:
+            try:
+                out[col] = s.to_numpy(dtype="float64", na_value=np.nan)
+            except (TypeError, ValueError) as exc:
+                raise SchemaError(
+                    "feature columns must be numeric, text or category",
+                    table="X",
+                    column=col,
+                    rule="dtype",
+                    arrived=f"dtype {s.dtype}",
+                ) from exc
+    return pd.DataFrame(out, index=frame.index, columns=frame.columns, copy=False)
+
+
+def encode_numeric(prepared: pd.DataFrame) -> np.ndarray:
+    """Return the float64 matrix LightGBM sees: category codes as numbers, missing as NaN."""
+    n, p = prepared.shape
+    out = np.empty((n, p), dtype="float64", order="F")
+    for j, col in enumerate(prepared.columns):
+        s = prepared[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy().astype("float64")
+            codes[codes < 0] = np.nan
+            out[:, j] = codes
+        else:
+            out[:, j] = s.to_numpy(dtype="float64")
+    return np.ascontiguousarray(out)
+
+
+def check_target(y: Any, X: pd.DataFrame) -> np.ndarray:
+    """Validate labels: 1-d, one per row, no missing values; return them as an array."""
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise SchemaError(
+                "y must be one column of labels",
+                table="y",
+                rule="1d",
+                arrived=f"a DataFrame with {y.shape[1]} columns",
+            )
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series):
+        if (
+            not isinstance(X.index, pd.RangeIndex)
+            and not isinstance(y.index, pd.RangeIndex)
+            and not y.index.equals(X.index)
+        ):
+            raise SchemaError(
+                "y's index must equal X's index (same rows, same order)",
+                table="y",
+                rule="aligned",
+                arrived=f"y index {y.index[:3].tolist()!r}..., X index {X.index[:3].tolist()!r}...",
+                hint="align them first, e.g. y = y.reindex(X.index)",
+            )
+        arr: np.ndarray = np.asarray(y.to_numpy())
+        missing = y.isna().to_numpy()
+    else:
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise SchemaError(
+                "y must be 1-d (one label per row)",
+                table="y",
+                rule="1d",
+                arrived=f"an array of shape {arr.shape}",
+            )
+        missing = pd.isna(arr)
+    if len(arr) != len(X):
+        raise SchemaError(
+            "y must have one label per row of X",
+            table="y",
+            rule="length",
+            arrived=f"{len(arr):,} labels for {len(X):,} rows",
+        )
+    if missing.any():
+        raise SchemaError(
+            "y must not have missing labels",
+            table="y",
+            rule="not-null",
+            arrived=f"{int(missing.sum()):,} missing label(s)",
+            hint="drop censored or not-at-risk rows first: keep = y.notna(); X, y = X[keep], "
+            "y[keep]",
+        )
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise SchemaError(
+            "y must be finite", table="y", rule="finite", arrived="inf in the labels"
+        )
+    return arr
+
+
+def row_keys(X: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Student and as-of time of each row, read from X's index when it carries them."""
+    names = list(X.index.names)
+    student = X.index.get_level_values("student_id").to_numpy() if "student_id" in names else None
+    time = X.index.get_level_values("as_of").to_numpy() if "as_of" in names else None
+    return student, time
+
+
+def reference_values(prepared: pd.DataFrame) -> dict[str, Any]:
+    """Median of each numeric feature and most frequent level of each categorical one."""
+    out: dict[str, Any] = {}
+    for col in prepared.columns:
+        s = prepared[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            counts = s.value_counts(sort=False)
+            out[col] = None if counts.sum() == 0 else _json_value(counts.idxmax(), str(col))
+        else:
+            v = s.to_numpy(dtype="float64")
+            v = v[~np.isnan(v)]
+            out[col] = float(np.median(v)) if len(v) else None
+    return out
