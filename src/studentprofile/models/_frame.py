@@ -75,18 +75,33 @@ def as_frame(X: Any, *, table: str = "X") -> tuple[pd.DataFrame, bool]:
                 table=table,
                 rule="2d",
                 arrived=f"an array of shape {arr.shape}",
-                hint="reshape a single feature with X.reshape(-1, 1), a single row with "
-                "X.reshape(1, -1)",
+                hint="Reshape your data: X.reshape(-1, 1) for a single feature, "
+                "X.reshape(1, -1) for a single row",
             )
         named = False
         frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])], copy=False)
     if frame.shape[1] == 0:
         raise SchemaError(
-            "X must have at least one feature column",
+            f"X has 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required.",
             table=table,
             rule="non-empty",
             arrived=f"shape {frame.shape}",
         )
+    for col in frame.columns:
+        if frame[col].dtype == object and pd.api.types.infer_dtype(frame[col], skipna=True) in (
+            "mixed",
+            "unknown-array",
+        ):
+            odd = [v for v in frame[col].dropna() if not isinstance(v, str | int | float | bool)]
+            if odd:
+                raise SchemaError(
+                    "feature values must be numbers or text",
+                    table=table,
+                    column=col,
+                    rule="dtype",
+                    arrived=f"{type(odd[0]).__name__} value {odd[0]!r}",
+                    hint="flatten nested values into their own columns",
+                )
     numeric_objects = [
         col
         for col in frame.columns
@@ -191,9 +206,15 @@ def apply_categories(frame: pd.DataFrame, categories: Mapping[str, list[Any]]) -
     for col in frame.columns:
         s = frame[col]
         if col in categories:
+            levels = pd.Index(categories[col], dtype=object)
             if isinstance(s.dtype, pd.CategoricalDtype):
-                s = s.astype(object)
-            out[col] = pd.Categorical(s.to_numpy(dtype=object), categories=categories[col])
+                # map the categories, not every row: codes of s's levels in the learnt levels
+                own = levels.get_indexer(pd.Index(s.cat.categories, dtype=object))
+                codes = np.where(s.cat.codes.to_numpy() >= 0, own[s.cat.codes.to_numpy()], -1)
+            else:
+                # unknown levels and missing values get code -1 (missing)
+                codes = levels.get_indexer(pd.Index(s.to_numpy(dtype=object), dtype=object))
+            out[col] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(levels))
         elif _is_text(s):
             raise SchemaError(
                 "this column held numbers when the model was fitted and holds text now",
@@ -234,6 +255,14 @@ def encode_numeric(prepared: pd.DataFrame) -> np.ndarray:
 
 def check_target(y: Any, X: pd.DataFrame) -> np.ndarray:
     """Validate labels: 1-d, one per row, no missing values; return them as an array."""
+    if y is None:
+        raise SchemaError(
+            "RiskModel requires y to be passed, but the target y is None",
+            table="y",
+            rule="required",
+            arrived="None",
+            hint="pass the labels, e.g. from studentprofile.labels.make_labels",
+        )
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
             raise SchemaError(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from studentprofile.errors import ConfigError, DependencyError, NotFittedError, SchemaError
 from studentprofile.features._info import FeatureInfo, infer_feature_infos
@@ -45,6 +46,12 @@ _RESERVED = frozenset(
         "scale_pos_weight",
     }
 )
+
+
+
+class _NotFittedError(NotFittedError, _SklearnNotFittedError):
+    """Our NotFittedError that is also scikit-learn's, so both ``except`` clauses catch it."""
+
 
 #: The smallest held-out slice early stopping and calibration are fitted on.
 MIN_HOLDOUT_ROWS = 20
@@ -99,11 +106,16 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         ``n_estimators`` rounds with no calibration.
     early_stopping_rounds : int, default 50
         Stop when the held-out log-loss has not improved for this many rounds.
+    refit : bool, default True
+        After early stopping and calibration on the held-out slice, train the final booster on
+        every row with the chosen number of rounds (the calibration fitted on the held-out
+        predictions is kept). ``False`` keeps the booster trained on the training slice only.
     random_state : int, default 0
         Seed for LightGBM's bagging and feature sampling and for the split's tie-breaking.
-    n_jobs : int or None, default None
-        LightGBM threads (None: OpenMP's default). Models are bit-identical for the same data,
-        ``random_state`` and ``n_jobs``.
+    n_jobs : int, default 1
+        LightGBM threads; -1 uses every core. One thread is the fastest choice for tables up to
+        ~10^5 rows and on busy shared machines; use -1 for large tables. Models are
+        bit-identical for the same data, ``random_state`` and ``n_jobs``.
     lgb_params : dict or None, default None
         Further LightGBM parameters (e.g. ``{"max_bin": 63}``); the ones RiskModel manages
         (objective, seed, monotone constraints, ...) are refused.
@@ -168,8 +180,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         calibration: str = "sigmoid",
         validation_fraction: float | None = 0.2,
         early_stopping_rounds: int = 50,
+        refit: bool = True,
         random_state: int = 0,
-        n_jobs: int | None = None,
+        n_jobs: int = 1,
         lgb_params: Mapping[str, Any] | None = None,
     ):
         self.n_estimators = n_estimators
@@ -187,6 +200,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.calibration = calibration
         self.validation_fraction = validation_fraction
         self.early_stopping_rounds = early_stopping_rounds
+        self.refit = refit
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.lgb_params = lgb_params
@@ -224,6 +238,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         number("reg_lambda", 0, math.inf, integer=False)
         number("reg_alpha", 0, math.inf, integer=False)
         number("early_stopping_rounds", 1, 1e6, integer=True)
+        if not isinstance(self.refit, bool | np.bool_):
+            raise ConfigError("refit must be True or False", key="refit", arrived=repr(self.refit))
         if self.calibration not in CALIBRATION_METHODS:
             raise ConfigError(
                 f"calibration must be one of {list(CALIBRATION_METHODS)!r}",
@@ -240,11 +256,15 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 arrived=repr(self.random_state),
                 hint="models are reproducible only with a fixed seed, e.g. random_state=0",
             )
-        if self.n_jobs is not None and not (
-            isinstance(self.n_jobs, numbers.Integral) and self.n_jobs != 0
+        if not (
+            isinstance(self.n_jobs, numbers.Integral)
+            and not isinstance(self.n_jobs, bool)
+            and (self.n_jobs >= 1 or self.n_jobs == -1)
         ):
             raise ConfigError(
-                "n_jobs must be None or a non-zero integer", key="n_jobs", arrived=repr(self.n_jobs)
+                "n_jobs must be a positive integer or -1 (every core)",
+                key="n_jobs",
+                arrived=repr(self.n_jobs),
             )
         cw = self.class_weight
         if not (cw is None or cw == "balanced" or isinstance(cw, Mapping)):
@@ -301,7 +321,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             "deterministic": True,
             "force_row_wise": True,
             "verbosity": -1,
-            "num_threads": 0 if self.n_jobs is None else int(self.n_jobs),
+            "num_threads": 0 if self.n_jobs == -1 else int(self.n_jobs),
         }
         if n_classes == 2:
             params.update(objective="binary", metric="binary_logloss")
@@ -351,8 +371,6 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         ConfigError
             Bad parameters (unknown feature in ``monotone_constraints``, ...).
         """
-        import lightgbm as lgb
-
         self._check_params()
         frame, named = _frame.as_frame(X)
         n, p = frame.shape
@@ -380,10 +398,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             )
         if len(classes) < 2:
             raise SchemaError(
-                "y must hold at least two classes",
+                "y must hold at least two classes (got 1 class)",
                 table="y",
                 rule="classes",
-                arrived=f"only the class {classes.tolist()!r}",
+                arrived=f"only the class {classes.tolist()!r} in {n:,} row(s)",
                 hint="check the label window and the outcome names",
             )
         k = len(classes)
@@ -415,55 +433,35 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         params = self._lgb_params(k)
         if monotone is not None:
             params["monotone_constraints"] = monotone
-        class_w = self._class_weights(classes, y_codes if split is None else y_codes[split.train])
-        train_idx = np.arange(n) if split is None else split.train
-        train_w = weights[train_idx] * class_w[y_codes[train_idx]]
-        train_set = lgb.Dataset(
-            prepared.iloc[train_idx],
-            label=y_codes[train_idx],
-            weight=train_w,
-            categorical_feature="auto",
-            params={"verbosity": -1},
-            free_raw_data=True,
-        )
+        rounds = int(self.n_estimators)
+        metrics: dict[str, Any] = {}
         if split is None:
-            booster = lgb.train(params, train_set, num_boost_round=int(self.n_estimators))
+            booster = _train(params, prepared, y_codes, weights, classes, self, None, None, rounds)
             best = booster.current_iteration()
-        else:
-            hold = split.holdout
-            valid_set = lgb.Dataset(
-                prepared.iloc[hold],
-                label=y_codes[hold],
-                weight=weights[hold] * class_w[y_codes[hold]],
-                reference=train_set,
-            )
-            booster = lgb.train(
-                params,
-                train_set,
-                num_boost_round=int(self.n_estimators),
-                valid_sets=[valid_set],
-                valid_names=["holdout"],
-                callbacks=[
-                    lgb.early_stopping(
-                        int(self.early_stopping_rounds), first_metric_only=True, verbose=False
-                    )
-                ],
-            )
-            best = booster.best_iteration or booster.current_iteration()
-        # keep exactly the trees that are used: text file, SHAP and compiled scorer agree
-        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-
-        if split is None or self.calibration == "none":
             calibrator = Calibrator.identity(k)
         else:
-            raw_hold = np.asarray(booster.predict(prepared.iloc[split.holdout], raw_score=True))
-            calibrator = Calibrator.fit(
-                raw_hold,
-                y_codes[split.holdout],
-                method=self.calibration,
-                n_classes=k,
-                sample_weight=None if sample_weight is None else weights[split.holdout],
+            booster = _train(
+                params, prepared, y_codes, weights, classes, self, split.train, split.holdout,
+                rounds,
             )
+            best = booster.best_iteration or booster.current_iteration()
+            booster = _cut(booster, best)
+            raw_hold = np.asarray(booster.predict(prepared.iloc[split.holdout], raw_score=True))
+            hold_y = y_codes[split.holdout]
+            hold_w = None if sample_weight is None else weights[split.holdout]
+            if self.calibration == "none":
+                calibrator = Calibrator.identity(k)
+            else:
+                calibrator = Calibrator.fit(
+                    raw_hold, hold_y, method=self.calibration, n_classes=k, sample_weight=hold_w
+                )
+            metrics = _holdout_metrics(raw_hold, hold_y, hold_w, calibrator, k)
+            if self.refit:
+                booster = _train(
+                    params, prepared, y_codes, weights, classes, self, None, None, best
+                )
+        # keep exactly the trees that are used: text file, SHAP and compiled scorer agree
+        booster = _cut(booster, best)
 
         self.booster_ = booster
         self.calibrator_ = calibrator
@@ -483,7 +481,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             {"strategy": "none", "reason": why_not} if split is None else split.to_dict()
         )
         self.training_info_ = self._training_info(
-            n, student, y_codes, classes, split, params, prepared, calibrator
+            n, student, y_codes, classes, params, prepared, calibrator, metrics
         )
         return self
 
@@ -491,9 +489,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         if sample_weight is None:
             return np.ones(n, dtype="float64")
         w = np.asarray(sample_weight, dtype="float64").reshape(-1)
-        if len(w) != n or not np.all(np.isfinite(w)) or np.any(w < 0):
+        if len(w) != n or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
             raise SchemaError(
-                "sample_weight must hold one finite, non-negative weight per row",
+                "sample_weight must hold one finite, non-negative weight per row, not all zero",
                 table="sample_weight",
                 rule="weights",
                 arrived=f"{len(w):,} values for {n:,} rows; min "
@@ -615,10 +613,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         student: Any,
         y_codes: np.ndarray,
         classes: np.ndarray,
-        split: HoldoutSplit | None,
         params: Mapping[str, Any],
         prepared: pd.DataFrame,
         calibrator: Calibrator,
+        metrics: Mapping[str, Any],
     ) -> dict[str, Any]:
         from studentprofile.tables import frame_fingerprint
 
@@ -629,26 +627,17 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             "class_counts": {str(c): int(v) for c, v in zip(classes.tolist(), counts, strict=True)},
             "lightgbm_params": {k: _jsonable(v) for k, v in params.items()},
             "calibration": calibrator.method,
+            "refit": bool(self.refit and metrics),
             "X_fingerprint": frame_fingerprint(prepared),
         }
-        if split is not None:
-            from sklearn.metrics import log_loss, roc_auc_score
-
-            hold_y = y_codes[split.holdout]
-            raw = np.asarray(self.booster_.predict(prepared.iloc[split.holdout], raw_score=True))
-            proba = calibrator.transform(raw)
-            metrics: dict[str, Any] = {
-                "log_loss": float(log_loss(hold_y, proba, labels=list(range(len(classes)))))
-            }
-            if len(classes) == 2:
-                metrics["auc"] = float(roc_auc_score(hold_y, proba[:, 1]))
-            info["holdout_metrics"] = metrics
+        if metrics:
+            info["holdout_metrics"] = dict(metrics)
         return info
 
     # ------------------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:
         if not hasattr(self, "booster_"):
-            raise NotFittedError(
+            raise _NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet",
                 hint="call fit(X, y) first, or RiskModel.load(path)",
             )
@@ -736,7 +725,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         ndarray of shape (n, n_classes)
             Columns in the order of ``classes_``.
         """
-        return self.calibrator_.transform(self.predict_raw(X))
+        raw = self.predict_raw(X)
+        return self.calibrator_.transform(raw)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class (by calibrated probability).
@@ -908,6 +898,74 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 "score with model.predict_proba",
             ) from exc
         return _compile(self)
+
+
+def _train(
+    params: Mapping[str, Any],
+    prepared: pd.DataFrame,
+    y_codes: np.ndarray,
+    weights: np.ndarray,
+    classes: np.ndarray,
+    model: RiskModel,
+    rows: np.ndarray | None,
+    valid_rows: np.ndarray | None,
+    rounds: int,
+) -> Any:
+    """Train one booster on ``rows`` (all when None), early-stopping on ``valid_rows``."""
+    import lightgbm as lgb
+
+    train_rows = np.arange(len(prepared)) if rows is None else rows
+    class_w = model._class_weights(classes, y_codes[train_rows])
+    train_set = lgb.Dataset(
+        prepared.iloc[train_rows],
+        label=y_codes[train_rows],
+        weight=weights[train_rows] * class_w[y_codes[train_rows]],
+        categorical_feature="auto",
+        params={"verbosity": -1},
+        free_raw_data=True,
+    )
+    if valid_rows is None:
+        return lgb.train(dict(params), train_set, num_boost_round=rounds)
+    valid_set = lgb.Dataset(
+        prepared.iloc[valid_rows],
+        label=y_codes[valid_rows],
+        weight=weights[valid_rows] * class_w[y_codes[valid_rows]],
+        reference=train_set,
+    )
+    return lgb.train(
+        dict(params),
+        train_set,
+        num_boost_round=rounds,
+        valid_sets=[valid_set],
+        valid_names=["holdout"],
+        callbacks=[
+            lgb.early_stopping(int(model.early_stopping_rounds), first_metric_only=True,
+                               verbose=False)
+        ],
+    )
+
+
+def _cut(booster: Any, rounds: int) -> Any:
+    """Return a booster holding exactly the first ``rounds`` boosting rounds."""
+    import lightgbm as lgb
+
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=rounds))
+
+
+def _holdout_metrics(
+    raw: np.ndarray, y: np.ndarray, w: np.ndarray | None, calibrator: Calibrator, k: int
+) -> dict[str, Any]:
+    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+    proba = calibrator.transform(raw)
+    out: dict[str, Any] = {
+        "n_rows": int(len(y)),
+        "log_loss": float(log_loss(y, proba, labels=list(range(k)), sample_weight=w)),
+    }
+    if k == 2:
+        out["auc"] = float(roc_auc_score(y, proba[:, 1], sample_weight=w))
+        out["brier"] = float(brier_score_loss(y, proba[:, 1], sample_weight=w))
+    return out
 
 
 def _jsonable(v: Any) -> Any:

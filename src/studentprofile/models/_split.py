@@ -121,8 +121,9 @@ def holdout_split(
     The rule, for a cutoff ``c``: held-out rows are the rows at or after ``c`` of a set ``H`` of
     students; training rows are the rows before ``c`` of everyone else. The cutoff is searched
     over (up to 64 quantiles of) the distinct as-of values; for each, ``H`` is filled with the
-    students who have the fewest rows before ``c`` (the latest to enter; ties broken by a seeded
-    shuffle) until it holds ``fraction`` of the rows. The cutoff that keeps the most training
+    students who lose the fewest training rows per held-out row (those with few rows before
+    ``c``, i.e. the latest to enter; ties broken by a seeded shuffle) until it holds
+    ``fraction`` of the rows. The cutoff that keeps the most training
     rows wins. With several intake cohorts this holds out the latest-entering students and loses
     almost nothing; with a single cohort it holds out a random group of students for the later
     weeks and trains on the other students' earlier weeks.
@@ -183,7 +184,9 @@ def holdout_split(
         after = np.bincount(s_codes[late], minlength=n_students)
         before = np.bincount(s_codes[~late], minlength=n_students)
         eligible = np.flatnonzero(after > 0)
-        order = eligible[np.lexsort((priority[eligible], before[eligible]))]
+        # cheapest first: fewest training rows lost per held-out row gained (greedy cover)
+        ratio = before[eligible] / after[eligible]
+        order = eligible[np.lexsort((priority[eligible], -after[eligible], ratio))]
         cum = np.cumsum(after[order])
         k = len(order) if cum[-1] < target else int(np.searchsorted(cum, target) + 1)
         chosen = order[:k]
