@@ -58,6 +58,9 @@ def _label(info: FeatureInfo, value: Any = None, with_value: bool = False) -> st
         text = text[:46] + "..."
     if with_value:
         text = f"{text} = {info.format_value(value)}"
+    if info.sensitivity != "normal":
+        # plots show every feature (they are for analysts and auditors); flag governed ones
+        text = f"{text} [{info.sensitivity}]"
     return text
 
 

@@ -357,8 +357,12 @@ def load_model(path: Any) -> RiskModel:
         raise
     except Exception as exc:  # any malformed field: report it as what it is
         _fail(meta_path, f"malformed metadata ({type(exc).__name__}: {exc})")
-    if list(infos) != names or set(categories) - set(names) or list(reference) != names:
+    if set(infos) != set(names) or set(categories) - set(names) or set(reference) != set(names):
         _fail(meta_path, "feature names, feature infos, categories and reference values disagree")
+    # JSON objects are written with sorted keys: restore the column order
+    infos = {name: infos[name] for name in names}
+    reference = {name: reference[name] for name in names}
+    categories = {name: categories[name] for name in names if name in categories}
     if calibrator.n_classes != len(classes):
         _fail(meta_path, "the calibration does not match the number of classes")
 

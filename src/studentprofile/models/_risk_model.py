@@ -821,7 +821,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _base_values(self, shape: tuple[int, ...]) -> np.ndarray:
         # the expected value does not depend on the row: explain one all-missing row
         row = pd.DataFrame({c: [np.nan] for c in self._feature_names}, dtype="float64")
-        row = _frame.apply_categories(row.astype(object), self.categories_)
+        row = _frame.apply_categories(row, self.categories_)
         contrib = np.asarray(self.booster_.predict(row, pred_contrib=True), dtype="float64")
         p = len(self._feature_names)
         if shape == ():
