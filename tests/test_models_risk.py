@@ -243,7 +243,7 @@ def test_groups_and_time_without_index(data):
 def test_too_small_for_a_holdout_trains_without_calibration(caplog):
     X, y = feature_matrix(n_students=10, n_weeks=2)
     with caplog.at_level(logging.WARNING, logger="studentprofile.models._risk_model"):
-        m = RiskModel(n_estimators=30, min_child_samples=2).fit(X, y)
+        m = RiskModel(n_estimators=30, min_child_samples=2, extra_trees=False).fit(X, y)
     assert m.holdout_["strategy"] == "none"
     assert "held-out slice would hold" in m.holdout_["reason"]
     assert m.calibrator_.method == "none" and m.best_iteration_ == 30

@@ -43,6 +43,7 @@ _RESERVED = frozenset(
         "monotone_constraints",
         "categorical_feature",
         "is_unbalance",
+        "extra_trees",
         "scale_pos_weight",
     }
 )
@@ -78,16 +79,21 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         Most leaves per tree.
     max_depth : int, default -1
         Most depth per tree (-1: no limit beyond ``num_leaves``).
-    min_child_samples : int, default 20
+    min_child_samples : int, default 5
         Fewest rows in a leaf (also the fewest rows per category in a categorical split).
     subsample : float, default 0.8
         Share of rows bagged for each tree.
-    colsample_bytree : float, default 0.8
+    colsample_bytree : float, default 0.5
         Share of features sampled for each tree.
-    reg_lambda : float, default 1.0
+    reg_lambda : float, default 5.0
         L2 penalty on leaf values.
     reg_alpha : float, default 0.0
         L1 penalty on leaf values.
+    extra_trees : bool, default True
+        Draw one random threshold per feature at each split (LightGBM's ``extra_trees``), a
+        strong regulariser on small tables. The defaults were chosen on subsamples of the UCI
+        dropout data (150 to 3,000 students), where they beat a 500-tree random forest; see
+        ``docs/models.md``.
     class_weight : {"balanced"}, dict or None, default None
         Weights by class while training; ``"balanced"`` weights classes inversely to their
         frequency. Calibration is always fitted without class weights, so the probabilities
@@ -169,11 +175,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         learning_rate: float = 0.05,
         num_leaves: int = 15,
         max_depth: int = -1,
-        min_child_samples: int = 20,
+        min_child_samples: int = 5,
         subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
-        reg_lambda: float = 1.0,
+        colsample_bytree: float = 0.5,
+        reg_lambda: float = 5.0,
         reg_alpha: float = 0.0,
+        extra_trees: bool = True,
         class_weight: str | Mapping[Any, float] | None = None,
         monotone_constraints: Mapping[str, int] | str | None = None,
         categorical_features: str | Sequence[str] = "auto",
@@ -194,6 +201,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
         self.reg_alpha = reg_alpha
+        self.extra_trees = extra_trees
         self.class_weight = class_weight
         self.monotone_constraints = monotone_constraints
         self.categorical_features = categorical_features
@@ -238,6 +246,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         number("reg_lambda", 0, math.inf, integer=False)
         number("reg_alpha", 0, math.inf, integer=False)
         number("early_stopping_rounds", 1, 1e6, integer=True)
+        if not isinstance(self.extra_trees, bool | np.bool_):
+            raise ConfigError(
+                "extra_trees must be True or False",
+                key="extra_trees",
+                arrived=repr(self.extra_trees),
+            )
         if not isinstance(self.refit, bool | np.bool_):
             raise ConfigError("refit must be True or False", key="refit", arrived=repr(self.refit))
         if self.calibration not in CALIBRATION_METHODS:
@@ -317,6 +331,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             "feature_fraction": float(self.colsample_bytree),
             "lambda_l2": float(self.reg_lambda),
             "lambda_l1": float(self.reg_alpha),
+            "extra_trees": bool(self.extra_trees),
             "seed": int(self.random_state),
             "deterministic": True,
             "force_row_wise": True,
@@ -462,6 +477,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 )
         # keep exactly the trees that are used: text file, SHAP and compiled scorer agree
         booster = _cut(booster, best)
+        # LightGBM drops a round whose trees could not split (rare, with extra_trees on tiny
+        # slices), so count the rounds actually kept
+        best = booster.num_trees() // (1 if k == 2 else k)
 
         self.booster_ = booster
         self.calibrator_ = calibrator
