@@ -182,7 +182,7 @@ class Explanations:
         -------
         Explanations
         """
-        from studentprofile.models._frame import reference_values
+        from studentprofile.models._frame import decode_matrix, encode_matrix, reference_values
 
         if reference not in REFERENCES:
             raise ConfigError(
@@ -191,13 +191,12 @@ class Explanations:
                 arrived=repr(reference),
                 hint="'training' quotes the medians stored in the model; 'batch' those of X",
             )
-        prepared = model._prepare(X)
-        values, base = model._contributions(prepared)
-        if len(prepared):
-            raw = np.asarray(model.booster_.predict(prepared, raw_score=True), dtype="float64")
-        else:
-            raw = values.sum(axis=1) + base
-        proba = model.calibrator_.transform(raw) if len(prepared) else None
+        frame = model._columns(X)
+        matrix = encode_matrix(frame, model.categories_)
+        prepared = decode_matrix(matrix, list(frame.columns), model.categories_, frame.index)
+        values, base = model._contributions(matrix)
+        raw = model._raw(matrix)
+        proba = model.calibrator_.transform(raw) if len(matrix) else None
         classes = list(model.classes_.tolist())
         binary = len(classes) == 2
         if proba is not None and binary:

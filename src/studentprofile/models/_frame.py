@@ -22,6 +22,8 @@ __all__ = [
     "apply_categories",
     "as_frame",
     "check_target",
+    "decode_matrix",
+    "encode_matrix",
     "encode_numeric",
     "learn_categories",
     "reference_values",
@@ -200,48 +202,85 @@ def learn_categories(frame: pd.DataFrame, extra: Sequence[str] = ()) -> dict[str
     return cats
 
 
-def apply_categories(frame: pd.DataFrame, categories: Mapping[str, list[Any]]) -> pd.DataFrame:
-    """Return a LightGBM-ready frame: float64 numbers, categoricals with the learnt levels."""
-    out: dict[str, Any] = {}
-    for col in frame.columns:
-        s = frame[col]
-        if col in categories:
-            levels = pd.Index(categories[col], dtype=object)
-            if isinstance(s.dtype, pd.CategoricalDtype):
-                # map the categories, not every row: codes of s's levels in the learnt levels
-                own = levels.get_indexer(pd.Index(s.cat.categories, dtype=object))
-                codes = np.where(s.cat.codes.to_numpy() >= 0, own[s.cat.codes.to_numpy()], -1)
-            else:
-                # unknown levels and missing values get code -1 (missing)
-                codes = levels.get_indexer(pd.Index(s.to_numpy(dtype=object), dtype=object))
-            out[col] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(levels))
-        elif _is_text(s):
+def _codes(s: pd.Series, levels: pd.Index) -> np.ndarray:
+    """Codes of ``s`` in the learnt ``levels``; unknown levels and missing values get -1."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        # map the categories, not every row
+        own = levels.get_indexer(pd.Index(s.cat.categories, dtype=object))
+        raw = s.cat.codes.to_numpy()
+        return np.where(raw >= 0, own[np.maximum(raw, 0)], -1)
+    return np.asarray(levels.get_indexer(pd.Index(s.to_numpy(dtype=object), dtype=object)))
+
+
+def encode_matrix(frame: pd.DataFrame, categories: Mapping[str, list[Any]]) -> np.ndarray:
+    """Return the float64 matrix the trees split on.
+
+    Numbers stay as they are; a category becomes its code (code ``i`` is level
+    ``categories[name][i]``); missing values and unknown levels become NaN.
+    """
+    n, p = frame.shape
+    out = np.empty((n, p), dtype="float64")
+    cols = list(frame.columns)
+    numeric = [j for j, c in enumerate(cols) if c not in categories]
+    for j in numeric:
+        s = frame.iloc[:, j]
+        if _is_text(s):
             raise SchemaError(
                 "this column held numbers when the model was fitted and holds text now",
                 table="X",
-                column=col,
+                column=cols[j],
                 rule="dtype",
                 arrived=f"dtype {s.dtype}, e.g. {s.dropna().iloc[:3].tolist()!r}",
                 hint="pass the same column types as in fit",
             )
+    if numeric:
+        block = frame.iloc[:, numeric]
+        try:
+            out[:, numeric] = block.to_numpy(dtype="float64", na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise SchemaError(
+                "feature columns must be numeric, text or category",
+                table="X",
+                rule="dtype",
+                arrived=f"dtypes {sorted({str(d) for d in block.dtypes})!r}",
+            ) from exc
+    for j, col in enumerate(cols):
+        if col in categories:
+            codes = _codes(frame.iloc[:, j], pd.Index(categories[col], dtype=object))
+            out[:, j] = np.where(codes >= 0, codes, np.nan)
+    return out
+
+
+def decode_matrix(
+    matrix: np.ndarray,
+    columns: Sequence[str],
+    categories: Mapping[str, list[Any]],
+    index: pd.Index,
+) -> pd.DataFrame:
+    """Inverse of :func:`encode_matrix`: float64 columns and categoricals with the learnt levels."""
+    out: dict[str, Any] = {}
+    for j, col in enumerate(columns):
+        if col in categories:
+            v = matrix[:, j]
+            codes = np.where(np.isnan(v), -1, np.nan_to_num(v, nan=-1.0)).astype("int64")
+            dtype = pd.CategoricalDtype(pd.Index(categories[col], dtype=object))
+            out[col] = pd.Categorical.from_codes(codes, dtype=dtype)
         else:
-            try:
-                out[col] = s.to_numpy(dtype="float64", na_value=np.nan)
-            except (TypeError, ValueError) as exc:
-                raise SchemaError(
-                    "feature columns must be numeric, text or category",
-                    table="X",
-                    column=col,
-                    rule="dtype",
-                    arrived=f"dtype {s.dtype}",
-                ) from exc
-    return pd.DataFrame(out, index=frame.index, columns=frame.columns, copy=False)
+            out[col] = matrix[:, j]
+    return pd.DataFrame(out, index=index, columns=list(columns), copy=False)
+
+
+def apply_categories(frame: pd.DataFrame, categories: Mapping[str, list[Any]]) -> pd.DataFrame:
+    """Return a LightGBM-ready frame: float64 numbers, categoricals with the learnt levels."""
+    return decode_matrix(
+        encode_matrix(frame, categories), list(frame.columns), categories, frame.index
+    )
 
 
 def encode_numeric(prepared: pd.DataFrame) -> np.ndarray:
-    """Return the float64 matrix LightGBM sees: category codes as numbers, missing as NaN."""
+    """Return the float64 matrix of a frame made by :func:`apply_categories`."""
     n, p = prepared.shape
-    out = np.empty((n, p), dtype="float64", order="F")
+    out = np.empty((n, p), dtype="float64")
     for j, col in enumerate(prepared.columns):
         s = prepared[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
@@ -250,7 +289,7 @@ def encode_numeric(prepared: pd.DataFrame) -> np.ndarray:
             out[:, j] = codes
         else:
             out[:, j] = s.to_numpy(dtype="float64")
-    return np.ascontiguousarray(out)
+    return out
 
 
 def check_target(y: Any, X: pd.DataFrame) -> np.ndarray:

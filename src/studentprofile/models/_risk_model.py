@@ -661,7 +661,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             )
 
     def _prepare(self, X: Any) -> pd.DataFrame:
-        """Validate ``X`` against what ``fit`` saw and return the LightGBM-ready frame."""
+        """Validate ``X`` and return the LightGBM-ready frame (categoricals with fit's levels)."""
+        return _frame.apply_categories(self._columns(X), self.categories_)
+
+    def _columns(self, X: Any) -> pd.DataFrame:
+        """Validate ``X`` against what ``fit`` saw; return it with fit's columns, in fit's order."""
         self._check_fitted()
         frame, named = _frame.as_frame(X)
         names = self._feature_names
@@ -708,7 +712,17 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 rule="n-features",
                 arrived=f"shape {frame.shape}",
             )
-        return _frame.apply_categories(frame, self.categories_)
+        return frame
+
+    def _threads(self) -> int:
+        return 0 if self.n_jobs == -1 else int(self.n_jobs)
+
+    def _raw(self, matrix: np.ndarray) -> np.ndarray:
+        k = len(self.classes_)
+        if len(matrix) == 0:
+            return np.empty((0,) if k == 2 else (0, k), dtype="float64")
+        raw = self.booster_.predict(matrix, raw_score=True, num_threads=self._threads())
+        return np.asarray(raw, dtype="float64")
 
     def predict_raw(self, X: Any) -> np.ndarray:
         """Raw scores: log-odds of ``classes_[1]`` (binary) or per-class scores (multi-class).
@@ -723,12 +737,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         ndarray of shape (n,) or (n, k)
             What the SHAP values of :meth:`explain` add up to, before calibration.
         """
-        prepared = self._prepare(X)
-        if len(prepared) == 0:
-            k = len(self.classes_)
-            return np.empty((0,) if k == 2 else (0, k), dtype="float64")
-        raw = self.booster_.predict(prepared, raw_score=True)
-        return np.asarray(raw, dtype="float64")
+        return self._raw(self.encode(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated class probabilities.
@@ -796,7 +805,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n, n_features_in_)
         """
-        return _frame.encode_numeric(self._prepare(X))
+        self._check_fitted()
+        return _frame.encode_matrix(self._columns(X), self.categories_)
 
     # ------------------------------------------------------------------------------ explain
     def explain(self, X: Any, *, reference: str = "training") -> Explanations:
@@ -819,32 +829,26 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
         return Explanations.from_model(self, X, reference=reference)
 
-    def _contributions(self, prepared: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def _contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """SHAP values and base values from LightGBM's TreeSHAP (``pred_contrib``).
 
-        Returns ``values`` (n, p) or (n, p, k) and ``base`` () or (k,).
+        ``matrix`` is :meth:`encode`'s output. Returns ``values`` (n, p) or (n, p, k) and
+        ``base`` () or (k,).
         """
-        n, p = prepared.shape
+        n, p = matrix.shape
         k = len(self.classes_)
         if n == 0:
-            shape = (0, p) if k == 2 else (0, p, k)
-            base_shape: tuple[int, ...] = () if k == 2 else (k,)
-            return np.zeros(shape), self._base_values(base_shape)
-        contrib = np.asarray(self.booster_.predict(prepared, pred_contrib=True), dtype="float64")
+            # the expected value does not depend on the row: explain one all-missing row
+            _, base = self._contributions(np.full((1, p), np.nan))
+            return np.zeros((0, p) if k == 2 else (0, p, k)), base
+        contrib = np.asarray(
+            self.booster_.predict(matrix, pred_contrib=True, num_threads=self._threads()),
+            dtype="float64",
+        )
         if k == 2:
             return contrib[:, :p], np.asarray(contrib[0, p])
         c3 = contrib.reshape(n, k, p + 1)
         return np.ascontiguousarray(c3[:, :, :p].transpose(0, 2, 1)), c3[0, :, p].copy()
-
-    def _base_values(self, shape: tuple[int, ...]) -> np.ndarray:
-        # the expected value does not depend on the row: explain one all-missing row
-        row = pd.DataFrame({c: [np.nan] for c in self._feature_names}, dtype="float64")
-        row = _frame.apply_categories(row, self.categories_)
-        contrib = np.asarray(self.booster_.predict(row, pred_contrib=True), dtype="float64")
-        p = len(self._feature_names)
-        if shape == ():
-            return np.asarray(contrib[0, p])
-        return contrib.reshape(1, -1, p + 1)[0, :, p].copy()
 
     # ------------------------------------------------------------------------------ files
     def save(
