@@ -278,15 +278,15 @@ class Explanations:
                 arrived=repr(label),
                 hint=f"the output class is {self.output_class!r}",
             )
-        assert self.classes is not None
-        if label not in self.classes:
+        classes = list(self.classes or [])
+        if label not in classes:
             raise ConfigError(
                 "label must be one of the model's classes",
                 key="label",
                 arrived=repr(label),
-                hint=f"the classes are {self.classes!r}",
+                hint=f"the classes are {classes!r}",
             )
-        j = self.classes.index(label)
+        j = classes.index(label)
         return Explanations(
             self.values[:, :, j],
             float(self.base_value[j]),
@@ -441,21 +441,17 @@ class Explanations:
         for i in range(len(self)):
             rec: dict[str, Any] = dict(zip(keys, rows[i], strict=True))
             if self.is_multiclass:
-                assert self.classes is not None
-                rec["base_value"] = {str(c): float(b) for c, b in zip(
-                    self.classes, self.base_value, strict=True)}
-                rec["raw"] = {str(c): float(r) for c, r in zip(self.classes, self.raw[i],
-                                                               strict=True)}
+                classes = [str(c) for c in self.classes or range(self.values.shape[2])]
+                rec["base_value"] = dict(zip(classes, self.base_value.tolist(), strict=True))
+                rec["raw"] = dict(zip(classes, self.raw[i].tolist(), strict=True))
                 rec["probability"] = (
                     None
                     if self.probability is None
-                    else {str(c): float(q) for c, q in zip(
-                        self.classes, self.probability[i], strict=True)}
+                    else dict(zip(classes, self.probability[i].tolist(), strict=True))
                 )
                 rec["values"] = {
-                    str(c): dict(zip(self.feature_names, self.values[i, :, j].tolist(),
-                                     strict=True))
-                    for j, c in enumerate(self.classes)
+                    c: dict(zip(self.feature_names, self.values[i, :, j].tolist(), strict=True))
+                    for j, c in enumerate(classes)
                 }
             else:
                 rec["base_value"] = float(self.base_value)

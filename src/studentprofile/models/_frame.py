@@ -89,11 +89,12 @@ def as_frame(X: Any, *, table: str = "X") -> tuple[pd.DataFrame, bool]:
             rule="non-empty",
             arrived=f"shape {frame.shape}",
         )
-    for col in frame.columns:
-        if frame[col].dtype == object and pd.api.types.infer_dtype(frame[col], skipna=True) in (
-            "mixed",
-            "unknown-array",
-        ):
+    dtypes = dict(zip(frame.columns, frame.dtypes, strict=True))
+    objects = [c for c, d in dtypes.items() if d == object]
+    numeric_objects = []
+    for col in objects:
+        inferred = pd.api.types.infer_dtype(frame[col], skipna=True)
+        if inferred in ("mixed", "unknown-array"):
             odd = [v for v in frame[col].dropna() if not isinstance(v, str | int | float | bool)]
             if odd:
                 raise SchemaError(
@@ -104,12 +105,8 @@ def as_frame(X: Any, *, table: str = "X") -> tuple[pd.DataFrame, bool]:
                     arrived=f"{type(odd[0]).__name__} value {odd[0]!r}",
                     hint="flatten nested values into their own columns",
                 )
-    numeric_objects = [
-        col
-        for col in frame.columns
-        if frame[col].dtype == object
-        and pd.api.types.infer_dtype(frame[col], skipna=True) in _NUMERIC_INFERRED
-    ]
+        elif inferred in _NUMERIC_INFERRED:
+            numeric_objects.append(col)
     if numeric_objects:
         # an object column holding only numbers (e.g. np.asarray of mixed input) is numeric
         frame = frame.assign(
@@ -118,15 +115,15 @@ def as_frame(X: Any, *, table: str = "X") -> tuple[pd.DataFrame, bool]:
                 for c in numeric_objects
             }
         )
-    for col in frame.columns:
-        kind = frame[col].dtype.kind
+    for col, dtype in dtypes.items():
+        kind = getattr(dtype, "kind", "O")
         if kind == "c":
             raise SchemaError(
                 "Complex data not supported",
                 table=table,
                 column=col,
                 rule="dtype",
-                arrived=str(frame[col].dtype),
+                arrived=str(dtype),
                 hint="pass real numbers",
             )
         if kind in "mM":
@@ -135,16 +132,20 @@ def as_frame(X: Any, *, table: str = "X") -> tuple[pd.DataFrame, bool]:
                 table=table,
                 column=col,
                 rule="dtype",
-                arrived=str(frame[col].dtype),
+                arrived=str(dtype),
                 hint="turn them into numbers first (e.g. days since entry)",
             )
     return frame, named
 
 
-def _is_text(s: pd.Series) -> bool:
-    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+def _is_text_dtype(dtype: Any) -> bool:
+    if isinstance(dtype, pd.CategoricalDtype) or dtype == object:
         return True
-    return bool(pd.api.types.is_string_dtype(s.dtype))
+    return bool(pd.api.types.is_string_dtype(dtype))
+
+
+def _is_text(s: pd.Series) -> bool:
+    return _is_text_dtype(s.dtype)
 
 
 def _json_value(v: Any, column: str) -> Any:
@@ -222,9 +223,10 @@ def encode_matrix(frame: pd.DataFrame, categories: Mapping[str, list[Any]]) -> n
     out = np.empty((n, p), dtype="float64")
     cols = list(frame.columns)
     numeric = [j for j, c in enumerate(cols) if c not in categories]
+    dtypes = frame.dtypes.tolist()
     for j in numeric:
-        s = frame.iloc[:, j]
-        if _is_text(s):
+        if _is_text_dtype(dtypes[j]):
+            s = frame.iloc[:, j]
             raise SchemaError(
                 "this column held numbers when the model was fitted and holds text now",
                 table="X",
@@ -234,7 +236,7 @@ def encode_matrix(frame: pd.DataFrame, categories: Mapping[str, list[Any]]) -> n
                 hint="pass the same column types as in fit",
             )
     if numeric:
-        block = frame.iloc[:, numeric]
+        block = frame if len(numeric) == p else frame.iloc[:, numeric]
         try:
             out[:, numeric] = block.to_numpy(dtype="float64", na_value=np.nan)
         except (TypeError, ValueError) as exc:

@@ -7,7 +7,7 @@ import logging
 import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -525,7 +525,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         if cw == "balanced":
             counts = np.bincount(y_codes, minlength=k).astype("float64")
             return np.where(counts > 0, len(y_codes) / (k * np.maximum(counts, 1)), 1.0)
-        assert isinstance(cw, Mapping)
+        cw = cast(Mapping[Any, float], cw)
         unknown = [c for c in cw if c not in set(classes.tolist())]
         if unknown:
             raise ConfigError(
@@ -553,8 +553,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 if info.higher_is in ("better", "worse") and name not in categories
             }
         else:
-            assert isinstance(mc, Mapping)
-            wanted = dict(mc)
+            wanted = dict(cast(Mapping[str, int], mc))
             unknown = sorted(set(wanted) - set(names))
             if unknown:
                 raise ConfigError(

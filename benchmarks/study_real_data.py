@@ -1,0 +1,358 @@
+"""RiskModel on the bundled real data, with baselines measured in the same run.
+
+Three studies, each writing its part of one JSON document and printing Markdown tables:
+
+* ``uci``: UCI dropout, dropout vs not, stratified 5-fold cross-validated AUC / PR-AUC / Brier,
+  at three as-of dates (enrolment, after semester 1, after semester 2); RiskModel with default
+  parameters vs logistic regression on the same features (and a 500-tree random forest and
+  LightGBM's own defaults as further peers).
+* ``small``: "defaults that hold up on small tables": training sets of 150 / 300 / 600 students
+  drawn from the UCI data (after semester 1), tested on 1,500 other students, 24 draws each;
+  RiskModel defaults vs a 500-tree random forest, LightGBM defaults and logistic regression.
+* ``oulad``: OULAD, withdrawal within the next 60 days at weekly as-of dates, features from
+  ``FeatureBuilder``; train on the 2013 presentations, test on the 2014 ones; AUC and PR-AUC by
+  week of the presentation, RiskModel vs logistic regression on the same features.
+
+Run::
+
+    PYTHONPATH=src python benchmarks/study_real_data.py uci small oulad \
+        --out benchmarks/results/study_real_data.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import studentprofile as sp
+from studentprofile.models import RiskModel
+
+# --------------------------------------------------------------------------------- baselines
+
+
+def logistic_baseline(X: pd.DataFrame, seed: int = 0) -> Any:
+    """Logistic regression on the same columns: impute (+ indicators), scale, one-hot."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    cats = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+    nums = [c for c in X.columns if c not in cats]
+    pre = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
+                                                keep_empty_features=True),
+                                  StandardScaler()), nums),
+            ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                                  OneHotEncoder(handle_unknown="ignore")), cats),
+        ]
+    )
+    return make_pipeline(pre, LogisticRegression(C=1.0, max_iter=5000))
+
+
+def _as_text(X: pd.DataFrame) -> pd.DataFrame:
+    """Categoricals as plain object text for scikit-learn's imputers."""
+    out = X.copy()
+    for c in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = out[c].astype(object).where(out[c].notna(), "missing")
+    return out
+
+
+def _numeric_codes(X: pd.DataFrame) -> pd.DataFrame:
+    """Random forest input: categories as integer codes, missing as -1."""
+    out = X.copy()
+    for c in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = pd.Categorical(out[c].astype(object)).codes
+    return out.fillna(-1)
+
+
+def peers(seed: int) -> dict[str, Callable[[pd.DataFrame, np.ndarray, pd.DataFrame], np.ndarray]]:
+    """Name -> fit_predict(X_train, y_train, X_test) -> probability of the positive class."""
+    import lightgbm as lgb
+    from sklearn.ensemble import RandomForestClassifier
+
+    def ours(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame) -> np.ndarray:
+        return RiskModel(random_state=seed).fit(Xtr, ytr).predict_proba(Xte)[:, 1]
+
+    def logreg(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame) -> np.ndarray:
+        return logistic_baseline(Xtr).fit(_as_text(Xtr), ytr).predict_proba(_as_text(Xte))[:, 1]
+
+    def forest(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame) -> np.ndarray:
+        rf = RandomForestClassifier(n_estimators=500, random_state=seed, n_jobs=1)
+        return rf.fit(_numeric_codes(Xtr), ytr).predict_proba(_numeric_codes(Xte))[:, 1]
+
+    def lgbm_defaults(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame) -> np.ndarray:
+        def cat(X: pd.DataFrame) -> pd.DataFrame:
+            return X.astype({c: "category" for c in X.columns
+                             if not pd.api.types.is_numeric_dtype(X[c])})
+
+        m = lgb.LGBMClassifier(random_state=seed, verbosity=-1, n_jobs=1)
+        return m.fit(cat(Xtr), ytr).predict_proba(cat(Xte))[:, 1]
+
+    return {
+        "RiskModel (defaults)": ours,
+        "logistic regression": logreg,
+        "random forest (500 trees)": forest,
+        "LightGBM (LGBMClassifier defaults)": lgbm_defaults,
+    }
+
+
+def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    return {
+        "auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "brier": float(brier_score_loss(y, p)),
+    }
+
+
+# --------------------------------------------------------------------------------- UCI
+
+UCI_AS_OF = {"enrolment (day 0)": 0.0, "after semester 1 (day 151)": 151.0,
+             "after semester 2 (day 301)": 301.0}
+
+
+def uci_features(tables: sp.EventTables, as_of: float) -> pd.DataFrame:
+    """One row per student as of ``as_of``: static attributes and semester results known then.
+
+    Audit attributes are left out; so are the dates and ``course`` (the integer code of
+    ``program``).
+    """
+    st = tables.students.set_index("student_id")
+    drop = set(tables.audit_attributes) | {"entry_date", "term_start", "term_end", "course"}
+    static = st[[c for c in st.columns if c not in drop]]
+    ev = tables.events
+    ev = ev[ev["known_at"] < as_of]
+    if len(ev):
+        wide = ev.pivot_table(index="student_id", columns=["semester", "kind"], values="value",
+                              aggfunc="first", observed=True, dropna=False)
+        wide.columns = [f"sem{s}_{k}" for s, k in wide.columns]
+        static = static.join(wide, how="left")
+    static.index = pd.MultiIndex.from_arrays(
+        [static.index, np.full(len(static), as_of)], names=["student_id", "as_of"])
+    return static
+
+
+def study_uci(seed: int = 0) -> dict[str, Any]:
+    from sklearn.model_selection import StratifiedKFold
+
+    tables = sp.datasets.load_uci_dropout()
+    outcome = tables.outcomes.set_index("student_id")["outcome"]
+    out: dict[str, Any] = {}
+    for label, as_of in UCI_AS_OF.items():
+        X = uci_features(tables, as_of)
+        y = (outcome.reindex(X.index.get_level_values("student_id")) == "dropout").to_numpy(int)
+        folds = StratifiedKFold(5, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
+        per_model: dict[str, list[dict[str, float]]] = {}
+        for tr, te in folds:
+            for name, fit_predict in peers(seed).items():
+                p = fit_predict(X.iloc[tr], y[tr], X.iloc[te])
+                per_model.setdefault(name, []).append(_metrics(y[te], p))
+        out[label] = {
+            "n_students": int(len(y)),
+            "n_features": int(X.shape[1]),
+            "dropout_rate": float(y.mean()),
+            "models": {
+                name: {
+                    **{f"{k}_mean": float(np.mean([f[k] for f in fs])) for k in fs[0]},
+                    **{f"{k}_sd": float(np.std([f[k] for f in fs], ddof=1)) for k in fs[0]},
+                }
+                for name, fs in per_model.items()
+            },
+        }
+        logging.info("uci %s done", label)
+    return out
+
+
+def study_small(seed: int = 0, draws: int = 24, sizes: tuple[int, ...] = (150, 300, 600)
+                ) -> dict[str, Any]:
+    tables = sp.datasets.load_uci_dropout()
+    outcome = tables.outcomes.set_index("student_id")["outcome"]
+    X = uci_features(tables, 151.0)
+    y = (outcome.reindex(X.index.get_level_values("student_id")) == "dropout").to_numpy(int)
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {}
+    for n in sizes:
+        aucs: dict[str, list[float]] = {}
+        for draw in range(draws):
+            perm = rng.permutation(len(y))
+            tr, te = perm[:n], perm[n:n + 1500]
+            for name, fit_predict in peers(draw).items():
+                p = fit_predict(X.iloc[tr], y[tr], X.iloc[te])
+                aucs.setdefault(name, []).append(_metrics(y[te], p)["auc"])
+        ref = np.array(aucs["random forest (500 trees)"])
+        out[str(n)] = {
+            name: {
+                "auc_mean": float(np.mean(v)),
+                "auc_sd": float(np.std(v, ddof=1)),
+                "wins_vs_random_forest": int(np.sum(np.array(v) > ref)),
+                "draws": draws,
+            }
+            for name, v in aucs.items()
+        }
+        logging.info("small n=%d done", n)
+    return out
+
+
+# --------------------------------------------------------------------------------- OULAD
+
+
+def study_oulad(seed: int = 0, horizon: float = 60.0, weeks: int = 30) -> dict[str, Any]:
+    """Withdrawal within ``horizon`` days at weekly as-of dates; train 2013, test 2014."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from studentprofile.datasets import presentation_start
+    from studentprofile.features import FeatureBuilder
+    from studentprofile.labels import make_labels
+
+    tables = sp.datasets.load_oulad()
+    st = tables.students
+    # weekly as-of dates from the start of each presentation, while the student is registered
+    rows = []
+    for pres, group in st.groupby("code_presentation", observed=True):
+        start = pd.Timestamp(presentation_start(str(pres)))
+        for w in range(weeks):
+            rows.append(pd.DataFrame({"student_id": group["student_id"].to_numpy(),
+                                      "as_of": start + pd.Timedelta(days=7 * w),
+                                      "week": w, "presentation": str(pres)}))
+    grid = pd.concat(rows, ignore_index=True)
+    t0 = time.perf_counter()
+    labels = make_labels(tables, grid[["student_id", "as_of"]], outcome="withdrawn",
+                         horizon=horizon)
+    keep = labels.notna().to_numpy()
+    grid = grid[keep].reset_index(drop=True)
+    y = labels.to_numpy()[keep].astype(int)
+    builder = FeatureBuilder()
+    X = builder.fit_transform(tables, grid[["student_id", "as_of"]]) if hasattr(
+        builder, "fit_transform") else builder.transform(tables, grid[["student_id", "as_of"]])
+    feature_seconds = time.perf_counter() - t0
+    infos = getattr(builder, "feature_info_", None)
+    train = grid["presentation"].str.startswith("2013").to_numpy()
+    test = ~train
+    t1 = time.perf_counter()
+    model = RiskModel(random_state=seed, n_jobs=-1).fit(X[train], y[train], feature_info=infos)
+    fit_seconds = time.perf_counter() - t1
+    p_ours = model.predict_proba(X[test])[:, 1]
+    lr = logistic_baseline(X[train]).fit(_as_text(X[train]), y[train])
+    p_lr = lr.predict_proba(_as_text(X[test]))[:, 1]
+    weeks_test = grid.loc[test, "week"].to_numpy()
+    y_test = y[test]
+    by_week = []
+    for w in sorted(set(weeks_test.tolist())):
+        m = weeks_test == w
+        if y_test[m].min() == y_test[m].max():
+            continue
+        by_week.append({
+            "week": int(w), "n": int(m.sum()), "positives": int(y_test[m].sum()),
+            "auc_riskmodel": float(roc_auc_score(y_test[m], p_ours[m])),
+            "auc_logreg": float(roc_auc_score(y_test[m], p_lr[m])),
+            "pr_auc_riskmodel": float(average_precision_score(y_test[m], p_ours[m])),
+            "pr_auc_logreg": float(average_precision_score(y_test[m], p_lr[m])),
+        })
+    return {
+        "horizon_days": horizon,
+        "n_train_rows": int(train.sum()), "n_test_rows": int(test.sum()),
+        "n_features": int(X.shape[1]),
+        "feature_and_label_seconds": feature_seconds, "fit_seconds": fit_seconds,
+        "holdout": model.holdout_, "best_iteration": model.best_iteration_,
+        "overall": {"riskmodel": _metrics(y_test, p_ours), "logreg": _metrics(y_test, p_lr)},
+        "by_week": by_week,
+    }
+
+
+# --------------------------------------------------------------------------------- output
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines: list[str] = []
+    if "uci" in result:
+        lines.append("UCI dropout, dropout vs not, stratified 5-fold CV (mean ± sd over folds)\n")
+        lines.append("| as of | model | AUC | PR-AUC | Brier |")
+        lines.append("|---|---|---|---|---|")
+        for label, block in result["uci"].items():
+            for name, m in block["models"].items():
+                lines.append(
+                    f"| {label} | {name} | {m['auc_mean']:.3f} ± {m['auc_sd']:.3f} | "
+                    f"{m['pr_auc_mean']:.3f} ± {m['pr_auc_sd']:.3f} | "
+                    f"{m['brier_mean']:.3f} ± {m['brier_sd']:.3f} |")
+        lines.append("")
+    if "small" in result:
+        lines.append("Small tables (UCI after semester 1): AUC on 1,500 other students\n")
+        lines.append("| training students | model | AUC (mean ± sd) | draws beating the forest |")
+        lines.append("|---|---|---|---|")
+        for n, block in result["small"].items():
+            for name, m in block.items():
+                wins = "—" if name.startswith("random forest") else (
+                    f"{m['wins_vs_random_forest']}/{m['draws']}")
+                lines.append(f"| {n} | {name} | {m['auc_mean']:.4f} ± {m['auc_sd']:.4f} | "
+                             f"{wins} |")
+        lines.append("")
+    if "oulad" in result:
+        o = result["oulad"]
+        lines.append(f"OULAD, withdrawal within {o['horizon_days']:.0f} days, train 2013 / test "
+                     "2014\n")
+        lines.append("| week | rows | withdrawals | AUC RiskModel | AUC logistic | "
+                     "PR-AUC RiskModel | PR-AUC logistic |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for r in o["by_week"]:
+            lines.append(f"| {r['week']} | {r['n']:,} | {r['positives']:,} | "
+                         f"{r['auc_riskmodel']:.3f} | {r['auc_logreg']:.3f} | "
+                         f"{r['pr_auc_riskmodel']:.3f} | {r['pr_auc_logreg']:.3f} |")
+        ov = o["overall"]
+        lines.append(f"| all | {o['n_test_rows']:,} | | {ov['riskmodel']['auc']:.3f} | "
+                     f"{ov['logreg']['auc']:.3f} | {ov['riskmodel']['pr_auc']:.3f} | "
+                     f"{ov['logreg']['pr_auc']:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("studies", nargs="+", choices=["uci", "small", "oulad"])
+    parser.add_argument("--out", default=None, help="write (merge into) this JSON file")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    # the small-table draws and folds are big enough for a held-out slice; keep logs quiet
+    logging.getLogger("studentprofile.models._risk_model").setLevel(logging.ERROR)
+    result: dict[str, Any] = {}
+    if args.out and os.path.exists(args.out):
+        with open(args.out) as fh:
+            result = json.load(fh)
+    runners = {"uci": study_uci, "small": study_small, "oulad": study_oulad}
+    for name in args.studies:
+        t0 = time.perf_counter()
+        result[name] = runners[name](seed=args.seed)
+        result.setdefault("seconds", {})[name] = time.perf_counter() - t0
+    import lightgbm
+    import sklearn
+
+    result["environment"] = {
+        "python": platform.python_version(), "lightgbm": lightgbm.__version__,
+        "scikit-learn": sklearn.__version__, "pandas": pd.__version__,
+        "studentprofile": sp.__version__, "cpu_count": os.cpu_count(),
+        "command": " ".join(["python", *sys.argv]),
+    }
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(result, fh, indent=2)
+            fh.write("\n")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
