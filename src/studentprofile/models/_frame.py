@@ -90,7 +90,7 @@ def as_frame(X: Any, *, table: str = "X") -> tuple[pd.DataFrame, bool]:
             arrived=f"shape {frame.shape}",
         )
     dtypes = dict(zip(frame.columns, frame.dtypes, strict=True))
-    objects = [c for c, d in dtypes.items() if d == object]
+    objects = [c for c, d in dtypes.items() if pd.api.types.is_object_dtype(d)]
     numeric_objects = []
     for col in objects:
         inferred = pd.api.types.infer_dtype(frame[col], skipna=True)
@@ -139,7 +139,7 @@ def as_frame(X: Any, *, table: str = "X") -> tuple[pd.DataFrame, bool]:
 
 
 def _is_text_dtype(dtype: Any) -> bool:
-    if isinstance(dtype, pd.CategoricalDtype) or dtype == object:
+    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype):
         return True
     return bool(pd.api.types.is_string_dtype(dtype))
 
