@@ -410,3 +410,23 @@ def test_plots_without_matplotlib_say_what_to_install(ex, tmp_path, monkeypatch)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(DependencyError, match="plots need matplotlib"):
         ex.plot_summary(tmp_path / "x.png")
+
+
+def test_builder_coded_categories_are_categorical_and_read_as_levels():
+    """FeatureBuilder turns a text column into float codes and lists the levels in extra."""
+    X, y = make_data(seed=5)
+    levels = ["arts", "law", "science"]
+    coded = X.assign(programme=X["programme"].map({v: float(i) for i, v in
+                                                   enumerate(levels)}).astype(float))
+    info = FeatureInfo(name="programme", family="static", kind="programme", aggregate="value",
+                       window="static", phrase="programme", extra={"categories": levels})
+    model = RiskModel().fit(coded, y, feature_info={**INFOS, "programme": info})
+    assert model.categories_["programme"] == [0.0, 1.0, 2.0]
+    ex = model.explain(coded)
+    recs = ex.reasons(top=6, allow=["gender", "counselling_visits"])
+    prog = [r for rec in recs for r in rec["reasons"] if r["feature"] == "programme"]
+    assert prog and all(r["value"] in levels and r["reference"] in levels for r in prog)
+    assert "(most common " in prog[0]["sentence"]
+    # the same model as with the text column: codes and levels carry the same information
+    text_model = RiskModel().fit(X, y, feature_info=INFOS)
+    np.testing.assert_allclose(model.predict_raw(coded), text_model.predict_raw(X), atol=1e-12)

@@ -57,7 +57,9 @@ def _label(info: FeatureInfo, value: Any = None, with_value: bool = False) -> st
     if len(text) > 48:
         text = text[:46] + "..."
     if with_value:
-        text = f"{text} = {info.format_value(value)}"
+        from studentprofile.explain._reasons import display_value
+
+        text = f"{text} = {info.format_value(display_value(info, value))}"
     if info.sensitivity != "normal":
         # plots show every feature (they are for analysts and auditors); flag governed ones
         text = f"{text} [{info.sensitivity}]"

@@ -21,7 +21,13 @@ import pandas as pd
 from studentprofile.errors import ConfigError
 from studentprofile.features._info import FeatureInfo
 
-__all__ = ["DIRECTIONS", "eligible_features", "reason_sentence", "top_reasons"]
+__all__ = [
+    "DIRECTIONS",
+    "display_value",
+    "eligible_features",
+    "reason_sentence",
+    "top_reasons",
+]
 
 #: Which contributions a reason list may hold.
 DIRECTIONS: tuple[str, ...] = ("both", "raised", "lowered")
@@ -100,6 +106,34 @@ def reason_sentence(
     return f"{_capitalise(info.phrase)} was {info.format_value(value)}{ref}; this {verb} {target}."
 
 
+def display_value(info: FeatureInfo, value: Any) -> Any:
+    """The level a category code stands for, when ``info.extra["categories"]`` lists them.
+
+    ``FeatureBuilder`` turns a text column of the students table into codes (code ``i`` is
+    ``extra["categories"][i]``); reasons show the level, not the code.
+
+    Examples
+    --------
+    >>> from studentprofile.features._info import FeatureInfo
+    >>> info = FeatureInfo(name="program", family="static", kind="program", aggregate="value",
+    ...                    window="static", phrase="programme",
+    ...                    extra={"categories": ["Arts", "Law"]})
+    >>> display_value(info, 1.0), display_value(info, 7.0), display_value(info, None)
+    ('Law', 7.0, None)
+    """
+    levels = info.extra.get("categories") if isinstance(info.extra, dict) else None
+    if (
+        levels
+        and isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+        and float(value).is_integer()
+        and 0 <= int(value) < len(levels)
+    ):
+        return levels[int(value)]
+    return value
+
+
 def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
         v = v.item()
@@ -152,10 +186,8 @@ def top_reasons(
                 break
             name = names[j]
             info = infos[name]
-            value = _plain(columns[name][i])
-            if value is not None and isinstance(value, float) and math.isnan(value):
-                value = None
-            ref = _plain(reference.get(name))
+            value = display_value(info, _plain(columns[name][i]))
+            ref = display_value(info, _plain(reference.get(name)))
             contribution = float(values[i, j])
             rows.append(
                 {
@@ -175,7 +207,7 @@ def top_reasons(
                         ref,
                         contribution,
                         target=target,
-                        categorical=categorical[name],
+                        categorical=categorical[name] or bool(info.extra.get("categories")),
                     ),
                 }
             )

@@ -103,8 +103,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         or ``0``. ``"auto"`` derives them from ``FeatureInfo.higher_is`` (``"worse"`` -> +1,
         ``"better"`` -> -1). Binary models only; numeric features only.
     categorical_features : "auto" or list of str, default "auto"
-        Text and category columns are always categorical; list numeric columns that are codes
-        (e.g. a programme code) to treat them as categories too.
+        Text and category columns are always categorical, and so are code columns whose
+        ``FeatureInfo.extra["categories"]`` lists their levels (what ``FeatureBuilder`` makes of
+        a text column of the students table); list other numeric columns that are codes (e.g.
+        a programme code) to treat them as categories too.
     calibration : {"sigmoid", "isotonic", "none"}, default "sigmoid"
         How raw scores become probabilities on the held-out slice (see :class:`Calibrator`).
     validation_fraction : float or None, default 0.2
@@ -433,9 +435,15 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 arrived=repr(unknown),
                 hint=f"X's columns are {list(frame.columns)[:20]!r}",
             )
+        infos = infer_feature_infos(frame, feature_info)
+        # columns the feature builder already coded as categories (FeatureInfo.extra lists
+        # the levels) stay categorical: a programme code is not a number
+        cat_extra += [
+            name for name, info in infos.items()
+            if info.extra.get("categories") and name not in cat_extra
+        ]
         categories = _frame.learn_categories(frame, cat_extra)
         prepared = _frame.apply_categories(frame, categories)
-        infos = infer_feature_infos(frame, feature_info)
         monotone = self._monotone_vector(list(frame.columns), infos, categories, k)
 
         student, when = _frame.row_keys(frame)
