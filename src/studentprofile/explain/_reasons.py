@@ -107,7 +107,7 @@ def reason_sentence(
 
 
 def display_value(info: FeatureInfo, value: Any) -> Any:
-    """The level a category code stands for, when ``info.extra["categories"]`` lists them.
+    """Return the level a category code stands for, when ``info.extra["categories"]`` lists them.
 
     ``FeatureBuilder`` turns a text column of the students table into codes (code ``i`` is
     ``extra["categories"][i]``); reasons show the level, not the code.
