@@ -137,3 +137,17 @@ def test_malformed_dict_is_a_model_integrity_error():
         Calibrator.from_dict({"method": "sigmoid", "n_classes": 2, "params": [{"a": "x"}]})
     with pytest.raises(ModelIntegrityError, match="calibration parameters are malformed"):
         Calibrator.from_dict({"n_classes": 2})
+
+
+def test_sigmoid_never_reverses_the_order(caplog):
+    """A slice where higher scores are rarer positives must not flip the ranking."""
+    rng = np.random.default_rng(2)
+    raw = rng.normal(size=2000)
+    y = (rng.uniform(size=raw.size) < _expit(-1.0 * raw - 3)).astype(int)
+    cal = Calibrator.fit(raw, y, method="sigmoid", n_classes=2)
+    assert cal.params[0]["a"] == 1.0
+    p = cal.transform(np.sort(raw))[:, 1]
+    assert np.all(np.diff(p) >= 0)
+    # the intercept matches the base rate of the slice
+    assert abs(cal.transform(raw)[:, 1].mean() - y.mean()) < 0.01
+    assert "non-increasing map" in caplog.text

@@ -45,29 +45,40 @@ def test_holdout_is_later_and_student_disjoint(grid, fraction, seed):
     assert np.array_equal(again.train, train) and np.array_equal(again.holdout, hold)
 
 
-@given(grids())
-def test_the_cutoff_keeps_the_most_training_rows_among_feasible_ones(grid):
-    """Brute force over every cutoff and every student set (small grids only)."""
+@given(grids(), st.integers(0, 3))
+def test_held_out_students_are_the_latest_entrants_then_random(grid, seed):
+    """H is a prefix of one fixed order: by first as-of date (latest first), then a shuffle."""
     student, time = grid
-    n = len(student)
-    codes, uniq = pd.factorize(student)
-    if len(uniq) > 8 or len(np.unique(time)) < 2:
+    split = holdout_split(len(student), student=student, time=time, fraction=0.3,
+                          random_state=seed)
+    if split.strategy != "temporal":
         return
-    fraction = 0.25
-    target = int(np.ceil(fraction * n))
-    split = holdout_split(n, student=student, time=time, fraction=fraction)
-    best = -1
-    for c in np.unique(time)[1:]:
-        for mask in range(1, 2 ** len(uniq)):
-            in_h = np.array([(mask >> i) & 1 for i in range(len(uniq))], dtype=bool)[codes]
-            held = (time >= c) & in_h
-            if held.sum() >= target:
-                best = max(best, int(((time < c) & ~in_h).sum()))
-    if best >= 0:
-        assert len(split.holdout) >= target
-        # for a cutoff, filling the held-out set cheapest-first (training rows lost per held-out
-        # row) is the greedy cover: it loses at most one student's rows more than the optimum
-        assert len(split.train) >= best - np.bincount(codes).max()
+    first = pd.Series(time).groupby(student).min()
+    held = set(student[split.holdout])
+    eligible = set(student[time >= split.cutoff])
+    # every eligible student who entered strictly later than some held-out student is held out
+    latest_held_entry = min(first[s] for s in held)
+    assert {s for s in eligible if first[s] > latest_held_entry} <= held
+
+
+def test_held_out_slice_is_not_filled_with_students_who_stay():
+    """Withdrawn students leave the grid early; the held-out slice must still contain them."""
+    rng = np.random.default_rng(0)
+    student, time, leaver = [], [], {}
+    for s in range(400):
+        leaves = rng.uniform() < 0.4
+        last = int(rng.integers(12, 18)) if leaves else 29  # leavers stop after the midpoint
+        leaver[s] = leaves
+        student += [s] * (last + 1)
+        time += list(range(last + 1))
+    student, time = np.array(student), np.array(time, dtype=float)
+    split = holdout_split(len(student), student=student, time=time, fraction=0.2)
+    held = sorted(set(student[split.holdout]))
+    eligible = sorted(set(student[time >= split.cutoff]))
+    share_held = np.mean([leaver[s] for s in held])
+    share_eligible = np.mean([leaver[s] for s in eligible])
+    assert len(held) >= 40
+    assert abs(share_held - share_eligible) < 0.12
 
 
 def test_latest_intake_is_held_out():

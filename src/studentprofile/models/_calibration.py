@@ -9,6 +9,7 @@ nothing but numpy: its parameters are a few floats (sigmoid) or two short arrays
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from studentprofile.errors import ConfigError, ModelIntegrityError
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["CALIBRATION_METHODS", "Calibrator"]
 
@@ -81,6 +84,22 @@ def _fit_platt(f: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, floa
         a, b, current = na, nb, new
         if done:
             break
+    if a <= 0:
+        # The slice ranks the other way round (or not at all): a calibration must never reverse
+        # the model's order. Keep the model's slope and fit only the intercept.
+        logger.warning(
+            "sigmoid calibration: the held-out slice gives a non-increasing map (slope %.3g); "
+            "kept slope 1 and fitted the intercept only",
+            a,
+        )
+        a, b = 1.0, 0.0
+        for _ in range(100):
+            p = _expit(f + b)
+            g = float(np.sum(w * (p - t)))
+            h = float(np.sum(w * p * (1 - p))) + 1e-12
+            b -= g / h
+            if abs(g / h) < 1e-12:
+                break
     return a, b
 
 

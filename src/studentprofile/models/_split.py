@@ -119,14 +119,16 @@ def holdout_split(
     Notes
     -----
     The rule, for a cutoff ``c``: held-out rows are the rows at or after ``c`` of a set ``H`` of
-    students; training rows are the rows before ``c`` of everyone else. The cutoff is searched
-    over (up to 64 quantiles of) the distinct as-of values; for each, ``H`` is filled with the
-    students who lose the fewest training rows per held-out row (those with few rows before
-    ``c``, i.e. the latest to enter; ties broken by a seeded shuffle) until it holds
-    ``fraction`` of the rows. The cutoff that keeps the most training
-    rows wins. With several intake cohorts this holds out the latest-entering students and loses
-    almost nothing; with a single cohort it holds out a random group of students for the later
-    weeks and trains on the other students' earlier weeks.
+    students; training rows are the rows before ``c`` of everyone else. Students join ``H`` in
+    a fixed order, the latest to enter the grid (first as-of date) first, ties broken by a
+    seeded shuffle, skipping those with no row at or after ``c``, until ``H`` holds
+    ``fraction`` of the rows. The order never looks at a student's later rows: in an
+    early-warning grid those depend on the outcome (a student who withdraws leaves the grid),
+    and choosing by them would fill the slice with students who stay. The cutoff is searched
+    over (up to 64 quantiles of) the distinct as-of values, and the one that keeps the most
+    training rows wins. With several intake cohorts this holds out late entrants and loses
+    little; with a single cohort it holds out a random group of students for the later weeks
+    and trains on the other students' earlier weeks.
 
     Examples
     --------
@@ -177,16 +179,19 @@ def holdout_split(
     candidates = np.arange(1, n_times)
     if len(candidates) > _MAX_CUTOFFS:
         candidates = np.unique(np.linspace(1, n_times - 1, _MAX_CUTOFFS).round().astype("int64"))
+    # students in the order they are held out: latest first as-of date first, ties by the
+    # seeded shuffle. Nothing that could depend on a student's outcome (such as how many rows
+    # they have after the cutoff: withdrawn students leave the grid) may enter this order.
+    first = np.full(n_students, n_times, dtype="int64")
+    np.minimum.at(first, s_codes, t_codes)
+    entry_order = np.lexsort((priority, -first))
     best_score: tuple[bool, int, int] = (False, -1, 0)
     best_cut, best_chosen = 1, np.zeros(0, dtype="int64")
     for c in candidates.tolist():
         late = t_codes >= c
         after = np.bincount(s_codes[late], minlength=n_students)
         before = np.bincount(s_codes[~late], minlength=n_students)
-        eligible = np.flatnonzero(after > 0)
-        # cheapest first: fewest training rows lost per held-out row gained (greedy cover)
-        ratio = before[eligible] / after[eligible]
-        order = eligible[np.lexsort((priority[eligible], -after[eligible], ratio))]
+        order = entry_order[after[entry_order] > 0]
         cum = np.cumsum(after[order])
         k = len(order) if cum[-1] < target else int(np.searchsorted(cum, target) + 1)
         chosen = order[:k]
