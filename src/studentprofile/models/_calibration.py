@@ -94,11 +94,11 @@ def _fit_platt(f: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, floa
         )
         a, b = 1.0, 0.0
         for _ in range(100):
-            p = _expit(f + b)
-            g = float(np.sum(w * (p - t)))
-            h = float(np.sum(w * p * (1 - p))) + 1e-12
-            b -= g / h
-            if abs(g / h) < 1e-12:
+            q = _expit(f + b)
+            grad = float(np.sum(w * (q - t)))
+            curv = float(np.sum(w * q * (1 - q))) + 1e-12
+            b -= grad / curv
+            if abs(grad / curv) < 1e-12:
                 break
     return a, b
 
