@@ -41,7 +41,10 @@ from studentprofile.models import RiskModel
 
 
 def logistic_baseline(X: pd.DataFrame, seed: int = 0) -> Any:
-    """Logistic regression on the same columns: impute (+ indicators), scale, one-hot."""
+    """Logistic regression on the same columns: impute (+ indicators), scale, one-hot.
+
+    Pass ``X`` through :func:`_as_text` first: text columns are one-hot encoded.
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -62,11 +65,14 @@ def logistic_baseline(X: pd.DataFrame, seed: int = 0) -> Any:
     return make_pipeline(pre, LogisticRegression(C=1.0, max_iter=5000))
 
 
-def _as_text(X: pd.DataFrame) -> pd.DataFrame:
-    """Categoricals as plain object text for scikit-learn's imputers."""
+def _as_text(X: pd.DataFrame, codes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Categoricals (and the numeric code columns ``codes``) as plain text for scikit-learn."""
     out = X.copy()
     for c in out.columns:
-        if not pd.api.types.is_numeric_dtype(out[c]):
+        if c in codes:
+            out[c] = out[c].map(lambda v: "missing" if pd.isna(v) else f"code {v:g}").astype(
+                object)
+        elif not pd.api.types.is_numeric_dtype(out[c]):
             out[c] = out[c].astype(object).where(out[c].notna(), "missing")
     return out
 
@@ -89,7 +95,8 @@ def peers(seed: int) -> dict[str, Callable[[pd.DataFrame, np.ndarray, pd.DataFra
         return RiskModel(random_state=seed).fit(Xtr, ytr).predict_proba(Xte)[:, 1]
 
     def logreg(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame) -> np.ndarray:
-        return logistic_baseline(Xtr).fit(_as_text(Xtr), ytr).predict_proba(_as_text(Xte))[:, 1]
+        text = _as_text(Xtr)
+        return logistic_baseline(text).fit(text, ytr).predict_proba(_as_text(Xte))[:, 1]
 
     def forest(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame) -> np.ndarray:
         rf = RandomForestClassifier(n_estimators=500, random_state=seed, n_jobs=1)
@@ -270,7 +277,7 @@ def study_oulad(seed: int = 0, horizon: float = 60.0) -> dict[str, Any]:
     test = ~train
     fits: dict[str, Any] = {}
     probs: dict[str, np.ndarray] = {}
-    for name, params in (("RiskModel", {}), ("RiskModel (refit=False)", {"refit": False})):
+    for name, params in (("RiskModel", {}), ("RiskModel (refit=True)", {"refit": True})):
         t1 = time.perf_counter()
         model = RiskModel(random_state=seed, n_jobs=-1, **params).fit(
             X[train], y[train], feature_info=builder.feature_info_)
@@ -278,10 +285,13 @@ def study_oulad(seed: int = 0, horizon: float = 60.0) -> dict[str, Any]:
                       "best_iteration": model.best_iteration_,
                       "holdout_metrics": model.training_info_.get("holdout_metrics")}
         probs[name] = model.predict_proba(X[test])[:, 1]
+    # the builder's category-code columns are one-hot encoded for the logistic regression
+    codes = tuple(n for n, i in builder.feature_info_.items() if i.extra.get("categories"))
     t1 = time.perf_counter()
-    lr = logistic_baseline(X[train]).fit(_as_text(X[train]), y[train])
+    x_train = _as_text(X[train], codes)
+    lr = logistic_baseline(x_train).fit(x_train, y[train])
     fits["logistic regression"] = {"seconds": time.perf_counter() - t1}
-    probs["logistic regression"] = lr.predict_proba(_as_text(X[test]))[:, 1]
+    probs["logistic regression"] = lr.predict_proba(_as_text(X[test], codes))[:, 1]
     weeks_test, y_test = week[test], y[test]
     by_week = []
     for w in sorted(set(weeks_test.tolist())):

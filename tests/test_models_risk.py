@@ -77,7 +77,7 @@ def test_fitted_attributes(fitted, data):
     assert m.booster_.num_trees() == m.best_iteration_ < m.n_estimators
     assert isinstance(m.calibrator_, Calibrator) and m.calibrator_.method == "sigmoid"
     assert m.holdout_["strategy"] == "temporal"
-    assert m.training_info_["refit"] is True
+    assert m.training_info_["refit"] is False  # "auto": no refit after a temporal split
     assert m.training_info_["holdout_metrics"]["auc"] > 0.6
     assert m.reference_values_["programme"] in PROGRAMMES
     assert m.reference_values_["att_rate_30d"] == pytest.approx(X["att_rate_30d"].median())
@@ -218,13 +218,21 @@ def test_class_weight_balanced_moves_raw_not_ranking_much(data):
         RiskModel(class_weight={0: 1.0, 2: 3.0}).fit(X, y)
 
 
-def test_refit_false_keeps_the_split_booster(data):
+def test_refit_choices(data):
     X, y = data
     m = RiskModel(refit=False).fit(X, y)
     assert m.training_info_["refit"] is False
     m2 = RiskModel(refit=True).fit(X, y)
+    assert m2.training_info_["refit"] is True
     assert m.best_iteration_ == m2.best_iteration_
     assert m.booster_.model_to_string() != m2.booster_.model_to_string()
+    # the calibration is the one fitted on the held-out slice either way
+    assert m.calibrator_ == m2.calibrator_
+    auto = RiskModel().fit(X, y)
+    assert auto.holdout_["strategy"] == "temporal" and auto.training_info_["refit"] is False
+    assert auto.booster_.model_to_string() == m.booster_.model_to_string()
+    flat = RiskModel().fit(X.reset_index(drop=True), y.to_numpy())
+    assert flat.holdout_["strategy"] == "row" and flat.training_info_["refit"] is True
 
 
 def test_groups_and_time_without_index(data):
@@ -277,7 +285,7 @@ def test_clone_and_params():
         ({"class_weight": "auto"}, "class_weight must be None, 'balanced'"),
         ({"lgb_params": {"objective": "regression"}}, "may not set parameters RiskModel manages"),
         ({"categorical_features": "programme"}, "categorical_features must be 'auto' or a list"),
-        ({"refit": "yes"}, "refit must be True or False"),
+        ({"refit": "yes"}, "refit must be True, False or 'auto'"),
     ],
 )
 def test_bad_parameters(params, match, data):

@@ -114,10 +114,15 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         ``n_estimators`` rounds with no calibration.
     early_stopping_rounds : int, default 50
         Stop when the held-out log-loss has not improved for this many rounds.
-    refit : bool, default True
+    refit : bool or "auto", default "auto"
         After early stopping and calibration on the held-out slice, train the final booster on
-        every row with the chosen number of rounds (the calibration fitted on the held-out
-        predictions is kept). ``False`` keeps the booster trained on the training slice only.
+        every row with the chosen number of rounds, keeping the calibration fitted on the
+        held-out predictions. ``"auto"`` refits when the slice was chosen by student only (one
+        as-of date, or no time information: the slice is like the training rows, and the refit
+        model gains accuracy with unchanged calibration) and not when it is later in time
+        (there the refit model would see another period and often twice the rows, and the
+        calibration fitted for the early-stopped model no longer fits it). See
+        ``docs/models.md`` for the measurements behind the rule.
     random_state : int, default 0
         Seed for LightGBM's bagging and feature sampling and for the split's tie-breaking.
     n_jobs : int, default 1
@@ -189,7 +194,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         calibration: str = "sigmoid",
         validation_fraction: float | None = 0.2,
         early_stopping_rounds: int = 50,
-        refit: bool = True,
+        refit: bool | str = "auto",
         random_state: int = 0,
         n_jobs: int = 1,
         lgb_params: Mapping[str, Any] | None = None,
@@ -254,8 +259,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 key="extra_trees",
                 arrived=repr(self.extra_trees),
             )
-        if not isinstance(self.refit, bool | np.bool_):
-            raise ConfigError("refit must be True or False", key="refit", arrived=repr(self.refit))
+        if not (isinstance(self.refit, bool | np.bool_) or self.refit == "auto"):
+            raise ConfigError(
+                "refit must be True, False or 'auto'", key="refit", arrived=repr(self.refit)
+            )
         if self.calibration not in CALIBRATION_METHODS:
             raise ConfigError(
                 f"calibration must be one of {list(CALIBRATION_METHODS)!r}",
@@ -458,6 +465,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             params["monotone_constraints"] = monotone
         rounds = int(self.n_estimators)
         metrics: dict[str, Any] = {}
+        refitted = False
         if split is None:
             booster = _train(params, prepared, y_codes, weights, classes, self, None, None, rounds)
             best = booster.current_iteration()
@@ -479,7 +487,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                     raw_hold, hold_y, method=self.calibration, n_classes=k, sample_weight=hold_w
                 )
             metrics = _holdout_metrics(raw_hold, hold_y, hold_w, calibrator, k)
-            if self.refit:
+            refitted = bool(
+                self.refit is True
+                or (self.refit == "auto" and split.strategy != "temporal")
+            )
+            if refitted:
                 booster = _train(
                     params, prepared, y_codes, weights, classes, self, None, None, best
                 )
@@ -509,6 +521,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.training_info_ = self._training_info(
             n, student, y_codes, classes, params, prepared, calibrator, metrics
         )
+        self.training_info_["refit"] = refitted
         return self
 
     def _row_weights(self, sample_weight: Any, n: int) -> np.ndarray:
@@ -652,7 +665,6 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             "class_counts": {str(c): int(v) for c, v in zip(classes.tolist(), counts, strict=True)},
             "lightgbm_params": {k: _jsonable(v) for k, v in params.items()},
             "calibration": calibrator.method,
-            "refit": bool(self.refit and metrics),
             "X_fingerprint": frame_fingerprint(prepared),
         }
         if metrics:
