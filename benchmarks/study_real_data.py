@@ -86,8 +86,13 @@ def _numeric_codes(X: pd.DataFrame) -> pd.DataFrame:
     return out.fillna(-1)
 
 
-def peers(seed: int) -> dict[str, Callable[[pd.DataFrame, np.ndarray, pd.DataFrame], np.ndarray]]:
-    """Name -> fit_predict(X_train, y_train, X_test) -> probability of the positive class."""
+def peers(
+    seed: int, *, variants: bool = False
+) -> dict[str, Callable[[pd.DataFrame, np.ndarray, pd.DataFrame], np.ndarray]]:
+    """Name -> fit_predict(X_train, y_train, X_test) -> probability of the positive class.
+
+    ``variants`` adds RiskModel with ``refit=False`` (what ``refit="auto"`` buys).
+    """
     import lightgbm as lgb
     from sklearn.ensemble import RandomForestClassifier
 
@@ -110,12 +115,27 @@ def peers(seed: int) -> dict[str, Callable[[pd.DataFrame, np.ndarray, pd.DataFra
         m = lgb.LGBMClassifier(random_state=seed, verbosity=-1, n_jobs=1)
         return m.fit(cat(Xtr), ytr).predict_proba(cat(Xte))[:, 1]
 
+    def ours_no_refit(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame) -> np.ndarray:
+        return RiskModel(random_state=seed, refit=False).fit(Xtr, ytr).predict_proba(Xte)[:, 1]
+
+    extra = {"RiskModel (refit=False)": ours_no_refit} if variants else {}
     return {
         "RiskModel (defaults)": ours,
+        **extra,
         "logistic regression": logreg,
         "random forest (500 trees)": forest,
         "LightGBM (LGBMClassifier defaults)": lgbm_defaults,
     }
+
+
+def _ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error over equal-count bins of the predicted probability."""
+    order = np.argsort(p, kind="stable")
+    err = 0.0
+    for chunk in np.array_split(order, bins):
+        if len(chunk):
+            err += len(chunk) * abs(float(p[chunk].mean()) - float(y[chunk].mean()))
+    return err / len(y)
 
 
 def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -125,6 +145,7 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         "auc": float(roc_auc_score(y, p)),
         "pr_auc": float(average_precision_score(y, p)),
         "brier": float(brier_score_loss(y, p)),
+        "ece": _ece(y, p),
     }
 
 
@@ -167,7 +188,7 @@ def study_uci(seed: int = 0) -> dict[str, Any]:
         folds = StratifiedKFold(5, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
         per_model: dict[str, list[dict[str, float]]] = {}
         for tr, te in folds:
-            for name, fit_predict in peers(seed).items():
+            for name, fit_predict in peers(seed, variants=True).items():
                 p = fit_predict(X.iloc[tr], y[tr], X.iloc[te])
                 per_model.setdefault(name, []).append(_metrics(y[te], p))
         out[label] = {
@@ -222,6 +243,9 @@ def study_small(seed: int = 0, draws: int = 40, sizes: tuple[int, ...] = (150, 3
 def oulad_spec() -> Any:
     """The OULAD feature spec: assessment results, missed work, registration, static attributes.
 
+    ``term_start`` becomes "days since the module started" (a date column of the students
+    table turns into days from it to the as-of date).
+
     OULAD's kinds (``tma_score``, ``cma_score``, ``assessment_missed``, ``registration``) are not
     the names of the generic presets, so the spec names them. Exam scores are known only after
     the presentation ends and the VLE clicks are a 5,000-row slice of one module: both left out.
@@ -248,7 +272,9 @@ def oulad_spec() -> Any:
                       windows=("all",), value="days registered before the module start",
                       unit="days"),
         StaticFeatures(["program", "num_of_prev_attempts", "studied_credits",
-                        "highest_education"]),
+                        "highest_education", "term_start"],
+                       phrases={"term_start": "days since the module started"},
+                       units={"term_start": "days"}),
     ])
 
 
@@ -314,20 +340,9 @@ def study_oulad(seed: int = 0, horizon: float = 60.0) -> dict[str, Any]:
         "n_features": int(X.shape[1]), "features": list(X.columns),
         "feature_and_label_seconds": feature_seconds,
         "fits": fits,
-        "overall": {name: {**_metrics(y_test, p), "ece": _ece(y_test, p)}
-                    for name, p in probs.items()},
+        "overall": {name: _metrics(y_test, p) for name, p in probs.items()},
         "by_week": by_week,
     }
-
-
-def _ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error over equal-count bins of the predicted probability."""
-    order = np.argsort(p, kind="stable")
-    err = 0.0
-    for chunk in np.array_split(order, bins):
-        if len(chunk):
-            err += len(chunk) * abs(float(p[chunk].mean()) - float(y[chunk].mean()))
-    return err / len(y)
 
 
 # --------------------------------------------------------------------------------- output
@@ -337,14 +352,15 @@ def markdown(result: dict[str, Any]) -> str:
     lines: list[str] = []
     if "uci" in result:
         lines.append("UCI dropout, dropout vs not, stratified 5-fold CV (mean ± sd over folds)\n")
-        lines.append("| as of | model | AUC | PR-AUC | Brier |")
-        lines.append("|---|---|---|---|---|")
+        lines.append("| as of | model | AUC | PR-AUC | Brier | ECE |")
+        lines.append("|---|---|---|---|---|---|")
         for label, block in result["uci"].items():
             for name, m in block["models"].items():
                 lines.append(
                     f"| {label} | {name} | {m['auc_mean']:.3f} ± {m['auc_sd']:.3f} | "
                     f"{m['pr_auc_mean']:.3f} ± {m['pr_auc_sd']:.3f} | "
-                    f"{m['brier_mean']:.3f} ± {m['brier_sd']:.3f} |")
+                    f"{m['brier_mean']:.3f} ± {m['brier_sd']:.3f} | "
+                    f"{m['ece_mean']:.3f} ± {m['ece_sd']:.3f} |")
         lines.append("")
     if "small" in result:
         lines.append("Small tables (UCI after semester 1): AUC on 1,500 other students\n")
