@@ -477,7 +477,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             )
             best = booster.best_iteration or booster.current_iteration()
             booster = _cut(booster, best)
-            raw_hold = np.asarray(booster.predict(prepared.iloc[split.holdout], raw_score=True))
+            # the same path as predict_raw: the encoded matrix, the model's thread count
+            held_matrix = _frame.encode_numeric(prepared.iloc[split.holdout])
+            raw_hold = np.asarray(
+                booster.predict(held_matrix, raw_score=True, num_threads=self._threads())
+            )
             hold_y = y_codes[split.holdout]
             hold_w = None if sample_weight is None else weights[split.holdout]
             if self.calibration == "none":
