@@ -11,6 +11,7 @@ to 1e-9):
 
 * ``studentprofile``: ``model.explain(X)`` from a raw DataFrame (validation, category mapping,
   SHAP values, raw scores and calibrated probabilities), and the same plus ``reasons(top=3)``;
+  and the numba scorer's ``model.compile().shap_values(X)`` (SHAP values only);
 * ``shap.TreeExplainer``: ``explainer(X_prepared)`` on the model's booster;
 * ``lightgbm.pred_contrib``: ``booster.predict(X_prepared, pred_contrib=True)`` as a user
   would call it, and on the encoded float matrix with one thread (the bare kernel that
@@ -82,6 +83,12 @@ def implementations(model: RiskModel) -> dict[str, tuple[str, Callable[[Any], np
     def ours_all_cores(X: pd.DataFrame) -> np.ndarray:
         return np.asarray(all_cores.explain(X).values)
 
+    compiled = model.compile()
+    p = model.n_features_in_
+
+    def ours_compiled(X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(compiled.shap_values(X))[:, :p]
+
     def ours_reasons(X: pd.DataFrame) -> np.ndarray:
         ex = model.explain(X)
         ex.reasons(top=3)
@@ -100,6 +107,7 @@ def implementations(model: RiskModel) -> dict[str, tuple[str, Callable[[Any], np
         "studentprofile.explain": ("raw", ours),
         "studentprofile.explain(n_jobs=-1)": ("raw", ours_all_cores),
         "studentprofile.explain+reasons(top=3)": ("raw", ours_reasons),
+        "studentprofile.compiled shap_values": ("raw", ours_compiled),
         "shap.TreeExplainer": ("prepared", tree_explainer),
         "lightgbm.pred_contrib(DataFrame)": ("prepared", pred_contrib_frame),
         "lightgbm.pred_contrib(matrix, 1 thread)": ("matrix", pred_contrib_matrix),

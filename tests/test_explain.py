@@ -430,3 +430,16 @@ def test_builder_coded_categories_are_categorical_and_read_as_levels():
     # the same model as with the text column: codes and levels carry the same information
     text_model = RiskModel().fit(X, y, feature_info=INFOS)
     np.testing.assert_allclose(model.predict_raw(coded), text_model.predict_raw(X), atol=1e-12)
+
+
+def test_compiled_engine_gives_the_same_explanations(model, multi, data):
+    X, _ = data
+    for est in (model, multi):
+        ref = est.explain(X)
+        fast = est.explain(X, engine="compiled")
+        np.testing.assert_allclose(fast.values, ref.values, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(fast.base_value, ref.base_value, rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(fast.raw, ref.raw)
+    assert model.explain(X.iloc[:0], engine="compiled").values.shape == (0, X.shape[1])
+    with pytest.raises(ConfigError, match="engine must be one of"):
+        model.explain(X.head(2), engine="shap")

@@ -164,7 +164,7 @@ class Explanations:
     # ------------------------------------------------------------------------------ building
     @classmethod
     def from_model(
-        cls, model: RiskModel, X: Any, *, reference: str = "training"
+        cls, model: RiskModel, X: Any, *, reference: str = "training", engine: str = "lightgbm"
     ) -> Explanations:
         """Explain ``model`` on ``X`` with LightGBM's TreeSHAP (``pred_contrib``).
 
@@ -177,6 +177,8 @@ class Explanations:
         reference : {"training", "batch"}, default "training"
             Source of the "cohort median" in reasons: the values stored in the model (over the
             rows ``fit`` saw) or the medians of this batch.
+        engine : {"lightgbm", "compiled"}, default "lightgbm"
+            See :meth:`RiskModel.explain`.
 
         Returns
         -------
@@ -194,7 +196,7 @@ class Explanations:
         frame = model._columns(X)
         matrix = encode_matrix(frame, model.categories_)
         prepared = decode_matrix(matrix, list(frame.columns), model.categories_, frame.index)
-        values, base = model._contributions(matrix)
+        values, base = model._contributions(matrix, engine)
         raw = model._raw(matrix)
         proba = model.calibrator_.transform(raw) if len(matrix) else None
         classes = list(model.classes_.tolist())

@@ -54,6 +54,9 @@ class _NotFittedError(NotFittedError, _SklearnNotFittedError):
     """Our NotFittedError that is also scikit-learn's, so both ``except`` clauses catch it."""
 
 
+#: Who computes SHAP values in ``explain``.
+ENGINES: tuple[str, ...] = ("lightgbm", "compiled")
+
 #: The smallest held-out slice early stopping and calibration are fitted on.
 MIN_HOLDOUT_ROWS = 20
 MIN_HOLDOUT_PER_CLASS = 5
@@ -832,7 +835,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return _frame.encode_matrix(self._columns(X), self.categories_)
 
     # ------------------------------------------------------------------------------ explain
-    def explain(self, X: Any, *, reference: str = "training") -> Explanations:
+    def explain(
+        self, X: Any, *, reference: str = "training", engine: str = "lightgbm"
+    ) -> Explanations:
         """SHAP values (path-dependent TreeSHAP, log-odds) and plain-language reasons.
 
         Parameters
@@ -842,6 +847,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         reference : {"training", "batch"}, default "training"
             Where the "cohort median" in reasons comes from: the rows ``fit`` saw (stored in the
             model) or the explained batch itself.
+        engine : {"lightgbm", "compiled"}, default "lightgbm"
+            Who computes the SHAP values: LightGBM's ``pred_contrib`` (the reference, identical
+            to ``shap.TreeExplainer``) or the numba scorer of :meth:`compile` (equal to it within
+            1e-9, several times faster on large batches; compiled once per model).
 
         Returns
         -------
@@ -850,28 +859,50 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         # explain/ sits above models/ in the layers; this is the one call upward, kept lazy.
         from studentprofile.explain import Explanations
 
-        return Explanations.from_model(self, X, reference=reference)
+        return Explanations.from_model(self, X, reference=reference, engine=engine)
 
-    def _contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """SHAP values and base values from LightGBM's TreeSHAP (``pred_contrib``).
+    def _contributions(
+        self, matrix: np.ndarray, engine: str = "lightgbm"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """SHAP values and base values (path-dependent TreeSHAP).
 
-        ``matrix`` is :meth:`encode`'s output. Returns ``values`` (n, p) or (n, p, k) and
-        ``base`` () or (k,).
+        ``matrix`` is :meth:`encode`'s output; ``engine`` is ``"lightgbm"`` (``pred_contrib``)
+        or ``"compiled"`` (the numba scorer of :meth:`compile`). Returns ``values`` (n, p) or
+        (n, p, k) and ``base`` () or (k,).
         """
+        if engine not in ENGINES:
+            raise ConfigError(
+                f"engine must be one of {list(ENGINES)!r}",
+                key="engine",
+                arrived=repr(engine),
+                hint="'lightgbm' (the reference) or 'compiled' (numba, faster on big batches)",
+            )
         n, p = matrix.shape
         k = len(self.classes_)
         if n == 0:
             # the expected value does not depend on the row: explain one all-missing row
-            _, base = self._contributions(np.full((1, p), np.nan))
+            _, base = self._contributions(np.full((1, p), np.nan), engine)
             return np.zeros((0, p) if k == 2 else (0, p, k)), base
-        contrib = np.asarray(
-            self.booster_.predict(matrix, pred_contrib=True, num_threads=self._threads()),
-            dtype="float64",
-        )
+        if engine == "compiled":
+            contrib = np.asarray(self._scorer().shap_values(matrix), dtype="float64")
+        else:
+            contrib = np.asarray(
+                self.booster_.predict(matrix, pred_contrib=True, num_threads=self._threads()),
+                dtype="float64",
+            )
         if k == 2:
             return contrib[:, :p], np.asarray(contrib[0, p])
         c3 = contrib.reshape(n, k, p + 1)
         return np.ascontiguousarray(c3[:, :, :p].transpose(0, 2, 1)), c3[0, :, p].copy()
+
+    def _scorer(self) -> Any:
+        """Return the compiled scorer of this booster (compiled once, kept while the booster is)."""
+        cached = self.__dict__.get("_compiled_cache")
+        if cached is not None and cached[0] is self.booster_:
+            return cached[1]
+        scorer = self.compile()
+        self.__dict__["_compiled_cache"] = (self.booster_, scorer)
+        return scorer
 
     # ------------------------------------------------------------------------------ files
     def save(
