@@ -354,8 +354,10 @@ def oulad_card(
     """A profile card for a real OULAD student of the test year, with the closed loop around it."""
     policy = AlertPolicy(tiers={"high": 0.05, "medium": 0.15}, mode="top_fraction",
                          enter_after=2, exit_after=2, cooldown_days=21)
+    # percentiles within the student's module presentation (their peer group)
+    peers = tables.students.set_index("student_id")["presentation"]
     profiles = build_profiles(X_test, feature_info=builder.feature_info_,
-                              spec=oulad_profile_spec())
+                              spec=oulad_profile_spec(), cohort=peers)
     types = ProfileTypes(n_types=4, random_state=0).fit(profiles)
     tiers = policy.apply(risk)
     # the student, picked by rule (not by hand): alerted while they had at least two marked

@@ -103,3 +103,34 @@ def test_types_drift_and_card_end_to_end(campus):
     card = profile_card(sid, profiles=p, types=types, risk=risk)
     json.dumps(card, allow_nan=False)
     assert "Academic progress" in render_card_html(card)
+
+
+def test_model_explanations_flow_into_alerts_and_cards(campus, tmp_path):
+    from studentprofile.labels import make_labels
+    from studentprofile.models import RiskModel
+    from studentprofile.warning import AlertLog, AlertPolicy
+
+    tables, _, builder, X = campus
+    grid = X.index.to_frame(index=False)
+    y = make_labels(tables, grid, outcome="withdrawn", horizon=60,
+                    exclude_prior=False).fillna(0.0)
+    y.index = X.index
+    model = RiskModel(n_estimators=50, random_state=0, n_jobs=1).fit(
+        X, y.astype(int), feature_info=builder.feature_info_)
+    risk = model.predict_risk(X)
+    explanations = model.explain(X)
+    tiers = AlertPolicy(tiers={"high": 0.1}, mode="top_fraction").apply(
+        risk, reasons=explanations)
+    alerted = tiers[tiers["alert"]]
+    assert len(alerted) > 0
+    assert all(1 <= len(r) <= 3 and all(isinstance(t, str) and t for t in r)
+               for r in alerted["reasons"])
+    with AlertLog(tmp_path / "a.sqlite") as log:
+        assert log.record_alerts(tiers).n_new == len(alerted)
+        sid, when = alerted.index[0]
+        card = profile_card(sid, when, risk=tiers, reasons=explanations, alerts=log,
+                            feature_info=builder.feature_info_)
+    assert card["reasons"] and card["reasons"][0]["text"] == alerted["reasons"].iloc[0][0]
+    assert card["risk"]["tier"] == "high"
+    assert card["alerts"][0]["status"] == "raised"
+    json.dumps(card, allow_nan=False)
