@@ -761,7 +761,8 @@ def backtest(
     train_mask, test_mask : array of bool, optional
         Restrict which grid rows may train or be tested (e.g. train on the 2013 cohorts only).
     test_observed_until : date or float, optional
-        End of observation for test labels; default the latest time in the tables.
+        End of observation for test labels; default the latest time in the tables. Test rows
+        whose label window runs past it are left unlabelled (``nan``), positive or not.
 
     Returns
     -------
@@ -783,7 +784,7 @@ def backtest(
     --------
     See ``docs/evaluation.md`` and ``examples/oulad_backtest.py``.
     """
-    from studentprofile.labels import check_grid, make_labels
+    from studentprofile.labels import _end_of_observation, check_grid, make_labels
 
     if not isinstance(tables, EventTables):
         raise SchemaError(
@@ -827,6 +828,9 @@ def backtest(
     train_ok = _mask(train_mask, "train_mask", len(grid))
     test_ok = _mask(test_mask, "test_mask", len(grid))
     horizon = splits.horizon_days
+    end = _end_of_observation(tables, test_observed_until)
+    end_days = float(tables.to_days(pd.Series([end]))[0])
+    as_of_days = tables.to_days(grid["as_of"])
     windows = list(splits)
     pairs = list(splits.split(grid))
 
@@ -854,8 +858,11 @@ def backtest(
                 grid.iloc[te],
                 outcome=label,
                 horizon=horizon,
-                observed_until=test_observed_until,
-            ).to_numpy()
+                observed_until=end,
+            ).to_numpy(copy=True)
+            # a window that runs past the end of observation is unknown even when an outcome
+            # was seen in it: keeping only those positives would inflate the prevalence
+            y_te[as_of_days[te] + horizon > end_days] = np.nan
         if not len(tr):
             raise ConfigError(
                 NO_TRAINING_ROWS.format(index=window.index),

@@ -7,9 +7,10 @@ Definitions (per group ``g`` of an audit attribute, with flags from a threshold 
   ``flagged_share = flagged / (all flagged students)``;
 * ``tpr = tp / positives``, ``fnr = fn / positives``, ``fpr = fp / negatives``,
   ``fdr = fp / flagged``, ``precision = tp / flagged``, ``npv = tn / not flagged``;
-* ``<metric>_disparity = metric(g) / metric(reference group)``; a group passes parity for that
-  metric when the ratio lies within the tolerance (default ``[0.8, 1.25]``, the four-fifths rule
-  and its inverse);
+* ``<metric>_disparity = metric(g) / metric(reference group)`` (equal values, 0 and 0
+  included, give exactly 1; a positive value over a reference of 0 gives ``inf``); a group
+  passes parity for that metric when the ratio lies within the tolerance (default
+  ``[0.8, 1.25]``, the four-fifths rule and its inverse);
 * ``<metric>_pvalue``: two-sided Fisher exact test of the group's proportion against the
   reference group's (e.g. for ``tpr``: true positives out of positives, in ``g`` vs the
   reference), ``scipy.stats.fisher_exact``; optionally Holm-adjusted over the whole audit;
@@ -338,6 +339,14 @@ def _flag_cells(
     return cells, slots / tied, rule
 
 
+def _ratio(values: np.ndarray, reference: np.ndarray | float) -> np.ndarray:
+    """Return ``values / reference``, with equal values (0/0 included) giving exactly 1."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.asarray(values / reference, dtype=np.float64)
+    out = np.where(values == reference, 1.0, out)
+    return np.asarray(out, dtype=np.float64)
+
+
 def _holm(p: np.ndarray) -> np.ndarray:
     out = np.full(p.shape, np.nan)
     flat = p.reshape(-1)
@@ -479,9 +488,7 @@ def _audit_axis(
         else:
             references[(axis.attribute, metric)] = axis.labels[ref]
             ref_labels.add(axis.labels[ref])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = point[metric] / point[metric][ref]
-            ratio[ref] = 1.0 if not np.isnan(point[metric][ref]) else np.nan
+            ratio = _ratio(point[metric], point[metric][ref])
             num, den = _TEST_COUNTS[metric]
             a = np.rint(counts[num]).astype(np.int64)
             b = np.rint(counts[den]).astype(np.int64) - a
@@ -502,8 +509,7 @@ def _audit_axis(
         out[f"{metric}_parity"] = parity
         out[f"{metric}_pvalue"] = pvals
         if n_boot > 0 and ref is not None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                bratio = boot[metric] / boot[metric][:, [ref]]
+            bratio = _ratio(boot[metric], boot[metric][:, [ref]])
             bratio[~np.isfinite(bratio)] = np.nan
             low, high = _percentiles(bratio, ci)
             low[ref] = high[ref] = 1.0 if not np.isnan(ratio[ref]) else np.nan

@@ -112,7 +112,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
                 LABELS_NOT_BINARY,
                 table=name,
                 rule="binary-labels",
-                arrived=f"values {show_values(np.unique(arr[bad]))} at positions "
+                arrived=f"values {show_values(np.unique(arr[bad]).tolist())} at positions "
                 f"{_bad_positions(bad)}",
                 hint="map the outcome to 1 (reached) and 0 (not reached), e.g. "
                 "(final_result == 'Withdrawn').astype(int)",
@@ -135,7 +135,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
                 LABELS_NOT_BINARY,
                 table=name,
                 rule="binary-labels",
-                arrived=f"values {show_values(np.unique(arr[bad]))} at positions "
+                arrived=f"values {show_values(np.unique(arr[bad]).tolist())} at positions "
                 f"{_bad_positions(bad)}",
                 hint="map the outcome to 1 (reached) and 0 (not reached); for scores, pass them "
                 "as scores=",
@@ -167,7 +167,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
             LABELS_NOT_BINARY,
             table=name,
             rule="binary-labels",
-            arrived=f"values {show_values(pd.unique(obj[~ok]))} at positions "
+            arrived=f"values {show_values(pd.unique(obj[~ok]).tolist())} at positions "
             f"{_bad_positions(~ok)}",
             hint="map the outcome to 1 (reached) and 0 (not reached), e.g. "
             "(final_result == 'Withdrawn').astype(int)",
@@ -204,7 +204,7 @@ def scores(s: Any, name: str = "scores", *, probability: bool = False) -> np.nda
                 SCORES_NOT_NUMERIC,
                 table=name,
                 rule="numeric",
-                arrived=f"values {show_values(pd.unique(obj[~is_num]))} at positions "
+                arrived=f"values {show_values(pd.unique(obj[~is_num]).tolist())} at positions "
                 f"{_bad_positions(~is_num)}",
                 hint="pass the model's risk scores as numbers",
             )
@@ -216,8 +216,8 @@ def scores(s: Any, name: str = "scores", *, probability: bool = False) -> np.nda
             SCORES_NOT_FINITE,
             table=name,
             rule="finite",
-            arrived=f"{int(bad.sum()):,} value(s) such as {show_values(np.unique(out[bad]))} at "
-            f"positions {_bad_positions(bad)}",
+            arrived=f"{int(bad.sum()):,} value(s) such as "
+            f"{show_values(np.unique(out[bad]).tolist())} at positions {_bad_positions(bad)}",
             hint="score every student (impute features upstream) or drop unscored rows from "
             "both y_true and scores",
         )
@@ -228,7 +228,7 @@ def scores(s: Any, name: str = "scores", *, probability: bool = False) -> np.nda
                 PROBABILITIES_OUT_OF_RANGE,
                 table=name,
                 rule="probability",
-                arrived=f"values such as {show_values(np.unique(out[out_of_range]))} at "
+                arrived=f"values such as {show_values(np.unique(out[out_of_range]).tolist())} at "
                 f"positions {_bad_positions(out_of_range)}",
                 hint="pass calibrated probabilities (predict_proba(X)[:, 1]); ranking metrics "
                 "(AUC, precision@k) accept any real scores",

@@ -765,7 +765,7 @@ def contact_comparison(
             raise ConfigError(
                 "band edges must cover every score",
                 key="bands",
-                arrived=f"scores {show_values(np.unique(score[outside]))} outside "
+                arrived=f"scores {show_values(np.unique(score[outside]).tolist())} outside "
                 f"[{edges[0]:g}, {edges[-1]:g}]",
             )
     if len(edges) == 1:

@@ -146,10 +146,12 @@ def fairness_figure(
 
     One panel per audit attribute (intersections are in the tables, not drawn).
     """
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
     frame = audit.frame
     attributes = [a for a in frame["attribute"].unique() if " & " not in str(a)]
-    heights = [max(1.0, 0.42 * (frame["attribute"] == a).sum() * 1.0) for a in attributes]
-    fig = _figure(6.4, 1.2 + sum(heights) * 0.9)
+    heights = [max(1.0, 0.55 * (frame["attribute"] == a).sum()) for a in attributes]
+    fig = _figure(8.0, 1.4 + sum(heights) * 0.95)
     axes = fig.subplots(len(attributes), 1, squeeze=False, height_ratios=heights)[:, 0]
     low, high = audit.params["tolerance"]
     colours = [_BLUE, _ORANGE, _PURPLE, _GREEN, _RED, _GREY, "#8c564b"]
@@ -194,6 +196,11 @@ def fairness_figure(
         ax.invert_yaxis()
         ax.set_xscale("log")
         ax.set_xlim(lim_lo, lim_hi)
+        ticks = [t for t in (0.1, 0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0, 10.0)
+                 if lim_lo <= t <= lim_hi]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FixedFormatter([f"{t:g}" for t in ticks]))
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_title(str(attribute), fontsize=10, loc="left")
         ax.grid(alpha=0.3, axis="x")
     axes[-1].set_xlabel(
@@ -231,7 +238,7 @@ def lead_time_figure(lead: LeadTime) -> Any:
 def backtest_figure(result: BacktestResult, k: Any) -> Any:
     """AUC, PR AUC and precision at k per test as-of date across the backtest."""
     by = result.metrics_by_as_of(k=[k])
-    fig = _figure(6.4, 3.6)
+    fig = _figure(7.4, 3.6)
     ax = fig.add_subplot()
     if len(by):
         x = by.index
@@ -245,7 +252,7 @@ def backtest_figure(result: BacktestResult, k: Any) -> Any:
             ax.axvline(t, color=_GREY, lw=0.8, ls=":")
     ax.set(ylim=(0, 1.01), xlabel="test as-of date", ylabel="metric",
            title="Backtest: metrics by test as-of date (dotted: retraining)")
-    ax.legend(fontsize=8, loc="lower left")
+    fig.legend(fontsize=8, loc="outside right upper")
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     return fig

@@ -11,7 +11,7 @@ import datetime as _dt
 import html
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,7 +258,7 @@ class EvaluationReport:
             f"{int(self.summary.get('n', 0)):,} students, prevalence "
             f"{_fmt(self.summary.get('prevalence'))}</p>",
             "<h2>Overall</h2>",
-            _table(pd.DataFrame({"value": pd.Series(self.summary, dtype=object)})),
+            _table(_kv(self.summary)),
             '<div class="figs">',
             imgs.get("roc", ""),
             imgs.get("pr", ""),
@@ -286,7 +286,7 @@ class EvaluationReport:
                 f'<p class="note">Flag rule: {e(lt.rule)}. Among students who reached the '
                 "outcome and were scored before it: days between the first flag and the "
                 "outcome.</p>",
-                _table(pd.DataFrame({"value": pd.Series(lt.summary(), dtype=object)})),
+                _table(_kv(lt.summary())),
                 imgs.get("lead_time", ""),
             ]
             parts += [f'<p class="note">{e(n)}</p>' for n in lt.notes]
@@ -342,7 +342,9 @@ class EvaluationReport:
             )
         text = self.to_json() if suffix == ".json" else self.to_html()
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        # O_EXCL: never write through an existing file; mode 0o666 lets the umask decide
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
@@ -388,6 +390,12 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float | np.floating):
         return "–" if not np.isfinite(value) else f"{value:.3f}"
     return str(value)
+
+
+def _kv(mapping: Mapping[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"value": pd.Series(dict(mapping), dtype=object)}
+    ).rename_axis("metric")
 
 
 def _cell(value: Any) -> str:
@@ -471,13 +479,13 @@ def _interventions_html(iv: InterventionOutcomes, img: str) -> list[str]:
     if iv.per_student is not None:
         out += [
             "<h3>Per student: before and after first contact</h3>",
-            _table(pd.DataFrame({"value": pd.Series(iv.per_student.summary(), dtype=object)})),
+            _table(_kv(iv.per_student.summary())),
             img,
         ]
     if iv.platform is not None:
         out += [
             "<h3>Platform: reach and caseloads</h3>",
-            _table(pd.DataFrame({"value": pd.Series(iv.platform.summary(), dtype=object)})),
+            _table(_kv(iv.platform.summary())),
             _table(iv.platform.per_staff),
         ]
     if iv.institution is not None:
