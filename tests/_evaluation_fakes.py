@@ -11,9 +11,14 @@ import pandas as pd
 
 from studentprofile.tables import EventTables
 
+ORIGIN = pd.Timestamp("2020-01-06")
 
-def synthetic_tables(n_students: int = 300, days: float = 400.0, seed: int = 0) -> EventTables:
-    """Float-time tables: weekly LMS clicks that fade before a student withdraws."""
+
+def synthetic_tables(
+    n_students: int = 300, days: float = 400.0, seed: int = 0, datetimes: bool = False
+) -> EventTables:
+    """Float-time tables (or datetimes from ORIGIN): weekly LMS clicks that fade before a
+    student withdraws."""
     rng = np.random.default_rng(seed)
     ids = np.array([f"s{i:04d}" for i in range(n_students)], dtype=object)
     risk = rng.random(n_students)
@@ -51,6 +56,11 @@ def synthetic_tables(n_students: int = 300, days: float = 400.0, seed: int = 0) 
             "start": start,
         }
     )
+    if datetimes:
+        for frame, cols in ((events, ["time", "known_at"]), (outcomes, ["time"]),
+                            (students, ["start"])):
+            for col in cols:
+                frame[col] = ORIGIN + pd.to_timedelta(frame[col], unit="D")
     return EventTables(
         students=students,
         events=events,
@@ -62,20 +72,28 @@ def synthetic_tables(n_students: int = 300, days: float = 400.0, seed: int = 0) 
 def grid_for(tables: EventTables, every: float = 7.0, until: float = 400.0) -> pd.DataFrame:
     """Every student every ``every`` days from their start to ``until``."""
     st = tables.students
+    starts = tables.to_days(st["start"]) - (
+        tables.to_days(pd.Series([ORIGIN])) if tables.time_kind == "datetime" else 0.0
+    )
     rows = []
-    for sid, start in zip(st["student_id"], st["start"], strict=True):
+    for sid, start in zip(st["student_id"], starts, strict=True):
         for t in np.arange(np.ceil(start / every) * every, until, every):
             rows.append((sid, float(t)))
-    return pd.DataFrame(rows, columns=["student_id", "as_of"])
+    grid = pd.DataFrame(rows, columns=["student_id", "as_of"])
+    if tables.time_kind == "datetime":
+        grid["as_of"] = ORIGIN + pd.to_timedelta(grid["as_of"], unit="D")
+    return grid
 
 
 class CausalBuilder:
     """Clicks known before as_of: total over the last 14 days, weeks active, and days since last."""
 
     def transform(self, tables: EventTables, grid: pd.DataFrame) -> pd.DataFrame:
-        ev = tables.events[["student_id", "known_at", "value"]]
+        ev = tables.events[["student_id", "known_at", "value"]].copy()
+        ev["known_at"] = tables.to_days(ev["known_at"])
         out = []
-        for as_of, part in grid.groupby("as_of", sort=False):
+        for as_of_value, part in grid.groupby("as_of", sort=False):
+            as_of = float(tables.to_days(pd.Series([as_of_value]))[0])
             known = ev[ev["known_at"] < as_of]
             recent = known[known["known_at"] >= as_of - 14]
             g_recent = recent.groupby("student_id")["value"].sum()
