@@ -336,7 +336,8 @@ def final_outcome(
     Returns
     -------
     Series of category
-        Indexed by (``student_id``, ``as_of``); categories in the order of ``outcomes``.
+        Indexed by (``student_id``, ``as_of``); categories in the order of ``outcomes``, then
+        ``default``.
 
     Examples
     --------
@@ -375,8 +376,9 @@ def final_outcome(
     index = pd.MultiIndex.from_arrays(
         [grid["student_id"].to_numpy(), grid["as_of"].to_numpy()], names=["student_id", "as_of"]
     )
+    cats = wanted + ([default] if default is not None and default not in wanted else [])
     return pd.Series(
-        pd.Categorical(result.to_numpy(dtype=object), categories=wanted),
+        pd.Categorical(result.to_numpy(dtype=object), categories=cats),
         index=index,
         name="label",
     )

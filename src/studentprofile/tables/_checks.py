@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -103,8 +104,6 @@ def plain(series: pd.Series) -> pd.Series:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return series
-    if isinstance(dtype, pd.DatetimeTZDtype) or dtype.kind == "M":
-        return series
     if isinstance(dtype, pd.ArrowDtype):
         import pyarrow as pa
 
@@ -117,6 +116,8 @@ def plain(series: pd.Series) -> pd.Series:
             return pd.to_datetime(series.astype(object)).astype("datetime64[ns]")
         if pa.types.is_string(pa_type) or pa.types.is_large_string(pa_type):
             return series.astype(object).where(series.notna(), None)
+    if isinstance(dtype, pd.DatetimeTZDtype) or dtype.kind == "M":
+        return series
     if pd.api.types.is_extension_array_dtype(dtype):
         if pd.api.types.is_bool_dtype(dtype):
             if series.isna().any():
@@ -428,9 +429,14 @@ def times(series: pd.Series, table: str, column: str, frame: pd.DataFrame) -> Pa
             hint=f"convert `{column}` with pd.to_datetime before building EventTables",
         )
     fast: pd.Series | None
-    try:
-        fast = pd.to_datetime(s, format="ISO8601")
-    except (ValueError, TypeError, OverflowError):
+    with warnings.catch_warnings():
+        # pandas 2.2 only warns (FutureWarning) about mixed offsets where pandas 3 raises
+        warnings.simplefilter("error", FutureWarning)
+        try:
+            fast = pd.to_datetime(s, format="ISO8601")
+        except (ValueError, TypeError, OverflowError, FutureWarning):
+            fast = None
+    if fast is not None and fast.dtype == object:  # mixed offsets kept as objects
         fast = None
     if fast is not None and fast.notna().sum() == notnull.sum():
         if isinstance(fast.dtype, pd.DatetimeTZDtype):

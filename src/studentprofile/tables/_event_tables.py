@@ -149,6 +149,10 @@ class EventTables:
     metadata : dict, optional
         JSON-ready facts about where the tables came from (dataset name, licence, citation,
         mapping notes, simulator parameters). Kept as given.
+    time_kind : {"datetime", "float"}, optional
+        Declare the kind of time; needed only when no table holds a time yet (e.g. empty events
+        and outcomes with float-day as-of grids). A declaration that contradicts the data is a
+        ``SchemaError``.
 
     Attributes
     ----------
@@ -204,6 +208,7 @@ class EventTables:
         time_origin: str | pd.Timestamp | None = None,
         check_duplicates: bool = True,
         metadata: dict[str, Any] | None = None,
+        time_kind: TimeKind | None = None,
     ) -> None:
         if isinstance(audit_attributes, str):
             raise ConfigError(
@@ -225,7 +230,14 @@ class EventTables:
         st = _normalise_students(students, audit_attributes)
         ev = _normalise_events(events)
         oc = _normalise_outcomes(outcomes)
-        time_kind, tz = _reconcile_times(st, ev, oc, notes)
+        if time_kind not in (None, "datetime", "float"):
+            raise ConfigError(
+                "time_kind must be 'datetime' or 'float'",
+                key="time_kind",
+                arrived=repr(time_kind),
+                hint="leave it out unless every table is empty",
+            )
+        time_kind, tz = _reconcile_times(st, ev, oc, notes, time_kind)
         known_at_filled = _check_known_at(ev, events)
         _check_id_types(st, ev, oc)
         ev_codes = _check_membership(st, ev, events, "events")
@@ -579,7 +591,11 @@ def _no_null_times(values: pd.Series, frame: pd.DataFrame, table: str, column: s
 
 
 def _reconcile_times(
-    st: pd.DataFrame, ev: pd.DataFrame, oc: pd.DataFrame, notes: list[str]
+    st: pd.DataFrame,
+    ev: pd.DataFrame,
+    oc: pd.DataFrame,
+    notes: list[str],
+    declared: TimeKind | None = None,
 ) -> tuple[TimeKind, str | None]:
     """Make every time column one kind; aware times become naive UTC; aware+naive is an error."""
     columns: list[tuple[str, str, pd.DataFrame]] = [
@@ -628,6 +644,19 @@ def _reconcile_times(
     kind: TimeKind
     if distinct:
         kind = "datetime" if distinct == {"datetime"} else "float"
+        if declared is not None and declared != kind:
+            name = next(iter(definite))
+            table, col = name.split(".")
+            raise SchemaError(
+                f"time_kind={declared!r} was declared but the times are {kind} values",
+                table=table,
+                column=col,
+                rule="time-kind",
+                arrived=f"{kind} values in {sorted(definite)!r}",
+                hint="drop time_kind (it is inferred from the data) or convert the times",
+            )
+    elif declared is not None:
+        kind = declared
     else:
         kind = "float" if dtype_kinds == {"float"} else "datetime"
     if aware and any(aware.values()) and not all(aware.values()):
@@ -650,8 +679,10 @@ def _reconcile_times(
                 frame[col] = _checks.to_naive_utc(s)
             elif s.dtype.kind != "M":  # an empty column of no particular kind
                 frame[col] = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-        else:
+        elif s.dtype.kind in "fiu":
             frame[col] = s.astype("float64")
+        else:  # an empty datetime or object column in float-day tables
+            frame[col] = pd.Series(np.nan, index=s.index, dtype="float64")
     if zones:
         tz = zones.pop() if len(zones) == 1 else "UTC"
         notes.append(f"timezone-aware times (tz={tz}) converted to naive UTC")
@@ -726,11 +757,24 @@ def _check_membership(
 
 
 def _duplicates(ev: pd.DataFrame) -> tuple[int, str]:
-    key_cols = [c for c in ev.columns]
+    """Count events that exactly repeat an earlier one (every column equal).
+
+    A 64-bit hash per row finds the candidates in one vectorised pass; only rows whose hash
+    repeats are compared exactly, so hash collisions cannot inflate the count.
+    """
+    cols = list(ev.columns)
     try:
-        dup = ev.duplicated(subset=key_cols, keep="first").to_numpy()
+        row_hash = pd.util.hash_pandas_object(ev[cols], index=False).to_numpy()
     except TypeError:  # unhashable values in an extra column: compare the contract columns only
-        dup = ev.duplicated(subset=list(EVENT_COLUMNS) + ["known_at"], keep="first").to_numpy()
+        cols = [*EVENT_COLUMNS, "known_at"]
+        row_hash = pd.util.hash_pandas_object(ev[cols], index=False).to_numpy()
+    candidates = pd.Series(row_hash).duplicated(keep=False).to_numpy()
+    if not candidates.any():
+        return 0, ""
+    sub = ev.loc[candidates, cols]
+    dup_sub = sub.duplicated(keep="first").to_numpy()
+    dup = np.zeros(len(ev), dtype=bool)
+    dup[np.flatnonzero(candidates)[dup_sub]] = True
     n = int(dup.sum())
     if not n:
         return 0, ""
