@@ -555,6 +555,7 @@ def _known_before(tables: EventTables, cut: Any) -> EventTables:
         time_origin=tables.time_origin,
         check_duplicates=False,
         metadata=tables.metadata,
+        time_kind=tables.time_kind,
     )
 
 

@@ -123,13 +123,13 @@ def precision_at_k_figure(curve: pd.DataFrame, prevalence: float, marks: pd.Data
     ax.plot(x, curve["precision"], color=_BLUE, lw=2, label="precision@k (expected)")
     ax.plot(x, curve["recall"], color=_ORANGE, lw=2, label="recall@k (expected)")
     ax.axhline(prevalence, ls="--", color=_GREY, lw=1, label="prevalence (random flags)")
-    for _, row in marks.iterrows():
+    for i, (label, row) in enumerate(marks.sort_values("share_flagged").iterrows()):
         ax.axvline(row["share_flagged"] * 100, color=_GREY, lw=0.8, ls=":")
         ax.annotate(
-            f"{row.name}: {row['precision']:.2f}",
+            f"{label}: {row['precision']:.2f}",
             (row["share_flagged"] * 100, row["precision"]),
             textcoords="offset points",
-            xytext=(4, 4),
+            xytext=(5, -12 - 11 * i),  # staggered so that close marks stay readable
             fontsize=8,
         )
     ax.set(xlim=(0, 100), ylim=(0, 1.01), xlabel="students flagged (% of all, highest risk first)",
