@@ -440,3 +440,34 @@ def test_tolerance_single_number_is_symmetric_on_ratio_scale(population):
     y, s, attrs = population
     audit = fairness_audit(y_true=y, scores=s, attributes=attrs, k=0.1, tolerance=0.8, n_boot=0)
     assert audit.params["tolerance"] == (0.8, 1.25)
+
+
+def test_per_group_thresholds(population):
+    y, s, attrs = population
+    cuts = {"F": 0.3, "M": 0.45, "X": 0.5}
+    audit = fairness_audit(
+        y_true=y, scores=s, attributes=attrs, threshold={"gender": cuts}, min_group_size=0,
+        n_boot=0,
+    )
+    f = audit.to_frame()
+    g = f[f["attribute"] == "gender"].set_index("group")
+    for label, cut in cuts.items():
+        m = (attrs["gender"] == label).to_numpy()
+        assert g.loc[label, "selection_rate"] == pytest.approx((s[m] >= cut).mean())
+    # the same flags seen through the other attribute
+    flags = s >= attrs["gender"].map(cuts).to_numpy()
+    d = f[f["attribute"] == "disability"].set_index("group")
+    assert d.loc["Y", "flagged"] == flags[(attrs["disability"] == "Y").to_numpy()].sum()
+    assert "per-group thresholds on gender" in audit.params["rule"]
+    json.dumps(audit.to_dict(), allow_nan=False)
+    message = re.escape(_fairness.GROUP_THRESHOLDS_INVALID)
+    with pytest.raises(ConfigError, match=message) as info:
+        fairness_audit(y_true=y, scores=s, attributes=attrs, threshold={"gender": {"F": 0.3}})
+    assert "no threshold for 'M', 'X'" in str(info.value)
+    with pytest.raises(ConfigError, match=message):
+        fairness_audit(y_true=y, scores=s, attributes=attrs, threshold={"age": {"F": 0.3}})
+    with pytest.raises(ConfigError, match=message):
+        fairness_audit(
+            y_true=y, scores=s, attributes=attrs,
+            threshold={"disability": {"N": 0.3, "Y": 0.3}},  # no threshold for "missing"
+        )

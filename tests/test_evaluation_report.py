@@ -18,6 +18,7 @@ import studentprofile as sp
 from studentprofile.errors import ConfigError, DependencyError
 from studentprofile.evaluation import (
     InterventionOutcomes,
+    _report,
     contact_comparison,
     contact_trajectories,
     evaluate,
@@ -28,7 +29,6 @@ from studentprofile.evaluation import (
     roc_auc,
     term_outcomes,
 )
-from studentprofile.evaluation import _report
 
 IDS = [f"stu-{i:05d}-zq" for i in range(400)]
 
@@ -176,9 +176,9 @@ def test_html_is_self_contained_and_shows_every_figure(full_report):
 
 
 def test_backtest_report_has_its_figure():
-    from _evaluation_fakes import CausalBuilder, grid_for, synthetic_tables
     from sklearn.linear_model import LogisticRegression
 
+    from _evaluation_fakes import CausalBuilder, grid_for, synthetic_tables
     from studentprofile.evaluation import TemporalSplits, backtest
 
     tables = synthetic_tables(120, seed=2)

@@ -68,6 +68,10 @@ MIN_GROUP_SIZE_INVALID = "min_group_size must be an integer >= 0"
 N_BOOT_INVALID = "n_boot must be an integer >= 0 (0 skips the bootstrap)"
 CI_INVALID = "ci must be a confidence level in (0, 1), e.g. 0.95"
 P_ADJUST_INVALID = "p_adjust must be None or 'holm'"
+GROUP_THRESHOLDS_INVALID = (
+    "per-group thresholds must be {attribute: {group: threshold}} for one audit attribute, "
+    "with a threshold for every group"
+)
 
 _FAVOURABLE_ALIASES = ("most_favourable", "most_favorable")
 
@@ -307,8 +311,54 @@ def _ci(ci: Any) -> float:
 
 
 # ------------------------------------------------------------------------------- the audit
+def _group_thresholds(
+    s: np.ndarray, threshold: Mapping[Any, Any], attrs: pd.DataFrame, missing_label: str
+) -> tuple[np.ndarray, str]:
+    """Flag with one threshold per group of one attribute: ``{attribute: {group: t}}``."""
+    names = [str(c) for c in attrs.columns]
+    if len(threshold) != 1 or str(next(iter(threshold))) not in names:
+        raise ConfigError(
+            GROUP_THRESHOLDS_INVALID,
+            key="threshold",
+            arrived=f"keys {list(threshold)!r}; attributes {names!r}",
+            hint="e.g. threshold={'gender': {'F': 0.30, 'M': 0.35}}",
+        )
+    attribute, per_group = next(iter(threshold.items()))
+    if not isinstance(per_group, Mapping):
+        raise ConfigError(
+            GROUP_THRESHOLDS_INVALID,
+            key=f"threshold[{attribute!r}]",
+            arrived=repr(per_group),
+            hint="e.g. threshold={'gender': {'F': 0.30, 'M': 0.35}}",
+        )
+    column = attrs.columns[names.index(str(attribute))]
+    axis = group_axes(attrs[[column]], intersections=None, missing_label=missing_label)[0]
+    given = {str(g): v for g, v in per_group.items()}
+    missing = [g for g in axis.labels if g not in given]
+    unknown = [g for g in given if g not in axis.labels]
+    if missing or unknown:
+        raise ConfigError(
+            GROUP_THRESHOLDS_INVALID,
+            key=f"threshold[{attribute!r}]",
+            arrived=f"no threshold for {show_values(missing)}" if missing
+            else f"unknown group(s) {show_values(unknown)}; groups {list(axis.labels)!r}",
+            hint="give one threshold per group, the missing group included",
+        )
+    cuts = np.array(
+        [_inputs.threshold(given[g], f"threshold[{attribute!r}][{g!r}]") for g in axis.labels]
+    )
+    flags = np.where(s >= cuts[axis.codes], 2, 0).astype(np.int64)
+    shown = ", ".join(f"{g} >= {c:g}" for g, c in zip(axis.labels, cuts, strict=True))
+    return flags, f"per-group thresholds on {attribute}: {shown}"
+
+
 def _flag_cells(
-    y: np.ndarray, s: np.ndarray, k: Any, threshold: Any
+    y: np.ndarray,
+    s: np.ndarray,
+    k: Any,
+    threshold: Any,
+    attrs: pd.DataFrame,
+    missing_label: str,
 ) -> tuple[np.ndarray, float, str]:
     """Flag class of every student (0 not, 1 tied at the cut, 2 flagged) and the tie fraction."""
     if (k is None) == (threshold is None):
@@ -318,6 +368,9 @@ def _flag_cells(
             arrived=f"k={k!r}, threshold={threshold!r}",
             hint="audit the flags at a risk threshold (threshold=0.5) or a caseload (k=0.1)",
         )
+    if isinstance(threshold, Mapping):
+        flags, rule = _group_thresholds(s, threshold, attrs, missing_label)
+        return flags, 0.0, rule
     if threshold is not None:
         t = _inputs.threshold(threshold)
         return np.where(s >= t, 2, 0).astype(np.int64), 0.0, f"score >= {t:g}"
@@ -586,7 +639,7 @@ def fairness_audit(
     scores: Any,
     attributes: Any,
     k: float | int | None = None,
-    threshold: float | None = None,
+    threshold: float | Mapping[str, Mapping[Any, float]] | None = None,
     intersections: Any = "pairs",
     reference: Literal["majority", "most_favourable"] | Mapping[str, Any] = "majority",
     tolerance: tuple[float, float] | float = (0.8, 1.25),
@@ -612,8 +665,10 @@ def fairness_audit(
         Flag the top ``k`` students (a fraction or a count). Students tied at the cut share the
         places left, each counted as flagged with probability ``places / tied`` (expected
         values).
-    threshold : float, optional
-        Flag when ``score >= threshold``. Exactly one of ``k`` and ``threshold``.
+    threshold : float or mapping, optional
+        Flag when ``score >= threshold``. Exactly one of ``k`` and ``threshold``. Per-group
+        thresholds audit a policy with one cut per group of one attribute:
+        ``{"gender": {"F": 0.30, "M": 0.35}}`` (every group needs one, ``"missing"`` included).
     intersections : {"pairs", "all"}, None or list of tuples, default "pairs"
         Intersections of attributes to audit as well (``gender & disability``).
     reference : {"majority", "most_favourable"} or mapping, default "majority"
@@ -683,7 +738,7 @@ def fairness_audit(
         raise ConfigError(
             "missing_label must be a string", key="missing_label", arrived=repr(missing_label)
         )
-    flag_cells, p, rule = _flag_cells(y, s, k, threshold)
+    flag_cells, p, rule = _flag_cells(y, s, k, threshold, attrs, missing_label)
     axes = group_axes(attrs, intersections=intersections, missing_label=missing_label)
     rng = np.random.default_rng(random_state)
     notes: list[str] = []
@@ -726,7 +781,9 @@ def fairness_audit(
     params = {
         "rule": rule,
         "k": k,
-        "threshold": threshold,
+        "threshold": threshold if not isinstance(threshold, Mapping) else {
+            str(a): {str(g): v for g, v in m.items()} for a, m in threshold.items()
+        },
         "reference": reference if isinstance(reference, str) else dict(reference),
         "references": references,
         "tolerance": tol,
