@@ -471,3 +471,21 @@ def test_per_group_thresholds(population):
             y_true=y, scores=s, attributes=attrs,
             threshold={"disability": {"N": 0.3, "Y": 0.3}},  # no threshold for "missing"
         )
+
+
+def test_flags_from_any_rule(population):
+    y, s, attrs = population
+    rule = (s > 0.35) & (attrs["gender"] != "X").to_numpy()
+    audit = fairness_audit(y_true=y, scores=None, attributes=attrs, flags=rule, n_boot=0,
+                           min_group_size=0)
+    same = fairness_audit(
+        y_true=y, scores=np.where(rule, 1.0, 0.0), attributes=attrs, threshold=0.5, n_boot=0,
+        min_group_size=0,
+    )
+    cols = ["tp", "fp", "fn", "tn", "selection_rate", "tpr_disparity", "fpr_pvalue"]
+    pd.testing.assert_frame_equal(audit.to_frame()[cols], same.to_frame()[cols])
+    assert audit.params["rule"] == "flags given"
+    with pytest.raises(ConfigError, match=re.escape(_fairness.FLAG_RULES)):
+        fairness_audit(y_true=y, scores=s, attributes=attrs, flags=rule, k=0.1)
+    with pytest.raises(SchemaError, match=re.escape(_inputs.LABELS_NOT_BINARY)):
+        fairness_audit(y_true=y, scores=None, attributes=attrs, flags=s)

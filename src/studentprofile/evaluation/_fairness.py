@@ -68,6 +68,7 @@ MIN_GROUP_SIZE_INVALID = "min_group_size must be an integer >= 0"
 N_BOOT_INVALID = "n_boot must be an integer >= 0 (0 skips the bootstrap)"
 CI_INVALID = "ci must be a confidence level in (0, 1), e.g. 0.95"
 P_ADJUST_INVALID = "p_adjust must be None or 'holm'"
+FLAG_RULES = "pass exactly one of k=, threshold= and flags="
 GROUP_THRESHOLDS_INVALID = (
     "per-group thresholds must be {attribute: {group: threshold}} for one audit attribute, "
     "with a threshold for every group"
@@ -640,6 +641,7 @@ def fairness_audit(
     attributes: Any,
     k: float | int | None = None,
     threshold: float | Mapping[str, Mapping[Any, float]] | None = None,
+    flags: Any = None,
     intersections: Any = "pairs",
     reference: Literal["majority", "most_favourable"] | Mapping[str, Any] = "majority",
     tolerance: tuple[float, float] | float = (0.8, 1.25),
@@ -650,14 +652,14 @@ def fairness_audit(
     missing_label: str = "missing",
     random_state: int | None = 0,
 ) -> FairnessAudit:
-    """Audit flags (at a threshold or a top-k caseload) group by group.
+    """Audit flags (at a threshold, a top-k caseload, or any rule) group by group.
 
     Parameters
     ----------
     y_true : array-like of 0/1
         Whether each student reached the outcome.
-    scores : array-like of float
-        Risk scores.
+    scores : array-like of float or None
+        Risk scores (``None`` only with ``flags``).
     attributes : DataFrame or Series
         One column per audit attribute (gender, disability, ...), one row per student. Missing
         values form their own group, labelled ``missing_label``.
@@ -669,6 +671,9 @@ def fairness_audit(
         Flag when ``score >= threshold``. Exactly one of ``k`` and ``threshold``. Per-group
         thresholds audit a policy with one cut per group of one attribute:
         ``{"gender": {"F": 0.30, "M": 0.35}}`` (every group needs one, ``"missing"`` included).
+    flags : array-like of bool, optional
+        Flags from any other rule (an alert policy with hysteresis, a rule baseline, "ever
+        flagged before the outcome"). Exactly one of ``k``, ``threshold`` and ``flags``.
     intersections : {"pairs", "all"}, None or list of tuples, default "pairs"
         Intersections of attributes to audit as well (``gender & disability``).
     reference : {"majority", "most_favourable"} or mapping, default "majority"
@@ -709,7 +714,22 @@ def fairness_audit(
     0     F     4            0.75  1.0                  1.000000
     1     M     4            0.25  1.0                  0.333333
     """
-    y, s = _inputs.binary_inputs(y_true, scores)
+    if flags is not None:
+        if k is not None or threshold is not None:
+            raise ConfigError(
+                FLAG_RULES,
+                key="flags",
+                arrived=f"k={k!r}, threshold={threshold!r} and flags",
+                hint="pass flags alone when they come from another rule",
+            )
+        y = _inputs.labels(y_true)
+        flagged = _inputs.labels(flags, "flags")
+        _inputs.same_length([("y_true", y_true, y), ("flags", flags, flagged)])
+        s = flagged.astype(np.float64) if scores is None else _inputs.scores(scores)
+        _inputs.same_length([("y_true", y_true, y), ("scores", scores, s)])
+        threshold = None
+    else:
+        y, s = _inputs.binary_inputs(y_true, scores)
     attrs = _attributes(attributes, len(y), y_true)
     tol = _tolerance(tolerance)
     min_size = _inputs.positive_int(
@@ -738,7 +758,10 @@ def fairness_audit(
         raise ConfigError(
             "missing_label must be a string", key="missing_label", arrived=repr(missing_label)
         )
-    flag_cells, p, rule = _flag_cells(y, s, k, threshold, attrs, missing_label)
+    if flags is not None:
+        flag_cells, p, rule = np.where(flagged, 2, 0).astype(np.int64), 0.0, "flags given"
+    else:
+        flag_cells, p, rule = _flag_cells(y, s, k, threshold, attrs, missing_label)
     axes = group_axes(attrs, intersections=intersections, missing_label=missing_label)
     rng = np.random.default_rng(random_state)
     notes: list[str] = []
