@@ -142,8 +142,12 @@ def main(argv: Sequence[str] | None = None, *, stream: TextIO | None = None) -> 
 
     Examples
     --------
-    >>> main(["--version"])  # doctest: +SKIP
-    studentprofile 0.1.0
+    >>> import io
+    >>> out = io.StringIO()
+    >>> main(["datasets", "--json"], stream=out)
+    0
+    >>> '"name": "oulad"' in out.getvalue()
+    True
     """
     parser = build_parser()
     args = parser.parse_args(argv)

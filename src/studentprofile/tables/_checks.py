@@ -256,7 +256,10 @@ def categories(
         s = s.astype("category")
     cats = [str(c) for c in s.cat.categories]
     s = s.cat.set_categories(cats) if list(s.cat.categories) != cats else s
-    s = s.cat.remove_unused_categories()
+    codes = s.cat.codes.to_numpy()
+    used = np.bincount(codes[codes >= 0], minlength=len(cats)) > 0 if len(codes) else None
+    if used is None or not used.all():  # sorting the column is costly: only when needed
+        s = s.cat.remove_unused_categories()
     if allowed is not None:
         unknown = [c for c in s.cat.categories if c not in allowed]
         if unknown:

@@ -250,7 +250,7 @@ class EventTables:
         if check_duplicates and len(ev):
             n_dup, dup_examples = _duplicates(ev)
             if n_dup:
-                logger.warning(
+                logger.info(
                     "%d exact duplicate event(s) kept; see EventTables.report", n_dup
                 )
         if known_at_filled:
