@@ -131,3 +131,35 @@ class LeakyBuilder:
                 [ids.to_numpy(), grid["as_of"].to_numpy()], names=["student_id", "as_of"]
             ),
         )
+
+
+class FittingBuilder(CausalBuilder):
+    """A builder with sklearn manners whose fit records what it saw (like FeatureBuilder)."""
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {"scale": self.scale}
+
+    def set_params(self, **params):
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def fit(self, tables: EventTables, grid=None):
+        self.fitted_on_until_ = float(tables.to_days(tables.events["known_at"]).max())
+        self.feature_names_out_ = ["clicks_14d", "weeks_active", "mean_clicks", "days_since_last"]
+        self.feature_info_ = {name: name for name in self.feature_names_out_}
+        return self
+
+
+class CohortBuilder(CausalBuilder):
+    """Adds a cohort-relative feature: clicks over the last 14 days as a z-score among the grid
+    rows of the same as-of date."""
+
+    def transform(self, tables: EventTables, grid: pd.DataFrame) -> pd.DataFrame:
+        X = super().transform(tables, grid)
+        g = X.groupby(level="as_of")["clicks_14d"]
+        X["clicks_z"] = ((X["clicks_14d"] - g.transform("mean")) / g.transform("std")).fillna(0)
+        return X

@@ -331,3 +331,34 @@ def test_one_class_training_labels(tables, grid):
     with pytest.raises(ConfigError, match=re.escape(_backtest.ONE_CLASS.format(index=0))):
         backtest(quiet, TemporalSplits(**SPLITS), feature_builder=CausalBuilder(),
                  model=LogisticRegression(), label="withdrawn", grid=grid)
+
+
+def test_a_fitting_builder_is_cloned_and_fitted_on_the_past_only(tables, grid):
+    from _evaluation_fakes import FittingBuilder
+
+    builder = FittingBuilder()
+    res = run(tables, grid, builder=builder)
+    assert not hasattr(builder, "fitted_on_until_")  # the caller's builder is left alone
+    assert res.feature_info is not None
+    assert set(res.feature_info) == {"clicks_14d", "weeks_active", "mean_clicks",
+                                     "days_since_last"}
+    fitted = FittingBuilder()
+    from studentprofile.evaluation._backtest import _prepared_builder
+
+    ready = _prepared_builder(fitted, tables, 250.0)
+    assert ready.fitted_on_until_ < 250.0
+    already = FittingBuilder().fit(tables)
+    assert _prepared_builder(already, tables, 250.0) is already
+
+
+def test_features_do_not_depend_on_which_rows_a_split_uses(tables, grid):
+    """A cohort-relative builder sees every grid row of a date, so restricting the test rows
+    leaves the remaining rows' features, and scores, unchanged."""
+    from _evaluation_fakes import CohortBuilder
+
+    even = (grid["student_id"].str[-1].astype(int) % 2 == 0).to_numpy()
+    all_rows = run(tables, grid, builder=CohortBuilder())
+    some_rows = run(tables, grid, builder=CohortBuilder(), test_mask=even)
+    merged = all_rows.scores.merge(some_rows.scores, on=["split", "student_id", "as_of"])
+    assert len(merged) == len(some_rows.scores) > 0
+    np.testing.assert_array_equal(merged["score_x"], merged["score_y"])

@@ -569,6 +569,27 @@ def _check_builder(builder: Any) -> None:
         )
 
 
+def _prepared_builder(builder: Any, tables: EventTables, first_test: Any) -> Any:
+    """Return a builder ready to transform: a fitting one is fitted on the past.
+
+    A builder with ``fit`` (e.g. ``FeatureBuilder``) is cloned and fitted on the tables as
+    known before the first test as-of date; any other object is returned as it is. Fitting
+    fixes which columns exist (and static categories); doing it once, on the past, keeps the
+    columns the same for every as-of date and uses nothing from the test period. A builder
+    that is already fitted (has ``feature_names_out_``) is used as it is.
+    """
+    if hasattr(builder, "feature_names_out_") or not callable(getattr(builder, "fit", None)):
+        return builder
+    from sklearn.base import clone
+
+    try:
+        fresh = clone(builder)
+    except (TypeError, RuntimeError, AttributeError):
+        fresh = builder
+    fresh.fit(_known_before(tables, first_test))
+    return fresh
+
+
 def _clone(model: Any) -> Any:
     from sklearn.base import clone
 
@@ -635,15 +656,22 @@ def _build_features(
     builder: Any,
     truncate: bool,
 ) -> pd.DataFrame:
-    """Features of ``grid.iloc[rows]``, in that order, indexed by (student_id, as_of)."""
+    """Features of ``grid.iloc[rows]``, in that order, indexed by (student_id, as_of).
+
+    The builder sees every grid row of each needed as-of date (not only the needed rows), so a
+    feature never depends on which rows a split happens to use (cohort-relative features
+    compare a student with the cohort at the same date).
+    """
     sub = grid.iloc[rows][["student_id", "as_of"]].reset_index(drop=True)
+    dates = pd.unique(sub["as_of"])
+    full = grid.loc[grid["as_of"].isin(dates).to_numpy(), ["student_id", "as_of"]]
     chunks: list[pd.DataFrame] = []
     if truncate:
-        for as_of, part in sub.groupby("as_of", sort=True):
+        for as_of, part in full.groupby("as_of", sort=True):
             known = _known_before(tables, as_of)
             chunks.append(builder.transform(known, part.reset_index(drop=True)))
     else:
-        chunks.append(builder.transform(tables, sub))
+        chunks.append(builder.transform(tables, full.reset_index(drop=True)))
     columns = list(chunks[0].columns)
     for chunk in chunks[1:]:
         if list(chunk.columns) != columns:
@@ -884,10 +912,11 @@ def backtest(
         plans.append((window, tr, y_tr, te, y_te))
 
     rows = np.flatnonzero(needed)
-    X_all = _build_features(tables, grid, rows, feature_builder, truncate)
+    builder = _prepared_builder(feature_builder, tables, windows[0].test_from)
+    X_all = _build_features(tables, grid, rows, builder, truncate)
     where = np.full(len(grid), -1, dtype=np.int64)
     where[rows] = np.arange(len(rows))
-    feature_info = getattr(feature_builder, "feature_info_", None)
+    feature_info = getattr(builder, "feature_info_", None)
 
     metric_rows = []
     score_frames = []
