@@ -29,8 +29,13 @@ import studentprofile as sp
 from studentprofile.datasets import load_oulad
 from studentprofile.evaluation import TemporalSplits, backtest, fairness_audit, lead_time
 from studentprofile.evaluation._lead_time import flags_from_scores, long_scores
-from studentprofile.features import EventFeatures, FeatureBuilder, FeatureSpec, StaticFeatures
-from studentprofile.features import make_grid
+from studentprofile.features import (
+    EventFeatures,
+    FeatureBuilder,
+    FeatureSpec,
+    StaticFeatures,
+    make_grid,
+)
 
 AUDIT = ["gender", "disability", "imd_band", "age_band"]
 HORIZON = 60
