@@ -103,6 +103,15 @@ class FairnessAudit:
         test.
     notes : tuple of str
         Things a reader should know (suppressed groups, references that fell back).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> audit = fairness_audit(y_true=[1, 0, 1, 0], scores=[0.9, 0.8, 0.3, 0.2],
+    ...                        attributes=pd.DataFrame({"g": ["a", "a", "b", "b"]}), k=2,
+    ...                        min_group_size=1, n_boot=0)
+    >>> audit.summary().loc[0, ["attribute", "metric", "verdict"]].tolist()
+    ['g', 'selection_rate', 'fail']
     """
 
     frame: pd.DataFrame

@@ -207,6 +207,16 @@ class LeadTime:
         The day counts of :attr:`share_ahead`.
     rule : str
         How students were flagged, in words.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"student_id": [1, 1, 2], "as_of": [0.0, 7.0, 0.0],
+    ...                        "score": [0.2, 0.9, 0.1]})
+    >>> lt = lead_time(scores, pd.DataFrame({"student_id": [1, 2], "time": [10.0, 3.0]}),
+    ...                threshold=0.5, ahead=[3])
+    >>> lt.summary()["share_flagged"], lt.summary()["share_flagged_3d_ahead"]
+    (0.5, 0.5)
     """
 
     per_student: pd.DataFrame

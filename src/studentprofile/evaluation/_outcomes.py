@@ -148,6 +148,10 @@ class Trajectories:
         it), ``change`` (after minus before).
     value : str
         What the value is.
+
+    Examples
+    --------
+    See :func:`contact_trajectories`.
     """
 
     long: pd.DataFrame
@@ -299,6 +303,10 @@ class PlatformOutcomes:
         ``caseload_use`` (students / capacity).
     reach_within : float
         The reach window in days.
+
+    Examples
+    --------
+    See :func:`platform_outcomes`.
     """
 
     per_student: pd.DataFrame
@@ -571,6 +579,20 @@ class ContactComparison:
         Students left out, and why.
     caveat : str
         :data:`OBSERVATIONAL_CAVEAT`.
+
+    Examples
+    --------
+    See :func:`contact_comparison`; ``str(comparison)`` starts with the label:
+
+    >>> import pandas as pd
+    >>> alerts = pd.DataFrame({"student_id": ["a", "b"], "time": [0.0, 0.0],
+    ...                        "score": [0.5, 0.6]})
+    >>> contacts = pd.DataFrame({"student_id": ["a"], "time": [1.0], "action": "call",
+    ...                          "staff": "kim"})
+    >>> cmp = contact_comparison(alerts, contacts, pd.DataFrame({"student_id": ["b"],
+    ...                          "time": [30.0]}), bands=1, observed_until=200.0)
+    >>> str(cmp).splitlines()[0]
+    'OBSERVATIONAL COMPARISON - NOT CAUSAL'
     """
 
     bands: pd.DataFrame
@@ -835,6 +857,14 @@ class InterventionOutcomes:
 
     Any part may be ``None``. Pass it to :func:`studentprofile.evaluation.evaluate` as
     ``interventions=`` to put it in the report.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> records = pd.DataFrame({"term": ["2013J", "2014B"], "result": ["pass", "withdrawn"]})
+    >>> InterventionOutcomes(institution=term_outcomes(records)).to_dict()["institution"][1][
+    ...     "retention_rate"]
+    0.0
     """
 
     per_student: Trajectories | None = None

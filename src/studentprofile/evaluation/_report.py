@@ -85,6 +85,14 @@ class EvaluationReport:
         Things the reader should know.
     metadata : dict
         Version, creation time, and anything the caller added.
+
+    Examples
+    --------
+    >>> report = evaluate(y_true=[0, 1, 0, 1], scores=[0.2, 0.7, 0.4, 0.6], k=[2])
+    >>> report.to_frame().query("name == 'roc_auc'")["value"].item()
+    1.0
+    >>> sorted(report.to_dict())[:3]
+    ['calibration', 'metadata', 'notes']
     """
 
     title: str
