@@ -157,7 +157,10 @@ def main(argv: list[str] | None = None) -> dict:
         truncate=args.truncate,
     )
     t_backtest = time.perf_counter() - t0
-    withdrawn = tables.outcomes[tables.outcomes["outcome"] == "withdrawn"]
+    withdrawn = tables.outcomes[
+        (tables.outcomes["outcome"] == "withdrawn")
+        & tables.outcomes["student_id"].isin(result.scores["student_id"])
+    ]
     lt = lead_time(result.scores, withdrawn, k=K, ahead=(7, 14, 30, 60))
     audit = student_level_audit(result, tables)
     report = result.report(

@@ -156,8 +156,9 @@ def fairness_figure(
     low, high = audit.params["tolerance"]
     colours = [_BLUE, _ORANGE, _PURPLE, _GREEN, _RED, _GREY, "#8c564b"]
     bar_h = 0.8 / len(metrics)
+    drawn = frame[frame["attribute"].isin(attributes)]
     finite = np.concatenate(
-        [frame[f"{m}_disparity"].to_numpy(dtype=np.float64) for m in metrics]
+        [drawn[f"{m}_disparity"].to_numpy(dtype=np.float64) for m in metrics]
         + [np.array([low, high])]
     )
     finite = finite[np.isfinite(finite) & (finite > 0)]

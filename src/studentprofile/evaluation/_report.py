@@ -465,7 +465,9 @@ def _fairness_html(audit: FairnessAudit, img: str) -> list[str]:
         f"p-values: {e(p['test'])}. A failed verdict with a wide interval or a large p-value "
         "may be noise; a passed verdict on a small group is weak evidence.</p>",
         "<h3>Verdicts</h3>",
-        _table(audit.summary(), index=False),
+        '<p class="note">Per attribute and metric: <em>pass</em> when every compared group is '
+        "within the tolerance, else FAIL with the number of groups outside it.</p>",
+        _verdict_table(audit.summary()),
         img,
         "<h3>Groups</h3>",
         '<div class="scroll">',
@@ -480,6 +482,30 @@ def _fairness_html(audit: FairnessAudit, img: str) -> list[str]:
         _table(pv, index=False),
         "</div>",
     ] + [f'<p class="note">{e(n)}</p>' for n in audit.notes]
+
+
+def _verdict_table(summary: pd.DataFrame) -> str:
+    """Render verdicts as attributes x metrics: 'pass', 'FAIL 2/11' or '–'."""
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in DISPARITY_METRICS)
+    rows = []
+    for attribute, sub in summary.groupby("attribute", sort=False):
+        cells = []
+        for metric in DISPARITY_METRICS:
+            r = sub[sub["metric"] == metric].iloc[0]
+            if r["verdict"] == "pass":
+                cells.append('<td><span class="pass">pass</span></td>')
+            elif r["verdict"] == "fail":
+                cells.append(
+                    f'<td><span class="fail">FAIL {int(r["failing"])}/{int(r["compared"])}'
+                    "</span></td>"
+                )
+            else:
+                cells.append("<td>–</td>")
+        rows.append(f"<tr><td>{html.escape(str(attribute))}</td>{''.join(cells)}</tr>")
+    return (
+        f"<table><thead><tr><th>attribute</th>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _interventions_html(iv: InterventionOutcomes, img: str) -> list[str]:
