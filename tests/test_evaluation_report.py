@@ -170,6 +170,7 @@ def test_html_is_self_contained_and_shows_every_figure(full_report):
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<script" not in html
     assert "Observational comparison &mdash; not causal." in html
+    assert "<th>attribute</th><th>selection_rate</th><th>tpr</th>" in html  # the verdict grid
     for section in ("Fairness audit", "Lead time", "Caseload metrics at k",
                     "Precision at capacity", "Intervention outcomes"):
         assert section in html
