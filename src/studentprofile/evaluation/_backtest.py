@@ -615,6 +615,15 @@ def _clone(model: Any) -> Any:
         ) from exc
 
 
+def _accepts(method: Any, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _positive_column(model: Any, proba: np.ndarray) -> np.ndarray:
     proba = np.asarray(proba)
     if proba.ndim == 1:
@@ -958,7 +967,10 @@ def backtest(
     models = []
     for window, tr, y_tr, te, y_te in plans:
         fitted = _clone(model)
-        fitted.fit(X_all.iloc[where[tr]], y_tr.astype(np.int64))
+        extra = {}
+        if feature_info is not None and _accepts(fitted.fit, "feature_info"):
+            extra["feature_info"] = feature_info  # e.g. RiskModel: phrases, monotone "auto"
+        fitted.fit(X_all.iloc[where[tr]], y_tr.astype(np.int64), **extra)
         models.append(fitted)
         s_te = (
             _positive_column(fitted, fitted.predict_proba(X_all.iloc[where[te]]))
