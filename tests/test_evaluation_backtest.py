@@ -362,3 +362,20 @@ def test_features_do_not_depend_on_which_rows_a_split_uses(tables, grid):
     merged = all_rows.scores.merge(some_rows.scores, on=["split", "student_id", "as_of"])
     assert len(merged) == len(some_rows.scores) > 0
     np.testing.assert_array_equal(merged["score_x"], merged["score_y"])
+
+
+class InfoLR(LogisticRegression):
+    """A classifier whose fit takes feature infos, as RiskModel's does."""
+
+    def fit(self, X, y, sample_weight=None, feature_info=None):
+        self.feature_info_seen_ = feature_info
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_feature_infos_reach_a_model_that_takes_them(tables, grid):
+    from _evaluation_fakes import FittingBuilder
+
+    res = run(tables, grid, builder=FittingBuilder(), model=InfoLR(solver="liblinear"))
+    assert all(m.feature_info_seen_ == res.feature_info for m in res.models)
+    plain = run(tables, grid, builder=FittingBuilder())  # RecordingLR.fit has no such argument
+    assert len(plain.models) == 3
