@@ -108,7 +108,8 @@ def calibration_figure(reliability: pd.DataFrame, probabilities: np.ndarray, ece
     top.grid(alpha=0.3)
     edges = np.r_[reliability["lower"].to_numpy(), reliability["upper"].to_numpy()[-1:]]
     bottom.hist(probabilities, bins=edges, color=_BLUE, alpha=0.6)
-    bottom.set(xlabel="predicted probability", ylabel="students")
+    bottom.set_yscale("log")  # rare high-risk bins stay visible next to a crowded low bin
+    bottom.set(xlabel="predicted probability", ylabel="rows (log)")
     bottom.grid(alpha=0.3)
     return fig
 
@@ -213,7 +214,7 @@ def fairness_figure(
 
 def lead_time_figure(lead: LeadTime) -> Any:
     """Histogram of lead times (days from first flag to outcome), with the 'ahead' marks."""
-    fig = _figure(5.6, 3.6)
+    fig = _figure(5.6, 4.0)
     ax = fig.add_subplot()
     days = lead.lead_days
     if len(days):
@@ -221,10 +222,14 @@ def lead_time_figure(lead: LeadTime) -> Any:
         bins = np.arange(0.0, top + 7.0, 7.0)
         ax.hist(days, bins=bins, color=_BLUE, alpha=0.8, edgecolor="white")
     shares = lead.share_ahead
-    for n, share in zip(shares.index.to_numpy(dtype=np.float64), shares.to_numpy(), strict=True):
-        ax.axvline(n, color=_ORANGE, ls="--", lw=1)
-        ax.annotate(f">= {n:g} d: {share:.0%}", (n, 1), xycoords=("data", "axes fraction"),
-                    rotation=90, va="top", ha="right", fontsize=8)
+    styles = ["--", "-.", ":", (0, (5, 1)), (0, (1, 3))]
+    for i, (n, share) in enumerate(
+        zip(shares.index.to_numpy(dtype=np.float64), shares.to_numpy(), strict=True)
+    ):
+        ax.axvline(n, color=_ORANGE, ls=styles[i % len(styles)], lw=1.2,
+                   label=f"flagged >= {n:g} days ahead: {share:.0%}")
+    if len(shares):
+        fig.legend(fontsize=8, loc="outside lower center", ncols=2)
     s = lead.summary()
     ax.set(
         xlabel="days from first flag to outcome",

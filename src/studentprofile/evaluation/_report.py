@@ -263,7 +263,7 @@ class EvaluationReport:
             f"<h1>{e(self.title)}</h1>",
             f'<p class="meta">studentprofile {e(str(self.metadata.get("version", "")))} &middot; '
             f"created {e(str(self.metadata.get('created', '')))} &middot; "
-            f"{int(self.summary.get('n', 0)):,} students, prevalence "
+            f"{int(self.summary.get('n', 0)):,} scored rows, prevalence "
             f"{_fmt(self.summary.get('prevalence'))}</p>",
             "<h2>Overall</h2>",
             _table(_kv(self.summary)),
