@@ -278,6 +278,7 @@ def _students_table(st: pd.DataFrame) -> pd.DataFrame:
             "code_presentation": st["code_presentation"].astype("category"),
             "cohort": st["code_presentation"].astype("category"),
             "program": st["code_module"].astype("category"),
+            "presentation": (st["code_module"] + "/" + st["code_presentation"]).astype("category"),
             "entry_date": _at(st["start"], st["date_registration"]),
             "term_start": st["start"].astype("datetime64[ns]"),
             "term_end": st["end"].astype("datetime64[ns]"),
