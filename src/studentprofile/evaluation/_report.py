@@ -409,7 +409,9 @@ def _kv(mapping: Mapping[str, Any]) -> pd.DataFrame:
 def _cell(value: Any) -> str:
     if isinstance(value, bool | np.bool_):
         return '<span class="pass">pass</span>' if value else '<span class="fail">FAIL</span>'
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, float) and np.isnan(value)
+    ):
         return "–"
     if isinstance(value, float | np.floating):
         v = float(value)
@@ -420,6 +422,8 @@ def _cell(value: Any) -> str:
         return f"{v:,.3f}"
     if isinstance(value, int | np.integer):
         return f"{value:,}"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d" if value == value.normalize() else "%Y-%m-%d %H:%M")
     return html.escape(str(value))
 
 
