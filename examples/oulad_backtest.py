@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
     ).astype(str)
     splits = TemporalSplits(
         test_start="2014-02-01",  # 2014B starts: the first 2014 as-of date
-        test_end="2015-06-06",    # the last 2014J as-of dates are censored anyway
+        test_end="2015-06-06",    # weeks 35-38 of 2014J left out (a third split would start)
         horizon=HORIZON,
         retrain_every=245,        # retrain when 2014J starts (2014-10-04)
     )
