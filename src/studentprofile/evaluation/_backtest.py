@@ -555,18 +555,7 @@ class BacktestResult:
 
 def _known_before(tables: EventTables, cut: Any) -> EventTables:
     """Return the tables as they stood just before ``cut`` (events known, outcomes happened)."""
-    ev = tables.events
-    oc = tables.outcomes
-    return EventTables(
-        students=tables.students,
-        events=ev[(ev["known_at"] < cut).to_numpy()],
-        outcomes=oc[(oc["time"] < cut).to_numpy()],
-        audit_attributes=tables.audit_attributes,
-        time_origin=tables.time_origin,
-        check_duplicates=False,
-        metadata=tables.metadata,
-        time_kind=tables.time_kind,
-    )
+    return tables.known_before(cut)
 
 
 def _check_builder(builder: Any) -> None:
