@@ -554,3 +554,20 @@ def test_declared_time_kind_must_match_the_data(tiny_frames):
         build(tiny_frames, time_kind="float")
     with pytest.raises(ConfigError, match=r"time_kind must be 'datetime' or 'float'"):
         build(tiny_frames, time_kind="days")
+
+
+def test_known_before_keeps_only_what_was_known(tiny_frames):
+    ev = tiny_frames["events"].copy()
+    ev["known_at"] = ev["time"] + pd.Timedelta(days=10)
+    t = build({**tiny_frames, "events": ev})
+    cut = pd.Timestamp("2024-09-19 09:00")
+    past = t.known_before(cut)
+    assert len(past.students) == 3
+    # known 2024-09-12 09:00 (x2) and 2024-09-19 09:00 (not strictly before the cut)
+    assert past.events["known_at"].max() < cut and len(past.events) == 2
+    assert len(past.outcomes) == 0
+    assert past.student_codes().tolist() == [0, 1]
+    full = t.known_before("2030-01-01")
+    assert len(full.events) == 5 and len(full.outcomes) == 1
+    with pytest.raises(ConfigError, match="cut must be a date"):
+        t.known_before("later")

@@ -377,6 +377,77 @@ class EventTables:
         )
         return out
 
+    def known_before(self, cut: Any) -> EventTables:
+        """Return the tables as they stood just before ``cut`` (cheap: already validated).
+
+        Keeps events with ``known_at < cut`` and outcomes with ``time < cut``; every student stays.
+        This is what a campus system would have held at ``cut``; a temporal backtest uses it to
+        make sure nothing from later can reach a feature, whatever the feature code does.
+
+        Parameters
+        ----------
+        cut : datetime-like or float
+            The moment, of the tables' time kind.
+
+        Returns
+        -------
+        EventTables
+            Sharing the students table; events and outcomes are new frames.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> t = EventTables(
+        ...     students=pd.DataFrame({"student_id": [1]}),
+        ...     events=pd.DataFrame({"student_id": [1, 1], "time": [1.0, 5.0],
+        ...                          "known_at": [2.0, 9.0], "family": "academic",
+        ...                          "kind": "quiz", "value": [3.0, 4.0]}))
+        >>> len(t.known_before(5.0).events), len(t.known_before(9.5).events)
+        (1, 2)
+        """
+        if self.time_kind == "datetime":
+            try:
+                cut_value: Any = pd.Timestamp(cut)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(
+                    "cut must be a date for datetime tables",
+                    key="cut",
+                    arrived=repr(cut),
+                    hint="pass e.g. '2014-02-01'",
+                ) from exc
+            if cut_value.tzinfo is not None:
+                cut_value = cut_value.tz_convert("UTC").tz_localize(None)
+            cut_value = cut_value.to_datetime64()
+        else:
+            if isinstance(cut, bool) or not isinstance(cut, int | float | np.integer | np.floating):
+                raise ConfigError(
+                    "cut must be a number of days for float-time tables",
+                    key="cut",
+                    arrived=repr(cut),
+                    hint="pass e.g. 120.0",
+                )
+            cut_value = float(cut)
+        ev_keep = (self.events["known_at"].to_numpy() < cut_value)
+        oc_keep = (self.outcomes["time"].to_numpy() < cut_value)
+        out = object.__new__(EventTables)
+        out.students = self.students
+        out.events = self.events[ev_keep].reset_index(drop=True)
+        out.outcomes = self.outcomes[oc_keep].reset_index(drop=True)
+        out.time_kind = self.time_kind
+        out.time_origin = self.time_origin
+        out.audit_attributes = self.audit_attributes
+        out.metadata = dict(self.metadata)
+        out._event_codes = self.student_codes()[ev_keep]
+        out.report = ValidationReport(
+            n_students=len(out.students),
+            n_events=len(out.events),
+            n_outcomes=len(out.outcomes),
+            duplicate_events=None,
+            timezone=self.report.timezone,
+            notes=(*self.report.notes, "cut to what was known before a moment"),
+        )
+        return out
+
     def fingerprint(self) -> dict[str, str]:
         """Return a SHA-256 hex digest per table (contents, column names and dtypes).
 
