@@ -12,8 +12,9 @@ Two data sets, the same protocol:
 At every weekly as-of date each system ranks the students still enrolled; both flag the same
 number of students (a caseload of ``k`` = 2%, 5%, 10% of the cohort on that date). We report
 
-* **precision at k** -- share of the flagged who withdraw within the horizon (mean over dates,
-  ties counted at their expected value, ``studentprofile.evaluation.precision_at_k``);
+* **precision at k** -- share of the weekly flags that went to a student who withdrew within the
+  horizon (true positives over flags, summed over the as-of dates; ties at the cut counted at
+  their expected value, ``studentprofile.evaluation.precision_at_k``);
 * **lead time** -- for every student who withdrew, days from the first as-of date they were in
   the top ``k`` to the withdrawal day (``studentprofile.evaluation.lead_time``, ties at the cut
   not flagged), with the share caught at least 14 and 30 days ahead; on simulated data also the
@@ -38,6 +39,7 @@ import argparse
 import json
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -91,14 +93,21 @@ def at_risk_rows(tables: EventTables, X: pd.DataFrame) -> np.ndarray:
     return np.isnat(t) | (when.to_numpy() <= t)
 
 
-def precision_by_date(y: pd.Series, score: pd.Series, k: float) -> float:
-    """Mean over as-of dates of precision at k (rows with a known label only)."""
+def precision_by_date(y: pd.Series, score: pd.Series, k: float | pd.Series) -> float:
+    """Pooled precision of weekly caseloads: true positives over flags, summed over dates.
+
+    ``k`` is a fraction of each date's students, or a Series date -> number of students.
+    Only rows with a known label count; ties at the cut count at their expected value.
+    """
     frame = pd.DataFrame({"y": y, "s": score}).dropna(subset=["y"])
-    values = []
-    for _, g in frame.groupby(level="as_of", sort=True):
-        if np.floor(k * len(g)) >= 1 and g["y"].sum() > 0:
-            values.append(precision_at_k(g["y"].to_numpy(), g["s"].to_numpy(), k))
-    return float(np.mean(values)) if values else float("nan")
+    hits = flags = 0.0
+    for when, g in frame.groupby(level="as_of", sort=True):
+        n = int(k.get(when, 0)) if isinstance(k, pd.Series) else int(np.floor(k * len(g) + 1e-9))
+        if n < 1:
+            continue
+        hits += precision_at_k(g["y"].to_numpy(), g["s"].to_numpy(), n) * n
+        flags += n
+    return hits / flags if flags else float("nan")
 
 
 def days(values: Any) -> np.ndarray:
@@ -168,11 +177,11 @@ def compare(
         out["by_caseload"].append(row)
     # ABC at its own operating point (one flag or more), the model at the same caseload
     natural = abc["off_track"][keep]
-    share = float(natural.mean())
-    out["abc_off_track_share"] = round(share, 4)
     labelled = y.notna().to_numpy()
+    out["abc_off_track_share"] = round(float(natural.mean()), 4)
     out["abc_off_track_precision"] = round(float(y[labelled & natural.to_numpy()].mean()), 3)
-    out["model_precision_at_abc_caseload"] = round(precision_by_date(y, risk, share), 3)
+    per_date = natural[labelled].groupby(level="as_of").sum()
+    out["model_precision_at_abc_caseload"] = round(precision_by_date(y, risk, per_date), 3)
     return out
 
 
@@ -381,10 +390,7 @@ def oulad_card(
         as_of = first_alert
     explanations = model.explain(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
-    log_path = out_dir / "oulad_alerts.sqlite"
-    if log_path.exists():
-        os.remove(log_path)
-    with AlertLog(log_path) as log:
+    with tempfile.TemporaryDirectory() as tmp, AlertLog(Path(tmp) / "alerts.sqlite") as log:
         mine = tiers.xs(student, level="student_id", drop_level=False)
         log.record_alerts(mine[mine.index.get_level_values("as_of") <= as_of],
                           source="risk-model")
