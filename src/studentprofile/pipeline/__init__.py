@@ -1,0 +1,42 @@
+"""The experiment pipeline: a config file in, a tracked, evaluated, audited model out.
+
+- :func:`load_config` / :class:`ExperimentConfig`: the TOML experiment config, typed and
+  validated (errors name the dotted key and ``file:line``);
+- :func:`run`: load, validate, build features and labels, backtest, fit the final model,
+  explain, evaluate, audit, save the model locally, then track in MLflow;
+- :class:`RunResult`: what a run produced (paths, metrics, run ids, what was and was not
+  tracked);
+- :func:`build_spec` / :func:`oulad_spec`: feature specs from presets plus edits;
+- :func:`demo_config`: the config of ``studentprofile demo``.
+
+See ``docs/quickstart.md`` and ``docs/tracking.md``.
+"""
+
+from studentprofile.pipeline._config import (
+    DataConfig,
+    EvaluationConfig,
+    ExperimentConfig,
+    FeaturesConfig,
+    GridConfig,
+    LabelConfig,
+    SplitsConfig,
+    TableSource,
+    TrackingConfig,
+    load_config,
+)
+from studentprofile.pipeline._presets import build_spec, oulad_spec
+
+__all__ = [
+    "DataConfig",
+    "EvaluationConfig",
+    "ExperimentConfig",
+    "FeaturesConfig",
+    "GridConfig",
+    "LabelConfig",
+    "SplitsConfig",
+    "TableSource",
+    "TrackingConfig",
+    "build_spec",
+    "load_config",
+    "oulad_spec",
+]
