@@ -268,7 +268,7 @@ def test_reasons_rank_word_and_exclude_governed_features():
     assert [r["feature"] for r in ben] == ["att_rate_30d", "lms_clicks_7d", "score_mean"]
     assert ben[2]["value"] is None
     assert ben[2]["sentence"] == (
-        "Average assessment score was missing (cohort median 60); this raised the risk "
+        "Average assessment score: no records (cohort median 60); this raised the risk "
         "estimate.")
     assert out[0]["raw"] == pytest.approx(-1.5 + 2.3)
 

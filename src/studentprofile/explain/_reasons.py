@@ -97,12 +97,18 @@ def reason_sentence(
     >>> print(reason_sentence(info, 0.62, 0.91, 0.4))
     Class attendance over the last 30 days was 62% (cohort median 91%); this raised the risk
     estimate.
+    >>> print(reason_sentence(info, None, 0.91, -0.1))
+    Class attendance over the last 30 days: no records (cohort median 91%); this lowered the risk
+    estimate.
     """
     verb = "raised" if contribution > 0 else "lowered"
     ref = ""
     if reference is not None and not (isinstance(reference, float) and math.isnan(reference)):
         label = "most common" if categorical else "cohort median"
         ref = f" ({label} {info.format_value(reference)})"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        # a missing feature means there was nothing to measure (e.g. no events in the window)
+        return f"{_capitalise(info.phrase)}: no records{ref}; this {verb} {target}."
     return f"{_capitalise(info.phrase)} was {info.format_value(value)}{ref}; this {verb} {target}."
 
 

@@ -1,0 +1,101 @@
+"""Evaluation: outcome metrics, caseload metrics, temporal backtests, fairness audits, reports.
+
+Plain metric functions take ``(y_true, scores, ...)`` and return a float (``nan`` when the
+metric is undefined for the data):
+
+>>> import studentprofile as sp
+>>> sp.evaluation.roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+0.75
+>>> sp.evaluation.precision_at_k([1, 0, 1, 0, 0], [0.9, 0.8, 0.5, 0.5, 0.1], k=3, ties="worst")
+0.333...
+
+- metrics: :func:`roc_auc`, :func:`pr_auc`, :func:`brier_score`, :func:`log_loss`,
+  :func:`expected_calibration_error`, :func:`reliability_curve`, :func:`roc_curve`,
+  :func:`pr_curve`;
+- caseloads: :func:`precision_at_k`, :func:`recall_at_k`, :func:`lift_at_k`,
+  :func:`ranking_at_k` (ties at the cut: expected, worst, best), :func:`precision_at_capacity`,
+  :func:`capacity_report`;
+- :func:`lead_time` (days from first flag to outcome);
+- :class:`TemporalSplits` and :func:`backtest`;
+- :func:`fairness_audit` (group metrics, disparities, parity verdicts, bootstrap CIs, Fisher
+  tests, suppression of small groups);
+- intervention outcomes: :func:`contact_trajectories`, :func:`platform_outcomes`,
+  :func:`term_outcomes`, :func:`contact_comparison` (observational, not causal);
+- :func:`evaluate` and :class:`EvaluationReport` (``to_frame``, ``to_dict``, ``to_html``,
+  ``save``).
+
+Definitions, tie handling and how to read an audit: ``docs/evaluation.md``.
+"""
+
+from studentprofile.evaluation._backtest import BacktestResult, Split, TemporalSplits, backtest
+from studentprofile.evaluation._fairness import DISPARITY_METRICS, FairnessAudit, fairness_audit
+from studentprofile.evaluation._json import to_json_safe
+from studentprofile.evaluation._lead_time import LeadTime, lead_time
+from studentprofile.evaluation._metrics import (
+    brier_score,
+    expected_calibration_error,
+    log_loss,
+    pr_auc,
+    pr_curve,
+    reliability_curve,
+    roc_auc,
+    roc_curve,
+)
+from studentprofile.evaluation._outcomes import (
+    OBSERVATIONAL_CAVEAT,
+    ContactComparison,
+    InterventionOutcomes,
+    PlatformOutcomes,
+    Trajectories,
+    contact_comparison,
+    contact_trajectories,
+    platform_outcomes,
+    term_outcomes,
+)
+from studentprofile.evaluation._ranking import (
+    capacity_report,
+    lift_at_k,
+    precision_at_capacity,
+    precision_at_k,
+    ranking_at_k,
+    recall_at_k,
+)
+from studentprofile.evaluation._report import EvaluationReport, evaluate
+
+__all__ = [
+    "DISPARITY_METRICS",
+    "OBSERVATIONAL_CAVEAT",
+    "BacktestResult",
+    "ContactComparison",
+    "EvaluationReport",
+    "FairnessAudit",
+    "InterventionOutcomes",
+    "LeadTime",
+    "PlatformOutcomes",
+    "Split",
+    "TemporalSplits",
+    "Trajectories",
+    "backtest",
+    "brier_score",
+    "capacity_report",
+    "contact_comparison",
+    "contact_trajectories",
+    "evaluate",
+    "expected_calibration_error",
+    "fairness_audit",
+    "lead_time",
+    "lift_at_k",
+    "log_loss",
+    "platform_outcomes",
+    "pr_auc",
+    "pr_curve",
+    "precision_at_capacity",
+    "precision_at_k",
+    "ranking_at_k",
+    "recall_at_k",
+    "reliability_curve",
+    "roc_auc",
+    "roc_curve",
+    "term_outcomes",
+    "to_json_safe",
+]
