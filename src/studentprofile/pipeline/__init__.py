@@ -25,6 +25,7 @@ from studentprofile.pipeline._config import (
     load_config,
 )
 from studentprofile.pipeline._presets import build_spec, oulad_spec
+from studentprofile.pipeline._run import RunResult, load_tables, run
 
 __all__ = [
     "DataConfig",
@@ -33,10 +34,13 @@ __all__ = [
     "FeaturesConfig",
     "GridConfig",
     "LabelConfig",
+    "RunResult",
     "SplitsConfig",
     "TableSource",
     "TrackingConfig",
     "build_spec",
     "load_config",
+    "load_tables",
     "oulad_spec",
+    "run",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import posixpath
 import re
 import socket
 from collections.abc import Callable, Iterator, Mapping
@@ -219,7 +220,9 @@ def log_experiment(
     tags : mapping, optional
         Tags.
     artifacts : mapping of str -> path, optional
-        Artefact folder in the run -> local file or folder.
+        Where in the run -> local file or folder. A file is logged into the folder part of
+        its key under its own name (``{"evaluation/report.html": path}``); a folder's files
+        go under the key.
     model : RiskModel, optional
         Logged with the studentprofile flavour (:func:`log_model`).
     model_kwargs : mapping, optional
@@ -327,9 +330,10 @@ def log_experiment(
 
             def log_one(p: Path = p, dest: str = dest) -> None:
                 if p.is_dir():
-                    client.log_artifacts(run_id, str(p), artifact_path=dest)
+                    client.log_artifacts(run_id, str(p), artifact_path=dest or None)
                 else:
-                    client.log_artifact(run_id, str(p), artifact_path=dest or None)
+                    folder = posixpath.dirname(dest)
+                    client.log_artifact(run_id, str(p), artifact_path=folder or None)
 
             steps.append((f"artifact {dest}", log_one))
 
