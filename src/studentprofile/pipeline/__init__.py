@@ -24,8 +24,15 @@ from studentprofile.pipeline._config import (
     TrackingConfig,
     load_config,
 )
+from studentprofile.pipeline._demo import demo_config, demo_toml
 from studentprofile.pipeline._presets import build_spec, oulad_spec
-from studentprofile.pipeline._run import RunResult, load_tables, run
+from studentprofile.pipeline._run import (
+    RunResult,
+    config_of_run,
+    load_tables,
+    run,
+    student_features,
+)
 
 __all__ = [
     "DataConfig",
@@ -39,8 +46,12 @@ __all__ = [
     "TableSource",
     "TrackingConfig",
     "build_spec",
+    "config_of_run",
+    "demo_config",
+    "demo_toml",
     "load_config",
     "load_tables",
     "oulad_spec",
     "run",
+    "student_features",
 ]

@@ -57,7 +57,7 @@ def _num(v: Any, digits: int = 3) -> str:
         return str(v)
     if math.isnan(f):
         return "n/a"
-    if float(f).is_integer() and abs(f) >= 1:
+    if float(f).is_integer():
         return f"{int(f):,}"
     return f"{f:.{digits}f}"
 
@@ -194,9 +194,10 @@ def model_card(
         f"calibration: {model.calibration}).")
     add("")
     cal = report.calibration
-    show = [c for c in ("mean_predicted", "fraction_positive", "count", "n") if c in cal.columns]
-    if show:
-        add(_table(cal[show]))
+    show = [c for c in ("lower", "upper", "count", "mean_predicted", "observed_rate")
+            if c in cal.columns]
+    if show and "count" in cal.columns:
+        add(_table(cal.loc[cal["count"] > 0, show]))
         add("")
     add("## Fairness")
     add("")
@@ -210,8 +211,17 @@ def model_card(
             f"{p.get('min_group_size')} students are suppressed.")
         add("")
         summ = audit.summary()
-        add(_table(summ[["attribute", "metric", "groups", "compared", "failing",
-                         "min_disparity", "max_disparity", "verdict"]]))
+        grid = summ.pivot(index="attribute", columns="metric", values="verdict")
+        grid = grid.reindex(index=list(dict.fromkeys(summ["attribute"])),
+                            columns=list(dict.fromkeys(summ["metric"])))
+        add("Verdicts (pass: every compared group within the tolerance):")
+        add("")
+        add(_table(grid.reset_index()))
+        add("")
+        add("Range of disparities (group rate / reference rate) per attribute and metric:")
+        add("")
+        add(_table(summ[["attribute", "metric", "groups", "failing", "min_disparity",
+                         "max_disparity"]]))
         add("")
         fr = audit.to_frame()
         shown = fr[~fr["suppressed"].astype(bool)]

@@ -472,7 +472,9 @@ def run(
     params = {"random_state": cfg.seed, **dict(cfg.model)}
     train_mask = _where(tables, grid, cfg.splits.train_where, "splits.train_where")
     test_mask = _where(tables, grid, cfg.splits.test_where, "splits.test_where")
-    say(f"backtest: {splits!r}")
+    sf = splits.to_frame()
+    say(f"temporal backtest: {len(sf)} split(s), test as-of dates from "
+        f"{_show(sf['test_from'].iloc[0])} to {_show(sf['test_until'].iloc[-1])}")
     from studentprofile.evaluation import backtest, lead_time
 
     bt = backtest(
@@ -599,6 +601,10 @@ def run(
     return result
 
 
+def _show(value: Any) -> str:
+    return str(value).replace(" 00:00:00", "")
+
+
 def _first_test(splits: Any) -> Any:
     d = splits.to_frame()
     first = d["test_from"].iloc[0]
@@ -702,3 +708,85 @@ def _track(cfg: ExperimentConfig, result: RunResult, report: Any, bt: Any, audit
         artifact_location=(out_root / "artifacts") if local_default else None,
         description=cfg.description or None,
     )
+
+
+def config_of_run(run_dir: str | os.PathLike[str]) -> ExperimentConfig:
+    """Read back the config a run used (its ``config.json``).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A folder written by :func:`run`.
+
+    Returns
+    -------
+    ExperimentConfig
+    """
+    path = Path(run_dir) / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError("this folder holds no readable run config", key="run",
+                          arrived=f"{str(path)!r}: {type(exc).__name__}",
+                          hint="pass a folder written by `studentprofile train` or `demo`"
+                          ) from exc
+    data.pop("source", None)
+    return ExperimentConfig.from_dict(data)
+
+
+def student_features(
+    cfg: ExperimentConfig, student_ids: Any, *, tables: EventTables | None = None
+) -> pd.DataFrame:
+    """Rebuild the feature rows of some students exactly as :func:`run` built them.
+
+    The builder is fitted as in the run (on what was known before the first test date) and
+    only the named students' grid rows are transformed.
+
+    Parameters
+    ----------
+    cfg : ExperimentConfig
+        The run's config (see :func:`config_of_run`).
+    student_ids : sequence
+        The students.
+    tables : EventTables, optional
+        The tables (default: loaded from ``cfg.data``).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by (``student_id``, ``as_of``).
+
+    Raises
+    ------
+    SchemaError
+        A student with no grid rows (unknown, or never enrolled in the grid's period).
+    """
+    from studentprofile.features import FeatureBuilder, make_grid
+    from studentprofile.pipeline._presets import build_spec
+
+    if tables is None:
+        tables = load_tables(cfg)
+    ids = [student_ids] if isinstance(student_ids, str | int) else list(student_ids)
+    grid = make_grid(tables, every=cfg.grid.every, per=cfg.grid.per, start=cfg.grid.start,
+                     end=cfg.grid.end)
+    known = set(tables.students["student_id"].astype(str))
+    sid = tables.students["student_id"]
+    wanted = [i for i in sid if str(i) in {str(x) for x in ids}]
+    missing = [x for x in ids if str(x) not in known]
+    if missing:
+        raise SchemaError(
+            "no such student in the tables",
+            table="students",
+            column="student_id",
+            rule="known-student",
+            arrived=f"{len(missing)} unknown id(s)",
+            hint="check the id (as written in the students table)",
+        )
+    sub = grid[grid["student_id"].isin(wanted)].reset_index(drop=True)
+    if not len(sub):
+        raise SchemaError("the student has no as-of dates in the grid", table="grid",
+                          rule="rows", hint="the student was not enrolled in the grid's period")
+    splits = _splits(cfg, tables, grid)
+    builder = FeatureBuilder(build_spec(cfg.features))
+    builder.fit(_known_before(tables, _first_test(splits)), grid)
+    return builder.transform(tables, sub)

@@ -377,9 +377,14 @@ def log_experiment(
 
 
 def _register(client: Any, model_uri: str, name: str, alias: str | None) -> str:
+    import io
+
     import mlflow
 
-    mv = mlflow.register_model(model_uri, name)
+    # MLflow prints registry notes straight to stderr; keep them for the debug log
+    with contextlib.redirect_stderr(io.StringIO()) as said:
+        mv = mlflow.register_model(model_uri, name)
+    logger.debug("%s", said.getvalue().strip())
     if alias:
         client.set_registered_model_alias(name, alias, str(mv.version))
     return str(mv.version)
