@@ -50,6 +50,23 @@ NO_TIER = "none"
 ID_COLUMNS = ("student_id", "as_of")
 
 
+def import_mlflow() -> Any:
+    """Import mlflow and mlflow.pyfunc, silencing the one warning mlflow.pyfunc gives at import.
+
+    mlflow.pyfunc (<= 3.17) infers the schemas of its own agent request types when imported and
+    warns about an ``Any`` type hint inside them; nothing a caller can act on.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Any type hint is inferred as AnyType",
+                                category=UserWarning)
+        import mlflow
+        import mlflow.pyfunc  # noqa: F401
+
+    return mlflow
+
+
 # ---------------------------------------------------------------------------- the model
 @dataclass
 class StudentProfileModel:
@@ -180,7 +197,10 @@ class _PyFunc:
     def __init__(self, model: StudentProfileModel) -> None:
         self.model = model
 
-    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    # a concrete type hint: MLflow warns about `Any` hints on a pyfunc's predict
+    def predict(
+        self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         return self.model.predict(model_input)
 
     def get_raw_model(self) -> StudentProfileModel:
@@ -330,7 +350,7 @@ def save_model(
     ConfigError
         The directory exists, or bad tiers.
     """
-    import mlflow
+    mlflow = import_mlflow()
     from mlflow.models import Model, infer_signature
     from mlflow.models.utils import _save_example
 
@@ -425,6 +445,7 @@ def log_model(
     mlflow.models.model.ModelInfo
         ``model_uri`` and, when registered, ``registered_model_version``.
     """
+    import_mlflow()
     from mlflow import MlflowClient
     from mlflow.models import Model
 
@@ -474,6 +495,7 @@ def load_model(model_uri: str, dst_path: str | None = None) -> StudentProfileMod
     ModelIntegrityError
         The files do not match their manifest, or the directory is not a studentprofile model.
     """
+    import_mlflow()
     from mlflow.models import Model
     from mlflow.tracking.artifact_utils import _download_artifact_from_uri
 
@@ -481,9 +503,11 @@ def load_model(model_uri: str, dst_path: str | None = None) -> StudentProfileMod
         local = Path(model_uri)
     else:
         local = Path(_download_artifact_from_uri(model_uri, output_path=dst_path))
+    from mlflow.exceptions import MlflowException
+
     try:
         conf = Model.load(str(local / "MLmodel")).flavors[FLAVOR_NAME]
-    except (OSError, KeyError) as exc:
+    except (OSError, KeyError, MlflowException) as exc:
         raise ModelIntegrityError(
             "this is not a model saved with the studentprofile flavour",
             arrived=f"{model_uri!r}: {type(exc).__name__}: {exc}",

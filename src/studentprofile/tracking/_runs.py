@@ -163,20 +163,27 @@ def _probe(uri: str) -> str | None:
 @contextlib.contextmanager
 def _mlflow_context(uri: str) -> Iterator[None]:
     """Point MLflow's fluent API at ``uri`` and keep HTTP retries short; restore afterwards."""
-    import mlflow
+    from studentprofile.tracking._flavour import import_mlflow
 
-    saved_env = {k: os.environ.get(k) for k in HTTP_ENV_DEFAULTS}
+    mlflow = import_mlflow()
+
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    # MLflow keeps the URIs in module globals *and* mirrors them into environment variables;
+    # save both and put both back, so a caller's own MLflow setup is left as it was
+    env_keys = [*HTTP_ENV_DEFAULTS, "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"]
+    saved_env = {k: os.environ.get(k) for k in env_keys}
+    saved_globals = (getattr(tracking_utils, "_tracking_uri", None),
+                     getattr(registry_utils, "_registry_uri", None))
     for k, v in HTTP_ENV_DEFAULTS.items():
         os.environ.setdefault(k, v)
-    previous = mlflow.get_tracking_uri()
-    previous_registry = mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous)
-        mlflow.set_registry_uri(previous_registry)
+        tracking_utils._tracking_uri, registry_utils._registry_uri = saved_globals
         for k, old in saved_env.items():
             if old is None:
                 os.environ.pop(k, None)
