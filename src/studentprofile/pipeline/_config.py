@@ -562,7 +562,7 @@ class _Reader:
         d = self.section(d, "data", ["dataset", "students", "events", "outcomes",
                                      "audit_attributes", "time_origin", "sample_students",
                                      "simulate"])
-        files = [t for t in ("students", "events", "outcomes") if t in d]
+        files = [t for t in ("students", "events", "outcomes") if d.get(t) is not None]
         dataset = d.get("dataset", None if files else "oulad")
         if dataset is not None:
             self.text(dataset, "data.dataset", choices=DATASETS)
@@ -580,7 +580,7 @@ class _Reader:
         kw: dict[str, Any] = {"dataset": dataset}
         for t in files:
             kw[t] = self.table(d[t], f"data.{t}")
-        if "audit_attributes" in d:
+        if d.get("audit_attributes"):
             if dataset is not None:
                 raise self.src.error("bundled datasets declare their own audit attributes",
                                      "data.audit_attributes",
@@ -595,7 +595,7 @@ class _Reader:
             else:
                 kw["sample_students"] = self.number(v, "data.sample_students", lo=0,
                                                     lo_open=True, hi=1)
-        if "simulate" in d:
+        if d.get("simulate"):
             sim = d["simulate"]
             if dataset != "simulated" or not isinstance(sim, Mapping):
                 raise self.src.error("simulate settings need dataset = 'simulated' and a table",

@@ -731,7 +731,13 @@ def config_of_run(run_dir: str | os.PathLike[str]) -> ExperimentConfig:
                           hint="pass a folder written by `studentprofile train` or `demo`"
                           ) from exc
     data.pop("source", None)
-    return ExperimentConfig.from_dict(data)
+
+    def drop_none(d: Any) -> Any:
+        if isinstance(d, dict):
+            return {k: drop_none(v) for k, v in d.items() if v is not None}
+        return d
+
+    return ExperimentConfig.from_dict(drop_none(data))
 
 
 def student_features(
