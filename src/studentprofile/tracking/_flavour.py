@@ -187,7 +187,19 @@ class StudentProfileModel:
             ``{"risk": float, "tier": str}``.
         """
         scorer = self.risk_model._scorer()
-        risk = float(scorer.predict_one(dict(features)))
+        names = list(self.risk_model.feature_names_in_)
+        unknown = sorted(set(features) - set(names))
+        if unknown:
+            raise SchemaError(
+                "unknown feature names",
+                table="features",
+                rule="known-feature",
+                arrived=f"{unknown[:5]!r}" + (f" ({len(unknown)} in all)" if len(unknown) > 5
+                                              else ""),
+                hint="send the model's feature names (risk_model.feature_names_in_)",
+            )
+        row = {n: features.get(n, np.nan) for n in names}
+        risk = float(scorer.predict_one(row))
         return {"risk": risk, "tier": str(self.tier_of(np.array([risk]))[0])}
 
 
