@@ -1,3 +1,4 @@
+# ruff: noqa: B018 - a cell's last expression is what a notebook shows
 # %% [markdown]
 # # An auditor's walk-through
 #
@@ -41,7 +42,6 @@ run = client.get_run(version.run_id)
 # registered model, flag the top 10% of each week, and audit by the declared attributes.
 
 # %%
-import json  # noqa: E402
 import tempfile  # noqa: E402
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -1,3 +1,4 @@
+# ruff: noqa: B018 - a cell's last expression is what a notebook shows
 # %% [markdown]
 # # From OULAD tables to a backtest, explanations and an MLflow run
 #

@@ -38,7 +38,8 @@ def test_demo_config_is_the_example_file_and_reads_back():
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ('name = "x"\n[modle]\nlr = 1\n', r"exp.toml:2 modle: unknown key\n(.|\n)*did you mean 'model'"),
+        ('name = "x"\n[modle]\nlr = 1\n',
+         r"exp.toml:2 modle: unknown key\n(.|\n)*did you mean 'model'"),
         ('[model]\nlearning_rate = 0.1\nnum_leafs = 3\n',
          r"exp.toml:3 model.num_leafs: unknown key"),
         ('[model]\n\nlearning_rate = 7\n', r"exp.toml:3 model.learning_rate: learning_rate must"),

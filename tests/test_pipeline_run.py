@@ -87,7 +87,8 @@ def test_second_run_sits_next_to_the_first(two_runs):
     assert {"evaluation/report.html", "evaluation/evaluation.json"} <= arts
     versions = client.search_model_versions("name = 'oulad-withdrawal-60d'")
     assert sorted(int(v.version) for v in versions) == [1, 2]
-    assert str(client.get_model_version_by_alias("oulad-withdrawal-60d", "candidate").version) == "2"
+    alias = client.get_model_version_by_alias("oulad-withdrawal-60d", "candidate")
+    assert str(alias.version) == "2"
 
 
 def test_registered_model_scores_through_pyfunc(two_runs):

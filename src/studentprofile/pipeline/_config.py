@@ -374,7 +374,7 @@ def _plain(value: Any) -> Any:
 
 
 def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
-    """Read and validate an experiment config file (TOML).
+    r"""Read and validate an experiment config file (TOML).
 
     Parameters
     ----------
@@ -397,7 +397,7 @@ def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
     --------
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "x.toml").write_text('name = "x"\\n[label]\\nhorizon = -3\\n')
+    >>> _ = (d / "x.toml").write_text('name = "x"\n[label]\nhorizon = -3\n')
     >>> load_config(d / "x.toml")
     Traceback (most recent call last):
     ...
@@ -483,7 +483,7 @@ class _Reader:
         return tuple(value)
 
     def moment(self, value: Any, key: str) -> Any:
-        """A date (TOML date, ISO string) or a number of days; None stays None."""
+        """Check a date (TOML date, ISO string) or a number of days; None stays None."""
         if value is None:
             return None
         if isinstance(value, _dt.datetime | _dt.date):

@@ -1,4 +1,4 @@
-"""The demo experiment: the bundled OULAD, withdrawal within 60 days (``examples/oulad_demo.toml``)."""
+"""The demo experiment: bundled OULAD, withdrawal within 60 days (``examples/oulad_demo.toml``)."""
 
 from __future__ import annotations
 

@@ -242,7 +242,7 @@ def model_card(
     ti = getattr(model, "training_info_", {}) or {}
     add(f"* LightGBM, {facts.get('best_iteration')} trees (early stopping), calibration "
         f"`{model.calibration}`, trained on {ti.get('n_rows', facts['labelled_rows']):,} rows.")
-    add(f"* Alert tiers (probability thresholds): "
+    add("* Alert tiers (probability thresholds): "
         + ", ".join(f"{k} >= {v:.4f}" for k, v in facts.get("tiers", {}).items()))
     add("* Versions: " + ", ".join(f"{k} {v}" for k, v in facts["versions"].items()))
     if facts.get("git_commit"):

@@ -14,7 +14,7 @@ __all__ = ["build_spec", "oulad_spec"]
 
 
 def oulad_spec() -> FeatureSpec:
-    """The OULAD feature spec of the models study (``benchmarks/study_real_data.py``).
+    """Return the OULAD feature spec of the models study (``benchmarks/study_real_data.py``).
 
     Assessment results, missed work, registration and static attributes; ``term_start`` becomes
     "days since the module started". Exam scores (known only after a presentation ends) and the
@@ -61,12 +61,14 @@ def _preset(name: str) -> FeatureSpec:
 
     if name == "oulad":
         return oulad_spec()
-    return {
+    presets: dict[str, Any] = {
         "academic": features.academic_features,
         "behavioral": features.behavioral_features,
         "participation": features.participation_features,
         "wellbeing": features.wellbeing_features,
-    }[name]()
+    }
+    spec: FeatureSpec = presets[name]()
+    return spec
 
 
 def _entry_names(spec: FeatureSpec) -> set[str]:
@@ -121,7 +123,7 @@ def build_spec(cfg: FeaturesConfig) -> FeatureSpec:
                     hint=f"known entries: {', '.join(sorted(known))}",
                 )
         # a static entry loses only the dropped columns
-        kept = []
+        kept: list[Any] = []
         for e in spec.entries:
             if isinstance(e, StaticFeatures) and set(cfg.drop) & set(e.columns):
                 cols = [c for c in e.columns if c not in cfg.drop]

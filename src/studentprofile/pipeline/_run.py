@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from studentprofile._version import __version__
-from studentprofile.errors import ConfigError, SchemaError, StudentProfileError
+from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.pipeline._config import ExperimentConfig, TableSource
 from studentprofile.tables import EventTables
 
@@ -411,7 +411,7 @@ def run(
     from studentprofile.pipeline._model_card import model_card
     from studentprofile.pipeline._presets import build_spec
 
-    cfg = config if isinstance(config, ExperimentConfig) else load_config(config)
+    cfg = config if isinstance(config, ExperimentConfig) else load_config(Path(config))
     say = progress or (lambda msg: logger.info("%s", msg))
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -526,7 +526,7 @@ def run(
     pick = pool.iloc[np.sort(rng.choice(len(pool), size=n_ex, replace=False))]
     X_ex = X.loc[pd.MultiIndex.from_frame(pick[["student_id", "as_of"]])]
     expl = model.explain(X_ex)
-    top = int(np.argmax(expl.probability))
+    top = int(np.argmax(np.asarray(expl.probability)))
     top_reasons = expl.reasons(top=3)[top]
     example = {
         "risk": float(top_reasons["probability"]),

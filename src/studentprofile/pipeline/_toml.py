@@ -27,7 +27,7 @@ def _split_key(raw: str) -> list[str]:
 
 
 def key_lines(text: str) -> dict[str, int]:
-    """Map every dotted key set in ``text`` to its 1-based line number.
+    r"""Map every dotted key set in ``text`` to its 1-based line number.
 
     Parameters
     ----------
@@ -41,7 +41,8 @@ def key_lines(text: str) -> dict[str, int]:
 
     Examples
     --------
-    >>> lines = key_lines('seed = 1\\n[model]\\nlearning_rate = 0.1\\n[[features.add]]\\nkinds = []')
+    >>> text = 'seed = 1\n[model]\nlearning_rate = 0.1\n[[features.add]]\nkinds = []'
+    >>> lines = key_lines(text)
     >>> lines["seed"], lines["model"], lines["model.learning_rate"], lines["features.add[0].kinds"]
     (1, 2, 3, 5)
     """

@@ -118,7 +118,7 @@ class TrackingReport:
         return self.enabled and not self.not_logged
 
     def ui_command(self) -> str | None:
-        """The command that opens this store in the MLflow UI (local stores only)."""
+        """Return the command that opens this store in the MLflow UI (local stores only)."""
         if not self.uri:
             return None
         if self.uri.startswith(("http://", "https://")):
