@@ -19,6 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     monkeypatch.setenv("STUDENTPROFILE_SAMPLE", "0.03")
     yield tmp_path
     import mlflow

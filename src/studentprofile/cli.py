@@ -228,7 +228,6 @@ def _use_tracking(args: argparse.Namespace) -> None:
         import mlflow
 
         mlflow.set_tracking_uri(args.tracking_uri)
-        mlflow.set_registry_uri(args.tracking_uri)
     elif not os.environ.get("MLFLOW_TRACKING_URI"):
         from studentprofile.tracking import default_tracking_uri
 
@@ -236,7 +235,6 @@ def _use_tracking(args: argparse.Namespace) -> None:
         import mlflow
 
         mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
 
 
 def _load_model(ref: str, args: argparse.Namespace) -> Any:
