@@ -60,7 +60,7 @@ def test_demo_text_summary_and_partial_exit_on_unreachable_server(tmp_path, monk
     code, text = call("demo", "--sample", "0.02", "--tracking-uri", "http://127.0.0.1:9")
     assert code == cli.EXIT_PARTIAL == 4
     for line in ("ROC AUC", "precision at 10%", "calibration error", "fairness verdicts",
-                 "one student's reasons", "NOT tracked", "model card"):
+                 "is flagged (risk", "NOT tracked", "model card"):
         assert line in text
     err = capsys.readouterr().err
     assert "not fully tracked" in err and "Traceback" not in err

@@ -109,7 +109,7 @@ def _summary(result: Any, out: _Out, *, title: str) -> None:
             out.line(f"    {attr:<19} {verdict}")
     if result.example:
         ex = result.example
-        out.line(f"  one student's reasons (highest risk in the latest week, risk "
+        out.line(f"  why the highest-risk student of the latest week is flagged (risk "
                  f"{_fmt(ex['risk'], 2)}; the id is never printed or tracked):")
         for r in ex["reasons"]:
             out.line(f"    - {r}")

@@ -527,7 +527,8 @@ def run(
     X_ex = X.loc[pd.MultiIndex.from_frame(pick[["student_id", "as_of"]])]
     expl = model.explain(X_ex)
     top = int(np.argmax(np.asarray(expl.probability)))
-    top_reasons = expl.reasons(top=3)[top]
+    # an advisor asks "why is this student flagged?": show what raised the estimate
+    top_reasons = expl.reasons(top=3, direction="raised")[top]
     example = {
         "risk": float(top_reasons["probability"]),
         "as_of": top_reasons.get("as_of"),
