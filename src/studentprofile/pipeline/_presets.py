@@ -14,11 +14,7 @@ __all__ = ["build_spec", "oulad_spec"]
 
 
 def oulad_spec() -> FeatureSpec:
-    """Return the OULAD feature spec of the models study (``benchmarks/study_real_data.py``).
-
-    Assessment results, missed work, registration and static attributes; ``term_start`` becomes
-    "days since the module started". Exam scores (known only after a presentation ends) and the
-    5,000-row VLE slice are left out; audit attributes are not features.
+    """Return :func:`studentprofile.features.oulad_features` (the ``"oulad"`` preset of configs).
 
     Returns
     -------
@@ -29,31 +25,9 @@ def oulad_spec() -> FeatureSpec:
     >>> "assessment_score_mean_30d" in oulad_spec().column_names()
     True
     """
-    from studentprofile.features import EventFeatures, FeatureSpec, StaticFeatures
+    from studentprofile.features import oulad_features
 
-    scores = ["tma_score", "cma_score"]
-    return FeatureSpec([
-        EventFeatures(scores, family="academic", name="assessment_score",
-                      aggregates=("count", "mean", "min", "last", "slope"), windows=(30, "all"),
-                      event="marked assessment", events="marked assessments",
-                      value="assessment score", unit="score", higher_is="better",
-                      activity_is="better"),
-        EventFeatures(scores, family="academic", name="submission",
-                      aggregates=("days_since_last",), windows=("all",),
-                      event="marked submission", events="marked submissions",
-                      activity_is="better"),
-        EventFeatures("assessment_missed", family="academic",
-                      aggregates=("count", "days_since_last"), windows=(30, "all"),
-                      event="missed assessment", events="missed assessments",
-                      activity_is="worse"),
-        EventFeatures("registration", family="academic", aggregates=("last",),
-                      windows=("all",), value="days registered before the module start",
-                      unit="days"),
-        StaticFeatures(["program", "num_of_prev_attempts", "studied_credits",
-                        "highest_education", "term_start"],
-                       phrases={"term_start": "days since the module started"},
-                       units={"term_start": "days"}),
-    ])
+    return oulad_features()
 
 
 def _preset(name: str) -> FeatureSpec:
