@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from studentprofile.features._info import FeatureInfo
+from studentprofile.features import FeatureInfo
 from studentprofile.models import RiskModel
 
 

@@ -241,41 +241,10 @@ def study_small(seed: int = 0, draws: int = 40, sizes: tuple[int, ...] = (150, 3
 
 
 def oulad_spec() -> Any:
-    """The OULAD feature spec: assessment results, missed work, registration, static attributes.
+    """The OULAD feature spec: :func:`studentprofile.features.oulad_features`."""
+    from studentprofile.features import oulad_features
 
-    ``term_start`` becomes "days since the module started" (a date column of the students
-    table turns into days from it to the as-of date).
-
-    OULAD's kinds (``tma_score``, ``cma_score``, ``assessment_missed``, ``registration``) are not
-    the names of the generic presets, so the spec names them. Exam scores are known only after
-    the presentation ends and the VLE clicks are a 5,000-row slice of one module: both left out.
-    Audit attributes (gender, disability, age band, IMD band, region) are not features.
-    """
-    from studentprofile.features import EventFeatures, FeatureSpec, StaticFeatures
-
-    scores = ["tma_score", "cma_score"]
-    return FeatureSpec([
-        EventFeatures(scores, family="academic", name="assessment_score",
-                      aggregates=("count", "mean", "min", "last", "slope"), windows=(30, "all"),
-                      event="marked assessment", events="marked assessments",
-                      value="assessment score", unit="score", higher_is="better",
-                      activity_is="better"),
-        EventFeatures(scores, family="academic", name="submission",
-                      aggregates=("days_since_last",), windows=("all",),
-                      event="marked submission", events="marked submissions",
-                      activity_is="better"),
-        EventFeatures("assessment_missed", family="academic",
-                      aggregates=("count", "days_since_last"), windows=(30, "all"),
-                      event="missed assessment", events="missed assessments",
-                      activity_is="worse"),
-        EventFeatures("registration", family="academic", aggregates=("last",),
-                      windows=("all",), value="days registered before the module start",
-                      unit="days"),
-        StaticFeatures(["program", "num_of_prev_attempts", "studied_credits",
-                        "highest_education", "term_start"],
-                       phrases={"term_start": "days since the module started"},
-                       units={"term_start": "days"}),
-    ])
+    return oulad_features()
 
 
 def study_oulad(seed: int = 0, horizon: float = 60.0) -> dict[str, Any]:

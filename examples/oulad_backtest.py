@@ -27,13 +27,17 @@ import pandas as pd
 
 import studentprofile as sp
 from studentprofile.datasets import load_oulad
-from studentprofile.evaluation import TemporalSplits, backtest, fairness_audit, lead_time
-from studentprofile.evaluation._lead_time import flags_from_scores, long_scores
+from studentprofile.evaluation import (
+    TemporalSplits,
+    backtest,
+    fairness_audit,
+    flags_from_scores,
+    lead_time,
+    long_scores,
+)
 from studentprofile.features import (
-    EventFeatures,
     FeatureBuilder,
     FeatureSpec,
-    StaticFeatures,
     make_grid,
 )
 
@@ -43,33 +47,10 @@ K = 0.1
 
 
 def oulad_spec() -> FeatureSpec:
-    """OULAD's feature spec, as in the models study (``benchmarks/study_real_data.py``).
+    """The OULAD feature spec: :func:`studentprofile.features.oulad_features`."""
+    from studentprofile.features import oulad_features
 
-    Assessment results, missed work, registration and static attributes. Exam scores (known
-    only after a presentation ends) and the 5,000-row VLE slice are left out; audit attributes
-    are not features.
-    """
-    scores = ["tma_score", "cma_score"]
-    return FeatureSpec([
-        EventFeatures(scores, family="academic", name="assessment_score",
-                      aggregates=("count", "mean", "min", "last", "slope"), windows=(30, "all"),
-                      event="marked assessment", events="marked assessments",
-                      value="assessment score", unit="score", higher_is="better",
-                      activity_is="better"),
-        EventFeatures(scores, family="academic", name="submission",
-                      aggregates=("days_since_last",), windows=("all",),
-                      event="marked submission", events="marked submissions",
-                      activity_is="better"),
-        EventFeatures("assessment_missed", family="academic",
-                      aggregates=("count", "days_since_last"), windows=(30, "all"),
-                      event="missed assessment", events="missed assessments",
-                      activity_is="worse"),
-        EventFeatures("registration", family="academic", aggregates=("last",),
-                      windows=("all",), value="days registered before the module start",
-                      unit="days"),
-        StaticFeatures(["program", "num_of_prev_attempts", "studied_credits",
-                        "highest_education"]),
-    ])
+    return oulad_features()
 
 
 def student_level_audit(result, tables) -> sp.evaluation.FairnessAudit:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from studentprofile._version import __version__
-from studentprofile.errors import StudentProfileError
+from studentprofile.errors import ConfigError, SchemaError, StudentProfileError
 
 __all__ = ["main"]
 
@@ -25,6 +28,7 @@ EXIT_OK = 0
 EXIT_ERROR = 2  # a StudentProfileError: bad input, config or model files
 EXIT_UNEXPECTED = 3  # a bug: please report it
 EXIT_PARTIAL = 4  # the job finished but something (e.g. tracking) was not done
+RUNS_DIR = "studentprofile-runs"
 
 
 class _Out:
@@ -62,36 +66,487 @@ def _cmd_datasets(args: argparse.Namespace, out: _Out) -> int:
     return EXIT_OK
 
 
-def _cmd_demo(args: argparse.Namespace, out: _Out) -> int:
-    from studentprofile import datasets
+def _progress(out: _Out) -> Callable[[str], None]:
+    """Progress lines on stderr (never stdout, so --json output stays clean)."""
 
-    out.line("Loading the bundled OULAD (Open University Learning Analytics Dataset) ...")
-    tables = datasets.load_oulad()
-    summary = tables.describe().reset_index()
-    out.result(
-        {
-            "dataset": "oulad",
-            "students": len(tables.students),
-            "events": len(tables.events),
-            "outcomes": len(tables.outcomes),
-            "by_kind": summary.to_dict(orient="records"),
-        }
-    )
-    out.line(repr(tables))
-    out.line(summary.to_string(index=False))
+    def say(msg: str) -> None:
+        if not out.quiet:
+            sys.stderr.write(f"  .. {msg}\n")
+            sys.stderr.flush()
+
+    return say
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if f != f else f"{f:.{digits}f}"
+
+
+def _summary(result: Any, out: _Out, *, title: str) -> None:
+    m = result.metrics
+    out.line("")
+    out.line(title)
+    out.line(f"  test rows             {int(m.get('n', 0)):,} student-weeks, "
+             f"{_fmt(m.get('prevalence'), 3)} positive")
+    out.line(f"  ROC AUC               {_fmt(m.get('roc_auc'))}")
+    out.line(f"  precision at 10%      {_fmt(m.get('precision@10%'))}   "
+             f"(lift {_fmt(m.get('lift@10%'), 2)}x over the base rate)")
+    out.line(f"  calibration error     {_fmt(m.get('ece'), 4)}   (ECE, 10 bins)")
+    if result.fairness:
+        by_attr: dict[str, list[str]] = {}
+        for rec in result.fairness:
+            if "&" in str(rec["attribute"]):
+                continue
+            fails = by_attr.setdefault(str(rec["attribute"]), [])
+            if rec["verdict"] == "fail":
+                fails.append(str(rec["metric"]))
+        out.line("  fairness verdicts     (top-10% policy; parity when 0.8 <= ratio <= 1.25)")
+        for attr, failing in by_attr.items():
+            verdict = "pass" if not failing else f"FAIL on {', '.join(failing)}"
+            out.line(f"    {attr:<19} {verdict}")
+    if result.example:
+        ex = result.example
+        out.line(f"  why the highest-risk student of the latest week is flagged (risk "
+                 f"{_fmt(ex['risk'], 2)}; the id is never printed or tracked):")
+        for r in ex["reasons"]:
+            out.line(f"    - {r}")
+    out.line("")
+    out.line(f"  model and reports     {result.run_dir}")
+    out.line(f"  model card            {result.files.get('model_card')}")
+    out.line(f"  HTML report           {result.files.get('report_html')}")
+    t = result.tracking
+    if t is None:
+        out.line("  tracking              off")
+    else:
+        if t.run_id:
+            out.line(f"  MLflow run            {t.run_id} (experiment {t.experiment!r})")
+        if t.registered:
+            out.line(f"  registered model      {t.registered}")
+        if t.ui_command() and t.run_id:
+            out.line(f"  open it with          {t.ui_command()}")
+        if t.not_logged:
+            out.line("  NOT tracked (the files above are complete):")
+            for x in t.not_logged:
+                out.line(f"    - {x['what']}: {x['why']}")
+    out.line(f"  time                  {result.seconds.get('total', 0):.0f} s")
+
+
+def _finish_run(result: Any, out: _Out, title: str) -> int:
+    out.result(result.to_dict())
+    _summary(result, out, title=title)
+    if not result.complete:
+        missing = "; ".join(f"{x['what']}: {x['why']}" for x in result.tracking.not_logged)
+        sys.stderr.write("warning: the run finished and its files are complete, but it was not "
+                         f"fully tracked ({missing[:500]}); exit status {EXIT_PARTIAL}\n")
+        return EXIT_PARTIAL
     return EXIT_OK
 
 
-COMMANDS: dict[str, tuple[Callable[[argparse.Namespace, _Out], int], str, str]] = {
+def _tracking_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    kw: dict[str, Any] = {}
+    if getattr(args, "tracking_uri", None):
+        kw["uri"] = args.tracking_uri
+    if getattr(args, "no_tracking", False):
+        kw["enabled"] = False
+    if getattr(args, "output_dir", None):
+        kw["output_dir"] = args.output_dir
+    return kw
+
+
+def _cmd_demo(args: argparse.Namespace, out: _Out) -> int:
+    from studentprofile.pipeline import demo_config, run
+
+    cfg = demo_config(sample_students=args.sample, **_tracking_overrides(args))
+    out.line("studentprofile demo: weekly risk of withdrawal within 60 days, bundled OULAD")
+    out.line("(Open University Learning Analytics Dataset, CC BY 4.0; models trained on the "
+             "2013 presentations, tested on 2014)")
+    result = run(cfg, progress=_progress(out))
+    return _finish_run(result, out, "Result (temporal backtest on the 2014 presentations):")
+
+
+def _cmd_train(args: argparse.Namespace, out: _Out) -> int:
+    import dataclasses
+
+    from studentprofile.pipeline import load_config, run
+
+    cfg = load_config(args.config)
+    over = _tracking_overrides(args)
+    if "output_dir" in over:
+        over["output_dir"] = Path(over["output_dir"])
+    if over:
+        cfg = cfg.with_overrides(tracking=dataclasses.replace(cfg.tracking, **over))
+    out.line(f"studentprofile train: {cfg.name} ({args.config})")
+    result = run(cfg, progress=_progress(out))
+    return _finish_run(result, out, f"Result of {cfg.name} (temporal backtest):")
+
+
+def _read_frame(path: str, what: str) -> Any:
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"the {what} file does not exist", key=f"--{what}", arrived=repr(path))
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(p)
+        return pd.read_csv(p)
+    except Exception as exc:  # noqa: BLE001 - a bad file is the user's input error
+        raise ConfigError(f"the {what} file cannot be read as CSV or Parquet", key=f"--{what}",
+                          arrived=f"{p.name}: {type(exc).__name__}: {exc}") from exc
+
+
+def _write_frame(frame: Any, path: str) -> Path:
+    p = Path(path)
+    if p.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise ConfigError("the output must be a .csv or .parquet file", key="--output",
+                          arrived=repr(path))
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp")
+    if p.suffix.lower() == ".csv":
+        frame.to_csv(tmp)
+    else:
+        frame.to_parquet(tmp)
+    tmp.replace(p)
+    return p
+
+
+def _latest_run(runs_dir: str) -> Path:
+    root = Path(runs_dir)
+    found = sorted(root.glob("*/*/config.json"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise ConfigError("no run found", key="--run", arrived=f"nothing under {str(root)!r}",
+                          hint="run `studentprofile demo` or `studentprofile train --config "
+                          "FILE` first, or pass --run DIR")
+    return found[-1].parent
+
+
+def _use_tracking(args: argparse.Namespace) -> None:
+    if getattr(args, "tracking_uri", None):
+        import mlflow
+
+        mlflow.set_tracking_uri(args.tracking_uri)
+    elif not os.environ.get("MLFLOW_TRACKING_URI"):
+        from studentprofile.tracking import default_tracking_uri
+
+        uri = default_tracking_uri(getattr(args, "runs_dir", RUNS_DIR))
+        import mlflow
+
+        mlflow.set_tracking_uri(uri)
+
+
+def _load_model(ref: str, args: argparse.Namespace) -> Any:
+    from studentprofile.tracking import load_model
+
+    p = Path(ref)
+    if p.is_dir():
+        if (p / "model" / "MLmodel").is_file():
+            p = p / "model"  # a run folder
+        if not (p / "MLmodel").is_file():
+            raise ConfigError("not a studentprofile model directory", key="--model",
+                              arrived=repr(ref),
+                              hint="pass a run folder, its model/ folder, or a models:/NAME@ALIAS "
+                              "URI")
+        return load_model(str(p))
+    if not ref.startswith(("models:/", "runs:/")) and "://" not in ref:
+        raise ConfigError("no such model directory or URI", key="--model", arrived=repr(ref),
+                          hint="pass a run folder, its model/ folder, or models:/NAME@ALIAS")
+    _use_tracking(args)
+    try:
+        return load_model(ref)
+    except StudentProfileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow's many failure types, one message
+        raise ConfigError("the model could not be loaded from the tracking store",
+                          key="--model", arrived=f"{ref!r}: {type(exc).__name__}: {exc}",
+                          hint="check the name and alias, and --tracking-uri / "
+                          "MLFLOW_TRACKING_URI") from exc
+
+
+def _cmd_score(args: argparse.Namespace, out: _Out) -> int:
+    model = _load_model(args.model, args)
+    frame = _read_frame(args.input, "input")
+    scored = model.predict(frame)
+    counts = {str(k): int(v) for k, v in scored["tier"].value_counts().items()}
+    if args.output:
+        path = _write_frame(scored, args.output)
+        out.result({"rows": len(scored), "output": str(path), "tiers": counts})
+        out.line(f"scored {len(scored):,} rows -> {path}")
+        out.line("tiers: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    else:
+        out.result({"rows": len(scored), "tiers": counts,
+                    "scores": scored.reset_index().to_dict("records")})
+        out.line(scored.drop(columns=["reasons"]).to_string())
+    return EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace, out: _Out) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from studentprofile.pipeline import config_of_run, student_features
+
+    run_dir = Path(args.run) if args.run else _latest_run(args.runs_dir)
+    cfg = config_of_run(run_dir)
+    model = _load_model(str(run_dir / "model"), args)
+    _progress(out)(f"rebuilding one student's features ({cfg.data.dataset or 'files'})")
+    X = student_features(cfg, [args.student])
+    if args.as_of:
+        when = X.index.get_level_values("as_of")
+        try:
+            at: Any = (pd.Timestamp(args.as_of) if pd.api.types.is_datetime64_any_dtype(when)
+                       else float(args.as_of))
+        except ValueError as exc:
+            raise ConfigError("--as-of must be a date (or days for float-time tables)",
+                              key="--as-of", arrived=repr(args.as_of)) from exc
+        X = X[when <= at]
+        if not len(X):
+            raise ConfigError("the student has no as-of date on or before this one",
+                              key="--as-of", arrived=repr(args.as_of))
+    rec = model.risk_model.explain(X.iloc[[-1]]).reasons(top=args.top)[0]
+    risk = float(rec["probability"])
+    tier = str(model.tier_of(np.array([risk]))[0])
+    out.result({"as_of": rec.get("as_of"), "risk": risk, "tier": tier,
+                "reasons": rec["reasons"], "run": str(run_dir)})
+    out.line(f"as of {rec.get('as_of')}: risk {risk:.3f} (tier {tier})")
+    for r in rec["reasons"]:
+        out.line(f"  - {r['sentence']}")
+    return EXIT_OK
+
+
+def _columns(frame: Any, cols: list[str], table: str) -> None:
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise SchemaError("required columns are missing", table=table, column=missing[0],
+                          rule="required-column",
+                          arrived=f"columns {list(frame.columns)!r}",
+                          hint="name them with --label-column / --score-column / --attributes")
+
+
+def _cmd_evaluate(args: argparse.Namespace, out: _Out) -> int:
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from studentprofile.evaluation import evaluate
+
+    if args.scores:
+        frame = _read_frame(args.scores, "scores")
+        _columns(frame, [args.label_column, args.score_column], "scores")
+        frame = frame[frame[args.label_column].notna()]
+        report = evaluate(y_true=frame[args.label_column].to_numpy() == 1,
+                          scores=frame[args.score_column].to_numpy(dtype=np.float64),
+                          k=args.k, title=f"Evaluation of {Path(args.scores).name}")
+        if args.report:
+            out.line(f"report: {report.save(args.report)}")
+        summary = report.summary
+        ranking = report.ranking
+        out.result(report.to_dict())
+    else:
+        run_dir = Path(args.run) if args.run else _latest_run(args.runs_dir)
+        doc = json.loads((run_dir / "evaluation.json").read_text(encoding="utf-8"))
+        summary = doc["summary"]
+        ranking = pd.DataFrame(doc["ranking"])
+        ranking = ranking.set_index(ranking.columns[0])
+        out.result({"run": str(run_dir), "summary": summary, "ranking": doc["ranking"]})
+        out.line(f"run {run_dir} (temporal backtest)")
+    for k in ("n", "positives", "prevalence", "roc_auc", "pr_auc", "brier", "ece"):
+        if k in summary:
+            v = summary[k]
+            out.line(f"  {k:<11} {v:,}" if k in ("n", "positives") else f"  {k:<11} {_fmt(v, 4)}")
+    cols = [c for c in ("precision", "recall", "lift") if c in ranking.columns]
+    out.line(ranking[cols].to_string())
+    return EXIT_OK
+
+
+def _cmd_audit(args: argparse.Namespace, out: _Out) -> int:
+    if args.scores:
+        from studentprofile.evaluation import fairness_audit
+
+        frame = _read_frame(args.scores, "scores")
+        attrs = [a.strip() for a in (args.attributes or "").split(",") if a.strip()]
+        if not attrs:
+            raise ConfigError("audit --scores needs the attribute columns to audit",
+                              key="--attributes", hint="e.g. --attributes gender,disability")
+        _columns(frame, [args.label_column, args.score_column, *attrs], "scores")
+        frame = frame[frame[args.label_column].notna()]
+        audit = fairness_audit(y_true=frame[args.label_column].to_numpy() == 1,
+                               scores=frame[args.score_column].to_numpy(dtype=float),
+                               attributes=frame[attrs].reset_index(drop=True), k=args.k,
+                               min_group_size=args.min_group_size, n_boot=args.n_boot)
+        summ = audit.summary()
+        out.result(audit.to_dict())
+        grid = summ.pivot(index="attribute", columns="metric", values="verdict")
+        out.line(f"fairness audit: top {args.k:g} flagged; parity when 0.8 <= ratio <= 1.25")
+        out.line(grid.to_string())
+        return EXIT_OK
+    ref = args.model or str(_latest_run(args.runs_dir) / "model")
+    model = _load_model(ref, args)  # verifies every file against its SHA-256 manifest
+    card = model.model_card or "(this model carries no model card)"
+    out.result({"model": ref, "integrity": "verified", "model_card": card,
+                "tiers": model.tiers})
+    out.line(card)
+    out.line(f"integrity: every model file matches its SHA-256 manifest ({ref})")
+    return EXIT_OK
+
+
+def _opts_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output-dir", metavar="DIR",
+                   help=f"where runs, models and the local tracking store go "
+                   f"(default ./{RUNS_DIR})")
+    p.add_argument("--tracking-uri", metavar="URI",
+                   help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else a SQLite store "
+                   "in the output folder)")
+    p.add_argument("--no-tracking", action="store_true",
+                   help="write the model and reports only; log nothing to MLflow")
+
+
+def _opts_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sample", type=_fraction, metavar="FRACTION",
+                   help="run on a seeded share of the students (e.g. 0.1) for a quick look")
+    _opts_run(p)
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1]: {text!r}")
+    return v
+
+
+def _opts_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, metavar="FILE",
+                   help="experiment config (TOML); see examples/oulad_demo.toml")
+    _opts_run(p)
+
+
+def _opts_runs_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs-dir", default=RUNS_DIR, metavar="DIR",
+                   help=f"where to look for the latest run (default ./{RUNS_DIR})")
+
+
+def _opts_score(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, metavar="MODEL",
+                   help="a run folder, a model folder, or models:/NAME@ALIAS")
+    p.add_argument("--input", required=True, metavar="FILE",
+                   help="features, one row per student (CSV or Parquet; optional student_id "
+                   "and as_of columns are kept)")
+    p.add_argument("--output", metavar="FILE", help="write risk, tier and reasons here "
+                   "(.csv or .parquet); default: print them")
+    p.add_argument("--tracking-uri", metavar="URI", help="tracking store for models:/ URIs")
+    _opts_runs_dir(p)
+
+
+def _opts_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--student", required=True, metavar="ID", help="the student's id")
+    p.add_argument("--run", metavar="DIR", help="a run folder (default: the latest run)")
+    p.add_argument("--as-of", metavar="DATE", help="explain as of this date (default: the "
+                   "student's latest as-of date)")
+    p.add_argument("--top", type=int, default=5, help="reasons to show (default 5)")
+    _opts_runs_dir(p)
+
+
+def _opts_scores(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scores", metavar="FILE", help="a CSV/Parquet file of scores and labels")
+    p.add_argument("--label-column", default="label", help="default 'label' (1 = outcome)")
+    p.add_argument("--score-column", default="score", help="default 'score'")
+
+
+def _opts_evaluate(p: argparse.ArgumentParser) -> None:
+    _opts_scores(p)
+    p.add_argument("--k", type=float, nargs="+", default=[0.05, 0.1, 0.2],
+                   help="caseloads (fractions or counts), default 0.05 0.1 0.2")
+    p.add_argument("--report", metavar="FILE", help="also write the report (.html or .json)")
+    p.add_argument("--run", metavar="DIR", help="show a run's evaluation (default: latest)")
+    _opts_runs_dir(p)
+
+
+def _opts_audit(p: argparse.ArgumentParser) -> None:
+    _opts_scores(p)
+    p.add_argument("--attributes", metavar="A,B", help="attribute columns to audit")
+    p.add_argument("--k", type=float, default=0.1, help="flag the top k (default 0.1)")
+    p.add_argument("--min-group-size", type=int, default=20, help="suppress smaller groups")
+    p.add_argument("--n-boot", type=int, default=200, help="bootstrap draws (0: none)")
+    p.add_argument("--model", metavar="MODEL", help="a run/model folder or models:/NAME@ALIAS: "
+                   "verify its files and print its model card (default: the latest run)")
+    p.add_argument("--tracking-uri", metavar="URI", help="tracking store for models:/ URIs")
+    _opts_runs_dir(p)
+
+
+def _no_opts(p: argparse.ArgumentParser) -> None:
+    return None
+
+
+Command = tuple[Callable[[argparse.Namespace, _Out], int], str, str,
+                Callable[[argparse.ArgumentParser], None]]
+
+COMMANDS: dict[str, Command] = {
     "demo": (
         _cmd_demo,
-        "run the main job on the bundled real data (OULAD)",
-        "examples:\n  studentprofile demo\n  studentprofile demo --json > demo.json",
+        "the whole pipeline on the bundled real data (OULAD), tracked in MLflow",
+        "examples:\n"
+        "  studentprofile demo                     # ~1 minute on 2 cores\n"
+        "  studentprofile demo --sample 0.1        # a 10% sample, seconds\n"
+        "  studentprofile demo --json > demo.json\n"
+        "  studentprofile demo --tracking-uri http://127.0.0.1:5000\n"
+        "then: mlflow ui --backend-store-uri sqlite:///$PWD/studentprofile-runs/mlflow.db",
+        _opts_demo,
+    ),
+    "train": (
+        _cmd_train,
+        "run an experiment from a TOML config (backtest, model, audit, tracking)",
+        "examples:\n"
+        "  studentprofile train --config examples/oulad_demo.toml\n"
+        "  studentprofile train --config my_campus.toml --no-tracking\n"
+        "exit status 4: the run finished but tracking was incomplete (files are on disk)",
+        _opts_train,
+    ),
+    "score": (
+        _cmd_score,
+        "score feature rows with a saved or registered model: risk, tier, reasons",
+        "examples:\n"
+        "  studentprofile score --model studentprofile-runs/oulad-withdrawal-60d/<run> \\\n"
+        "      --input features.csv --output risk.csv\n"
+        "  studentprofile score --model models:/oulad-withdrawal-60d@candidate \\\n"
+        "      --input features.parquet --output risk.parquet",
+        _opts_score,
+    ),
+    "explain": (
+        _cmd_explain,
+        "one student's risk and reasons, with the model of a run",
+        "examples:\n"
+        "  studentprofile explain --student 'AAA/2014J/11391'\n"
+        "  studentprofile explain --student 'AAA/2014J/11391' --as-of 2014-11-15 --json",
+        _opts_explain,
+    ),
+    "evaluate": (
+        _cmd_evaluate,
+        "metrics of a run, or of a scores file (AUC, precision@k, calibration)",
+        "examples:\n"
+        "  studentprofile evaluate                       # the latest run\n"
+        "  studentprofile evaluate --scores scores.csv --k 0.1 --report report.html",
+        _opts_evaluate,
+    ),
+    "audit": (
+        _cmd_audit,
+        "verify a model and print its model card, or audit a scores file for fairness",
+        "examples:\n"
+        "  studentprofile audit                          # the latest run's model card\n"
+        "  studentprofile audit --model models:/oulad-withdrawal-60d@candidate\n"
+        "  studentprofile audit --scores scores.csv --attributes gender,disability --k 0.1",
+        _opts_audit,
     ),
     "datasets": (
         _cmd_datasets,
         "list the bundled datasets with their row counts",
         "examples:\n  studentprofile datasets\n  studentprofile datasets --json",
+        _no_opts,
     ),
 }
 
@@ -112,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"studentprofile {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
-    for name, (_, help_text, epilog) in COMMANDS.items():
+    for name, (_, help_text, epilog, options) in COMMANDS.items():
         p = sub.add_parser(
             name,
             help=help_text,
@@ -120,6 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        options(p)
         _common(p)
     return parser
 
@@ -159,6 +615,13 @@ def main(argv: Sequence[str] | None = None, *, stream: TextIO | None = None) -> 
         level=logging.DEBUG if args.debug else (logging.ERROR if args.quiet else logging.WARNING),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.debug:
+        # MLflow and its database layer talk on the terminal (table creation, registry notes,
+        # deprecations of their own dependencies); the command says what matters itself
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        logging.getLogger("alembic").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module=r"(mlflow|sqlalchemy|alembic)(\.|$)")
     func = COMMANDS[args.command][0]
     try:
         return func(args, out)

@@ -30,7 +30,7 @@ Definitions, tie handling and how to read an audit: ``docs/evaluation.md``.
 from studentprofile.evaluation._backtest import BacktestResult, Split, TemporalSplits, backtest
 from studentprofile.evaluation._fairness import DISPARITY_METRICS, FairnessAudit, fairness_audit
 from studentprofile.evaluation._json import to_json_safe
-from studentprofile.evaluation._lead_time import LeadTime, lead_time
+from studentprofile.evaluation._lead_time import LeadTime, flags_from_scores, lead_time, long_scores
 from studentprofile.evaluation._metrics import (
     brier_score,
     expected_calibration_error,
@@ -83,9 +83,11 @@ __all__ = [
     "evaluate",
     "expected_calibration_error",
     "fairness_audit",
+    "flags_from_scores",
     "lead_time",
     "lift_at_k",
     "log_loss",
+    "long_scores",
     "platform_outcomes",
     "pr_auc",
     "pr_curve",

@@ -71,6 +71,14 @@ def long_scores(scores: Any, *, table: str = "scores", column: str = "score") ->
     DataFrame
         Columns ``student_id``, ``as_of`` (canonical time), ``score`` (float64), ``_days``
         (``as_of`` in float days), fresh ``RangeIndex``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.Series([0.2, 0.9], name="score", index=pd.MultiIndex.from_tuples(
+    ...     [("ana", 7.0), ("ben", 7.0)], names=["student_id", "as_of"]))
+    >>> long_scores(s)[["student_id", "as_of", "score"]].to_dict("list")
+    {'student_id': ['ana', 'ben'], 'as_of': [7.0, 7.0], 'score': [0.2, 0.9]}
     """
     if isinstance(scores, pd.Series):
         names = list(scores.index.names)
@@ -166,6 +174,17 @@ def flags_from_scores(
     Returns
     -------
     ndarray of bool
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> sc = long_scores(pd.DataFrame({"student_id": ["a", "b", "c", "a"],
+    ...                                "as_of": [7.0, 7.0, 7.0, 14.0],
+    ...                                "score": [0.9, 0.5, 0.1, 0.3]}))
+    >>> flags_from_scores(sc, k=1).tolist()
+    [True, False, False, True]
+    >>> flags_from_scores(sc, threshold=0.4).tolist()
+    [True, True, False, False]
     """
     if (threshold is None) == (k is None):
         raise ConfigError(

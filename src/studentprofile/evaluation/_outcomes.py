@@ -26,8 +26,8 @@ from scipy.stats import fisher_exact, norm
 
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation._lead_time import (
-    _id_kind,
     _outcome_times,
+    _same_kinds,
     _time_column,
     long_scores,
 )
@@ -97,28 +97,7 @@ def _alerts(alerts: Any, *, need_score: bool = False) -> pd.DataFrame:
 
 
 def _compatible(a: pd.DataFrame, b: pd.DataFrame, a_name: str, b_name: str) -> None:
-    if not (len(a) and len(b)):
-        return
-    if a.attrs["time_kind"] != b.attrs["time_kind"]:
-        raise SchemaError(
-            f"`{a_name}` and `{b_name}` must use the same kind of time",
-            table=b_name,
-            column="time",
-            rule="time-kind",
-            arrived=f"{a.attrs['time_kind']} times in {a_name}, {b.attrs['time_kind']} in "
-            f"{b_name}",
-            hint="convert both to datetimes, or both to float days",
-        )
-    if _id_kind(a["student_id"]) != _id_kind(b["student_id"]):
-        raise SchemaError(
-            "`student_id` must have the same type in both tables",
-            table=b_name,
-            column="student_id",
-            rule="id-type",
-            arrived=f"{_id_kind(a['student_id'])} identifiers in {a_name}, "
-            f"{_id_kind(b['student_id'])} in {b_name}",
-            hint="convert one of them, e.g. .astype(str)",
-        )
+    _same_kinds(a, b, a_name, b_name)
 
 
 def _days_arg(value: Any, name: str) -> float:

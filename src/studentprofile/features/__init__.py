@@ -18,6 +18,7 @@ from studentprofile.features._presets import (
     SCORE_KINDS,
     academic_features,
     behavioral_features,
+    oulad_features,
     participation_features,
     wellbeing_features,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "behavioral_features",
     "infer_feature_infos",
     "make_grid",
+    "oulad_features",
     "participation_features",
     "wellbeing_features",
     "window_label",

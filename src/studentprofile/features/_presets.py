@@ -13,13 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from studentprofile.errors import ConfigError
-from studentprofile.features._spec import EventFeatures, FeatureSpec
+from studentprofile.features._spec import EventFeatures, FeatureSpec, StaticFeatures
 
 __all__ = [
     "EDUCATION_DIMENSIONS",
     "SCORE_KINDS",
     "academic_features",
     "behavioral_features",
+    "oulad_features",
     "participation_features",
     "wellbeing_features",
 ]
@@ -454,3 +455,48 @@ def wellbeing_features(*, windows: Sequence[Any] = (90, "all")) -> FeatureSpec:
             ),
         ]
     )
+
+
+def oulad_features() -> FeatureSpec:
+    """Return the feature spec tuned for the bundled OULAD (``studentprofile.datasets.load_oulad``).
+
+    Assessment results (TMA and CMA scores: count, mean, min, last and trend over 30 days and to
+    date), days since the last marked submission, missed assessments, the registration lead time,
+    and static attributes (module, previous attempts, studied credits, highest education, and
+    ``term_start`` read as "days since the module started"). Exam scores (known only after a
+    presentation ends) and the 5,000-row VLE slice are left out; audit attributes (gender,
+    disability, deprivation band, age band, region) are never features. This is the spec of the
+    models study (``benchmarks/study_real_data.py``), the OULAD backtest example and the demo.
+
+    Returns
+    -------
+    FeatureSpec
+
+    Examples
+    --------
+    >>> "assessment_score_mean_30d" in oulad_features().column_names()
+    True
+    """
+    scores = ["tma_score", "cma_score"]
+    return FeatureSpec([
+        EventFeatures(scores, family="academic", name="assessment_score",
+                      aggregates=("count", "mean", "min", "last", "slope"), windows=(30, "all"),
+                      event="marked assessment", events="marked assessments",
+                      value="assessment score", unit="score", higher_is="better",
+                      activity_is="better"),
+        EventFeatures(scores, family="academic", name="submission",
+                      aggregates=("days_since_last",), windows=("all",),
+                      event="marked submission", events="marked submissions",
+                      activity_is="better"),
+        EventFeatures("assessment_missed", family="academic",
+                      aggregates=("count", "days_since_last"), windows=(30, "all"),
+                      event="missed assessment", events="missed assessments",
+                      activity_is="worse"),
+        EventFeatures("registration", family="academic", aggregates=("last",),
+                      windows=("all",), value="days registered before the module start",
+                      unit="days"),
+        StaticFeatures(["program", "num_of_prev_attempts", "studied_credits",
+                        "highest_education", "term_start"],
+                       phrases={"term_start": "days since the module started"},
+                       units={"term_start": "days"}),
+    ])

@@ -1,0 +1,57 @@
+"""The experiment pipeline: a config file in, a tracked, evaluated, audited model out.
+
+- :func:`load_config` / :class:`ExperimentConfig`: the TOML experiment config, typed and
+  validated (errors name the dotted key and ``file:line``);
+- :func:`run`: load, validate, build features and labels, backtest, fit the final model,
+  explain, evaluate, audit, save the model locally, then track in MLflow;
+- :class:`RunResult`: what a run produced (paths, metrics, run ids, what was and was not
+  tracked);
+- :func:`build_spec` / :func:`oulad_spec`: feature specs from presets plus edits;
+- :func:`demo_config`: the config of ``studentprofile demo``.
+
+See ``docs/quickstart.md`` and ``docs/tracking.md``.
+"""
+
+from studentprofile.pipeline._config import (
+    DataConfig,
+    EvaluationConfig,
+    ExperimentConfig,
+    FeaturesConfig,
+    GridConfig,
+    LabelConfig,
+    SplitsConfig,
+    TableSource,
+    TrackingConfig,
+    load_config,
+)
+from studentprofile.pipeline._demo import demo_config, demo_toml
+from studentprofile.pipeline._presets import build_spec, oulad_spec
+from studentprofile.pipeline._run import (
+    RunResult,
+    config_of_run,
+    load_tables,
+    run,
+    student_features,
+)
+
+__all__ = [
+    "DataConfig",
+    "EvaluationConfig",
+    "ExperimentConfig",
+    "FeaturesConfig",
+    "GridConfig",
+    "LabelConfig",
+    "RunResult",
+    "SplitsConfig",
+    "TableSource",
+    "TrackingConfig",
+    "build_spec",
+    "config_of_run",
+    "demo_config",
+    "demo_toml",
+    "load_config",
+    "load_tables",
+    "oulad_spec",
+    "run",
+    "student_features",
+]

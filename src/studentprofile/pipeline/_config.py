@@ -1,0 +1,763 @@
+"""The experiment configuration: a typed, validated object read from TOML (or a dictionary).
+
+Every section is a frozen dataclass; :func:`load_config` reads a file, refuses unknown keys and
+bad values with a :class:`~studentprofile.errors.ConfigError` that names the dotted key and the
+``file:line`` it was written on, and resolves data paths relative to the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studentprofile.errors import ConfigError
+from studentprofile.pipeline._toml import Source, read_toml
+
+__all__ = [
+    "DataConfig",
+    "EvaluationConfig",
+    "ExperimentConfig",
+    "FeaturesConfig",
+    "GridConfig",
+    "LabelConfig",
+    "SplitsConfig",
+    "TableSource",
+    "TrackingConfig",
+    "load_config",
+]
+
+PRESETS = ("oulad", "academic", "behavioral", "participation", "wellbeing")
+DATASETS = ("oulad", "uci_dropout", "simulated")
+CANONICAL_COLUMNS = {
+    "students": ("student_id",),
+    "events": ("student_id", "time", "family", "kind", "value", "known_at", "course_id",
+               "max_value"),
+    "outcomes": ("student_id", "time", "outcome"),
+}
+DEFAULT_TRACKING_DIR = "studentprofile-runs"
+
+
+# ---------------------------------------------------------------------------------- sections
+@dataclass(frozen=True)
+class TableSource:
+    """One input table read from a CSV or Parquet file.
+
+    Attributes
+    ----------
+    path : Path
+        The file (``.csv``, ``.csv.gz`` or ``.parquet``), resolved against the config's folder.
+    columns : dict of str -> str
+        Canonical column name -> the file's column name (``{"student_id": "StudentNo"}``);
+        columns not named here keep their own names.
+    parse_dates : tuple of str
+        Canonical columns to parse as dates (CSV only; Parquet keeps its types).
+    """
+
+    path: Path
+    columns: Mapping[str, str] = field(default_factory=dict)
+    parse_dates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the tables come from: a bundled dataset or three files.
+
+    Attributes
+    ----------
+    dataset : str or None
+        ``"oulad"``, ``"uci_dropout"`` or ``"simulated"`` (bundled / generated), or None for files.
+    students, events, outcomes : TableSource or None
+        The files when ``dataset`` is None (``students`` and ``outcomes`` required).
+    audit_attributes : tuple of str
+        Columns of the students table kept for fairness audits and never used as features
+        (files only; bundled datasets declare their own).
+    time_origin : str or None
+        Date of day 0 when file times are float days.
+    sample_students : float or int or None
+        Keep a seeded random share (a float in (0, 1]) or number (an int) of students: quick
+        runs and tests.
+    simulate : dict
+        Keyword arguments of :func:`studentprofile.datasets.simulate_campus` (``dataset =
+        "simulated"``).
+    """
+
+    dataset: str | None = "oulad"
+    students: TableSource | None = None
+    events: TableSource | None = None
+    outcomes: TableSource | None = None
+    audit_attributes: tuple[str, ...] = ()
+    time_origin: str | None = None
+    sample_students: float | int | None = None
+    simulate: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """The as-of grid: when predictions would have been made (see ``make_grid``)."""
+
+    every: float = 7.0
+    per: str = "enrolment"
+    start: Any = None
+    end: Any = None
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """The feature spec: named presets, minus dropped entries, plus custom entries.
+
+    Attributes
+    ----------
+    presets : tuple of str
+        Any of ``"oulad"`` (the OULAD spec of the models study), ``"academic"``,
+        ``"behavioral"``, ``"participation"``, ``"wellbeing"`` (the generic presets).
+    drop : tuple of str
+        Entries to remove, by column prefix (event entries) or static column.
+    add : tuple of dict
+        Custom entries in :meth:`FeatureSpec.to_dict` form (``type = "events"`` or
+        ``"static"``).
+    """
+
+    presets: tuple[str, ...] = ("oulad",)
+    drop: tuple[str, ...] = ()
+    add: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """What is predicted: one of ``outcome`` within ``horizon`` days of the as-of date."""
+
+    outcome: tuple[str, ...] = ("withdrawn",)
+    horizon: float = 60.0
+
+
+@dataclass(frozen=True)
+class SplitsConfig:
+    """The temporal backtest (see ``studentprofile.evaluation.TemporalSplits``).
+
+    Attributes
+    ----------
+    test_start, test_end : date or float or None
+        The test period; None: the last third of the as-of dates (one split).
+    retrain_every, gap, max_history, train_start : optional
+        As in ``TemporalSplits``.
+    train_where, test_where : dict
+        Restrict training / test rows by a students-table column: ``{column = "cohort",
+        startswith = "2013"}`` or ``{column = "cohort", in = ["2014B", "2014J"]}``.
+    truncate : bool
+        Rebuild features from truncated tables per as-of date (slow; the builder is already
+        leakage-safe, so the default is False).
+    """
+
+    test_start: Any = None
+    test_end: Any = None
+    retrain_every: float | None = None
+    gap: float = 0.0
+    max_history: float | None = None
+    train_start: Any = None
+    train_where: Mapping[str, Any] = field(default_factory=dict)
+    test_where: Mapping[str, Any] = field(default_factory=dict)
+    truncate: bool = False
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Evaluation and fairness audit settings.
+
+    Attributes
+    ----------
+    k : tuple
+        Caseloads for precision / recall / lift at k (fractions or counts).
+    audit_attributes : tuple of str or None
+        Attributes to audit; None: the tables' declared audit attributes.
+    audit_k : float
+        The flagging policy audited: the top ``audit_k`` of each as-of date's scores.
+    min_group_size : int
+        Smaller groups are suppressed in the audit.
+    n_boot : int
+        Bootstrap draws for the audit's confidence intervals.
+    tiers : dict of str -> float
+        Tier name -> top fraction of the final model's training scores that reaches the tier;
+        turned into probability thresholds stored with the model.
+    explain_rows : int
+        Rows explained for the SHAP summary (a seeded sample of the latest as-of date).
+    """
+
+    k: tuple[float, ...] = (0.05, 0.1, 0.2)
+    audit_attributes: tuple[str, ...] | None = None
+    audit_k: float = 0.1
+    min_group_size: int = 20
+    n_boot: int = 200
+    tiers: Mapping[str, float] = field(default_factory=lambda: {"high": 0.05, "medium": 0.15})
+    explain_rows: int = 2000
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where and how runs are tracked in MLflow.
+
+    Attributes
+    ----------
+    enabled : bool
+        Track at all (the model and reports are written to ``output_dir`` either way).
+    uri : str or None
+        Tracking URI; None: ``MLFLOW_TRACKING_URI`` if set, else a local SQLite store
+        ``sqlite:///<output_dir>/mlflow.db`` (artefacts next to it).
+    experiment : str
+        MLflow experiment name.
+    registered_model : str or None
+        Register the logged model under this name.
+    alias : str
+        Alias given to the new model version (``models:/name@alias``).
+    per_student : bool
+        Also log per-student scores and reasons, with student ids replaced by a keyed pseudonym
+        (needs the key in the environment variable ``pseudonym_key_env``).
+    pseudonym_key_env : str
+        Environment variable holding the pseudonym key.
+    output_dir : Path
+        Where models, reports and the default tracking store go (relative: to the working
+        directory).
+    """
+
+    enabled: bool = True
+    uri: str | None = None
+    experiment: str = "studentprofile"
+    registered_model: str | None = None
+    alias: str = "candidate"
+    per_student: bool = False
+    pseudonym_key_env: str = "STUDENTPROFILE_PSEUDONYM_KEY"
+    output_dir: Path = Path(DEFAULT_TRACKING_DIR)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment: data, grid, features, label, model, splits, evaluation, tracking.
+
+    Build one with :func:`load_config` (a TOML file) or :meth:`from_dict`.
+
+    Attributes
+    ----------
+    name : str
+        Run name (also the folder under ``tracking.output_dir``).
+    description : str
+        Free text, logged with the run.
+    seed : int
+        Seed for sampling, the model and the bootstrap.
+    model : dict
+        :class:`~studentprofile.models.RiskModel` parameters.
+    source : str
+        Where the config came from (file name or ``"<dict>"``).
+
+    Examples
+    --------
+    >>> cfg = ExperimentConfig.from_dict({"name": "quick", "data": {"sample_students": 0.05},
+    ...                                   "model": {"learning_rate": 0.1}})
+    >>> cfg.data.dataset, cfg.label.horizon, cfg.model["learning_rate"]
+    ('oulad', 60.0, 0.1)
+    >>> ExperimentConfig.from_dict({"modle": {}})
+    Traceback (most recent call last):
+    ...
+    studentprofile.errors.ConfigError: <dict> modle: unknown key
+      arrived: 'modle'
+      what to do: did you mean 'model'? Known keys here: name, description, seed, data, grid, \
+features, label, model, splits, evaluation, tracking
+    """
+
+    name: str = "experiment"
+    description: str = ""
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    label: LabelConfig = field(default_factory=LabelConfig)
+    model: Mapping[str, Any] = field(default_factory=dict)
+    splits: SplitsConfig = field(default_factory=SplitsConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    source: str = "<dict>"
+
+    # -------------------------------------------------------------------------- building
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        source: Source | None = None,
+        base_dir: str | Path | None = None,
+    ) -> ExperimentConfig:
+        """Validate a nested dictionary (as TOML would give) into a config.
+
+        Parameters
+        ----------
+        data : mapping
+            Sections as nested dictionaries; anything left out keeps its default.
+        source : Source, optional
+            For errors with ``file:line`` (set by :func:`load_config`).
+        base_dir : str or Path, optional
+            Relative data paths are resolved against it (default: the working directory).
+
+        Returns
+        -------
+        ExperimentConfig
+        """
+        return _Reader(source or Source("<dict>"), Path(base_dir or ".")).experiment(data)
+
+    def with_overrides(self, **changes: Any) -> ExperimentConfig:
+        """Return a copy with some sections or fields replaced (``tracking=...``).
+
+        Returns
+        -------
+        ExperimentConfig
+        """
+        return dataclasses.replace(self, **changes)
+
+    # -------------------------------------------------------------------------- output
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON/TOML-ready nested dictionary (paths as strings).
+
+        Returns
+        -------
+        dict
+        """
+        return _plain(dataclasses.asdict(self))
+
+    def flatten(self) -> dict[str, str]:
+        """Flatten to dotted keys with string values (MLflow parameters).
+
+        Returns
+        -------
+        dict of str -> str
+
+        Examples
+        --------
+        >>> flat = ExperimentConfig().flatten()
+        >>> flat["label.horizon"], flat["features.presets"]
+        ('60.0', '["oulad"]')
+        """
+        import json
+
+        out: dict[str, str] = {}
+
+        def walk(prefix: str, value: Any) -> None:
+            if isinstance(value, Mapping) and value and prefix not in _LEAF_MAPPINGS:
+                for k, v in value.items():
+                    walk(f"{prefix}.{k}" if prefix else str(k), v)
+            elif isinstance(value, list | tuple | Mapping):
+                out[prefix] = json.dumps(value, sort_keys=True, default=str)
+            else:
+                out[prefix] = "" if value is None else str(value)
+
+        d = self.to_dict()
+        d.pop("source", None)
+        walk("", d)
+        return out
+
+
+_LEAF_MAPPINGS = {"features.add"}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, _dt.date | _dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
+    r"""Read and validate an experiment config file (TOML).
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file; data paths in it are relative to its folder.
+    **overrides
+        Sections to replace after reading (e.g. ``tracking=TrackingConfig(enabled=False)``).
+
+    Returns
+    -------
+    ExperimentConfig
+
+    Raises
+    ------
+    ConfigError
+        Not TOML, an unknown key or a bad value; the message names the dotted key and the
+        ``file:line``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "x.toml").write_text('name = "x"\n[label]\nhorizon = -3\n')
+    >>> load_config(d / "x.toml")
+    Traceback (most recent call last):
+    ...
+    studentprofile.errors.ConfigError: x.toml:3 label.horizon: must be a number > 0
+      arrived: -3
+    """
+    data, source = read_toml(path)
+    cfg = ExperimentConfig.from_dict(data, source=source, base_dir=Path(path).resolve().parent)
+    return cfg.with_overrides(**overrides) if overrides else cfg
+
+
+# ---------------------------------------------------------------------------------- reader
+class _Reader:
+    """Turns nested dictionaries into the dataclasses, checking every key and value."""
+
+    def __init__(self, source: Source, base: Path) -> None:
+        self.src = source
+        self.base = base
+
+    # ---- primitives
+    def section(self, data: Any, key: str, allowed: Sequence[str]) -> dict[str, Any]:
+        if data is None:
+            return {}
+        if not isinstance(data, Mapping):
+            raise self.src.error("must be a table of settings", key, arrived=repr(data),
+                                 hint=f"write it as [{key}] with key = value lines")
+        for k in data:
+            if k not in allowed:
+                import difflib
+
+                close = difflib.get_close_matches(str(k), list(allowed), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise self.src.error(
+                    "unknown key", f"{key}.{k}" if key else str(k), arrived=repr(k),
+                    hint=f"{hint}Known keys here: {', '.join(allowed)}",
+                )
+        return dict(data)
+
+    def number(self, value: Any, key: str, *, lo: float | None = None, lo_open: bool = False,
+               hi: float | None = None, integer: bool = False) -> Any:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and integer and not isinstance(value, int):
+            ok = False
+        if ok and not math.isfinite(float(value)):
+            ok = False
+        if ok and lo is not None:
+            ok = value > lo if lo_open else value >= lo
+        if ok and hi is not None:
+            ok = value <= hi
+        if not ok:
+            what = "an integer" if integer else "a number"
+            rule = ""
+            if lo is not None:
+                rule = f" {'>' if lo_open else '>='} {lo:g}"
+            if hi is not None:
+                rule += f"{' and' if rule else ''} <= {hi:g}"
+            raise self.src.error(f"must be {what}{rule}", key, arrived=repr(value))
+        return value
+
+    def text(self, value: Any, key: str, *, choices: Sequence[str] | None = None,
+             allow_none: bool = False) -> Any:
+        if value is None and allow_none:
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.src.error("must be a non-empty string", key, arrived=repr(value))
+        if choices is not None and value not in choices:
+            raise self.src.error(f"must be one of {list(choices)!r}", key, arrived=repr(value))
+        return value
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.src.error("must be true or false", key, arrived=repr(value))
+        return value
+
+    def strings(self, value: Any, key: str, *, choices: Sequence[str] | None = None
+                ) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            raise self.src.error("must be a list of strings", key, arrived=repr(value))
+        for i, v in enumerate(value):
+            self.text(v, f"{key}[{i}]" if self.src.text is None else key, choices=choices)
+        return tuple(value)
+
+    def moment(self, value: Any, key: str) -> Any:
+        """Check a date (TOML date, ISO string) or a number of days; None stays None."""
+        if value is None:
+            return None
+        if isinstance(value, _dt.datetime | _dt.date):
+            return value.isoformat()
+        if isinstance(value, str):
+            import pandas as pd
+
+            try:
+                pd.Timestamp(value)
+            except (ValueError, TypeError) as exc:
+                raise self.src.error("must be a date (2014-02-01) or a number of days", key,
+                                     arrived=repr(value)) from exc
+            return value
+        return self.number(value, key)
+
+    # ---- sections
+    def experiment(self, d: Mapping[str, Any]) -> ExperimentConfig:
+        names = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name != "source"]
+        d = self.section(d, "", names)
+        kw: dict[str, Any] = {"source": self.src.name}
+        if "name" in d:
+            kw["name"] = self.text(d["name"], "name")
+            if any(c in kw["name"] for c in "/\\") or kw["name"].startswith("."):
+                raise self.src.error("must not contain / or \\ or start with '.'", "name",
+                                     arrived=repr(kw["name"]),
+                                     hint="it names a folder under tracking.output_dir")
+        if "description" in d:
+            if not isinstance(d["description"], str):
+                raise self.src.error("must be a string", "description",
+                                     arrived=repr(d["description"]))
+            kw["description"] = d["description"]
+        if "seed" in d:
+            kw["seed"] = self.number(d["seed"], "seed", lo=0, integer=True)
+        kw["data"] = self.data(d.get("data"))
+        kw["grid"] = self.grid(d.get("grid"))
+        kw["features"] = self.features(d.get("features"))
+        kw["label"] = self.label(d.get("label"))
+        kw["model"] = self.model(d.get("model"))
+        kw["splits"] = self.splits(d.get("splits"))
+        kw["evaluation"] = self.evaluation(d.get("evaluation"))
+        kw["tracking"] = self.tracking(d.get("tracking"))
+        return ExperimentConfig(**kw)
+
+    def table(self, d: Any, key: str) -> TableSource:
+        if isinstance(d, str):
+            d = {"path": d}
+        d = self.section(d, key, ["path", "columns", "parse_dates"])
+        if "path" not in d:
+            raise self.src.error("a table needs a path", f"{key}.path",
+                                 hint='e.g. path = "students.csv"')
+        raw = self.text(d["path"], f"{key}.path")
+        path = Path(os.path.expanduser(raw))
+        if not path.is_absolute():
+            path = self.base / path
+        if not any(str(path).lower().endswith(s) for s in (".csv", ".csv.gz", ".parquet",
+                                                             ".pq")):
+            raise self.src.error("must be a .csv, .csv.gz or .parquet file", f"{key}.path",
+                                 arrived=repr(raw))
+        table = key.rpartition(".")[2]
+        cols = d.get("columns", {})
+        if not isinstance(cols, Mapping):
+            raise self.src.error("must be a table: canonical name = file column", f"{key}.columns",
+                                 arrived=repr(cols))
+        for canon, src_col in cols.items():
+            if table != "students" and canon not in CANONICAL_COLUMNS[table]:
+                raise self.src.error(
+                    f"unknown canonical column of the {table} table", f"{key}.columns.{canon}",
+                    arrived=repr(canon),
+                    hint=f"map onto {', '.join(CANONICAL_COLUMNS[table])}",
+                )
+            self.text(src_col, f"{key}.columns.{canon}")
+        dates = self.strings(d.get("parse_dates", []), f"{key}.parse_dates")
+        return TableSource(path=path, columns=dict(cols), parse_dates=dates)
+
+    def data(self, d: Any) -> DataConfig:
+        d = self.section(d, "data", ["dataset", "students", "events", "outcomes",
+                                     "audit_attributes", "time_origin", "sample_students",
+                                     "simulate"])
+        files = [t for t in ("students", "events", "outcomes") if d.get(t) is not None]
+        dataset = d.get("dataset", None if files else "oulad")
+        if dataset is not None:
+            self.text(dataset, "data.dataset", choices=DATASETS)
+            if files:
+                raise self.src.error(
+                    "give either a bundled dataset or table files, not both", "data.dataset",
+                    arrived=f"dataset={dataset!r} and {', '.join(files)}",
+                    hint="remove data.dataset to read your own files",
+                )
+        else:
+            for t in ("students", "outcomes"):
+                if t not in d:
+                    raise self.src.error(f"reading files needs a {t} table", f"data.{t}",
+                                         hint=f'add [data.{t}] with path = "{t}.csv"')
+        kw: dict[str, Any] = {"dataset": dataset}
+        for t in files:
+            kw[t] = self.table(d[t], f"data.{t}")
+        if d.get("audit_attributes"):
+            if dataset is not None:
+                raise self.src.error("bundled datasets declare their own audit attributes",
+                                     "data.audit_attributes",
+                                     hint="choose what to audit with evaluation.audit_attributes")
+            kw["audit_attributes"] = self.strings(d["audit_attributes"], "data.audit_attributes")
+        if "time_origin" in d:
+            kw["time_origin"] = self.moment(d["time_origin"], "data.time_origin")
+        if "sample_students" in d:
+            v = d["sample_students"]
+            if isinstance(v, int) and not isinstance(v, bool):
+                kw["sample_students"] = self.number(v, "data.sample_students", lo=1, integer=True)
+            else:
+                kw["sample_students"] = self.number(v, "data.sample_students", lo=0,
+                                                    lo_open=True, hi=1)
+        if d.get("simulate"):
+            sim = d["simulate"]
+            if dataset != "simulated" or not isinstance(sim, Mapping):
+                raise self.src.error("simulate settings need dataset = 'simulated' and a table",
+                                     "data.simulate", arrived=repr(sim))
+            kw["simulate"] = dict(sim)
+        return DataConfig(**kw)
+
+    def grid(self, d: Any) -> GridConfig:
+        d = self.section(d, "grid", ["every", "per", "start", "end"])
+        kw: dict[str, Any] = {}
+        if "every" in d:
+            kw["every"] = float(self.number(d["every"], "grid.every", lo=0, lo_open=True))
+        if "per" in d:
+            kw["per"] = self.text(d["per"], "grid.per", choices=("cohort", "enrolment"))
+        for k in ("start", "end"):
+            if k in d:
+                kw[k] = self.moment(d[k], f"grid.{k}")
+        return GridConfig(**kw)
+
+    def features(self, d: Any) -> FeaturesConfig:
+        d = self.section(d, "features", ["presets", "drop", "add"])
+        kw: dict[str, Any] = {}
+        if "presets" in d:
+            kw["presets"] = self.strings(d["presets"], "features.presets", choices=PRESETS)
+        if "drop" in d:
+            kw["drop"] = self.strings(d["drop"], "features.drop")
+        if "add" in d:
+            add = d["add"]
+            if isinstance(add, Mapping):
+                add = [add]
+            if not isinstance(add, list) or not all(isinstance(a, Mapping) for a in add):
+                raise self.src.error("must be a list of entries ([[features.add]] tables)",
+                                     "features.add", arrived=repr(add))
+            kw["add"] = tuple(dict(a) for a in add)
+        cfg = FeaturesConfig(**kw)
+        if not cfg.presets and not cfg.add:
+            raise self.src.error("the spec is empty", "features.presets",
+                                 hint="name a preset or add [[features.add]] entries")
+        # build once now, so a bad entry is reported with its line before any data is read
+        self.spec(cfg)
+        return cfg
+
+    def spec(self, cfg: FeaturesConfig) -> Any:
+        from studentprofile.pipeline._presets import build_spec
+
+        try:
+            return build_spec(cfg)
+        except ConfigError as exc:
+            key = exc.key or "features"
+            if not key.startswith("features"):
+                key = f"features.{key}"
+            raise self.src.error(exc.message, key, arrived=exc.arrived, hint=exc.hint) from exc
+
+    def label(self, d: Any) -> LabelConfig:
+        d = self.section(d, "label", ["outcome", "horizon"])
+        kw: dict[str, Any] = {}
+        if "outcome" in d:
+            kw["outcome"] = self.strings(d["outcome"], "label.outcome")
+        if "horizon" in d:
+            kw["horizon"] = float(self.number(d["horizon"], "label.horizon", lo=0, lo_open=True))
+        return LabelConfig(**kw)
+
+    def model(self, d: Any) -> dict[str, Any]:
+        from studentprofile.models import RiskModel
+
+        allowed = list(RiskModel().get_params())
+        d = self.section(d, "model", allowed)
+        try:
+            RiskModel(**d)._check_params()
+        except ConfigError as exc:
+            raise self.src.error(exc.message, f"model.{exc.key}", arrived=exc.arrived,
+                                 hint=exc.hint) from exc
+        return d
+
+    def splits(self, d: Any) -> SplitsConfig:
+        d = self.section(d, "splits", [f.name for f in dataclasses.fields(SplitsConfig)])
+        kw: dict[str, Any] = {}
+        for k in ("test_start", "test_end", "train_start"):
+            if k in d:
+                kw[k] = self.moment(d[k], f"splits.{k}")
+        for k in ("retrain_every", "max_history"):
+            if k in d:
+                kw[k] = float(self.number(d[k], f"splits.{k}", lo=0, lo_open=True))
+        if "gap" in d:
+            kw["gap"] = float(self.number(d["gap"], "splits.gap", lo=0))
+        for k in ("train_where", "test_where"):
+            if k in d:
+                kw[k] = self.where(d[k], f"splits.{k}")
+        if "truncate" in d:
+            kw["truncate"] = self.boolean(d["truncate"], "splits.truncate")
+        if ("test_start" in kw) != ("test_end" in kw):
+            missing = "test_end" if "test_start" in kw else "test_start"
+            raise self.src.error("test_start and test_end go together", f"splits.{missing}",
+                                 hint="give both, or neither for the last third of the dates")
+        return SplitsConfig(**kw)
+
+    def where(self, d: Any, key: str) -> dict[str, Any]:
+        d = self.section(d, key, ["column", "startswith", "in"])
+        if "column" not in d or (("startswith" in d) == ("in" in d)):
+            raise self.src.error("needs a column and one of startswith / in", key,
+                                 arrived=repr(d),
+                                 hint='e.g. {column = "code_presentation", startswith = "2013"}')
+        self.text(d["column"], f"{key}.column")
+        if "startswith" in d:
+            self.text(d["startswith"], f"{key}.startswith")
+        else:
+            if not isinstance(d["in"], list) or not d["in"]:
+                raise self.src.error("must be a non-empty list", f"{key}.in", arrived=repr(d["in"]))
+        return d
+
+    def evaluation(self, d: Any) -> EvaluationConfig:
+        d = self.section(d, "evaluation", [f.name for f in dataclasses.fields(EvaluationConfig)])
+        kw: dict[str, Any] = {}
+        if "k" in d:
+            ks = d["k"] if isinstance(d["k"], list) else [d["k"]]
+            if not ks:
+                raise self.src.error("must list at least one caseload", "evaluation.k")
+            kw["k"] = tuple(self.number(v, "evaluation.k", lo=0, lo_open=True) for v in ks)
+        if "audit_attributes" in d:
+            kw["audit_attributes"] = self.strings(d["audit_attributes"],
+                                                  "evaluation.audit_attributes")
+        if "audit_k" in d:
+            kw["audit_k"] = float(self.number(d["audit_k"], "evaluation.audit_k", lo=0,
+                                              lo_open=True, hi=1))
+        if "min_group_size" in d:
+            kw["min_group_size"] = self.number(d["min_group_size"], "evaluation.min_group_size",
+                                               lo=0, integer=True)
+        if "n_boot" in d:
+            kw["n_boot"] = self.number(d["n_boot"], "evaluation.n_boot", lo=0, integer=True)
+        if "explain_rows" in d:
+            kw["explain_rows"] = self.number(d["explain_rows"], "evaluation.explain_rows", lo=1,
+                                             integer=True)
+        if "tiers" in d:
+            tiers = d["tiers"]
+            if not isinstance(tiers, Mapping) or not tiers:
+                raise self.src.error("must be a table: tier name = top fraction",
+                                     "evaluation.tiers", arrived=repr(tiers),
+                                     hint="e.g. tiers = { high = 0.05, medium = 0.15 }")
+            for name, v in tiers.items():
+                self.number(v, f"evaluation.tiers.{name}", lo=0, lo_open=True, hi=1)
+            if len(set(tiers.values())) != len(tiers):
+                raise self.src.error("tier fractions must differ", "evaluation.tiers",
+                                     arrived=repr(dict(tiers)))
+            kw["tiers"] = dict(sorted(tiers.items(), key=lambda kv: kv[1]))
+        return EvaluationConfig(**kw)
+
+    def tracking(self, d: Any) -> TrackingConfig:
+        d = self.section(d, "tracking", [f.name for f in dataclasses.fields(TrackingConfig)])
+        kw: dict[str, Any] = {}
+        for k in ("enabled", "per_student"):
+            if k in d:
+                kw[k] = self.boolean(d[k], f"tracking.{k}")
+        for k in ("uri", "registered_model"):
+            if k in d:
+                kw[k] = self.text(d[k], f"tracking.{k}")
+        for k in ("experiment", "alias", "pseudonym_key_env"):
+            if k in d:
+                kw[k] = self.text(d[k], f"tracking.{k}")
+        if "alias" in kw and (not kw["alias"].replace("_", "").replace("-", "").isalnum()
+                              or kw["alias"].lower() == "latest"):
+            raise self.src.error("an alias is letters, digits, '-' and '_', and not 'latest'",
+                                 "tracking.alias", arrived=repr(kw["alias"]))
+        if "output_dir" in d:
+            kw["output_dir"] = Path(self.text(d["output_dir"], "tracking.output_dir"))
+        return TrackingConfig(**kw)

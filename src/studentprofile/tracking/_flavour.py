@@ -1,0 +1,528 @@
+"""The ``studentprofile`` MLflow model flavour, with pyfunc support and no pickle.
+
+An MLflow model directory written by :func:`save_model`::
+
+    MLmodel                      flavours: studentprofile, python_function
+    requirements.txt, python_env.yaml
+    input_example.json           one synthetic row (column medians; no student, no identifier)
+    studentprofile/
+        risk_model/              RiskModel.save(): model.txt, metadata.json, SHA-256 manifest
+        settings.json            tiers (probability thresholds) and the number of reasons
+        model_card.md            the model card, when one was given
+
+``mlflow.pyfunc.load_model(uri).predict(df)`` returns one row per input row: ``risk`` (the
+calibrated probability), ``tier``, ``reason_1`` ... ``reason_k`` (plain sentences) and
+``reasons`` (a JSON string of the top reasons with their contributions): every value is a
+plain string or float, so the frame goes to JSON as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from studentprofile._version import __version__
+from studentprofile.errors import ConfigError, ModelIntegrityError, SchemaError
+
+__all__ = [
+    "FLAVOR_NAME",
+    "StudentProfileModel",
+    "load_model",
+    "log_model",
+    "save_model",
+    "synthetic_example",
+]
+
+FLAVOR_NAME = "studentprofile"
+DATA_DIR = "studentprofile"
+RISK_DIR = "risk_model"
+SETTINGS_FILE = "settings.json"
+CARD_FILE = "model_card.md"
+NO_TIER = "none"
+ID_COLUMNS = ("student_id", "as_of")
+
+
+def import_mlflow() -> Any:
+    """Import mlflow and mlflow.pyfunc, silencing the one warning mlflow.pyfunc gives at import.
+
+    mlflow.pyfunc (<= 3.17) infers the schemas of its own agent request types when imported and
+    warns about an ``Any`` type hint inside them; nothing a caller can act on.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Any type hint is inferred as AnyType",
+                                category=UserWarning)
+        import mlflow
+        import mlflow.pyfunc  # noqa: F401
+
+    return mlflow
+
+
+# ---------------------------------------------------------------------------- the model
+@dataclass
+class StudentProfileModel:
+    """A risk model with its alert tiers and model card, as the flavour stores it.
+
+    Attributes
+    ----------
+    risk_model : RiskModel
+        The calibrated model.
+    tiers : dict of str -> float
+        Tier name -> probability threshold (a row is in the highest tier whose threshold its
+        risk reaches; below every threshold: ``"none"``).
+    top_reasons : int
+        Reasons returned per row.
+    model_card : str or None
+        The model card (Markdown).
+    path : Path or None
+        Where it was loaded from.
+
+    Examples
+    --------
+    >>> m = StudentProfileModel(risk_model=None, tiers={"high": 0.3, "medium": 0.1})
+    >>> m.tier_of(np.array([0.05, 0.1, 0.5])).tolist()
+    ['none', 'medium', 'high']
+    """
+
+    risk_model: Any
+    tiers: dict[str, float] = field(default_factory=dict)
+    top_reasons: int = 3
+    model_card: str | None = None
+    path: Path | None = None
+
+    def tier_of(self, risk: np.ndarray) -> np.ndarray:
+        """Return the tier name of each risk value."""
+        out = np.full(len(risk), NO_TIER, dtype=object)
+        # lowest threshold first, so higher tiers overwrite
+        for name, thr in sorted(self.tiers.items(), key=lambda kv: kv[1]):
+            out[np.asarray(risk) >= thr] = name
+        return out
+
+    def _features(self, df: Any) -> pd.DataFrame:
+        if isinstance(df, Mapping):
+            df = pd.DataFrame([dict(df)])
+        if not isinstance(df, pd.DataFrame):
+            raise SchemaError(
+                "the model scores a DataFrame of features, one row per student",
+                table="input",
+                rule="type",
+                arrived=f"an object of type {type(df).__name__}",
+                hint="pass a pandas DataFrame with the model's feature columns",
+            )
+        names = list(self.risk_model.feature_names_in_)
+        ids = [c for c in ID_COLUMNS if c in df.columns and c not in names]
+        if ids:
+            df = df.set_index(ids)
+        return df
+
+    def predict(self, df: Any) -> pd.DataFrame:
+        """Score rows: risk, tier and the top reasons, JSON-safe.
+
+        Parameters
+        ----------
+        df : DataFrame
+            The model's feature columns (any order; extra ``student_id``/``as_of`` columns
+            become the index of the answer).
+
+        Returns
+        -------
+        DataFrame
+            ``risk``, ``tier``, ``reason_1`` ... ``reason_k`` and ``reasons`` (JSON text),
+            indexed like the input.
+        """
+        X = self._features(df)
+        if len(X) == 0:
+            cols = ["risk", "tier", *[f"reason_{i + 1}" for i in range(self.top_reasons)],
+                    "reasons"]
+            return pd.DataFrame(columns=cols, index=X.index)
+        expl = self.risk_model.explain(X)
+        risk = np.asarray(expl.probability, dtype="float64")
+        per_row = expl.reasons(top=self.top_reasons)
+        out = pd.DataFrame({"risk": risk, "tier": self.tier_of(risk)}, index=X.index)
+        for i in range(self.top_reasons):
+            out[f"reason_{i + 1}"] = [
+                r["reasons"][i]["sentence"] if i < len(r["reasons"]) else "" for r in per_row
+            ]
+        out["reasons"] = [
+            json.dumps(
+                [
+                    {
+                        "feature": x["feature"],
+                        "phrase": x["phrase"],
+                        "family": x["family"],
+                        "direction": x["direction"],
+                        "contribution": round(float(x["contribution"]), 6),
+                        "value": x["value_text"],
+                        "reference": x["reference_text"],
+                        "sentence": x["sentence"],
+                    }
+                    for x in r["reasons"]
+                ],
+                allow_nan=False,
+            )
+            for r in per_row
+        ]
+        return out
+
+    def score_one(self, features: Mapping[str, Any]) -> dict[str, Any]:
+        """Score one student from a mapping of feature values with the compiled scorer.
+
+        Parameters
+        ----------
+        features : mapping
+            Feature name -> value (missing names count as missing values).
+
+        Returns
+        -------
+        dict
+            ``{"risk": float, "tier": str}``.
+        """
+        scorer = self.risk_model._scorer()
+        names = list(self.risk_model.feature_names_in_)
+        unknown = sorted(set(features) - set(names))
+        if unknown:
+            raise SchemaError(
+                "unknown feature names",
+                table="features",
+                rule="known-feature",
+                arrived=f"{unknown[:5]!r}" + (f" ({len(unknown)} in all)" if len(unknown) > 5
+                                              else ""),
+                hint="send the model's feature names (risk_model.feature_names_in_)",
+            )
+        row = {n: features.get(n, np.nan) for n in names}
+        risk = float(scorer.predict_one(row))
+        return {"risk": risk, "tier": str(self.tier_of(np.array([risk]))[0])}
+
+
+class _PyFunc:
+    """What ``mlflow.pyfunc.load_model`` wraps: ``predict(df) -> DataFrame``."""
+
+    def __init__(self, model: StudentProfileModel) -> None:
+        self.model = model
+
+    # a concrete type hint: MLflow warns about `Any` hints on a pyfunc's predict
+    def predict(
+        self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        return self.model.predict(model_input)
+
+    def get_raw_model(self) -> StudentProfileModel:
+        return self.model
+
+
+def _load_pyfunc(path: str) -> _PyFunc:
+    """MLflow's loader hook: ``path`` is the flavour's data folder."""
+    return _PyFunc(_read_data_dir(Path(path)))
+
+
+# ---------------------------------------------------------------------------- files
+def _read_data_dir(data: Path) -> StudentProfileModel:
+    from studentprofile.models import RiskModel
+
+    settings_file = data / SETTINGS_FILE
+    try:
+        settings = json.loads(settings_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelIntegrityError(
+            f"the flavour settings file {SETTINGS_FILE} is missing or not JSON",
+            arrived=f"{settings_file}: {exc}",
+            hint="the model directory is damaged; log the model again",
+        ) from exc
+    card = data / CARD_FILE
+    return StudentProfileModel(
+        risk_model=RiskModel.load(data / RISK_DIR),
+        tiers={str(k): float(v) for k, v in settings.get("tiers", {}).items()},
+        top_reasons=int(settings.get("top_reasons", 3)),
+        model_card=card.read_text(encoding="utf-8") if card.is_file() else None,
+        path=data.parent,
+    )
+
+
+def synthetic_example(X: pd.DataFrame) -> pd.DataFrame:
+    """One synthetic input row: each column's median (numbers) or most common value.
+
+    The row is made of per-column summaries, so it describes no real student and carries no
+    identifier; it documents the input format in the logged model.
+
+    Parameters
+    ----------
+    X : DataFrame
+        A feature matrix.
+
+    Returns
+    -------
+    DataFrame
+        One row, a plain ``RangeIndex``.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"a": [1.0, 2.0, 9.0], "b": ["x", "y", "y"]},
+    ...                  index=pd.Index(["s1", "s2", "s3"], name="student_id"))
+    >>> synthetic_example(X)
+         a  b
+    0  2.0  y
+    """
+    row: dict[str, Any] = {}
+    for c in X.columns:
+        s = X[c]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            v = s.astype("float64").median()
+            row[c] = float(v) if pd.notna(v) else 0.0
+        else:
+            mode = s.dropna().astype(str).mode()
+            row[c] = str(mode.iloc[0]) if len(mode) else ""
+    return pd.DataFrame([row], columns=list(X.columns))
+
+
+def _check_tiers(tiers: Mapping[str, float] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, thr in (tiers or {}).items():
+        ok = isinstance(thr, int | float | np.floating) and not isinstance(thr, bool)
+        if not (isinstance(name, str) and name and ok and 0.0 <= float(thr) <= 1.0):
+            raise ConfigError(
+                "tiers map a name to a probability threshold in [0, 1]",
+                key=f"tiers[{name!r}]",
+                arrived=repr(thr),
+                hint="e.g. tiers={'high': 0.3, 'medium': 0.15}",
+            )
+        out[name] = float(thr)
+    return out
+
+
+def _write_env(path: Path) -> None:
+    import platform
+
+    reqs = [
+        f"studentprofile=={__version__}",
+        "mlflow",
+        "lightgbm",
+        "numba",
+        "numpy",
+        "pandas",
+        "scikit-learn",
+        "shap",
+    ]
+    (path / "requirements.txt").write_text("\n".join(reqs) + "\n", encoding="utf-8")
+    (path / "python_env.yaml").write_text(
+        f"python: {platform.python_version()}\nbuild_dependencies:\n  - pip\n"
+        "dependencies:\n  - -r requirements.txt\n",
+        encoding="utf-8",
+    )
+
+
+def save_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    tiers: Mapping[str, float] | None = None,
+    top_reasons: int = 3,
+    model_card: str | None = None,
+    input_example: pd.DataFrame | None = None,
+    fingerprints: Mapping[str, str] | None = None,
+    mlflow_model: Any = None,
+) -> Path:
+    """Save a fitted RiskModel as an MLflow model directory (flavour ``studentprofile``).
+
+    Parameters
+    ----------
+    model : RiskModel
+        A fitted model.
+    path : str or Path
+        The new directory (must not exist).
+    tiers : mapping of str -> float, optional
+        Tier name -> probability threshold.
+    top_reasons : int, default 3
+        Reasons per row in ``predict``.
+    model_card : str, optional
+        Markdown model card stored next to the model.
+    input_example : DataFrame, optional
+        One or a few rows of **synthetic** features (see :func:`synthetic_example`); the
+        signature is inferred from it and the model's answer to it.
+    fingerprints : mapping, optional
+        Data fingerprints recorded in the model's metadata.
+    mlflow_model : mlflow.models.Model, optional
+        Given by ``Model.log``; a new one otherwise.
+
+    Returns
+    -------
+    Path
+        The directory written.
+
+    Raises
+    ------
+    ConfigError
+        The directory exists, or bad tiers.
+    """
+    mlflow = import_mlflow()
+    from mlflow.models import Model, infer_signature
+    from mlflow.models.utils import _save_example
+
+    from studentprofile.models import RiskModel
+
+    if not isinstance(model, RiskModel):
+        raise ConfigError(
+            "the studentprofile flavour saves a fitted RiskModel",
+            key="model",
+            arrived=f"an object of type {type(model).__name__}",
+        )
+    if not isinstance(top_reasons, int) or isinstance(top_reasons, bool) or top_reasons < 0:
+        raise ConfigError("top_reasons must be an integer >= 0", key="top_reasons",
+                          arrived=repr(top_reasons))
+    checked = _check_tiers(tiers)
+    target = Path(path)
+    if target.exists() and any(target.iterdir()):
+        raise ConfigError(
+            "the MLflow model directory already exists",
+            key="path",
+            arrived=repr(str(target)),
+            hint="choose a new path (MLflow model directories are written once)",
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    data = target / DATA_DIR
+    data.mkdir()
+    model.save(data / RISK_DIR, fingerprints=fingerprints)
+    (data / SETTINGS_FILE).write_text(
+        json.dumps({"tiers": checked, "top_reasons": top_reasons,
+                    "studentprofile_version": __version__}, indent=2, sort_keys=True),
+        encoding="utf-8",
+    )
+    if model_card is not None:
+        (data / CARD_FILE).write_text(model_card, encoding="utf-8")
+    _write_env(target)
+
+    if mlflow_model is None:
+        mlflow_model = Model()
+    wrapper = StudentProfileModel(model, checked, top_reasons)
+    if input_example is not None:
+        example = input_example.reset_index(drop=True)
+        mlflow_model.signature = infer_signature(example, wrapper.predict(example))
+        _save_example(mlflow_model, example, str(target))
+    mlflow.pyfunc.add_to_model(
+        mlflow_model,
+        loader_module="studentprofile.tracking._flavour",
+        data=DATA_DIR,
+        python_env="python_env.yaml",
+    )
+    mlflow_model.add_flavor(
+        FLAVOR_NAME,
+        studentprofile_version=__version__,
+        data=DATA_DIR,
+        risk_model=f"{DATA_DIR}/{RISK_DIR}",
+        tiers=checked,
+        top_reasons=top_reasons,
+        model_card=f"{DATA_DIR}/{CARD_FILE}" if model_card is not None else None,
+        python_version=sys.version.split()[0],
+    )
+    mlflow_model.save(str(target / "MLmodel"))
+    return target
+
+
+def log_model(
+    model: Any,
+    name: str = "model",
+    *,
+    registered_model_name: str | None = None,
+    alias: str | None = None,
+    run_id: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Log a RiskModel to the active (or given) MLflow run; optionally register it.
+
+    Parameters
+    ----------
+    model : RiskModel
+        A fitted model.
+    name : str, default "model"
+        The logged model's name in the run.
+    registered_model_name : str, optional
+        Register a new version of this model.
+    alias : str, optional
+        Point this alias at the new version (``models:/name@alias``).
+    run_id : str, optional
+        The run (default: the active run).
+    **kwargs
+        Passed to :func:`save_model` (``tiers``, ``model_card``, ``input_example``, ...).
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+        ``model_uri`` and, when registered, ``registered_model_version``.
+    """
+    import_mlflow()
+    from mlflow import MlflowClient
+    from mlflow.models import Model
+
+    model_id = None
+    if run_id is not None:
+        # MLflow 3 files a logged model under the *active* experiment unless told otherwise:
+        # create it in the run's own experiment
+        client = MlflowClient()
+        exp_id = client.get_run(run_id).info.experiment_id
+        model_id = client.create_logged_model(
+            experiment_id=exp_id, name=name, source_run_id=run_id
+        ).model_id
+    info = Model.log(
+        artifact_path=None,
+        name=name,
+        model_id=model_id,
+        flavor=sys.modules[__name__],
+        registered_model_name=registered_model_name,
+        run_id=run_id,
+        model=model,
+        **kwargs,
+    )
+    if alias and registered_model_name:
+        MlflowClient().set_registered_model_alias(
+            registered_model_name, alias, str(info.registered_model_version)
+        )
+    return info
+
+
+def load_model(model_uri: str, dst_path: str | None = None) -> StudentProfileModel:
+    """Load a model logged with the studentprofile flavour (any MLflow model URI).
+
+    Parameters
+    ----------
+    model_uri : str
+        ``runs:/<run_id>/model``, ``models:/<name>@<alias>``, ``models:/<model_id>``, or a
+        local directory.
+    dst_path : str, optional
+        Where to download it.
+
+    Returns
+    -------
+    StudentProfileModel
+
+    Raises
+    ------
+    ModelIntegrityError
+        The files do not match their manifest, or the directory is not a studentprofile model.
+    """
+    import_mlflow()
+    from mlflow.models import Model
+    from mlflow.tracking.artifact_utils import _download_artifact_from_uri
+
+    if os.path.isdir(model_uri):
+        local = Path(model_uri)
+    else:
+        local = Path(_download_artifact_from_uri(model_uri, output_path=dst_path))
+    from mlflow.exceptions import MlflowException
+
+    try:
+        conf = Model.load(str(local / "MLmodel")).flavors[FLAVOR_NAME]
+    except (OSError, KeyError, MlflowException) as exc:
+        raise ModelIntegrityError(
+            "this is not a model saved with the studentprofile flavour",
+            arrived=f"{model_uri!r}: {type(exc).__name__}: {exc}",
+            hint="log models with studentprofile.tracking.log_model",
+        ) from exc
+    return _read_data_dir(local / conf.get("data", DATA_DIR))
