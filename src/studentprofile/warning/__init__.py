@@ -1,0 +1,57 @@
+"""Early-warning operations: profiles, cards, alert policy, caseloads, ABC rules, alert log, drift.
+
+- profiles: :func:`build_profiles` (dimension indices as cohort percentiles, with change),
+  :class:`ProfileSpec`, :class:`Dimension`, :class:`DimensionTerm`, :class:`ProfileTypes`
+  (k-means segments with plain-language names and a stability measure);
+- cards: :func:`profile_card` (JSON-ready) and :func:`render_card_html`;
+- alerting: :class:`AlertPolicy` (tiers, hysteresis, cool-down) and :func:`assign_caseloads`
+  (capacity- and programme-aware assignment of the highest-risk students);
+- the rule baseline: :class:`ABCRules`, :class:`ABCIndicator`, :func:`abc_flags`;
+- the closed loop: :class:`AlertLog` (append-only SQLite, lifecycle raised -> acknowledged ->
+  action -> resolved);
+- drift: :class:`DriftMonitor`, :func:`psi`, :func:`ks_2sample`.
+
+See ``docs/early-warning.md``.
+"""
+
+from studentprofile.warning._abc import ABCIndicator, ABCRules, abc_flags
+from studentprofile.warning._alert_log import STATUSES, AlertLog, RecordResult
+from studentprofile.warning._cards import CARD_VERSION, profile_card, render_card_html
+from studentprofile.warning._caseload import assign_caseloads
+from studentprofile.warning._drift import DriftMonitor, ks_2sample, psi
+from studentprofile.warning._policy import AlertPolicy
+from studentprofile.warning._profiles import (
+    EDUCATION_DIMENSIONS,
+    Dimension,
+    DimensionTerm,
+    Profiles,
+    ProfileSpec,
+    ProfileTypes,
+    build_profiles,
+)
+from studentprofile.warning._reasons import reasons_lookup
+
+__all__ = [
+    "CARD_VERSION",
+    "EDUCATION_DIMENSIONS",
+    "STATUSES",
+    "ABCIndicator",
+    "ABCRules",
+    "AlertLog",
+    "AlertPolicy",
+    "Dimension",
+    "DimensionTerm",
+    "DriftMonitor",
+    "ProfileSpec",
+    "ProfileTypes",
+    "Profiles",
+    "RecordResult",
+    "abc_flags",
+    "assign_caseloads",
+    "build_profiles",
+    "ks_2sample",
+    "profile_card",
+    "psi",
+    "reasons_lookup",
+    "render_card_html",
+]
