@@ -20,7 +20,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import event, given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 from studentprofile.compiled import CompiledScorer, compile
@@ -143,11 +143,19 @@ def trained_models(draw: st.DrawFn) -> tuple[lgb.Booster, np.ndarray, list[int]]
     elif missing == "none":
         params["use_missing"] = False
     rounds = draw(st.integers(1, 6))
-    booster = lgb.train(
-        params,
-        lgb.Dataset(X, y, categorical_feature=cats or "auto", free_raw_data=False),
-        num_boost_round=rounds,
-    )
+    try:
+        booster = lgb.train(
+            params,
+            lgb.Dataset(X, y, categorical_feature=cats or "auto", free_raw_data=False),
+            num_boost_round=rounds,
+        )
+    except lgb.basic.LightGBMError as exc:
+        # LightGBM's own training sometimes aborts on tiny, tie-heavy data with
+        # "Check failed: (best_split_info.left_count) > (0)" (open upstream bugs
+        # lightgbm-org/LightGBM#4739 and #3679). No model, nothing of ours to test: reject the
+        # example; any other LightGBM error still fails the test.
+        assume("best_split_info" not in str(exc))
+        raise
     return booster, X, cats
 
 
