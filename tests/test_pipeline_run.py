@@ -193,3 +193,78 @@ def test_bad_mapping_and_missing_key_fail_before_any_work(tmp_path, monkeypatch)
     with pytest.raises(ConfigError, match="per-student artefacts need a pseudonym key"):
         run(cfg)
     assert not (tmp_path / "studentprofile-runs").exists()
+
+
+def test_early_warning_step_alerts_drift_and_a_card_without_ids(two_runs):
+    first, _, root, _ = two_runs
+    import pandas as pd
+
+    for key in ("early_warning", "drift", "profile_card_json", "profile_card_html"):
+        assert (root / first.files[key]).is_file(), key
+    summary = json.loads((root / first.files["early_warning"]).read_text())
+    a = summary["alerts"]
+    assert sum(a["alerts_by_tier"].values()) == a["alerts"] > 0
+    assert 0 < a["students_alerted"] <= a["alerts"]
+    assert 0.0 <= a["alert_precision"] <= 1.0
+    assert first.metrics["alerts.alert_precision"] == pytest.approx(a["alert_precision"])
+    assert summary["policy"]["enter_after"] == 2 and summary["policy"]["cooldown_days"] == 21
+    # the policy's tiers are the model's tiers
+    assert summary["policy"]["tiers"] == pytest.approx(first.facts["tiers"])
+    drift = pd.read_csv(root / first.files["drift"])
+    assert set(drift["column"]) == set(json.loads(
+        (root / first.files["feature_info"]).read_text())) | {"score"}
+    assert set(drift["status"]) <= {"stable", "watch", "drift"}
+    # the card shows what the final model says: the same risk, tier and reasons as the demo
+    card = json.loads((root / first.files["profile_card_json"]).read_text())
+    assert card["student_id"] is None
+    assert all("alert_id" not in x for x in card.get("alerts", []))
+    assert card["risk"]["probability"] == pytest.approx(first.example["risk"], abs=1e-9)
+    assert card["risk"]["tier"] == first.example["tier"]
+    raised = [r["text"] for r in card["reasons"] if r["direction"] == "raised"]
+    assert raised == first.example["reasons"][: len(raised)]
+    assert "identifier withheld" in (root / first.files["profile_card_html"]).read_text()
+    # tracked next to the other reports
+    client = mlflow.MlflowClient(tracking_uri=first.tracking.uri)
+    logged = {f.path for f in client.list_artifacts(first.tracking.run_id, "early_warning")}
+    assert {"early_warning/early_warning.json", "early_warning/drift.csv",
+            "early_warning/profile_card.json", "early_warning/profile_card.html"} <= logged
+
+
+def _policy_case(cooldown: float):
+    import pandas as pd
+
+    from studentprofile.pipeline._warning import _policy_summary
+    from studentprofile.tables import EventTables
+    from studentprofile.warning import AlertPolicy
+
+    days = [0.0, 7.0, 14.0, 21.0, 28.0]
+    score = {"a": [0.6, 0.6, 0.1, 0.1, 0.1], "b": [0.1, 0.6, 0.1, 0.6, 0.1],
+             "c": [0.1] * 5}
+    label = {"a": [1, 1, 1, 1, 1], "b": [0, 0, 0, np.nan, np.nan], "c": [1, 1, np.nan, 0, 0]}
+    scores = pd.DataFrame([(s, d, score[s][i], label[s][i]) for s in score
+                           for i, d in enumerate(days)],
+                          columns=["student_id", "as_of", "score", "label"])
+    tables = EventTables(
+        students=pd.DataFrame({"student_id": ["a", "b", "c"]}),
+        outcomes=pd.DataFrame({"student_id": ["a", "c"], "time": [30.0, 10.0],
+                               "outcome": ["withdrawn", "withdrawn"]}),
+    )
+    policy = AlertPolicy({"high": 0.5}, cooldown_days=cooldown)
+    alerts = policy.apply(scores.set_index(["student_id", "as_of"])["score"])
+    return _policy_summary(alerts, scores, tables, ("withdrawn",))
+
+
+def test_policy_summary_counts_precision_and_lead_time_by_hand():
+    got = _policy_case(0.0)
+    # a enters at day 0; b enters at 7 and again at 21; c never
+    assert got["alerts"] == 3 and got["threshold_entries"] == 3
+    assert got["students_alerted"] == 2 and got["alerts_by_tier"] == {"high": 3}
+    # labelled alerts: a@0 (1), b@7 (0); b@21 is unlabelled
+    assert got["alerts_labelled"] == 2 and got["alert_precision"] == 0.5
+    # a withdrew at 30 (alerted at 0: 30 days ahead), c at 10 (never alerted)
+    assert got["students_reaching_outcome"] == 2
+    assert got["alerted_before_outcome"] == 0.5 and got["alerted_14_days_ahead"] == 0.5
+    assert got["median_lead_days"] == 30.0
+    # a 21-day cool-down drops b's second alert (14 days after the first), not the entry
+    cooled = _policy_case(21.0)
+    assert cooled["alerts"] == 2 and cooled["threshold_entries"] == 3

@@ -107,16 +107,36 @@ def _summary(result: Any, out: _Out, *, title: str) -> None:
         for attr, failing in by_attr.items():
             verdict = "pass" if not failing else f"FAIL on {', '.join(failing)}"
             out.line(f"    {attr:<19} {verdict}")
+    ew = (getattr(result, "facts", None) or {}).get("early_warning")
+    if ew:
+        a, pol = ew["alerts"], ew["policy"]
+        out.line(f"  alerts                {a['alerts']:,} to {a['students_alerted']:,} students "
+                 f"over {a['as_of_dates']} as-of dates; precision {_fmt(a['alert_precision'])}")
+        out.line(f"                        (a tier after {pol['enter_after']} dates at or above "
+                 f"it, left after {pol['exit_after']} below; {pol['cooldown_days']:g}-day "
+                 f"cool-down)")
+        if a.get("students_reaching_outcome"):
+            out.line(f"                        {_fmt(a['alerted_before_outcome'], 2)} of the "
+                     f"{a['students_reaching_outcome']:,} who left were alerted before, "
+                     f"median {_fmt(a['median_lead_days'], 0)} days ahead")
+        d = ew["drift"]
+        score = d.get("score") or {}
+        out.line(f"  drift (test vs train) score PSI {_fmt(score.get('psi'), 3)} "
+                 f"({score.get('status', 'n/a')}); {len(d['features_drifted'])} feature(s) "
+                 f"drifted, {len(d['features_watch'])} to watch")
     if result.example:
         ex = result.example
+        tier = f", tier {ex['tier']}" if ex.get("tier") else ""
         out.line(f"  why the highest-risk student of the latest week is flagged (risk "
-                 f"{_fmt(ex['risk'], 2)}; the id is never printed or tracked):")
+                 f"{_fmt(ex['risk'], 2)}{tier}; the id is never printed or tracked):")
         for r in ex["reasons"]:
             out.line(f"    - {r}")
     out.line("")
     out.line(f"  model and reports     {result.run_dir}")
     out.line(f"  model card            {result.files.get('model_card')}")
     out.line(f"  HTML report           {result.files.get('report_html')}")
+    if result.files.get("profile_card_html"):
+        out.line(f"  profile card          {result.files.get('profile_card_html')}")
     t = result.tracking
     if t is None:
         out.line("  tracking              off")

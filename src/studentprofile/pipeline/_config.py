@@ -186,6 +186,11 @@ class EvaluationConfig:
         turned into probability thresholds stored with the model.
     explain_rows : int
         Rows explained for the SHAP summary (a seeded sample of the latest as-of date).
+    enter_after, exit_after : int
+        Alert policy hysteresis: a student enters a tier after ``enter_after`` consecutive
+        as-of dates at or above it and leaves after ``exit_after`` below.
+    cooldown_days : float
+        No new alert for a student within this many days of the last (escalations excepted).
     """
 
     k: tuple[float, ...] = (0.05, 0.1, 0.2)
@@ -195,6 +200,9 @@ class EvaluationConfig:
     n_boot: int = 200
     tiers: Mapping[str, float] = field(default_factory=lambda: {"high": 0.05, "medium": 0.15})
     explain_rows: int = 2000
+    enter_after: int = 2
+    exit_after: int = 2
+    cooldown_days: float = 21.0
 
 
 @dataclass(frozen=True)
@@ -728,6 +736,12 @@ class _Reader:
         if "explain_rows" in d:
             kw["explain_rows"] = self.number(d["explain_rows"], "evaluation.explain_rows", lo=1,
                                              integer=True)
+        for k in ("enter_after", "exit_after"):
+            if k in d:
+                kw[k] = self.number(d[k], f"evaluation.{k}", lo=1, integer=True)
+        if "cooldown_days" in d:
+            kw["cooldown_days"] = float(self.number(d["cooldown_days"], "evaluation.cooldown_days",
+                                                    lo=0))
         if "tiers" in d:
             tiers = d["tiers"]
             if not isinstance(tiers, Mapping) or not tiers:

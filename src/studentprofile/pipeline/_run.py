@@ -537,6 +537,21 @@ def run(
     }
     lap("explain")
 
+    # ---- early warning: the alert policy over the test period, drift, the example's card
+    say("replaying the alert policy over the test period and checking drift")
+    from studentprofile.pipeline._warning import early_warning
+
+    first_test = test_rows["as_of"].min() if len(test_rows) else scores["as_of"].min()
+    reference = keep & (X.index.get_level_values("as_of") < first_test)
+    if not reference.any():  # no labelled row before the test period: all labelled rows
+        reference = keep
+    ex_key = (pick["student_id"].iloc[top], pick["as_of"].iloc[top])
+    warning_summary, drift_table, profile = early_warning(
+        cfg=cfg, tables=tables, scores=scores, tiers=tiers, X=X, info=info, model=model,
+        reference=reference, expl=expl, example_key=ex_key)
+    example["tier"] = (profile or {}).get("risk", {}).get("tier")
+    lap("early_warning")
+
     # ---- write everything locally (before tracking)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out_root = Path(cfg.tracking.output_dir)
@@ -557,6 +572,14 @@ def run(
     if audit is not None:
         files["fairness_json"] = _json(run_dir / "fairness.json", audit.to_dict())
     files["shap_summary"] = expl.plot_summary(run_dir / "shap_summary.png")
+    files["early_warning"] = _json(run_dir / "early_warning.json", warning_summary)
+    files["drift"] = _atomic_text(run_dir / "drift.csv", drift_table.to_csv(index=False))
+    if profile is not None:
+        from studentprofile.warning import render_card_html
+
+        files["profile_card_json"] = _json(run_dir / "profile_card.json", profile)
+        files["profile_card_html"] = _atomic_text(run_dir / "profile_card.html",
+                                                  render_card_html(profile, full_page=True))
     facts = {
         "dataset": cfg.data.dataset or "files",
         "students": int(len(tables.students)),
@@ -571,10 +594,12 @@ def run(
         "git_commit": _git_commit(Path(cfg.source).parent if cfg.source != "<dict>"
                                   else Path.cwd()),
         "tiers": tiers,
+        "early_warning": warning_summary,
         "audit_attributes": audit_attrs,
         "best_iteration": int(getattr(model, "best_iteration_", 0) or 0),
     }
     metrics = _headline(report, bt)
+    metrics.update(_warning_metrics(warning_summary))
     fairness = [] if audit is None else audit.summary().to_dict(orient="records")
     card = model_card(cfg, facts=facts, report=report, backtest=bt, audit=audit,
                       feature_info=info, model=model, lead=lt)
@@ -630,6 +655,22 @@ def _headline(report: Any, bt: Any) -> dict[str, float]:
         s = report.lead_time.summary()
         out["lead_time.share_flagged"] = float(s["share_flagged"])
         out["lead_time.median_days"] = float(s["median_lead_days"])
+    return out
+
+
+def _warning_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
+    """Turn the early-warning summary into MLflow metrics (``alerts.*``, ``drift.*``)."""
+    out: dict[str, float] = {}
+    for k, v in summary["alerts"].items():
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            out[f"alerts.{k}"] = float(v)
+    drift = summary["drift"]
+    out["drift.features_drifted"] = float(len(drift["features_drifted"]))
+    out["drift.features_watch"] = float(len(drift["features_watch"]))
+    score = drift.get("score") or {}
+    for k in ("psi", "ks"):
+        if isinstance(score.get(k), int | float):
+            out[f"drift.score_{k}"] = float(score[k])
     return out
 
 
@@ -689,7 +730,9 @@ def _track(cfg: ExperimentConfig, result: RunResult, report: Any, bt: Any, audit
                        ("evaluation_json", "evaluation"), ("report_html", "evaluation"),
                        ("backtest_json", "evaluation"), ("fairness_json", "fairness"),
                        ("shap_summary", "explanations"), ("model_card", "model_card"),
-                       ("scores", "per_student")):
+                       ("early_warning", "early_warning"), ("drift", "early_warning"),
+                       ("profile_card_json", "early_warning"),
+                       ("profile_card_html", "early_warning"), ("scores", "per_student")):
         if name in files:
             artifacts[f"{dest}/{files[name].name}"] = files[name]
     return log_experiment(

@@ -350,11 +350,18 @@ def render_card_html(card: dict[str, Any], *, full_page: bool = False) -> str:
     ...                               "risk": {"probability": 0.41, "tier": "high"}})
     >>> "&lt;ana&gt;" in html_text and "41%" in html_text
     True
+
+    A card whose ``student_id`` is None (a withheld identifier) says so:
+
+    >>> "identifier withheld" in render_card_html({"student_id": None, "as_of": 60.0})
+    True
     """
     if not isinstance(card, dict) or "student_id" not in card:
         raise SchemaError("a card is the dictionary profile_card returns", table="card",
                           rule="dataframe", arrived=type(card).__name__)
     e = html.escape
+    sid = card["student_id"]
+    who = "Student (identifier withheld)" if sid is None else f"Student {sid}"
     out = [f"<style>{_CSS}</style>", '<div class="sp-card">']
     risk = card.get("risk")
     tier_html = ""
@@ -363,7 +370,7 @@ def render_card_html(card: dict[str, Any], *, full_page: bool = False) -> str:
         cls = "t2" if str(level).lower() in ("high", "urgent", "red") else "t1"
         tier_html = f'<span class="sp-tier {cls}">{e(str(level))}</span>'
     out.append(
-        f'<div class="sp-head"><h2>Student {e(str(card["student_id"]))}</h2>'
+        f'<div class="sp-head"><h2>{e(who)}</h2>'
         f'<span class="sp-sub">as of {e(str(card.get("as_of")))}</span></div>'
     )
     if risk and risk.get("probability") is not None:
