@@ -126,9 +126,13 @@ def _summary(result: Any, out: _Out, *, title: str) -> None:
                  f"drifted, {len(d['features_watch'])} to watch")
     if result.example:
         ex = result.example
-        tier = f", tier {ex['tier']}" if ex.get("tier") else ""
-        out.line(f"  why the highest-risk student of the latest week is flagged (risk "
-                 f"{_fmt(ex['risk'], 2)}{tier}; the id is never printed or tracked):")
+        if ex.get("tier"):
+            head = (f"why the highest-risk student of the latest week is flagged (risk "
+                    f"{_fmt(ex['risk'], 2)}, tier {ex['tier']}")
+        else:
+            head = (f"what raises the risk of the latest week's highest-risk student (risk "
+                    f"{_fmt(ex['risk'], 2)}, below every tier")
+        out.line(f"  {head}; the id is never printed or tracked):")
         for r in ex["reasons"]:
             out.line(f"    - {r}")
     out.line("")
