@@ -50,13 +50,11 @@ import pandas as pd
 from studentprofile.datasets import load_oulad, simulate_campus
 from studentprofile.evaluation import lead_time, precision_at_k
 from studentprofile.features import (
-    EventFeatures,
     FeatureBuilder,
-    FeatureSpec,
-    StaticFeatures,
     academic_features,
     behavioral_features,
     make_grid,
+    oulad_features,
     participation_features,
 )
 from studentprofile.labels import make_labels
@@ -258,36 +256,6 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # -------------------------------------------------------------------------------- OULAD
 
 
-def oulad_spec() -> FeatureSpec:
-    """OULAD features, as in the models study (``benchmarks/study_real_data.py``).
-
-    Marked assessments (TMA, CMA), missed work, registration and static attributes. Exam scores
-    (known only after a presentation ends) and the 5,000-row VLE slice are left out; audit
-    attributes (gender, disability, deprivation, age, region) are not features.
-    """
-    scores = ["tma_score", "cma_score"]
-    return FeatureSpec([
-        EventFeatures(scores, family="academic", name="assessment_score",
-                      aggregates=("count", "mean", "min", "last", "slope"), windows=(30, "all"),
-                      event="marked assessment", events="marked assessments",
-                      value="assessment score", unit="score", higher_is="better",
-                      activity_is="better"),
-        EventFeatures(scores, family="academic", name="submission",
-                      aggregates=("days_since_last",), windows=("all",),
-                      event="marked submission", events="marked submissions",
-                      activity_is="better"),
-        EventFeatures("assessment_missed", family="academic",
-                      aggregates=("count", "days_since_last"), windows=(30, "all"),
-                      event="missed assessment", events="missed assessments",
-                      activity_is="worse"),
-        EventFeatures("registration", family="academic", aggregates=("last",),
-                      windows=("all",), value="days registered before the module start",
-                      unit="days"),
-        StaticFeatures(["program", "num_of_prev_attempts", "studied_credits",
-                        "highest_education"]),
-    ])
-
-
 def oulad_profile_spec() -> ProfileSpec:
     """OULAD has marked assessments only: results, and keeping up with the coursework."""
     return ProfileSpec((
@@ -323,7 +291,7 @@ def oulad_study(horizon: int, out_dir: Path, max_students: int | None) -> dict[s
         tables = tables.select(keep["student_id"])
         st = tables.students
     grid = make_grid(tables, every=7, per="enrolment")
-    builder = FeatureBuilder(oulad_spec())
+    builder = FeatureBuilder(oulad_features())
     train_ids = st.loc[st["code_presentation"].str.startswith("2013"), "student_id"]
     test_ids = st.loc[st["code_presentation"].str.startswith("2014"), "student_id"]
     g_train = grid[grid["student_id"].isin(train_ids)]

@@ -67,21 +67,9 @@ def _programme_sets(advisors: pd.DataFrame) -> list[frozenset[str] | None]:
     for i, v in enumerate(advisors["programmes"].tolist()):
         if v is None or (isinstance(v, float) and np.isnan(v)):
             out.append(None)
-        elif isinstance(v, str):
-            out.append(frozenset([v]))
-        elif isinstance(v, Iterable):
-            items = list(v)
-            if not all(isinstance(p, str) for p in items):
-                raise SchemaError(
-                    "programmes must be text (a programme, a list of programmes, or empty)",
-                    table="advisors",
-                    column="programmes",
-                    rule="text",
-                    arrived=f"row {i}: {v!r}",
-                    hint="leave the cell empty for an advisor who covers every programme",
-                )
-            out.append(frozenset(items) if items else None)
-        else:
+            continue
+        items = [v] if isinstance(v, str) else list(v) if isinstance(v, Iterable) else None
+        if items is None or not all(isinstance(p, str) for p in items):
             raise SchemaError(
                 "programmes must be text (a programme, a list of programmes, or empty)",
                 table="advisors",
@@ -90,6 +78,7 @@ def _programme_sets(advisors: pd.DataFrame) -> list[frozenset[str] | None]:
                 arrived=f"row {i}: {v!r}",
                 hint="leave the cell empty for an advisor who covers every programme",
             )
+        out.append(frozenset(items) if items else None)
     return out
 
 
