@@ -340,6 +340,33 @@ def _cmd_explain(args: argparse.Namespace, out: _Out) -> int:
     return EXIT_OK
 
 
+def _cmd_warn(args: argparse.Namespace, out: _Out) -> int:
+    from studentprofile.pipeline import weekly_alerts
+
+    run_dir = Path(args.run) if args.run else _latest_run(args.runs_dir)
+    result = weekly_alerts(run_dir, args.as_of, log=args.log, advisors=args.advisors,
+                           cards_dir=args.out, programme_column=args.programme_column,
+                           top_reasons=args.top, progress=_progress(out))
+    s = result.summary()
+    s["run"] = str(run_dir)
+    s["log"] = str(args.log)
+    out.result(s)
+    tiers = ", ".join(f"{v:,} {k}" for k, v in s["watch_list_by_tier"].items()) or "none"
+    out.line(f"as of {s['as_of']}: {s['students']:,} current students scored "
+             f"(in a tier: {tiers})")
+    by = ", ".join(f"{v:,} {k}" for k, v in s["alerts_by_tier"].items())
+    out.line(f"  new alerts today      {s['alerts']:,}{f' ({by})' if by else ''}")
+    out.line(f"  alert log             {s['logged_new']:,} written, {s['logged_already']:,} "
+             f"already there ({args.log})")
+    if "caseloads" in s:
+        parts = ", ".join(f"{v:,} {k}" for k, v in s["caseloads"].items()) or "nothing to assign"
+        out.line(f"  caseloads             {parts}")
+    for key in ("alerts", "caseloads", "cards"):
+        if key in s["files"]:
+            out.line(f"  {key:<21} {s['files'][key]}")
+    return EXIT_OK
+
+
 def _columns(frame: Any, cols: list[str], table: str) -> None:
     missing = [c for c in cols if c not in frame.columns]
     if missing:
@@ -476,6 +503,23 @@ def _opts_explain(p: argparse.ArgumentParser) -> None:
     _opts_runs_dir(p)
 
 
+def _opts_warn(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", required=True, metavar="DATE",
+                   help="today (a date, or days for float-time tables)")
+    p.add_argument("--run", metavar="DIR", help="a run folder (default: the latest run)")
+    p.add_argument("--log", default="alerts.sqlite", metavar="FILE",
+                   help="the SQLite alert log (default alerts.sqlite; created when missing)")
+    p.add_argument("--advisors", metavar="FILE",
+                   help="CSV: advisor_id, capacity, programmes (';'-separated, empty = all)")
+    p.add_argument("--programme-column", metavar="COL",
+                   help="students' programme column (default: programme or program)")
+    p.add_argument("--out", metavar="DIR",
+                   help="write alerts.csv, caseloads.csv and one profile card per alert here "
+                   "(these carry student ids: for the campus system only)")
+    p.add_argument("--top", type=int, default=3, help="reasons per alert (default 3)")
+    _opts_runs_dir(p)
+
+
 def _opts_scores(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scores", metavar="FILE", help="a CSV/Parquet file of scores and labels")
     p.add_argument("--label-column", default="label", help="default 'label' (1 = outcome)")
@@ -548,6 +592,16 @@ COMMANDS: dict[str, Command] = {
         "  studentprofile explain --student 'AAA/2014J/11391'\n"
         "  studentprofile explain --student 'AAA/2014J/11391' --as-of 2014-11-15 --json",
         _opts_explain,
+    ),
+    "warn": (
+        _cmd_warn,
+        "the weekly job: score today, raise alerts with reasons, log them, assign caseloads",
+        "examples:\n"
+        "  studentprofile warn --as-of 2014-11-08                 # the latest run's model\n"
+        "  studentprofile warn --as-of 2014-11-08 --advisors advisors.csv --out week-45\n"
+        "  studentprofile warn --as-of 2014-11-08 --log /srv/ews/alerts.sqlite --json\n"
+        "rerunning a date adds nothing to the log; --out files carry student ids",
+        _opts_warn,
     ),
     "evaluate": (
         _cmd_evaluate,

@@ -7,7 +7,9 @@
 - :class:`RunResult`: what a run produced (paths, metrics, run ids, what was and was not
   tracked);
 - :func:`build_spec` / :func:`oulad_spec`: feature specs from presets plus edits;
-- :func:`demo_config`: the config of ``studentprofile demo``.
+- :func:`demo_config`: the config of ``studentprofile demo``;
+- :func:`weekly_alerts` -> :class:`WeeklyResult`: the weekly job of a trained run (score today,
+  alerts with hysteresis and reasons, the alert log, caseloads, profile cards).
 
 See ``docs/quickstart.md`` and ``docs/tracking.md``.
 """
@@ -33,6 +35,7 @@ from studentprofile.pipeline._run import (
     run,
     student_features,
 )
+from studentprofile.pipeline._weekly import WeeklyResult, weekly_alerts
 
 __all__ = [
     "DataConfig",
@@ -45,6 +48,7 @@ __all__ = [
     "SplitsConfig",
     "TableSource",
     "TrackingConfig",
+    "WeeklyResult",
     "build_spec",
     "config_of_run",
     "demo_config",
@@ -54,4 +58,5 @@ __all__ = [
     "oulad_spec",
     "run",
     "student_features",
+    "weekly_alerts",
 ]

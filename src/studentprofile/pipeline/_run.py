@@ -811,8 +811,7 @@ def student_features(
     SchemaError
         A student with no grid rows (unknown, or never enrolled in the grid's period).
     """
-    from studentprofile.features import FeatureBuilder, make_grid
-    from studentprofile.pipeline._presets import build_spec
+    from studentprofile.features import make_grid
 
     if tables is None:
         tables = load_tables(cfg)
@@ -836,7 +835,18 @@ def student_features(
     if not len(sub):
         raise SchemaError("the student has no as-of dates in the grid", table="grid",
                           rule="rows", hint="the student was not enrolled in the grid's period")
-    splits = _splits(cfg, tables, grid)
+    return fitted_builder(cfg, tables, grid).transform(tables, sub)
+
+
+def fitted_builder(cfg: ExperimentConfig, tables: EventTables, grid: pd.DataFrame) -> Any:
+    """Fit the run's feature builder as :func:`run` fitted it.
+
+    On what was known before the first test date, so rebuilt rows match the model's columns
+    and categories.
+    """
+    from studentprofile.features import FeatureBuilder
+    from studentprofile.pipeline._presets import build_spec
+
     builder = FeatureBuilder(build_spec(cfg.features))
-    builder.fit(_known_before(tables, _first_test(splits)), grid)
-    return builder.transform(tables, sub)
+    builder.fit(_known_before(tables, _first_test(_splits(cfg, tables, grid))), grid)
+    return builder

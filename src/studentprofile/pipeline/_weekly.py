@@ -1,0 +1,345 @@
+"""The weekly early-warning job: score today, raise alerts, log them, assign caseloads, cards.
+
+:func:`weekly_alerts` is what a campus system runs each week with a trained run: it rebuilds
+every current student's features up to the date (as the run built them: only what was known
+before each as-of date), scores them with the run's model, replays the alert policy over each
+student's dates so far (hysteresis and cool-down need the history; features are rebuilt, not
+stored), explains today's alerts, records them in the append-only alert log (idempotent: a
+rerun of the same date adds nothing), assigns them to advisors within capacity and programme,
+and writes a profile card per alerted student.
+
+Unlike a run folder, this output is for the advisors: it carries student identifiers. Keep it
+inside the campus system; nothing here is sent to MLflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from studentprofile.errors import ConfigError
+from studentprofile.tables import EventTables
+
+__all__ = ["WeeklyResult", "weekly_alerts"]
+
+logger = logging.getLogger(__name__)
+
+#: As-of dates of history on a card's dimension trends.
+_CARD_DATES = 6
+
+
+@dataclass
+class WeeklyResult:
+    """What one weekly job did.
+
+    Attributes
+    ----------
+    as_of : Timestamp or float
+        The date asked for.
+    students : int
+        Students with a current as-of date (their latest grid date within one grid step of
+        ``as_of``).
+    alerts : DataFrame
+        Today's alerts, highest risk first: ``student_id``, ``as_of``, ``score``, ``tier``,
+        ``reasons`` (list of sentences), ``alert_id``.
+    tiers : DataFrame
+        Every current student's tier today (``student_id``, ``as_of``, ``score``, ``tier``,
+        ``alert``): the watch list.
+    recorded : RecordResult
+        What the alert log took: new alerts, alerts already logged, conflicts.
+    caseloads : DataFrame or None
+        :func:`~studentprofile.warning.assign_caseloads` of today's alerts, when advisors were
+        given.
+    files : dict of str -> Path
+        What was written (``alerts``, ``caseloads``, ``cards``).
+    """
+
+    as_of: Any
+    students: int
+    alerts: pd.DataFrame
+    tiers: pd.DataFrame
+    recorded: Any
+    caseloads: pd.DataFrame | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """Return the counts only (no identifiers): for logs and ``--json``."""
+        out: dict[str, Any] = {
+            "as_of": str(self.as_of.date()) if isinstance(self.as_of, pd.Timestamp)
+            else self.as_of,
+            "students": self.students,
+            "alerts": int(len(self.alerts)),
+            "alerts_by_tier": {str(k): int(v) for k, v in
+                               self.alerts["tier"].astype(str).value_counts().items()},
+            "watch_list_by_tier": {str(k): int(v) for k, v in
+                                   self.tiers["tier"].dropna().astype(str).value_counts().items()},
+            "logged_new": int(self.recorded.n_new),
+            "logged_already": int(self.recorded.n_existing),
+        }
+        if self.caseloads is not None:
+            out["caseloads"] = {str(k): int(v) for k, v in
+                                self.caseloads["status"].value_counts().items()}
+        out["files"] = {k: str(v) for k, v in self.files.items()}
+        return out
+
+
+def _as_of_value(tables: EventTables, as_of: Any) -> Any:
+    try:
+        if tables.time_kind == "datetime":
+            at = pd.Timestamp(as_of)
+            if pd.isna(at):
+                raise ValueError("NaT")
+            return at
+        at_f = float(as_of)
+        if not np.isfinite(at_f):
+            raise ValueError("not finite")
+        return at_f
+    except (TypeError, ValueError) as exc:
+        what = "a date (e.g. 2014-11-01)" if tables.time_kind == "datetime" else \
+            "a number of days (the tables use float days)"
+        raise ConfigError(f"as_of must be {what}", key="as_of", arrived=repr(as_of)) from exc
+
+
+def _safe_name(student_id: Any) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(student_id)).strip("._")
+    return name or "student"
+
+
+def _programmes(tables: EventTables, column: str | None) -> pd.Series | None:
+    st = tables.students
+    if column is None:
+        column = next((c for c in ("programme", "program") if c in st.columns), None)
+        if column is None:
+            return None
+    elif column not in st.columns:
+        raise ConfigError("the programme column is not in the students table",
+                          key="programme_column", arrived=repr(column),
+                          hint=f"students columns: {list(st.columns)!r}")
+    return st.set_index("student_id")[column].astype("string")
+
+
+def _read_advisors(advisors: Any) -> pd.DataFrame:
+    if isinstance(advisors, pd.DataFrame):
+        return advisors
+    path = Path(advisors)
+    if not path.is_file():
+        raise ConfigError("the advisors file does not exist", key="advisors",
+                          arrived=str(path),
+                          hint="a CSV with advisor_id, capacity and optional programmes "
+                               "(separated by ';')")
+    frame = pd.read_csv(path, dtype={"advisor_id": "string", "programmes": "string"})
+    if "programmes" in frame.columns:
+        lists: list[list[str] | None] = [
+            None if pd.isna(v) or not str(v).strip()
+            else [p.strip() for p in str(v).split(";") if p.strip()]
+            for v in frame["programmes"]
+        ]
+        frame["programmes"] = pd.Series(lists, index=frame.index, dtype=object)
+    return frame
+
+
+def weekly_alerts(
+    run_dir: str | os.PathLike[str],
+    as_of: Any,
+    *,
+    log: str | os.PathLike[str],
+    advisors: Any = None,
+    cards_dir: str | os.PathLike[str] | None = None,
+    tables: EventTables | None = None,
+    programme_column: str | None = None,
+    top_reasons: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> WeeklyResult:
+    """Run the weekly early-warning job of a trained run for one date.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run folder written by :func:`run` (its ``config.json`` and ``model/``).
+    as_of : date or float
+        Today. Each current student is scored at their latest grid date on or before it (within
+        one grid step); features use only what was known before that date.
+    log : path
+        The SQLite alert log (created when missing). Rerunning a date adds nothing.
+    advisors : DataFrame or path, optional
+        ``advisor_id``, ``capacity``, optional ``programmes`` (list, or ``;``-separated text
+        in a CSV): today's alerts are assigned highest risk first.
+    cards_dir : path, optional
+        Write ``<student>.json`` and ``<student>.html`` profile cards of today's alerts here.
+    tables : EventTables, optional
+        The tables (default: loaded as the run's config says).
+    programme_column : str, optional
+        Students' programme column for caseloads (default: ``programme`` or ``program``).
+    top_reasons : int, default 3
+        Reasons per alert.
+    progress : callable, optional
+        Called with a short message before each step.
+
+    Returns
+    -------
+    WeeklyResult
+
+    Raises
+    ------
+    ConfigError
+        A bad date, no student with an as-of date near it, a missing advisors file.
+    SchemaError, ModelIntegrityError
+        Bad tables or advisors; tampered model files.
+    DataIntegrityError
+        Today's alerts differ from alerts already logged for the same date (another model or
+        other data): nothing is written.
+
+    Examples
+    --------
+    >>> from studentprofile.pipeline import weekly_alerts
+    >>> result = weekly_alerts("studentprofile-runs/oulad-withdrawal-60d/20261130-101500",
+    ...                        "2014-11-01", log="alerts.sqlite",
+    ...                        advisors="advisors.csv", cards_dir="cards")  # doctest: +SKIP
+    >>> result.summary()["alerts"]  # doctest: +SKIP
+    212
+    """
+    from studentprofile.features import make_grid
+    from studentprofile.pipeline._run import config_of_run, fitted_builder, load_tables
+    from studentprofile.tracking import load_model
+    from studentprofile.warning import (
+        AlertLog,
+        AlertPolicy,
+        ProfileSpec,
+        ProfileTypes,
+        assign_caseloads,
+        build_profiles,
+        profile_card,
+        render_card_html,
+    )
+
+    say = progress or (lambda msg: logger.info("%s", msg))
+    if isinstance(top_reasons, bool) or not isinstance(top_reasons, int) or top_reasons < 1:
+        raise ConfigError("top_reasons must be a positive integer", key="top_reasons",
+                          arrived=repr(top_reasons))
+    run_dir = Path(run_dir)
+    cfg = config_of_run(run_dir)
+    model = load_model(str(run_dir / "model"))
+    if tables is None:
+        say(f"loading data ({cfg.data.dataset or 'files'})")
+        tables = load_tables(cfg)
+    at = _as_of_value(tables, as_of)
+    programmes = _programmes(tables, programme_column) if advisors is not None else None
+    adv = _read_advisors(advisors) if advisors is not None else None
+
+    # ---- who is current, and their dates so far
+    full = make_grid(tables, every=cfg.grid.every, per=cfg.grid.per, start=cfg.grid.start,
+                     end=cfg.grid.end)
+    step = pd.Timedelta(days=cfg.grid.every) if tables.time_kind == "datetime" \
+        else float(cfg.grid.every)
+    grid = full[full["as_of"] <= at]
+    last = grid.groupby("student_id", sort=False)["as_of"].transform("max")
+    current = grid.loc[(grid["as_of"] == last) & (last > at - step), "student_id"]
+    if not len(current):
+        first: Any = full["as_of"].min() if len(full) else None
+        if isinstance(first, pd.Timestamp):
+            first = first.date().isoformat()
+        raise ConfigError("no student has an as-of date within one grid step before as_of",
+                          key="as_of", arrived=repr(as_of),
+                          hint=f"the grid's dates start at {first} and step "
+                               f"{cfg.grid.every:g} days")
+    history = grid[grid["student_id"].isin(current)].reset_index(drop=True)
+    say(f"building features for {current.nunique():,} current students "
+        f"({len(history):,} student-dates so far)")
+    builder = fitted_builder(cfg, tables, full)
+    X = builder.transform(tables, history)
+    info = builder.feature_info_
+
+    # ---- scores, tiers, today's alerts with reasons
+    risk_model = model.risk_model
+    risk = pd.Series(risk_model.predict_proba(X)[:, 1], index=X.index)
+    ev = cfg.evaluation
+    policy = AlertPolicy(tiers=model.tiers, enter_after=ev.enter_after, exit_after=ev.exit_after,
+                         cooldown_days=ev.cooldown_days)
+    states = policy.apply(risk)
+    dates = states.index.get_level_values("as_of")
+    newest = pd.Series(dates, index=states.index).groupby(level="student_id").transform("max")
+    today_mask = np.asarray(dates == newest.to_numpy())
+    today = states[today_mask]
+    raised = today[today["alert"].to_numpy()]
+    expl = risk_model.explain(X.loc[raised.index]) if len(raised) else None
+    if expl is not None:
+        states = policy.apply(risk, reasons=expl, top_reasons=top_reasons)
+        today = states[today_mask]
+        raised = today[today["alert"].to_numpy()]
+    say(f"{len(raised):,} alert(s) today; recording them in {log}")
+    with AlertLog(log, time_kind=tables.time_kind) as alert_log:
+        recorded = alert_log.record_alerts(raised, source="risk-model", run_id=run_dir.name)
+        logged = alert_log.alerts(source="risk-model")
+    ids = dict(zip(zip(raised.index.get_level_values("student_id"),
+                       raised.index.get_level_values("as_of"), strict=True),
+                   recorded.alert_ids, strict=True)) if len(raised) else {}
+    alerts = raised.reset_index()
+    alerts["alert_id"] = [ids.get((s, a)) for s, a in zip(alerts["student_id"], alerts["as_of"],
+                                                          strict=True)]
+    keep = [c for c in ("student_id", "as_of", "score", "tier", "reasons", "alert_id")
+            if c in alerts.columns]
+    alerts = alerts[keep].sort_values("score", ascending=False, kind="stable")
+    alerts = alerts.reset_index(drop=True)
+    watch = today.reset_index()[["student_id", "as_of", "score", "tier", "alert"]]
+    result = WeeklyResult(as_of=at, students=int(current.nunique()), alerts=alerts,
+                          tiers=watch, recorded=recorded)
+
+    # ---- caseloads
+    if adv is not None:
+        studs = alerts[["student_id", "score"]].copy()
+        if programmes is not None:
+            studs["programme"] = programmes.reindex(studs["student_id"]).to_numpy()
+        result.caseloads = assign_caseloads(studs, adv)
+
+    # ---- cards
+    if cards_dir is not None and len(alerts):
+        out = Path(cards_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        # each current student's last dates: the cohort of a date is everyone scored on it
+        recent = X[X.groupby(level="student_id", sort=False).cumcount(ascending=False)
+                   .to_numpy() < _CARD_DATES]
+        cohort = tables.students.set_index("student_id")["presentation"] \
+            if "presentation" in tables.students.columns else None
+        try:
+            profiles = build_profiles(recent, feature_info=info, spec=ProfileSpec.default(),
+                                      cohort=cohort)
+        except ConfigError:
+            profiles = None
+        types = ProfileTypes(random_state=cfg.seed).fit(profiles) \
+            if profiles is not None and profiles.indices.shape[1] >= 2 else None
+        label = f"risk: {' or '.join(cfg.label.outcome)} within {cfg.label.horizon:g} days"
+        say(f"writing {len(alerts):,} profile card(s) to {out}")
+        for sid, when in zip(alerts["student_id"], alerts["as_of"], strict=True):
+            card = profile_card(sid, when, profiles=profiles, types=types, risk=states,
+                                reasons=expl, alerts=logged, feature_info=info,
+                                top_reasons=top_reasons, risk_label=label)
+            _write_card(out / _safe_name(sid), card, render_card_html(card, full_page=True))
+        result.files["cards"] = out
+    if cards_dir is not None:
+        from studentprofile.pipeline._run import _atomic_text
+
+        out = Path(cards_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        reasons: Any = alerts["reasons"] if "reasons" in alerts.columns else [[]] * len(alerts)
+        flat = alerts.assign(reasons=[" | ".join(r) if isinstance(r, list) else ""
+                                      for r in reasons])
+        result.files["alerts"] = _atomic_text(out / "alerts.csv", flat.to_csv(index=False))
+        if result.caseloads is not None:
+            result.files["caseloads"] = _atomic_text(out / "caseloads.csv",
+                                                     result.caseloads.to_csv(index=False))
+    return result
+
+
+def _write_card(stem: Path, card: dict[str, Any], html_text: str) -> None:
+    from studentprofile.pipeline._run import _atomic_text, _json
+
+    _json(stem.with_name(stem.name + ".json"), card)
+    _atomic_text(stem.with_name(stem.name + ".html"), html_text)
