@@ -184,7 +184,10 @@ def fairness_figure(
             if ci.any():
                 ax.errorbar(
                     d[ci], y[ci],
-                    xerr=[np.clip(d[ci] - lo[ci], 0, None), np.clip(hi[ci] - d[ci], 0, None)],
+                    # a 2 x n array, not a list: matplotlib's check of a list of one-element
+                    # arrays warns under numpy < 2.3
+                    xerr=np.vstack([np.clip(d[ci] - lo[ci], 0, None),
+                                    np.clip(hi[ci] - d[ci], 0, None)]),
                     fmt="none", ecolor="black", elinewidth=0.7, capsize=1.5,
                 )
         labels = []
