@@ -286,9 +286,11 @@ def oulad_study(horizon: int, out_dir: Path, max_students: int | None) -> dict[s
     tables = load_oulad()
     st = tables.students
     if max_students is not None:
-        keep = st.groupby("code_presentation", group_keys=False).apply(
-            lambda g: g.sample(min(len(g), max_students // 4), random_state=0))
-        tables = tables.select(keep["student_id"])
+        rng = np.random.default_rng(0)
+        groups = st.groupby("code_presentation", observed=True).indices
+        picked = np.concatenate([rng.choice(pos, size=min(len(pos), max_students // 4),
+                                            replace=False) for pos in groups.values()])
+        tables = tables.select(st["student_id"].iloc[np.sort(picked)])
         st = tables.students
     grid = make_grid(tables, every=7, per="enrolment")
     builder = FeatureBuilder(oulad_features())
