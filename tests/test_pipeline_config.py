@@ -104,3 +104,10 @@ def test_flatten_gives_string_params_without_the_source():
     assert flat["splits.train_where.startswith"] == "2013"
     assert flat["evaluation.k"] == "[0.05, 0.1, 0.2]"
     assert "source" not in flat and all(isinstance(v, str) for v in flat.values())
+
+
+def test_hand_built_config_without_table_files_is_a_config_error():
+    from studentprofile.pipeline import DataConfig, ExperimentConfig, load_tables
+
+    with pytest.raises(ConfigError, match=r"data.students: table files need"):
+        load_tables(ExperimentConfig(data=DataConfig(dataset=None)))

@@ -175,7 +175,12 @@ def load_tables(cfg: ExperimentConfig) -> EventTables:
             raise ConfigError("unknown simulate_campus setting", key="data.simulate",
                               arrived=str(exc)) from exc
     else:
-        assert d.students is not None and d.outcomes is not None  # checked by the config
+        if d.students is None or d.outcomes is None:  # load_config checks this; a hand-built
+            raise ConfigError(                          # ExperimentConfig may not
+                "table files need at least [data.students] and [data.outcomes]",
+                key="data.students" if d.students is None else "data.outcomes",
+                hint="give both table files, or a bundled dataset",
+            )
         students = _read_table(d.students, "students")
         events = _read_table(d.events, "events") if d.events is not None else None
         outcomes = _read_table(d.outcomes, "outcomes")
