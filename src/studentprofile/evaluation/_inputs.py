@@ -88,6 +88,18 @@ def _bad_positions(mask: np.ndarray) -> str:
     return show_values(pos.tolist())
 
 
+def _refuse_missing(missing: np.ndarray, name: str) -> None:
+    if missing.any():
+        raise SchemaError(
+            LABELS_MISSING,
+            table=name,
+            rule="not-null",
+            arrived=f"{int(missing.sum()):,} missing label(s) at positions "
+            f"{_bad_positions(missing)}",
+            hint="drop rows whose label is unknown (censored) before evaluating",
+        )
+
+
 def labels(y: Any, name: str = "y_true") -> np.ndarray:
     """Return ``y`` as a boolean array, refusing missing values and anything but 0/1.
 
@@ -120,15 +132,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
         return arr.astype(bool)
     if arr.dtype.kind == "f":
         missing = np.isnan(arr)
-        if missing.any():
-            raise SchemaError(
-                LABELS_MISSING,
-                table=name,
-                rule="not-null",
-                arrived=f"{int(missing.sum()):,} missing label(s) at positions "
-                f"{_bad_positions(missing)}",
-                hint="drop rows whose label is unknown (censored) before evaluating",
-            )
+        _refuse_missing(missing, name)
         bad = (arr != 0) & (arr != 1)
         if bad.any():
             raise SchemaError(
@@ -144,15 +148,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
     # object arrays: None/NaN, Python bools and ints are fine, text is not
     obj = arr.astype(object)
     missing = pd.isna(obj)
-    if missing.any():
-        raise SchemaError(
-            LABELS_MISSING,
-            table=name,
-            rule="not-null",
-            arrived=f"{int(missing.sum()):,} missing label(s) at positions "
-            f"{_bad_positions(missing)}",
-            hint="drop rows whose label is unknown (censored) before evaluating",
-        )
+    _refuse_missing(missing, name)
     ok = np.fromiter(
         (
             (isinstance(v, bool | np.bool_))
