@@ -116,6 +116,36 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def risk_label(cfg: Any) -> str:
+    """Say what a card's probability is of, from the run's label config."""
+    return f"risk: {' or '.join(cfg.label.outcome)} within {cfg.label.horizon:g} days"
+
+
+def card_profiles(recent: pd.DataFrame, info: Any, tables: EventTables,
+                  seed: int) -> tuple[Any, Any]:
+    """Profiles (default dimensions) and profile types for the cards of a run or a week.
+
+    Percentiles are within the module presentation when the students table has one (OULAD),
+    else among everyone with a row on the same date. ``(None, None)`` when no default dimension
+    has features; no types with fewer than two dimensions.
+    """
+    from studentprofile.errors import ConfigError
+    from studentprofile.warning import ProfileSpec, ProfileTypes, build_profiles
+
+    cohort = None
+    if "presentation" in tables.students.columns:
+        cohort = tables.students.set_index("student_id")["presentation"]
+    try:
+        profiles = build_profiles(recent, feature_info=info, spec=ProfileSpec.default(),
+                                  cohort=cohort)
+    except ConfigError:  # no dimension of the default spec has features here
+        return None, None
+    types = None
+    if profiles.indices.shape[1] >= 2:
+        types = ProfileTypes(n_types=4, random_state=seed).fit(profiles)
+    return profiles, types
+
+
 def _card(student: Any, as_of: Any, *, X: pd.DataFrame, info: Any, model: Any,
           policy: Any, expl: Any, tables: EventTables, risk_label: str,
           seed: int) -> dict[str, Any] | None:
@@ -125,29 +155,11 @@ def _card(student: Any, as_of: Any, *, X: pd.DataFrame, info: Any, model: Any,
     with the reasons printed by the demo; the identifier and the alert ids are removed (the
     card is a run artefact).
     """
-    from studentprofile.errors import ConfigError
-    from studentprofile.warning import (
-        AlertLog,
-        ProfileSpec,
-        ProfileTypes,
-        build_profiles,
-        profile_card,
-    )
+    from studentprofile.warning import AlertLog, profile_card
 
     at = X.index.get_level_values("as_of")
     dates = np.sort(pd.unique(at[at <= as_of]))[-_PROFILE_DATES:]
-    recent = X[at.isin(dates)]
-    cohort = None
-    if "presentation" in tables.students.columns:  # OULAD: peers are the module presentation
-        cohort = tables.students.set_index("student_id")["presentation"]
-    try:
-        profiles = build_profiles(recent, feature_info=info, spec=ProfileSpec.default(),
-                                  cohort=cohort)
-    except ConfigError:  # no dimension of the default spec has features here
-        profiles = None
-    types = None
-    if profiles is not None and profiles.indices.shape[1] >= 2:
-        types = ProfileTypes(n_types=4, random_state=seed).fit(profiles)
+    profiles, types = card_profiles(X[at.isin(dates)], info, tables, seed)
     rows = X.xs(student, level="student_id", drop_level=False)
     rows = rows[rows.index.get_level_values("as_of") <= as_of]
     risk = pd.Series(model.predict_proba(rows)[:, 1], index=rows.index)
@@ -230,7 +242,7 @@ def early_warning(
     summary["drift"], table = _drift(X, info, model, reference, np.asarray(tested), cfg.seed)
     card = None
     if example_key is not None:
-        label = (f"risk: {' or '.join(cfg.label.outcome)} within {cfg.label.horizon:g} days")
         card = _card(example_key[0], example_key[1], X=X, info=info, model=model,
-                     policy=policy, expl=expl, tables=tables, risk_label=label, seed=cfg.seed)
+                     policy=policy, expl=expl, tables=tables, risk_label=risk_label(cfg),
+                     seed=cfg.seed)
     return summary, table, card

@@ -208,14 +208,12 @@ def weekly_alerts(
     """
     from studentprofile.features import make_grid
     from studentprofile.pipeline._run import config_of_run, fitted_builder, load_tables
+    from studentprofile.pipeline._warning import card_profiles, risk_label
     from studentprofile.tracking import load_model
     from studentprofile.warning import (
         AlertLog,
         AlertPolicy,
-        ProfileSpec,
-        ProfileTypes,
         assign_caseloads,
-        build_profiles,
         profile_card,
         render_card_html,
     )
@@ -306,16 +304,8 @@ def weekly_alerts(
         # each current student's last dates: the cohort of a date is everyone scored on it
         recent = X[X.groupby(level="student_id", sort=False).cumcount(ascending=False)
                    .to_numpy() < _CARD_DATES]
-        cohort = tables.students.set_index("student_id")["presentation"] \
-            if "presentation" in tables.students.columns else None
-        try:
-            profiles = build_profiles(recent, feature_info=info, spec=ProfileSpec.default(),
-                                      cohort=cohort)
-        except ConfigError:
-            profiles = None
-        types = ProfileTypes(random_state=cfg.seed).fit(profiles) \
-            if profiles is not None and profiles.indices.shape[1] >= 2 else None
-        label = f"risk: {' or '.join(cfg.label.outcome)} within {cfg.label.horizon:g} days"
+        profiles, types = card_profiles(recent, info, tables, cfg.seed)
+        label = risk_label(cfg)
         say(f"writing {len(alerts):,} profile card(s) to {out}")
         for sid, when in zip(alerts["student_id"], alerts["as_of"], strict=True):
             card = profile_card(sid, when, profiles=profiles, types=types, risk=states,
