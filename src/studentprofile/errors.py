@@ -37,6 +37,7 @@ __all__ = [
     "LeakageError",
     "ModelIntegrityError",
     "NotFittedError",
+    "OutputError",
     "SchemaError",
     "StudentProfileError",
     "TrackingError",
@@ -197,6 +198,13 @@ class TrackingError(StudentProfileError):
 
 class LeakageError(StudentProfileError):
     """An operation would let information from after an as-of date reach a feature."""
+
+
+class OutputError(StudentProfileError, OSError):
+    """A file the library was asked to write could not be written; nothing half-written is left.
+
+    It is also an ``OSError``, so code that already catches file errors keeps working.
+    """
 
 
 class DependencyError(StudentProfileError, ImportError):
