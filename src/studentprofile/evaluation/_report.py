@@ -11,7 +11,6 @@ import datetime as _dt
 import html
 import json
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from studentprofile._files import atomic_write_text
 from studentprofile._version import __version__
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
@@ -338,6 +338,22 @@ class EvaluationReport:
         -------
         Path
             The written file.
+
+        Raises
+        ------
+        ConfigError
+            The suffix is not ``.html``, ``.htm`` or ``.json``.
+        OutputError
+            The file cannot be written (a read-only folder, ``/proc``, a folder's name); the
+            old file, if any, is left as it was.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> report = evaluate(y_true=[0, 1, 0, 1], scores=[0.2, 0.7, 0.4, 0.6], k=[2])
+        >>> path = report.save(pathlib.Path(tempfile.mkdtemp()) / "report.json")
+        >>> path.name, path.read_text(encoding="utf-8").startswith("{")
+        ('report.json', True)
         """
         target = Path(path)
         suffix = target.suffix.lower()
@@ -349,21 +365,7 @@ class EvaluationReport:
                 hint="e.g. report.save('evaluation.html') or report.save('evaluation.json')",
             )
         text = self.to_json() if suffix == ".json" else self.to_html()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        # O_EXCL: never write through an existing file; mode 0o666 lets the umask decide
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return target
+        return atomic_write_text(target, text)
 
     def _repr_html_(self) -> str:
         return self.to_html()
