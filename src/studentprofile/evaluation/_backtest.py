@@ -29,6 +29,7 @@ from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
 from studentprofile.evaluation._metrics import _pr_auc, _reliability, _roc_auc
 from studentprofile.evaluation._ranking import _Cut
+from studentprofile.evaluation._report import EvaluationReport, evaluate
 from studentprofile.tables import EventTables
 from studentprofile.tables._checks import show_values
 from studentprofile.tables._event_tables import to_days
@@ -517,7 +518,7 @@ class BacktestResult:
             rows.append(row)
         return pd.DataFrame(rows).set_index("as_of") if rows else pd.DataFrame()
 
-    def report(self, **kwargs: Any) -> Any:
+    def report(self, **kwargs: Any) -> EvaluationReport:
         """Build an :class:`EvaluationReport` of the pooled labelled test rows.
 
         Parameters
@@ -530,8 +531,6 @@ class BacktestResult:
         -------
         EvaluationReport
         """
-        from studentprofile.evaluation._report import evaluate
-
         labelled = self.scores[self.scores["label"].notna()]
         kwargs.setdefault("backtest", self)
         return evaluate(

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,6 @@ from studentprofile._files import atomic_write_text
 from studentprofile._version import __version__
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
-from studentprofile.evaluation._backtest import BacktestResult
 from studentprofile.evaluation._fairness import DISPARITY_METRICS, FairnessAudit, fairness_audit
 from studentprofile.evaluation._groups import rates
 from studentprofile.evaluation._json import to_json_safe
@@ -37,6 +36,9 @@ from studentprofile.evaluation._metrics import (
 )
 from studentprofile.evaluation._outcomes import OBSERVATIONAL_CAVEAT, InterventionOutcomes
 from studentprofile.evaluation._ranking import _Cut, capacity_report, ranking_at_k
+
+if TYPE_CHECKING:  # the backtest module builds reports: it imports this one, not the reverse
+    from studentprofile.evaluation._backtest import BacktestResult
 
 __all__ = ["EvaluationReport", "evaluate"]
 
