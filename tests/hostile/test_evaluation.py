@@ -6,6 +6,8 @@ trust and code health").
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import studentprofile as sp
@@ -35,3 +37,50 @@ def test_report_save_never_writes_through_a_planted_symlink(tmp_path):
     report.save(out / "report.html")
     assert victim.read_text(encoding="utf-8") == "precious"
     assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+# ------------------------------------------------- 12.5: empty inputs give empty results
+def test_curves_of_no_student_are_empty():
+    from studentprofile.evaluation import pr_curve, roc_curve
+
+    assert pr_curve([], []).empty
+    assert list(pr_curve([], []).columns) == ["threshold", "precision", "recall"]
+    roc = roc_curve([], [])
+    assert roc["threshold"].tolist() == [np.inf] and roc[["fpr", "tpr"]].isna().all().all()
+
+
+def test_fairness_audit_of_no_student_has_an_empty_summary():
+    from studentprofile.evaluation import fairness_audit
+
+    audit = fairness_audit(
+        y_true=[], scores=[], attributes=pd.DataFrame({"gender": []}), k=0.1, n_boot=10
+    )
+    assert audit.summary().empty
+    assert list(audit.summary().columns)[-1] == "verdict"
+    report = sp.evaluate(y_true=[], scores=[], attributes=pd.DataFrame({"gender": []}))
+    assert "<h2>Fairness audit</h2>" in report.to_html()
+
+
+def test_term_outcomes_of_no_student_is_an_empty_table():
+    from studentprofile.evaluation import term_outcomes
+
+    text = pd.Series([], dtype=object)
+    empty = pd.DataFrame({"term": text, "result": text})
+    out = term_outcomes(empty)
+    assert out.empty and "retention_rate_pvalue" in out.columns
+
+
+def test_backtest_metrics_by_as_of_without_labelled_rows_keeps_its_columns():
+    from studentprofile.evaluation import BacktestResult
+
+    empty = pd.DataFrame(
+        {"split": [], "student_id": [], "as_of": [], "score": [], "label": []}
+    )
+    res = BacktestResult(
+        metrics=pd.DataFrame(), scores=empty, splits=pd.DataFrame(), models=[],
+        feature_info=None, params={},
+    )
+    by_date = res.metrics_by_as_of(k=[0.1, 5])
+    assert by_date.empty and by_date.index.name == "as_of"
+    assert list(by_date.columns) == ["n", "positives", "roc_auc", "pr_auc", "precision@10%",
+                                     "precision@5"]

@@ -516,7 +516,10 @@ class BacktestResult:
             for one, value in zip(ks, prec, strict=True):
                 row[f"precision@{_inputs.k_label(one)}"] = float(value)
             rows.append(row)
-        return pd.DataFrame(rows).set_index("as_of") if rows else pd.DataFrame()
+        columns = ["as_of", "n", "positives", "roc_auc", "pr_auc"] + [
+            f"precision@{_inputs.k_label(one)}" for one in ks
+        ]
+        return pd.DataFrame(rows, columns=columns).set_index("as_of")
 
     def report(self, **kwargs: Any) -> EvaluationReport:
         """Build an :class:`EvaluationReport` of the pooled labelled test rows.

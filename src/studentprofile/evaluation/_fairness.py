@@ -74,6 +74,12 @@ GROUP_THRESHOLDS_INVALID = (
     "with a threshold for every group"
 )
 
+#: Columns of :meth:`FairnessAudit.summary` (also when there is nothing to summarise).
+SUMMARY_COLUMNS = [
+    "attribute", "metric", "groups", "compared", "failing", "min_disparity", "max_disparity",
+    "verdict",
+]
+
 _FAVOURABLE_ALIASES = ("most_favourable", "most_favorable")
 
 #: The proportion behind each compared metric: (numerator, denominator) as confusion names.
@@ -213,7 +219,7 @@ class FairnessAudit:
                         else ("fail" if failing else "pass"),
                     }
                 )
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary: params, overall, groups (records), summary, notes."""

@@ -27,6 +27,15 @@ __all__ = ["LeadTime", "flags_from_scores", "lead_time", "long_scores"]
 AHEAD_INVALID = "ahead must be a list of numbers of days >= 0"
 TIME_KINDS_DIFFER = "`{a}` and `{b}` must use the same kind of time"
 FLAG_TIES = ("worst", "best")
+NONE_REACHED = "no student reached the outcome: there is no lead time to measure"
+NONE_SCORED = (
+    "none of the {n:,} student(s) who reached the outcome was scored at or before it: there is "
+    "no lead time to measure"
+)
+NONE_FLAGGED = (
+    "none of the {n:,} student(s) who reached the outcome after being scored was flagged "
+    "({rule}) before it: share flagged 0, no lead time"
+)
 
 
 def _time_column(frame: pd.DataFrame, table: str, column: str) -> tuple[np.ndarray, str, Any]:
@@ -226,6 +235,10 @@ class LeadTime:
         The day counts of :attr:`share_ahead`.
     rule : str
         How students were flagged, in words.
+    notes : tuple of str
+        Things a reader should know, e.g. that nobody reached the outcome or was flagged
+        before it (then the shares are 0 or ``nan`` and there is no lead time: an empty result,
+        not an error).
 
     Examples
     --------
@@ -300,16 +313,27 @@ class LeadTime:
         return self.per_student.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the summary and the lead-time distribution, JSON-ready (see ``to_json_safe``)."""
+        """Return the summary, the lead-time distribution and the notes, JSON-ready.
+
+        Undefined numbers (no student flagged) become ``None``; see ``to_json_safe``.
+        """
         from studentprofile.evaluation._json import to_json_safe
 
-        return to_json_safe({"summary": self.summary(), "lead_days": self.lead_days.tolist()})
+        return to_json_safe(
+            {
+                "summary": self.summary(),
+                "lead_days": self.lead_days.tolist(),
+                "notes": list(self.notes),
+            }
+        )
 
     def __repr__(self) -> str:
         s = self.summary()
+        median = s["median_lead_days"]
+        ahead = f"median {median:.1f} days ahead" if np.isfinite(median) else "no lead time"
         return (
             f"LeadTime({self.rule}: {s['n_flagged']:,} of {s['n_scored']:,} students flagged "
-            f"before the outcome, median {s['median_lead_days']:.1f} days ahead)"
+            f"before the outcome, {ahead})"
         )
 
 
@@ -322,6 +346,20 @@ def _check_ahead(ahead: Any) -> tuple[float, ...]:
     if any(isinstance(v, bool) for v in values) or any(not np.isfinite(v) or v < 0 for v in out):
         raise ConfigError(AHEAD_INVALID, key="ahead", arrived=repr(ahead))
     return out
+
+
+def _empty_notes(per: pd.DataFrame, rule: str) -> list[str]:
+    """Say plainly when there is nothing to measure (the numbers are then nan, not a crash)."""
+    n_reached = len(per)
+    n_scored = int(per["scored"].sum())
+    n_flagged = int(per["lead_days"].notna().sum())
+    if n_reached == 0:
+        return [NONE_REACHED]
+    if n_scored == 0:
+        return [NONE_SCORED.format(n=n_reached)]
+    if n_flagged == 0:
+        return [NONE_FLAGGED.format(n=n_scored, rule=rule)]
+    return []
 
 
 def lead_time(
@@ -391,23 +429,28 @@ def lead_time(
     joined = sc.assign(_flag=flagged, _t=sc["student_id"].map(t_out).to_numpy())
     joined = joined[joined["_t"].notna().to_numpy() & (joined["_days"] <= joined["_t"]).to_numpy()]
     first_scored = joined.groupby("student_id", sort=False)["_days"].min()
+    # the earliest flagged row of each student (an empty frame when nobody was flagged: the
+    # reindex below then gives missing values of the right kind, NaT or nan)
     hits = joined[joined["_flag"].to_numpy()]
-    idx = hits.groupby("student_id", sort=False)["_days"].idxmin()
-    first = pd.Series(hits.loc[idx.to_numpy(), "as_of"].to_numpy(), index=idx.index)
-    first_days = hits.groupby("student_id", sort=False)["_days"].min()
+    first = (
+        hits.sort_values("_days", kind="mergesort")
+        .drop_duplicates("student_id")
+        .set_index("student_id")
+    )
+    ids = pd.Index(oc["student_id"])
     per = pd.DataFrame(
         {
             "student_id": oc["student_id"].to_numpy(),
             "outcome_time": oc["time"].to_numpy(),
+            "scored": ids.isin(first_scored.index),
+            "first_flag": first["as_of"].reindex(ids).to_numpy(),
+            "lead_days": oc["_days"].to_numpy(dtype=np.float64)
+            - first["_days"].reindex(ids).to_numpy(dtype=np.float64),
         }
     )
-    ids = per["student_id"]
-    per["scored"] = ids.isin(first_scored.index).to_numpy()
-    per["first_flag"] = ids.map(first).to_numpy()
-    per["lead_days"] = (oc["_days"] - ids.map(first_days)).to_numpy(dtype=np.float64)
-    notes = []
+    notes = _empty_notes(per, rule)
     n_unscored = int((~per["scored"]).sum())
-    if n_unscored:
+    if n_unscored and n_unscored < len(per):
         notes.append(
             f"{n_unscored:,} student(s) reached the outcome with no score at or before it; "
             "they are left out of the shares"

@@ -502,7 +502,8 @@ def term_outcomes(
                 "retention_rate": 1 - n_wd / n if n else np.nan,
             }
         )
-    out = pd.DataFrame(rows).set_index(term)
+    columns = [term, "enrolled", "passed", "pass_rate", "withdrawn", "retention_rate"]
+    out = pd.DataFrame(rows, columns=columns).set_index(term)
     for rate, count in (("pass_rate", "passed"), ("retention_rate", "withdrawn")):
         out[f"{rate}_change"] = out[rate].diff()
         pvals = [np.nan]
@@ -516,7 +517,7 @@ def term_outcomes(
                 pvals.append(float(fisher_exact(table).pvalue))
             else:
                 pvals.append(np.nan)
-        out[f"{rate}_pvalue"] = pvals
+        out[f"{rate}_pvalue"] = np.asarray(pvals[: len(out)], dtype=np.float64)
     return out[
         [
             "enrolled",
