@@ -6,6 +6,8 @@ trust and code health").
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,7 +60,7 @@ def test_fairness_audit_of_no_student_has_an_empty_summary():
     assert audit.summary().empty
     assert list(audit.summary().columns)[-1] == "verdict"
     report = sp.evaluate(y_true=[], scores=[], attributes=pd.DataFrame({"gender": []}))
-    assert "<h2>Fairness audit</h2>" in report.to_html()
+    assert "<h2>Fairness audit at k = 5% " in report.to_html()
 
 
 def test_term_outcomes_of_no_student_is_an_empty_table():
@@ -84,3 +86,105 @@ def test_backtest_metrics_by_as_of_without_labelled_rows_keeps_its_columns():
     assert by_date.empty and by_date.index.name == "as_of"
     assert list(by_date.columns) == ["n", "positives", "roc_auc", "pr_auc", "precision@10%",
                                      "precision@5"]
+
+
+# --------------------------------------- 12.11: an audit never publishes a small group's name
+SECRET = ["Zoë-000123", 'O\'Brien, "Al" & co', "王小明", "=HYPERLINK(\"x\")"]
+
+
+def _privacy_case():
+    rng = np.random.default_rng(0)
+    n = 200
+    gender = np.array(["F"] * 100 + ["M"] * 96 + SECRET, dtype=object)
+    y = (rng.random(n) < 0.3).astype(int)
+    s = rng.random(n).round(3)
+    return y, s, pd.DataFrame({"gender": gender})
+
+
+def _all_text(obj):
+    """Every string inside a JSON document, keys included."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield str(key)
+            yield from _all_text(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _all_text(value)
+    elif isinstance(obj, str):
+        yield obj
+
+
+def test_suppressed_groups_are_counted_not_named_anywhere(tmp_path):
+    import html as html_module
+    import json
+
+    from studentprofile.evaluation import _fairness, fairness_audit
+
+    y, s, attrs = _privacy_case()
+    secret_reference = {"gender": SECRET[0]}
+    audit = fairness_audit(
+        y_true=y, scores=s, attributes=attrs, threshold={"gender": {g: 0.5 for g in
+                                                                     ["F", "M", *SECRET]}},
+        reference=secret_reference, n_boot=20,
+    )
+    frame = audit.to_frame()
+    assert set(frame["group"]) >= {"F", "M", _fairness.SUPPRESSED_GROUPS.format(n=4)}
+    assert audit.params["suppressed_groups"] == {"gender": 4}
+    report = sp.evaluate(y_true=y, scores=s, fairness=audit)
+    html_path = report.save(tmp_path / "report.html")
+    json_path = report.save(tmp_path / "evaluation.json")
+    texts = [
+        "\n".join(_all_text(json.loads(json.dumps(audit.to_dict())))),
+        "\n".join(_all_text(json.loads(json_path.read_text(encoding="utf-8")))),
+        html_module.unescape(html_path.read_text(encoding="utf-8")),
+        frame.to_csv(), audit.disparities().to_csv(), audit.summary().to_csv(),
+        repr(audit), "\n".join(audit.notes), str(audit.params),
+    ]
+    for text in texts:
+        for name in SECRET:
+            assert name not in text
+    # also through evaluate(attributes=...), intersections included
+    attrs2 = attrs.assign(band=np.where(np.arange(len(y)) % 2, "a", "b"))
+    rep = sp.evaluate(y_true=y, scores=s, attributes=attrs2, audit_options={"n_boot": 0})
+    out = html_module.unescape(rep.to_html()) + rep.to_json()
+    assert not any(name in out or json.dumps(name)[1:-1] in out for name in SECRET)
+
+
+@pytest.mark.parametrize("size", [0, 1, 4])
+def test_min_group_size_below_five_is_refused(size):
+    from studentprofile.errors import ConfigError
+    from studentprofile.evaluation import _fairness
+
+    y, s, attrs = _privacy_case()
+    with pytest.raises(ConfigError, match=re.escape(_fairness.MIN_GROUP_SIZE_INVALID)):
+        sp.evaluation.fairness_audit(
+            y_true=y, scores=s, attributes=attrs, k=0.1, min_group_size=size
+        )
+    with pytest.raises(ConfigError, match="min_group_size"):
+        sp.evaluate(y_true=y, scores=s, attributes=attrs, audit_options={"min_group_size": size})
+
+
+def test_an_identifying_attribute_is_refused():
+    from studentprofile.errors import ConfigError
+    from studentprofile.evaluation import _fairness
+
+    y, s, attrs = _privacy_case()
+    ids = attrs.assign(student=[f"{i:06d}" for i in range(len(y))])
+    with pytest.raises(ConfigError, match=re.escape(_fairness.TOO_MANY_DISTINCT)) as info:
+        sp.evaluation.fairness_audit(y_true=y, scores=s, attributes=ids, k=0.1)
+    text = str(info.value)
+    assert "attributes['student']" in text and "share 1.00" in text
+    assert "max_distinct_share" in text
+    # the option is the caller's: a 60% share passes at 0.7, fails at the default
+    half = attrs.assign(code=[f"c{i % 120}" for i in range(len(y))])
+    with pytest.raises(ConfigError, match=r"share 0\.60 > max_distinct_share=0\.5"):
+        sp.evaluation.fairness_audit(y_true=y, scores=s, attributes=half, k=0.1)
+    audit = sp.evaluation.fairness_audit(
+        y_true=y, scores=s, attributes=half, k=0.1, max_distinct_share=0.7, n_boot=0
+    )
+    assert audit.params["suppressed_groups"]["code"] == 120  # every code group too small
+    for bad in (0, 1.5, "half", True, float("nan")):
+        with pytest.raises(ConfigError, match=re.escape(_fairness.MAX_DISTINCT_SHARE_INVALID)):
+            sp.evaluation.fairness_audit(
+                y_true=y, scores=s, attributes=attrs, k=0.1, max_distinct_share=bad
+            )
