@@ -188,3 +188,20 @@ def test_an_identifying_attribute_is_refused():
             sp.evaluation.fairness_audit(
                 y_true=y, scores=s, attributes=attrs, k=0.1, max_distinct_share=bad
             )
+
+
+# -------------------------------- 13.9/13.10: the outcomes module uses the one time module
+def test_outcome_windows_take_timedeltas_like_every_days_parameter():
+    from studentprofile.errors import ConfigError
+    from studentprofile.evaluation import contact_trajectories
+
+    scores = pd.DataFrame({"student_id": ["a"] * 3, "as_of": [0.0, 7.0, 14.0],
+                           "score": [0.2, 0.5, 0.3]})
+    contacts = pd.DataFrame({"student_id": ["a"], "time": [7.0], "action": ["call"],
+                             "staff": ["kim"]})
+    by_number = contact_trajectories(scores, contacts, before=7, after=7)
+    by_timedelta = contact_trajectories(scores, contacts, before=pd.Timedelta(days=7),
+                                        after=pd.Timedelta(weeks=1))
+    pd.testing.assert_frame_equal(by_number.per_student, by_timedelta.per_student)
+    with pytest.raises(ConfigError, match="before must be a non-negative number of days"):
+        contact_trajectories(scores, contacts, before=float("nan"))
