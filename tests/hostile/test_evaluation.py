@@ -205,3 +205,44 @@ def test_outcome_windows_take_timedeltas_like_every_days_parameter():
     pd.testing.assert_frame_equal(by_number.per_student, by_timedelta.per_student)
     with pytest.raises(ConfigError, match="before must be a non-negative number of days"):
         contact_trajectories(scores, contacts, before=float("nan"))
+
+
+# ------------------------------------------------ 12.20: labels are 0/1, scores are numbers
+@pytest.mark.parametrize(
+    "labels, shown",
+    [
+        (["yes", "no", "yes"], "'yes', 'no'"),
+        ([2, 0, 1], "2"),
+        ([1.0, 0.0, 2.0], "2.0"),
+        (np.array(["1", "0", "1"]), "'1', '0'"),
+        ([True, "0", 1], "'True', '0', '1'"),  # numpy makes them all text
+        ([1, 0, -1], "-1"),
+    ],
+)
+def test_labels_that_are_not_zero_or_one_are_refused(labels, shown):
+    from studentprofile.errors import SchemaError
+    from studentprofile.evaluation import _inputs
+
+    with pytest.raises(SchemaError, match=re.escape(_inputs.LABELS_NOT_BINARY)) as info:
+        sp.evaluate(y_true=labels, scores=[0.1, 0.5, 0.9])
+    assert f"values {shown}" in str(info.value)
+
+
+def test_label_and_score_errors_name_the_column():
+    from studentprofile.errors import SchemaError
+    from studentprofile.evaluation import _inputs
+
+    frame = pd.DataFrame({"withdrawn": ["yes", "no"], "risk": ["high", "0.2"], "y": [0, 1]})
+    with pytest.raises(SchemaError, match=r"^y_true\.withdrawn \[binary-labels\]"):
+        sp.evaluate(y_true=frame["withdrawn"], scores=[0.1, 0.2])
+    with pytest.raises(SchemaError, match=r"^scores\.risk \[numeric\]") as info:
+        sp.evaluate(y_true=frame["y"], scores=frame["risk"])
+    assert _inputs.SCORES_NOT_NUMERIC in str(info.value) and "'high'" in str(info.value)
+    with pytest.raises(SchemaError, match=r"^y_true\.y \[not-null\]"):
+        sp.evaluate(y_true=pd.Series([1, None], dtype="Int64", name="y"), scores=[0.1, 0.2])
+    with pytest.raises(SchemaError, match=r"^scores\.risk \[finite\]"):
+        sp.evaluate(y_true=[0, 1], scores=pd.Series([0.1, np.inf], name="risk"))
+    # 0/1 in any honest form is fine
+    for y in ([0, 1], [False, True], [0.0, 1.0], pd.Series([0, 1], dtype="Int64"),
+              np.array([0, 1], dtype=np.uint8)):
+        assert sp.evaluate(y_true=y, scores=[0.1, 0.2]).summary["positives"] == 1

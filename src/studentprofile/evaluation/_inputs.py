@@ -83,16 +83,26 @@ def _squeeze(values: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _column_name(values: Any) -> str | None:
+    """Return the column a Series or one-column DataFrame came from (named in errors)."""
+    if isinstance(values, pd.DataFrame) and values.shape[1] == 1:
+        return str(values.columns[0])
+    if isinstance(values, pd.Series) and values.name is not None:
+        return str(values.name)
+    return None
+
+
 def _bad_positions(mask: np.ndarray) -> str:
     pos = np.flatnonzero(mask)
     return show_values(pos.tolist())
 
 
-def _refuse_missing(missing: np.ndarray, name: str) -> None:
+def _refuse_missing(missing: np.ndarray, name: str, column: str | None = None) -> None:
     if missing.any():
         raise SchemaError(
             LABELS_MISSING,
             table=name,
+            column=column,
             rule="not-null",
             arrived=f"{int(missing.sum()):,} missing label(s) at positions "
             f"{_bad_positions(missing)}",
@@ -115,6 +125,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
     ndarray of bool
     """
     arr = _squeeze(y, name)
+    column = _column_name(y)
     if arr.dtype == bool:
         return arr
     if arr.dtype.kind in "iu":
@@ -123,6 +134,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
             raise SchemaError(
                 LABELS_NOT_BINARY,
                 table=name,
+                column=column,
                 rule="binary-labels",
                 arrived=f"values {show_values(np.unique(arr[bad]).tolist())} at positions "
                 f"{_bad_positions(bad)}",
@@ -132,12 +144,13 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
         return arr.astype(bool)
     if arr.dtype.kind == "f":
         missing = np.isnan(arr)
-        _refuse_missing(missing, name)
+        _refuse_missing(missing, name, column)
         bad = (arr != 0) & (arr != 1)
         if bad.any():
             raise SchemaError(
                 LABELS_NOT_BINARY,
                 table=name,
+                column=column,
                 rule="binary-labels",
                 arrived=f"values {show_values(np.unique(arr[bad]).tolist())} at positions "
                 f"{_bad_positions(bad)}",
@@ -148,7 +161,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
     # object arrays: None/NaN, Python bools and ints are fine, text is not
     obj = arr.astype(object)
     missing = pd.isna(obj)
-    _refuse_missing(missing, name)
+    _refuse_missing(missing, name, column)
     ok = np.fromiter(
         (
             (isinstance(v, bool | np.bool_))
@@ -162,6 +175,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
         raise SchemaError(
             LABELS_NOT_BINARY,
             table=name,
+            column=column,
             rule="binary-labels",
             arrived=f"values {show_values(pd.unique(obj[~ok]).tolist())} at positions "
             f"{_bad_positions(~ok)}",
@@ -188,6 +202,7 @@ def scores(s: Any, name: str = "scores", *, probability: bool = False) -> np.nda
     ndarray of float64
     """
     arr = _squeeze(s, name)
+    column = _column_name(s)
     if arr.dtype.kind not in "biuf":
         obj = arr.astype(object)
         is_num = np.fromiter(
@@ -199,6 +214,7 @@ def scores(s: Any, name: str = "scores", *, probability: bool = False) -> np.nda
             raise SchemaError(
                 SCORES_NOT_NUMERIC,
                 table=name,
+                column=column,
                 rule="numeric",
                 arrived=f"values {show_values(pd.unique(obj[~is_num]).tolist())} at positions "
                 f"{_bad_positions(~is_num)}",
@@ -211,6 +227,7 @@ def scores(s: Any, name: str = "scores", *, probability: bool = False) -> np.nda
         raise SchemaError(
             SCORES_NOT_FINITE,
             table=name,
+            column=column,
             rule="finite",
             arrived=f"{int(bad.sum()):,} value(s) such as "
             f"{show_values(np.unique(out[bad]).tolist())} at positions {_bad_positions(bad)}",
@@ -223,6 +240,7 @@ def scores(s: Any, name: str = "scores", *, probability: bool = False) -> np.nda
             raise SchemaError(
                 PROBABILITIES_OUT_OF_RANGE,
                 table=name,
+                column=column,
                 rule="probability",
                 arrived=f"values such as {show_values(np.unique(out[out_of_range]).tolist())} at "
                 f"positions {_bad_positions(out_of_range)}",
