@@ -189,7 +189,7 @@ def test_backtest_report_has_its_figure():
         TemporalSplits(test_start=250.0, test_end=350.0, horizon=30, retrain_every=50),
         feature_builder=CausalBuilder(),
         model=LogisticRegression(solver="liblinear"),
-        label="withdrawn",
+        outcome="withdrawn",
         grid=grid_for(tables),
     )
     report = res.report(title="Backtest")

@@ -8,9 +8,11 @@ lengths that differ) or :class:`~studentprofile.errors.ConfigError` (bad paramet
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
-from typing import Any
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, Final, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -39,6 +41,64 @@ STRATEGY_INVALID = "strategy must be 'uniform' or 'quantile'"
 
 #: The tie rules of the ranking metrics: a student tied with the last flagged one.
 TIE_RULES: tuple[str, ...] = ("expected", "worst", "best")
+#: The one default tie rule of the ranking metrics, :func:`lead_time` and
+#: :func:`flags_from_scores`: students tied at the cut count as not flagged unless all of them
+#: fit (never more than ``k`` flagged; precision and recall are lower bounds).
+DEFAULT_TIES: Final = "worst"
+
+RENAMED_TWICE = "`{old}` is the old name of `{new}`: pass only `{new}`"
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def renamed_keyword(old: str, new: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Keep a renamed keyword working for one release, with a FutureWarning.
+
+    Parameters
+    ----------
+    old, new : str
+        The old and the new keyword.
+
+    Returns
+    -------
+    decorator
+
+    Examples
+    --------
+    >>> import warnings
+    >>> @renamed_keyword("scores", "score_frame")
+    ... def f(score_frame):
+    ...     return score_frame
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     f(scores=1), caught[0].category.__name__
+    (1, 'FutureWarning')
+    """
+
+    def decorate(func: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(func)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            if old in kwargs:
+                if new in kwargs:
+                    raise ConfigError(
+                        RENAMED_TWICE.format(old=old, new=new),
+                        key=old,
+                        arrived=f"{old}= and {new}=",
+                        hint=f"drop {old}=",
+                    )
+                warnings.warn(
+                    f"{func.__name__}({old}=...) is deprecated and will be removed in the next "
+                    f"release; pass {new}=... instead",
+                    FutureWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def _squeeze(values: Any, name: str) -> np.ndarray:

@@ -307,8 +307,8 @@ class EvaluationReport:
             bt = self.backtest
             parts += [
                 "<h2>Temporal backtest</h2>",
-                f'<p class="note">{e(bt.params.get("splits", ""))}; label '
-                f'{e(str(bt.params.get("label")))} within {bt.params.get("horizon_days"):g} '
+                f'<p class="note">{e(bt.params.get("splits", ""))}; outcome '
+                f'{e(str(bt.params.get("outcome")))} within {bt.params.get("horizon_days"):g} '
                 "days. Training labels close before each split's cutoff; each as-of date's "
                 "features use only what was known before it. Caseload metrics are computed per "
                 "as-of date and averaged.</p>",
