@@ -130,6 +130,7 @@ def test_suppressed_groups_are_counted_not_named_anywhere(tmp_path):
     frame = audit.to_frame()
     assert set(frame["group"]) >= {"F", "M", _fairness.SUPPRESSED_GROUPS.format(n=4)}
     assert audit.params["suppressed_groups"] == {"gender": 4}
+    assert "2 group(s) shown, 4 suppressed" in repr(audit)
     report = sp.evaluate(y_true=y, scores=s, fairness=audit)
     html_path = report.save(tmp_path / "report.html")
     json_path = report.save(tmp_path / "evaluation.json")

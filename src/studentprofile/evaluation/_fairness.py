@@ -149,7 +149,8 @@ class FairnessAudit:
         ``precision``, ``npv``; for each compared metric ``<m>_disparity``, ``<m>_parity``
         (boolean, missing when undefined) and ``<m>_pvalue``; bootstrap intervals
         ``<rate>_ci_low``/``_ci_high`` and ``<m>_disparity_ci_low``/``_ci_high``. Suppressed
-        groups show nothing but their name.
+        groups are counted, not named: one row per attribute, ``group`` reading
+        ``"(3 suppressed group(s))"``, ``suppressed`` true and every number missing.
 
         Returns
         -------
@@ -260,7 +261,8 @@ class FairnessAudit:
         shown = int((~self.frame["suppressed"]).sum())
         return (
             f"FairnessAudit({self.params['rule']}; {self.frame['attribute'].nunique()} "
-            f"attribute(s), {shown} group(s) shown, {int(self.frame['suppressed'].sum())} "
+            f"attribute(s), {shown} group(s) shown, "
+            f"{sum(self.params.get('suppressed_groups', {}).values())} "
             f"suppressed; {len(failing)} of {len(s)} attribute-metric verdicts fail at "
             f"tolerance {tuple(self.params['tolerance'])})"
         )
