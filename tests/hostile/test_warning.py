@@ -1,0 +1,197 @@
+"""Hostile inputs for the early-warning layer: damaged and read-only alert logs, ids that make
+unsafe or colliding file names, spreadsheet formulas in the CSV files advisors open."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from studentprofile.errors import DataIntegrityError, OutputError
+from studentprofile.warning import AlertLog
+from studentprofile.warning._alert_log import DAMAGED, READ_ONLY
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+PAGE = 4096
+
+
+# ---------------------------------------------------------------------------- the alert log
+def _alerts(n: int, as_of: float = 30.0) -> pd.DataFrame:
+    return pd.DataFrame({
+        "student_id": [f"s{i:05d}" for i in range(n)],
+        "as_of": [as_of] * n,
+        "tier": ["high"] * n,
+        "score": [0.7] * n,
+        "reasons": [["attendance fell " * 4]] * n,
+    })
+
+
+@pytest.fixture
+def good_log(tmp_path) -> Path:
+    """A log of 600 alerts: many pages, so damage can hit data, index and header pages."""
+    path = tmp_path / "alerts.sqlite"
+    with AlertLog(path) as log:
+        log.record_alerts(_alerts(600))
+    assert path.stat().st_size > 40 * PAGE
+    return path
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _garbage(b: bytes) -> bytes:
+    return bytes((i * 131 + 7) % 256 for i in range(len(b)))
+
+
+def _truncated(b: bytes) -> bytes:
+    return b[: len(b) // 2]
+
+
+def _bit_flipped_pages(b: bytes) -> bytes:
+    out = bytearray(b)
+    for off in range(3 * PAGE, len(out), PAGE):  # a bit in the cell area of every later page
+        out[off + 100] ^= 0x10
+    return bytes(out)
+
+
+def _bit_flipped_header(b: bytes) -> bytes:
+    out = bytearray(b)
+    out[16] ^= 0x01  # the page size
+    return bytes(out)
+
+
+DAMAGE = {"garbage": _garbage, "truncated": _truncated, "bit-flipped pages": _bit_flipped_pages,
+          "bit-flipped header": _bit_flipped_header}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_log_is_refused_typed_and_left_as_it_was(good_log, damage):
+    good_log.write_bytes(DAMAGE[damage](good_log.read_bytes()))
+    before = _sha(good_log)
+    with pytest.raises(DataIntegrityError, match=DAMAGED) as err:
+        AlertLog(good_log)
+    assert not isinstance(err.value, sqlite3.Error)
+    with pytest.raises(DataIntegrityError, match=DAMAGED):
+        AlertLog(good_log, read_only=True)
+    assert _sha(good_log) == before  # nothing rewritten, repaired or replaced
+    assert sorted(p.name for p in good_log.parent.iterdir()) == ["alerts.sqlite"]
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_verify_and_reads_of_a_log_damaged_while_open_raise_data_integrity_error(
+        good_log, damage):
+    data = bytearray(DAMAGE[damage](good_log.read_bytes()))
+    if len(data) > 28 and damage != "garbage":  # bump the change counter: SQLite re-reads pages
+        data[24:28] = (int.from_bytes(data[24:28], "big") + 1).to_bytes(4, "big")
+    with AlertLog(good_log) as log:
+        with open(good_log, "r+b") as fh:  # damaged under the open log (disk, other program)
+            fh.write(bytes(data))
+            fh.truncate(len(data))
+        with pytest.raises(DataIntegrityError, match=DAMAGED):
+            log.verify()
+        # a read or a write may or may not touch a damaged page; if it does, the error is typed
+        for call in (log.alerts, lambda: log.record_alerts(_alerts(3, as_of=31.0))):
+            try:
+                call()
+            except (DataIntegrityError, OutputError):
+                pass
+
+
+def test_a_sqlite_file_of_something_else_is_refused_not_extended(tmp_path):
+    other = tmp_path / "grades.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE grades (student TEXT, grade REAL)")
+        conn.execute("INSERT INTO grades VALUES ('ana', 71.0)")
+    conn.close()
+    before = _sha(other)
+    with pytest.raises(DataIntegrityError, match="not the alert log's"):
+        AlertLog(other)
+    assert _sha(other) == before  # no alert tables were added to someone else's database
+
+
+def test_a_read_only_log_reads_and_refuses_writes_typed(good_log):
+    before = _sha(good_log)
+    with AlertLog(good_log, read_only=True) as log:
+        assert len(log.alerts()) == 600 and log.verify() == {"alerts": 600, "events": 600}
+        with pytest.raises(OutputError, match=READ_ONLY):
+            log.record_alerts(_alerts(3, as_of=31.0))
+        aid = log.alerts()["alert_id"].iloc[0]
+        with pytest.raises(OutputError, match=READ_ONLY):
+            log.acknowledge(aid, time=31.0, staff="kim")
+        assert len(log.alerts()) == 600
+    assert _sha(good_log) == before
+
+
+def test_sqlite_itself_refusing_a_write_is_an_output_error(good_log):
+    # what a read-only file gives: SQLITE_READONLY from SQLite, whatever the cause
+    with AlertLog(good_log) as log:
+        log._conn.close()
+        log._conn = sqlite3.connect(good_log.resolve().as_uri() + "?mode=ro", uri=True,
+                                    isolation_level=None)
+        with pytest.raises(OutputError, match=READ_ONLY) as err:
+            log.record_alerts(_alerts(3, as_of=31.0))
+        assert "SQLITE_READONLY" in str(err.value)
+        assert len(log.alerts()) == 600
+
+
+_AS_NOBODY = textwrap.dedent("""
+    import sys
+    from studentprofile.errors import OutputError
+    from studentprofile.warning import AlertLog
+    from studentprofile.warning._alert_log import READ_ONLY
+    import pandas as pd
+    log = AlertLog(sys.argv[1])
+    n = len(log.alerts())
+    try:
+        log.record_alerts(pd.DataFrame({"student_id": ["x"], "as_of": [31.0]}))
+    except OutputError as exc:
+        assert READ_ONLY in str(exc), str(exc)
+        print("refused", n)
+    else:
+        print("written")
+""")
+
+
+def _without_permission_override() -> list[str] | None:
+    """A command prefix under which file permissions apply (None: they cannot be made to)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    # root without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH obeys file permissions like any user
+    return [setpriv, "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def test_a_log_file_without_write_permission_reads_and_refuses_writes(good_log, tmp_path):
+    """The real thing: a file and folder the process may not write (root ignores permissions,
+    so the check runs without root's permission override)."""
+    prefix = _without_permission_override()
+    if prefix is None:
+        pytest.skip("running as root without setpriv: file permissions cannot be enforced")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "alerts.sqlite"
+    shutil.copy(good_log, path)
+    before = _sha(path)
+    os.chmod(path, 0o444)
+    os.chmod(folder, 0o555)
+    try:
+        env = {**os.environ, "PYTHONPATH": SRC, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+        done = subprocess.run([*prefix, sys.executable, "-c", _AS_NOBODY, str(path)], env=env,
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        os.chmod(folder, 0o755)
+        os.chmod(path, 0o644)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["refused", "600"]
+    assert _sha(path) == before
