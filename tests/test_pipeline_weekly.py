@@ -148,3 +148,60 @@ def test_cli_warn_twice(trained, tmp_path, monkeypatch):
     doc = json.loads(again.getvalue())
     assert doc["logged_new"] == 0 and doc["logged_already"] == doc["alerts"] > 0
     assert doc["students"] > 0
+
+
+HOSTILE_IDS = ["Zoë-1", "Zoé-1", "王小明", "李小红", "a/b", "a_b", '=HYPERLINK("http://x","y")',
+               "+1-555", "-2", "@SUM(A1)", "\tTAB", "CON", "..", "../up"]
+
+
+def _renamed(tables, mapping, programme):
+    from studentprofile.tables import EventTables
+
+    def rename(frame):
+        return frame.assign(student_id=frame["student_id"].astype(object).map(
+            lambda s: mapping.get(s, s)))
+
+    students = rename(tables.students)
+    # a column the model does not read, so the renamed students are alerted as before
+    students["faculty"] = "Arts"
+    students.loc[students["student_id"].isin(list(mapping.values())), "faculty"] = programme
+    return EventTables(students=students, events=rename(tables.events),
+                       outcomes=rename(tables.outcomes),
+                       audit_attributes=tables.audit_attributes, time_kind=tables.time_kind)
+
+
+def test_hostile_ids_get_one_card_each_and_the_csv_files_are_spreadsheet_safe(trained, tmp_path):
+    """Issue 12 items 3 and 4: ids that squashed to one file name lost cards; ids, programmes
+    and advisor ids beginning with = + - @ or a tab were written into the CSV files as is."""
+    run_dir, tables, _ = trained
+    first = weekly_alerts(run_dir, DATES[0], log=tmp_path / "a.sqlite", tables=tables)
+    alerted = list(first.alerts["student_id"])[: len(HOSTILE_IDS)]
+    assert len(alerted) >= 6
+    mapping = dict(zip(alerted, HOSTILE_IDS, strict=False))
+    programme = "=cmd|' /C calc'!A0"
+    hostile = _renamed(tables, mapping, programme)
+    advisors = pd.DataFrame({"advisor_id": ["@advisor", "-kim"], "capacity": [50, 50],
+                             "programmes": [[programme], None]})
+    out = tmp_path / "week"
+    got = weekly_alerts(run_dir, DATES[0], log=tmp_path / "b.sqlite", tables=hostile,
+                        advisors=advisors, cards_dir=out, programme_column="faculty")
+    assert set(mapping.values()) <= set(got.alerts["student_id"])  # ids do not change scores
+    # one card per alert, each holding its exact id; nothing written outside the folder
+    cards = sorted(out.glob("*.json"))
+    assert len(cards) == len(got.alerts)
+    held = sorted(json.loads(p.read_text(encoding="utf-8"))["student_id"] for p in cards)
+    assert held == sorted(got.alerts["student_id"])
+    assert {p.parent for p in out.rglob("*")} == {out}
+    assert not (tmp_path / "up.json").exists()
+    # the CSV files: formula-like cells get a quote in front, everything else is as it was
+    listed = pd.read_csv(out / "alerts.csv", dtype={"student_id": str}, keep_default_na=False)
+    expected = [("'" + s) if s.startswith(("=", "+", "-", "@", "\t")) else s
+                for s in got.alerts["student_id"]]
+    assert list(listed["student_id"]) == expected
+    assert {f"{c}" for c in listed["card"]} == {p.with_suffix(".html").name for p in cards}
+    plan = pd.read_csv(out / "caseloads.csv", dtype=str, keep_default_na=False)
+    assert "@advisor" not in set(plan["advisor_id"]) and "'@advisor" in set(plan["advisor_id"])
+    assert not any(str(v).startswith(("=", "+", "-", "@", "\t"))
+                   for col in plan.columns for v in plan[col])
+    text = (out / "caseloads.csv").read_text(encoding="utf-8")
+    assert programme not in text.replace("'" + programme, "")

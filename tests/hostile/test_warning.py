@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -14,13 +15,62 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from studentprofile.errors import DataIntegrityError, OutputError
-from studentprofile.warning import AlertLog
+from studentprofile.warning import AlertLog, card_file_stem
 from studentprofile.warning._alert_log import DAMAGED, READ_ONLY
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 PAGE = 4096
+
+
+# ---------------------------------------------------------------------------- card file names
+SAFE_STEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,56}")
+WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
+                    *(f"LPT{i}" for i in range(10))}
+
+
+def _assert_safe(stem: str) -> None:
+    assert SAFE_STEM.fullmatch(stem), stem  # no separator, no leading dot or dash, bounded
+    assert stem.split(".")[0].upper() not in WINDOWS_RESERVED
+    assert not stem.endswith((".", " "))
+
+
+# pairs that the old `re.sub(r"[^A-Za-z0-9._-]+", "_", id)` squashed to one file name
+COLLIDING = [("Zoë-1", "Zoé-1"), ("王小明", "李小红"), ("a/b", "a_b"), ("a b", "a_b"),
+             ("Ana", "ana"), ("..", "."), ("x" * 300 + "1", "x" * 300 + "2"),
+             ("CON", "con"), ("../etc/passwd", "_etc_passwd")]
+
+
+@pytest.mark.parametrize(("a", "b"), COLLIDING)
+def test_ids_the_old_names_squashed_get_distinct_safe_card_names(a, b):
+    sa, sb = card_file_stem(a), card_file_stem(b)
+    _assert_safe(sa)
+    _assert_safe(sb)
+    assert sa.lower() != sb.lower()  # distinct on case-insensitive file systems too
+
+
+def test_a_card_name_is_readable_and_stable():
+    assert card_file_stem("AAA/2014J/11391").startswith("AAA_2014J_11391-")
+    assert card_file_stem("Zoë-1").startswith("Zoe-1-")
+    assert card_file_stem(123) == card_file_stem("123")  # ids compare as text
+    assert card_file_stem("王小明") == card_file_stem("王小明")
+
+
+ids = st.one_of(st.text(min_size=0, max_size=80), st.integers().map(str),
+                st.text(alphabet="aAéeÉ/._- \\:*?<>|\x00王", max_size=12))
+
+
+@given(a=ids, b=ids)
+def test_distinct_ids_give_distinct_safe_card_names(a, b):
+    sa, sb = card_file_stem(a), card_file_stem(b)
+    _assert_safe(sa)
+    if a != b:
+        assert sa.lower() != sb.lower()
+    else:
+        assert sa == sb
 
 
 # ---------------------------------------------------------------------------- the alert log

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from studentprofile._files import atomic_write_json, atomic_write_text, write_people_csv
 from studentprofile.errors import ConfigError
 from studentprofile.tables import EventTables
 
@@ -108,11 +108,6 @@ def _as_of_value(tables: EventTables, as_of: Any) -> Any:
         raise ConfigError(f"as_of must be {what}", key="as_of", arrived=repr(as_of)) from exc
 
 
-def _safe_name(student_id: Any) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(student_id)).strip("._")
-    return name or "student"
-
-
 def _programmes(tables: EventTables, column: str | None) -> pd.Series | None:
     st = tables.students
     if column is None:
@@ -173,7 +168,13 @@ def weekly_alerts(
         ``advisor_id``, ``capacity``, optional ``programmes`` (list, or ``;``-separated text
         in a CSV): today's alerts are assigned highest risk first.
     cards_dir : path, optional
-        Write ``<student>.json`` and ``<student>.html`` profile cards of today's alerts here.
+        Write the profile cards of today's alerts here, ``<stem>.json`` and ``<stem>.html``
+        with one distinct, safe file name per student
+        (:func:`~studentprofile.warning.card_file_stem`: a readable slug and a hash of the
+        exact id; the JSON keeps the exact id), and ``alerts.csv`` (with a ``card`` column
+        naming each card's HTML file) and ``caseloads.csv``. The CSV files are for people:
+        text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
+        ``-``, ``@``, a tab or a carriage return) get a single quote in front.
     tables : EventTables, optional
         The tables (default: loaded as the run's config says).
     programme_column : str, optional
@@ -214,6 +215,7 @@ def weekly_alerts(
         AlertLog,
         AlertPolicy,
         assign_caseloads,
+        card_file_stem,
         profile_card,
         render_card_html,
     )
@@ -297,39 +299,37 @@ def weekly_alerts(
             studs["programme"] = programmes.reindex(studs["student_id"]).to_numpy()
         result.caseloads = assign_caseloads(studs, adv)
 
-    # ---- cards
-    if cards_dir is not None and len(alerts):
-        out = Path(cards_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        # each current student's last dates: the cohort of a date is everyone scored on it
-        recent = X[X.groupby(level="student_id", sort=False).cumcount(ascending=False)
-                   .to_numpy() < _CARD_DATES]
-        profiles, types = card_profiles(recent, info, tables, cfg.seed)
-        label = risk_label(cfg)
-        say(f"writing {len(alerts):,} profile card(s) to {out}")
-        for sid, when in zip(alerts["student_id"], alerts["as_of"], strict=True):
-            card = profile_card(sid, when, profiles=profiles, types=types, risk=states,
-                                reasons=expl, alerts=logged, feature_info=info,
-                                top_reasons=top_reasons, risk_label=label)
-            _write_card(out / _safe_name(sid), card, render_card_html(card, full_page=True))
-        result.files["cards"] = out
+    # ---- cards and the files for people
     if cards_dir is not None:
-        from studentprofile.pipeline._run import _atomic_text
-
         out = Path(cards_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        stems: list[str] = []
+        if len(alerts):
+            # each current student's last dates: the cohort of a date is everyone scored on it
+            recent = X[X.groupby(level="student_id", sort=False).cumcount(ascending=False)
+                       .to_numpy() < _CARD_DATES]
+            profiles, types = card_profiles(recent, info, tables, cfg.seed)
+            label = risk_label(cfg)
+            say(f"writing {len(alerts):,} profile card(s) to {out}")
+            for sid, when in zip(alerts["student_id"], alerts["as_of"], strict=True):
+                card = profile_card(sid, when, profiles=profiles, types=types, risk=states,
+                                    reasons=expl, alerts=logged, feature_info=info,
+                                    top_reasons=top_reasons, risk_label=label)
+                stems.append(card_file_stem(sid))
+                _write_card(out / stems[-1], card, render_card_html(card, full_page=True))
+            result.files["cards"] = out
         reasons: Any = alerts["reasons"] if "reasons" in alerts.columns else [[]] * len(alerts)
         flat = alerts.assign(reasons=[" | ".join(r) if isinstance(r, list) else ""
-                                      for r in reasons])
-        result.files["alerts"] = _atomic_text(out / "alerts.csv", flat.to_csv(index=False))
+                                      for r in reasons],
+                             card=[f"{stem}.html" for stem in stems])
+        # spreadsheet formulas in ids, programmes and reasons are neutralised (OWASP's rule)
+        result.files["alerts"] = write_people_csv(flat, out / "alerts.csv")
         if result.caseloads is not None:
-            result.files["caseloads"] = _atomic_text(out / "caseloads.csv",
-                                                     result.caseloads.to_csv(index=False))
+            result.files["caseloads"] = write_people_csv(result.caseloads,
+                                                         out / "caseloads.csv")
     return result
 
 
 def _write_card(stem: Path, card: dict[str, Any], html_text: str) -> None:
-    from studentprofile.pipeline._run import _atomic_text, _json
-
-    _json(stem.with_name(stem.name + ".json"), card)
-    _atomic_text(stem.with_name(stem.name + ".html"), html_text)
+    # the card is plain JSON types already (profile_card); keep its order for readers
+    atomic_write_json(stem.with_name(stem.name + ".json"), card, sort_keys=False)
+    atomic_write_text(stem.with_name(stem.name + ".html"), html_text)
