@@ -205,3 +205,19 @@ def test_hostile_ids_get_one_card_each_and_the_csv_files_are_spreadsheet_safe(tr
                    for col in plan.columns for v in plan[col])
     text = (out / "caseloads.csv").read_text(encoding="utf-8")
     assert programme not in text.replace("'" + programme, "")
+
+
+def test_the_same_instant_in_any_zone_is_the_same_week(trained, tmp_path):
+    """Issue 13 item 9: as_of goes through the one time module (an offset crashed the grid
+    comparison; a date beyond datetime64[ns] raised OutOfBoundsDatetime)."""
+    run_dir, tables, _ = trained
+    base = weekly_alerts(run_dir, DATES[1], log=tmp_path / "a.sqlite", tables=tables)
+    for same in (f"{DATES[1]}T01:00+01:00", pd.Timestamp(DATES[1], tz="UTC"),
+                 pd.Timestamp(f"{DATES[1]} 08:00", tz="Asia/Shanghai")):
+        got = weekly_alerts(run_dir, same, log=tmp_path / "a.sqlite", tables=tables)
+        assert got.as_of == pd.Timestamp(DATES[1])
+        pd.testing.assert_frame_equal(got.tiers, base.tiers)
+        assert got.recorded.n_new == 0  # the same alerts, already logged
+    for bad in ("2300-01-01", 42.0, None):
+        with pytest.raises(ConfigError, match="as_of must be a date"):
+            weekly_alerts(run_dir, bad, log=tmp_path / "a.sqlite", tables=tables)

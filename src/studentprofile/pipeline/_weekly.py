@@ -27,6 +27,7 @@ import pandas as pd
 from studentprofile._files import atomic_write_json, atomic_write_text, write_people_csv
 from studentprofile.errors import ConfigError
 from studentprofile.tables import EventTables
+from studentprofile.tables._time import as_moment, days_delta
 
 __all__ = ["WeeklyResult", "weekly_alerts"]
 
@@ -92,20 +93,8 @@ class WeeklyResult:
 
 
 def _as_of_value(tables: EventTables, as_of: Any) -> Any:
-    try:
-        if tables.time_kind == "datetime":
-            at = pd.Timestamp(as_of)
-            if pd.isna(at):
-                raise ValueError("NaT")
-            return at
-        at_f = float(as_of)
-        if not np.isfinite(at_f):
-            raise ValueError("not finite")
-        return at_f
-    except (TypeError, ValueError) as exc:
-        what = "a date (e.g. 2014-11-01)" if tables.time_kind == "datetime" else \
-            "a number of days (the tables use float days)"
-        raise ConfigError(f"as_of must be {what}", key="as_of", arrived=repr(as_of)) from exc
+    """Today as the tables' time (the one time module: the same instant in any zone is one)."""
+    return as_moment(as_of, tables.time_kind, key="as_of")
 
 
 def _programmes(tables: EventTables, column: str | None) -> pd.Series | None:
@@ -160,8 +149,10 @@ def weekly_alerts(
     run_dir : path
         A run folder written by :func:`run` (its ``config.json`` and ``model/``).
     as_of : date or float
-        Today. Each current student is scored at their latest grid date on or before it (within
-        one grid step); features use only what was known before that date.
+        Today: a date (naive, or with a UTC offset or zone: converted to UTC, as the tables'
+        times are) or float days for float-day tables. Each current student is scored at their
+        latest grid date on or before it (within one grid step); features use only what was
+        known before that date.
     log : path
         The SQLite alert log (created when missing). Rerunning a date adds nothing.
     advisors : DataFrame or path, optional
@@ -237,8 +228,7 @@ def weekly_alerts(
     # ---- who is current, and their dates so far
     full = make_grid(tables, every=cfg.grid.every, per=cfg.grid.per, start=cfg.grid.start,
                      end=cfg.grid.end)
-    step = pd.Timedelta(days=cfg.grid.every) if tables.time_kind == "datetime" \
-        else float(cfg.grid.every)
+    step = days_delta(cfg.grid.every, tables.time_kind)
     grid = full[full["as_of"] <= at]
     last = grid.groupby("student_id", sort=False)["as_of"].transform("max")
     current = grid.loc[(grid["as_of"] == last) & (last > at - step), "student_id"]
