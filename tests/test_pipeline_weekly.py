@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,13 +19,19 @@ DATES = ("2014-03-08", "2014-11-15")  # both with alerts in the 4% sample
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A demo run on 4% of OULAD (no tracking) and the tables it used."""
+def demo_run(tmp_path_factory):
+    """A demo run on 4% of OULAD (no tracking), its config and its folder."""
     root = tmp_path_factory.mktemp("weekly")
     cfg = demo_config(sample_students=0.04, enabled=False, output_dir=root / "runs")
-    result = run(cfg)
+    return run(cfg), cfg, root
+
+
+@pytest.fixture(scope="module")
+def trained(demo_run):
+    """The demo run's folder, the tables it used and the root folder."""
     from studentprofile.pipeline import load_tables
 
+    result, cfg, root = demo_run
     return result.run_dir, load_tables(cfg), root
 
 
@@ -221,3 +229,83 @@ def test_the_same_instant_in_any_zone_is_the_same_week(trained, tmp_path):
     for bad in ("2300-01-01", 42.0, None):
         with pytest.raises(ConfigError, match="as_of must be a date"):
             weekly_alerts(run_dir, bad, log=tmp_path / "a.sqlite", tables=tables)
+
+
+class _Model:
+    """Scores each row with its column `p` (the risk is set by hand)."""
+
+    def predict_proba(self, X):
+        p = X["p"].to_numpy()
+        return np.column_stack([1 - p, p])
+
+
+class _Expl:
+    def __init__(self, rows):
+        self.data = rows
+        self.probability = rows["p"].to_numpy()
+
+    def reasons(self, top, direction):
+        return [{"probability": p, "as_of": a, "reasons": [{"sentence": f"reason of {s}"}]}
+                for (s, a), p in zip(self.data.index, self.probability, strict=True)]
+
+
+def _history():
+    idx = pd.MultiIndex.from_product([["ana", "ben", "cai"], [0.0, 7.0, 14.0, 21.0]],
+                                     names=["student_id", "as_of"])
+    p = [0.1, 0.2, 0.6, 0.7,     # ana: two dates in the tier -> alerted (enter_after=2)
+         0.1, 0.1, 0.1, 0.9,     # ben: the highest risk today, one date only -> not alerted
+         0.1, 0.1, 0.1, 0.2]     # cai: low
+    return pd.DataFrame({"p": p}, index=idx)
+
+
+@pytest.mark.parametrize(("enter_after", "shown", "alerted", "tier"),
+                         [(2, "ana", True, "high"), (3, "ben", False, None)])
+def test_the_demo_shows_an_alerted_student_or_says_nobody_was(enter_after, shown, alerted, tier):
+    """Issue 13 item 6: the demo showed 'the highest-risk student (risk 0.06, below every
+    tier)'; it shows the highest-risk alerted one, and says so when nobody was alerted."""
+    from types import SimpleNamespace
+
+    from studentprofile.pipeline._warning import showcase
+
+    X = _history()
+    expl = _Expl(X.xs(21.0, level="as_of", drop_level=False))
+    cfg = SimpleNamespace(evaluation=SimpleNamespace(enter_after=enter_after, exit_after=1,
+                                                     cooldown_days=0.0))
+    top, example = showcase(expl, X=X, model=_Model(), tiers={"high": 0.5}, cfg=cfg)
+    assert expl.data.index[top][0] == shown
+    assert example["alerted"] is alerted and example["tier"] == tier
+    assert example["reasons"] == [f"reason of {shown}"]
+    assert example["risk"] == X.loc[(shown, 21.0), "p"]
+    if alerted:
+        assert example["note"].startswith("the highest-risk alerted student")
+    else:
+        assert example["note"].startswith("no student of the explained sample")
+    assert shown not in example["note"]  # no identifier
+
+
+def test_a_card_without_identifier_says_so_in_its_heading_and_title():
+    from studentprofile.warning import render_card_html
+
+    page = render_card_html({"card_version": 1, "student_id": None, "as_of": "2014-11-15",
+                             "risk": {"probability": 0.41, "tier": "high"}}, full_page=True)
+    assert "<title>Profile card (identifier withheld)</title>" in page
+    assert "Student (identifier withheld)" in page
+    assert "None" not in page
+
+
+def test_the_demo_shows_and_cards_an_alerted_student(demo_run):
+    """Issue 13 item 6, end to end: the summary's student was alerted, its card agrees, and the
+    card is headed 'identifier withheld' (it read 'Profile card: student None')."""
+    result, _, _ = demo_run
+    ex = result.example
+    assert ex["alerted"] is True and ex["tier"] is not None  # the 4% sample has alerts
+    card = json.loads((Path(result.run_dir) / "profile_card.json").read_text())
+    assert card["student_id"] is None and card["alerts"]
+    assert card["risk"]["tier"] == ex["tier"]
+    assert card["risk"]["probability"] == pytest.approx(ex["risk"], abs=1e-9)
+    page = (Path(result.run_dir) / "profile_card.html").read_text()
+    assert "<title>Profile card (identifier withheld)</title>" in page and "None" not in page
+    text = io.StringIO()
+    cli._summary(result, cli._Out(as_json=False, quiet=False, stream=text), title="demo")
+    assert (f"why the highest-risk alerted student of the latest week's explained sample is "
+            f"flagged (risk {ex['risk']:.2f}, tier {ex['tier']}") in text.getvalue()

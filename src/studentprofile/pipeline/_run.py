@@ -53,7 +53,8 @@ class RunResult:
     fairness : list of dict
         Verdicts per (attribute, metric): ``attribute``, ``metric``, ``verdict``, ...
     example : dict or None
-        The reasons of the highest-risk student of the explained sample (no identifier).
+        The showcased student of the explained sample (no identifier): the highest-risk one
+        the alert policy alerted, else the highest-risk one (``alerted`` False).
     tracking : TrackingReport or None
         What was and was not tracked (None when tracking was disabled).
     seconds : dict of str -> float
@@ -531,15 +532,10 @@ def run(
     pick = pool.iloc[np.sort(rng.choice(len(pool), size=n_ex, replace=False))]
     X_ex = X.loc[pd.MultiIndex.from_frame(pick[["student_id", "as_of"]])]
     expl = model.explain(X_ex)
-    top = int(np.argmax(np.asarray(expl.probability)))
-    # an advisor asks "why is this student flagged?": show what raised the estimate
-    top_reasons = expl.reasons(top=3, direction="raised")[top]
-    example = {
-        "risk": float(top_reasons["probability"]),
-        "as_of": top_reasons.get("as_of"),
-        "reasons": [r["sentence"] for r in top_reasons["reasons"]],
-        "note": "the highest-risk student of the explained sample (identifier not shown)",
-    }
+    from studentprofile.pipeline._warning import showcase
+
+    # the highest-risk student the alert policy alerted (else the highest-risk, said so)
+    top, example = showcase(expl, X=X, model=model, tiers=tiers, cfg=cfg)
     lap("explain")
 
     # ---- early warning: the alert policy over the test period, drift, the example's card

@@ -402,10 +402,12 @@ def render_card_html(card: dict[str, Any], *, full_page: bool = False) -> str:
     >>> "&lt;ana&gt;" in html_text and "41%" in html_text
     True
 
-    A card whose ``student_id`` is None (a withheld identifier) says so:
+    A card whose ``student_id`` is None (a withheld identifier) says so, in its heading and in
+    a full page's title:
 
-    >>> "identifier withheld" in render_card_html({"student_id": None, "as_of": 60.0})
-    True
+    >>> page = render_card_html({"student_id": None, "as_of": 60.0}, full_page=True)
+    >>> "<title>Profile card (identifier withheld)</title>" in page, "None" in page
+    (True, False)
     """
     if not isinstance(card, dict) or "student_id" not in card:
         raise SchemaError("a card is the dictionary profile_card returns", table="card",
@@ -488,6 +490,7 @@ def render_card_html(card: dict[str, Any], *, full_page: bool = False) -> str:
     fragment = "\n".join(out)
     if not full_page:
         return fragment
-    title = e(f"Profile card: student {card['student_id']}")
+    title = e("Profile card (identifier withheld)" if sid is None
+              else f"Profile card: student {sid}")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}'
             f"</title></head><body>\n{fragment}\n</body></html>\n")
