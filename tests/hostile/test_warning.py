@@ -245,3 +245,36 @@ def test_a_log_file_without_write_permission_reads_and_refuses_writes(good_log, 
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["refused", "600"]
     assert _sha(path) == before
+
+
+# ---------------------------------------------------------------------------- CSV for people
+FORMULAS = ['=HYPERLINK("http://evil.example","open")', "+1-555-0100", "-2+3", "@SUM(A1:A9)",
+            "\t=1+1", "\r=1+1"]
+
+
+def test_the_weekly_csv_files_neutralise_formulas_and_keep_everything_else(tmp_path):
+    from studentprofile.pipeline._weekly import _write_tables
+
+    ids = [*FORMULAS, "007", "Zoë-1"]
+    alerts = pd.DataFrame({
+        "student_id": ids,
+        "as_of": pd.Timestamp("2014-11-15"),
+        "score": [-0.5 + i / 10 for i in range(len(ids))],  # numbers stay numbers
+        "tier": "high",
+        "reasons": [["=cmd|' /C calc'!A0", "attendance fell"]] * len(ids),
+        "alert_id": [f"a{i}" for i in range(len(ids))],
+    })
+    caseloads = pd.DataFrame({"student_id": ids, "advisor_id": ["@kim"] * len(ids),
+                              "programme": ["=1+2"] * len(ids), "status": "assigned"})
+    stems = [card_file_stem(s) for s in ids]
+    files = _write_tables(tmp_path, alerts, caseloads, stems)
+    got = pd.read_csv(files["alerts"], dtype=str, keep_default_na=False)
+    assert list(got["student_id"]) == ["'" + f for f in FORMULAS] + ["007", "Zoë-1"]
+    assert set(got["reasons"]) == {"'=cmd|' /C calc'!A0 | attendance fell"}
+    assert list(got["card"]) == [f"{s}.html" for s in stems]
+    assert got["score"].iloc[0] == "-0.5"  # a number, not text: unchanged
+    plan = pd.read_csv(files["caseloads"], dtype=str, keep_default_na=False)
+    assert set(plan["advisor_id"]) == {"'@kim"} and set(plan["programme"]) == {"'=1+2"}
+    for path in files.values():  # no cell of either file starts a formula
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        assert not frame.map(lambda v: v.startswith(("=", "+", "@", "\t", "\r"))).any().any()

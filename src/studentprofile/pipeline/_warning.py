@@ -9,8 +9,6 @@ Everything it returns is free of student identifiers (run folders are logged to 
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -236,8 +234,7 @@ def _card(student: Any, as_of: Any, *, X: pd.DataFrame, info: Any, model: Any,
     rows = rows[rows.index.get_level_values("as_of") <= as_of]
     risk = pd.Series(model.predict_proba(rows)[:, 1], index=rows.index)
     tiers = policy.apply(risk)
-    with tempfile.TemporaryDirectory() as tmp, \
-            AlertLog(Path(tmp) / "alerts.sqlite", time_kind=tables.time_kind) as log:
+    with AlertLog(":memory:", time_kind=tables.time_kind) as log:  # a throwaway log
         log.record_alerts(tiers, source="risk-model")
         card = profile_card(student, as_of, profiles=profiles, types=types, risk=tiers,
                             reasons=expl, alerts=log, feature_info=info,

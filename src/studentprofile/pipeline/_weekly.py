@@ -307,16 +307,28 @@ def weekly_alerts(
                 stems.append(card_file_stem(sid))
                 _write_card(out / stems[-1], card, render_card_html(card, full_page=True))
             result.files["cards"] = out
-        reasons: Any = alerts["reasons"] if "reasons" in alerts.columns else [[]] * len(alerts)
-        flat = alerts.assign(reasons=[" | ".join(r) if isinstance(r, list) else ""
-                                      for r in reasons],
-                             card=[f"{stem}.html" for stem in stems])
-        # spreadsheet formulas in ids, programmes and reasons are neutralised (OWASP's rule)
-        result.files["alerts"] = write_people_csv(flat, out / "alerts.csv")
-        if result.caseloads is not None:
-            result.files["caseloads"] = write_people_csv(result.caseloads,
-                                                         out / "caseloads.csv")
+        result.files.update(_write_tables(out, alerts, result.caseloads, stems))
     return result
+
+
+def _write_tables(out: Path, alerts: pd.DataFrame, caseloads: pd.DataFrame | None,
+                  stems: list[str]) -> dict[str, Path]:
+    """Write ``alerts.csv`` (with each alert's card) and ``caseloads.csv`` for advisors.
+
+    Spreadsheet formulas in ids, advisor ids, programmes and reasons are neutralised
+    (OWASP's rule, :func:`~studentprofile._files.write_people_csv`); written atomically.
+    """
+    reasons: Any = alerts["reasons"] if "reasons" in alerts.columns else [[]] * len(alerts)
+    flat = alerts.assign(reasons=[" | ".join(map(str, r)) if isinstance(r, list) else ""
+                                  for r in reasons],
+                         card=[f"{stem}.html" for stem in stems] if stems else None)
+    # CRLF rows (RFC 4180): a cell holding a carriage return is then quoted, so a reader that
+    # ends rows at CR cannot be made to start a new row (and a formula) inside a cell
+    files = {"alerts": write_people_csv(flat, out / "alerts.csv", lineterminator="\r\n")}
+    if caseloads is not None:
+        files["caseloads"] = write_people_csv(caseloads, out / "caseloads.csv",
+                                              lineterminator="\r\n")
+    return files
 
 
 def _write_card(stem: Path, card: dict[str, Any], html_text: str) -> None:
