@@ -278,3 +278,18 @@ def test_the_weekly_csv_files_neutralise_formulas_and_keep_everything_else(tmp_p
     for path in files.values():  # no cell of either file starts a formula
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         assert not frame.map(lambda v: v.startswith(("=", "+", "@", "\t", "\r"))).any().any()
+
+
+# ---------------------------------------------------------------------------- dates in any zone
+def test_a_card_date_is_the_same_instant_in_any_zone_or_form():
+    from studentprofile.warning import profile_card
+
+    days = pd.to_datetime(["2014-11-08", "2014-11-15"])
+    risk = pd.Series([0.2, 0.6], index=pd.MultiIndex.from_arrays(
+        [["Zoë-1", "Zoë-1"], days], names=["student_id", "as_of"]))
+    reasons = {("Zoë-1", days[0]): ["attendance fell"]}
+    for same in ("2014-11-08", "2014-11-08T08:00+08:00", pd.Timestamp("2014-11-07 19:00",
+                 tz="America/New_York"), days[0].to_datetime64(), days[0].to_pydatetime()):
+        card = profile_card("Zoë-1", same, risk=risk, reasons=reasons)
+        assert card["as_of"] == "2014-11-08" and card["risk"]["probability"] == 0.2
+        assert [r["text"] for r in card["reasons"]] == ["attendance fell"]

@@ -51,6 +51,7 @@ from studentprofile.errors import (
     SchemaError,
     StudentProfileError,
 )
+from studentprofile.tables._time import naive_utc
 from studentprofile.warning._inputs import keyed_frame
 
 __all__ = ["STATUSES", "AlertLog", "RecordResult"]
@@ -398,7 +399,7 @@ class AlertLog:
             self._set_kind("time_kind", "datetime")
             ts = pd.to_datetime(pd.Series(arr))
             if getattr(ts.dt, "tz", None) is not None:
-                ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+                ts = naive_utc(ts)  # the one time module's rule: the instant, in UTC
             return [t.strftime("%Y-%m-%dT%H:%M:%S.%f") for t in ts]
         if arr.dtype.kind in "iuf":
             f = arr.astype("float64")
