@@ -14,6 +14,7 @@ import pandas as pd
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.features._info import FeatureInfo, infer_feature_infos
 from studentprofile.tables._checks import show_values
+from studentprofile.tables._time import naive_utc, to_days
 
 KEY = ["student_id", "as_of"]
 
@@ -146,15 +147,12 @@ def days_of(values: Any) -> np.ndarray:
     """Convert times (datetime64 or float days) to float64 days (datetimes: from 1970-01-01)."""
     arr = np.asarray(values)
     if arr.dtype.kind == "M":
-        ns = arr.astype("datetime64[ns]")
-        out = ns.view("int64").astype("float64") / 86_400e9
-        out[np.isnat(ns)] = np.nan
-        return out
+        return to_days(arr, "datetime")
     if arr.dtype.kind in "iufb":
-        return arr.astype("float64")
-    converted = pd.to_datetime(pd.Series(arr), errors="coerce")
+        return to_days(arr, "float")
+    converted = pd.to_datetime(pd.Series(arr), errors="coerce", utc=True)
     if converted.notna().all():
-        return days_of(converted.to_numpy(dtype="datetime64[ns]"))
+        return to_days(naive_utc(converted), "datetime")
     raise SchemaError(
         "`as_of` must hold datetimes or float days",
         table="as_of",
