@@ -53,8 +53,7 @@ class RunResult:
     fairness : list of dict
         Verdicts per (attribute, metric): ``attribute``, ``metric``, ``verdict``, ...
     example : dict or None
-        The showcased student of the explained sample (no identifier): the highest-risk one
-        the alert policy alerted, else the highest-risk one (``alerted`` False).
+        The reasons of the highest-risk student of the explained sample (no identifier).
     tracking : TrackingReport or None
         What was and was not tracked (None when tracking was disabled).
     seconds : dict of str -> float
