@@ -309,3 +309,21 @@ def test_the_demo_shows_and_cards_an_alerted_student(demo_run):
     cli._summary(result, cli._Out(as_json=False, quiet=False, stream=text), title="demo")
     assert (f"why the highest-risk alerted student of the latest week's explained sample is "
             f"flagged (risk {ex['risk']:.2f}, tier {ex['tier']}") in text.getvalue()
+
+
+def test_cli_warn_on_a_damaged_log_is_a_typed_error_and_keeps_the_file(trained, tmp_path,
+                                                                        monkeypatch, capsys):
+    """Issue 12 item 16: a damaged log was a raw sqlite3.DatabaseError ('this is a bug', exit
+    3); it is a DataIntegrityError (exit 2) and the file is left as it was."""
+    run_dir, _, _ = trained
+    monkeypatch.chdir(tmp_path)
+    damaged = tmp_path / "alerts.sqlite"
+    damaged.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 20)
+    before = damaged.read_bytes()
+    code = cli.main(["warn", "--as-of", DATES[0], "--run", str(run_dir), "--log",
+                     str(damaged), "--out", "week"], stream=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_ERROR
+    assert "the alert log file is damaged or is not an alert log" in err
+    assert "this is a bug" not in err
+    assert damaged.read_bytes() == before
