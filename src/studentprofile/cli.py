@@ -126,12 +126,13 @@ def _summary(result: Any, out: _Out, *, title: str) -> None:
                  f"drifted, {len(d['features_watch'])} to watch")
     if result.example:
         ex = result.example
-        if ex.get("tier"):
-            head = (f"why the highest-risk student of the latest week is flagged (risk "
-                    f"{_fmt(ex['risk'], 2)}, tier {ex['tier']}")
+        tier = f"tier {ex['tier']}" if ex.get("tier") else "below every tier"
+        if ex.get("alerted", bool(ex.get("tier"))):
+            head = (f"why the highest-risk alerted student of the latest week's explained "
+                    f"sample is flagged (risk {_fmt(ex['risk'], 2)}, {tier}")
         else:
-            head = (f"what raises the risk of the latest week's highest-risk student (risk "
-                    f"{_fmt(ex['risk'], 2)}, below every tier")
+            head = (f"nobody in the latest week's explained sample was alerted; what raises "
+                    f"the risk of its highest-risk student (risk {_fmt(ex['risk'], 2)}, {tier}")
         out.line(f"  {head}; the id is never printed or tracked):")
         for r in ex["reasons"]:
             out.line(f"    - {r}")

@@ -531,15 +531,10 @@ def run(
     pick = pool.iloc[np.sort(rng.choice(len(pool), size=n_ex, replace=False))]
     X_ex = X.loc[pd.MultiIndex.from_frame(pick[["student_id", "as_of"]])]
     expl = model.explain(X_ex)
-    top = int(np.argmax(np.asarray(expl.probability)))
-    # an advisor asks "why is this student flagged?": show what raised the estimate
-    top_reasons = expl.reasons(top=3, direction="raised")[top]
-    example = {
-        "risk": float(top_reasons["probability"]),
-        "as_of": top_reasons.get("as_of"),
-        "reasons": [r["sentence"] for r in top_reasons["reasons"]],
-        "note": "the highest-risk student of the explained sample (identifier not shown)",
-    }
+    from studentprofile.pipeline._warning import showcase
+
+    # the highest-risk student the alert policy alerted (else the highest-risk, said so)
+    top, example = showcase(expl, X=X, model=model, tiers=tiers, cfg=cfg)
     lap("explain")
 
     # ---- early warning: the alert policy over the test period, drift, the example's card
