@@ -28,13 +28,10 @@ from studentprofile.pipeline._config import (
 )
 from studentprofile.pipeline._demo import demo_config, demo_toml
 from studentprofile.pipeline._presets import build_spec, oulad_spec
-from studentprofile.pipeline._run import (
-    RunResult,
-    config_of_run,
-    load_tables,
-    run,
-    student_features,
-)
+from studentprofile.pipeline._result import RunResult
+from studentprofile.pipeline._run import run
+from studentprofile.pipeline._saved_run import config_of_run, student_features
+from studentprofile.pipeline._tables import load_tables
 from studentprofile.pipeline._weekly import WeeklyResult, weekly_alerts
 
 __all__ = [
