@@ -14,23 +14,22 @@
 See ``docs/quickstart.md`` and ``docs/tracking.md``.
 """
 
-from studentprofile.pipeline._config import (
+from studentprofile.pipeline._config import ExperimentConfig, load_config
+from studentprofile.pipeline._demo import demo_config, demo_toml
+from studentprofile.pipeline._presets import build_spec, oulad_spec
+from studentprofile.pipeline._result import RunResult
+from studentprofile.pipeline._run import run
+from studentprofile.pipeline._saved_run import config_of_run, student_features
+from studentprofile.pipeline._sections import (
     DataConfig,
     EvaluationConfig,
-    ExperimentConfig,
     FeaturesConfig,
     GridConfig,
     LabelConfig,
     SplitsConfig,
     TableSource,
     TrackingConfig,
-    load_config,
 )
-from studentprofile.pipeline._demo import demo_config, demo_toml
-from studentprofile.pipeline._presets import build_spec, oulad_spec
-from studentprofile.pipeline._result import RunResult
-from studentprofile.pipeline._run import run
-from studentprofile.pipeline._saved_run import config_of_run, student_features
 from studentprofile.pipeline._tables import load_tables
 from studentprofile.pipeline._weekly import WeeklyResult, weekly_alerts
 

@@ -8,7 +8,7 @@ from studentprofile.errors import ConfigError
 
 if TYPE_CHECKING:
     from studentprofile.features import FeatureSpec
-    from studentprofile.pipeline._config import FeaturesConfig
+    from studentprofile.pipeline._sections import FeaturesConfig
 
 __all__ = ["build_spec", "oulad_spec"]
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from studentprofile.errors import ConfigError, SchemaError
-from studentprofile.pipeline._config import ExperimentConfig, TableSource
+from studentprofile.pipeline._config import ExperimentConfig
+from studentprofile.pipeline._sections import TableSource
 from studentprofile.tables import EventTables
 
 __all__ = ["load_tables"]
