@@ -223,17 +223,22 @@ def _read_frame(path: str, what: str) -> Any:
 
 
 def _write_frame(frame: Any, path: str) -> Path:
+    """Write scores for people: CSV with spreadsheet formulas neutralised, or Parquet.
+
+    Both go through the package's one atomic writer (a unique temporary file created with
+    ``O_EXCL`` next to the target, then renamed), so a planted file or symlink is never written
+    through; a place that cannot hold a file (``/proc``, a folder) is an OutputError.
+    """
+    from studentprofile._files import atomic_write, write_people_csv
+
     p = Path(path)
     if p.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise ConfigError("the output must be a .csv or .parquet file", key="--output",
                           arrived=repr(path))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
     if p.suffix.lower() == ".csv":
-        frame.to_csv(tmp)
-    else:
-        frame.to_parquet(tmp)
-    tmp.replace(p)
+        return write_people_csv(frame, p, index=True)
+    with atomic_write(p, "wb") as fh:
+        frame.to_parquet(fh)
     return p
 
 

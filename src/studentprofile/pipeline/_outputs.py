@@ -1,36 +1,37 @@
-"""The run's local files: JSON and text written atomically, pseudonymised scores, the period."""
+"""The run's local files: JSON reports, CSV tables, pseudonymised scores, the data period.
+
+Every file goes through the package's one atomic writer (:mod:`studentprofile._files`); CSV
+tables a person may open go through its CSV-for-people writer (spreadsheet formulas
+neutralised).
+"""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from studentprofile._files import atomic_write_json, write_people_csv
 from studentprofile.tables import EventTables
 
-__all__ = ["per_student_scores", "period", "write_json", "write_text"]
-
-
-def write_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+__all__ = ["per_student_scores", "period", "write_csv", "write_json"]
 
 
 def write_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as JSON (numpy values and non-finite numbers made JSON-safe), in order."""
     from studentprofile.evaluation import to_json_safe
 
-    return write_text(path, json.dumps(to_json_safe(data), indent=2, allow_nan=False) + "\n")
+    return atomic_write_json(path, to_json_safe(data), sort_keys=False)
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    """Write a table a person may open in a spreadsheet (no index)."""
+    return write_people_csv(frame, path, index=False)
 
 
 def period(tables: EventTables) -> dict[str, Any]:
+    """Return the first and last time in the events and outcomes (dates as ISO text)."""
     ev, oc = tables.events, tables.outcomes
     times = pd.concat([ev["time"], oc["time"]]) if len(ev) else oc["time"]
     if not len(times):
@@ -41,13 +42,10 @@ def period(tables: EventTables) -> dict[str, Any]:
     return {"first": fmt(lo), "last": fmt(hi), "time_kind": tables.time_kind}
 
 
-
 def per_student_scores(run_dir: Path, scores: pd.DataFrame, key: bytes) -> Path:
+    """Write the backtest's scores with student ids replaced by keyed pseudonyms."""
     from studentprofile.tracking import pseudonymize
 
     out = scores[["student_id", "as_of", "score", "label"]].copy()
     out.insert(0, "pseudonym", pseudonymize(out.pop("student_id"), key))
-    path = run_dir / "scores_pseudonymised.csv"
-    out.to_csv(path, index=False)
-    return path
-
+    return write_csv(run_dir / "scores_pseudonymised.csv", out)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from studentprofile._environment import git_commit, package_versions
+from studentprofile._files import atomic_write_text
 from studentprofile.errors import ConfigError
 from studentprofile.pipeline._audit import student_audit
 from studentprofile.pipeline._config import ExperimentConfig, load_config
@@ -31,7 +32,7 @@ from studentprofile.pipeline._design import (
     row_mask,
     show_moment,
 )
-from studentprofile.pipeline._outputs import per_student_scores, period, write_json, write_text
+from studentprofile.pipeline._outputs import per_student_scores, period, write_csv, write_json
 from studentprofile.pipeline._result import RunResult
 from studentprofile.pipeline._saved_run import (  # noqa: F401 - fitted_builder: see below
     config_of_run,
@@ -56,7 +57,7 @@ Progress = Callable[[str], None]
 # pipeline/_weekly.py imports fitted_builder, _json and _atomic_text from here; these names
 # stay until it imports them from their own modules (_saved_run, _outputs)
 _json = write_json
-_atomic_text = write_text
+_atomic_text = atomic_write_text
 
 
 @dataclass
@@ -354,13 +355,13 @@ def _write(r: _Run, seconds: dict[str, float]) -> tuple[RunResult, str, pd.DataF
         files["fairness_json"] = write_json(run_dir / "fairness.json", r.audit.to_dict())
     files["shap_summary"] = r.expl.plot_summary(run_dir / "shap_summary.png")
     files["early_warning"] = write_json(run_dir / "early_warning.json", r.warning_summary)
-    files["drift"] = write_text(run_dir / "drift.csv", r.drift_table.to_csv(index=False))
+    files["drift"] = write_csv(run_dir / "drift.csv", r.drift_table)
     if r.profile is not None:
         from studentprofile.warning import render_card_html
 
         files["profile_card_json"] = write_json(run_dir / "profile_card.json", r.profile)
-        files["profile_card_html"] = write_text(run_dir / "profile_card.html",
-                                                render_card_html(r.profile, full_page=True))
+        files["profile_card_html"] = atomic_write_text(
+            run_dir / "profile_card.html", render_card_html(r.profile, full_page=True))
     facts = {
         "dataset": cfg.data.dataset or "files",
         "students": int(len(tables.students)),
@@ -384,7 +385,7 @@ def _write(r: _Run, seconds: dict[str, float]) -> tuple[RunResult, str, pd.DataF
     fairness = [] if r.audit is None else r.audit.summary().to_dict(orient="records")
     card = model_card(cfg, facts=facts, report=r.report, backtest=r.bt, audit=r.audit,
                       feature_info=r.info, model=r.model, lead=r.lead)
-    files["model_card"] = write_text(run_dir / "model_card.md", card)
+    files["model_card"] = atomic_write_text(run_dir / "model_card.md", card)
     example_row = synthetic_example(r.X[r.keep])
     model_dir = save_model(r.model, run_dir / "model", tiers=r.tiers, model_card=card,
                            input_example=example_row,
