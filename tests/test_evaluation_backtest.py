@@ -134,13 +134,13 @@ def test_split_errors():
     with pytest.raises(ConfigError, match=re.escape(_backtest.DATES_MIXED)):
         TemporalSplits(test_start="2014-01-01", test_end=10.0, horizon=5)
     with pytest.raises(ConfigError, match=re.escape(
-        _backtest.DAYS_INVALID.format(name="horizon", minimum="1e-12"))):
+        _backtest.DAYS_INVALID.format(key="horizon"))):
         TemporalSplits(test_start=0.0, test_end=10.0, horizon=0)
     with pytest.raises(ConfigError, match=re.escape(
-        _backtest.DAYS_INVALID.format(name="gap", minimum="0"))):
+        _backtest.DAYS_INVALID_OR_ZERO.format(key="gap"))):
         TemporalSplits(test_start=0.0, test_end=10.0, horizon=5, gap=-1)
     with pytest.raises(ConfigError, match=re.escape(_backtest.DATE_INVALID.format(
-        name="test_start"))):
+        key="test_start"))):
         TemporalSplits(test_start="next monday", test_end=10.0, horizon=5)
     splits = TemporalSplits(test_start=0.0, test_end=10.0, horizon=5)
     with pytest.raises(SchemaError, match=re.escape(_backtest.NO_AS_OF)):

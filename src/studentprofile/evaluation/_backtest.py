@@ -31,16 +31,26 @@ from studentprofile.evaluation._metrics import _pr_auc, _reliability, _roc_auc
 from studentprofile.evaluation._ranking import _Cut
 from studentprofile.tables import EventTables
 from studentprofile.tables._checks import show_values
-from studentprofile.tables._event_tables import to_days
+from studentprofile.tables._time import (
+    DAYS_NON_NEGATIVE,
+    DAYS_POSITIVE,
+    MOMENT_INVALID,
+    NS_PER_DAY,
+    as_days,
+    as_moment,
+    to_days,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["BacktestResult", "Split", "TemporalSplits", "backtest"]
 
-_NS_PER_DAY = 86_400 * 10**9
+_NS_PER_DAY = NS_PER_DAY
 
-DAYS_INVALID = "`{name}` must be a number of days >= {minimum} (or a pandas Timedelta)"
-DATE_INVALID = "`{name}` must be a date (datetime tables) or a number of days (float tables)"
+# the time rules are the tables' (studentprofile.tables._time); format them with key=<name>
+DAYS_INVALID = DAYS_POSITIVE
+DAYS_INVALID_OR_ZERO = DAYS_NON_NEGATIVE
+DATE_INVALID = MOMENT_INVALID
 DATES_MIXED = "test_start, test_end and train_start must be the same kind of time"
 EMPTY_WINDOW = "test_end must be later than test_start"
 NO_AS_OF = "X must have an `as_of` column or index level"
@@ -60,54 +70,16 @@ MASK_INVALID = "`{name}` must be a boolean array with one value per grid row"
 
 
 def _days_param(value: Any, name: str, *, minimum: float = 0.0, allow_none: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, pd.Timedelta):
-        days = value / pd.Timedelta(days=1)
-    elif isinstance(value, bool) or not isinstance(
-        value, int | float | np.integer | np.floating
-    ):
-        raise ConfigError(
-            DAYS_INVALID.format(name=name, minimum=f"{minimum:g}"),
-            key=name,
-            arrived=repr(value),
-            hint=f"pass e.g. {name}=28",
-        )
-    else:
-        days = float(value)
-    if not np.isfinite(days) or days < minimum or (minimum > 0 and days <= 0):
-        raise ConfigError(
-            DAYS_INVALID.format(name=name, minimum=f"{minimum:g}"),
-            key=name,
-            arrived=repr(value),
-            hint=f"pass e.g. {name}=28",
-        )
-    return float(days)
+    """Check a duration in days (number or Timedelta); ``minimum > 0``: strictly positive."""
+    return as_days(value, key=name, positive=minimum > 0, allow_none=allow_none)
 
 
 def _date_param(value: Any, name: str) -> tuple[float, str, Any]:
     """Return (days, kind, display value) of a date parameter."""
-    if isinstance(value, bool):
-        raise ConfigError(DATE_INVALID.format(name=name), key=name, arrived=repr(value))
-    if isinstance(value, int | float | np.integer | np.floating):
-        if not np.isfinite(value):
-            raise ConfigError(DATE_INVALID.format(name=name), key=name, arrived=repr(value))
-        return float(value), "float", float(value)
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            DATE_INVALID.format(name=name),
-            key=name,
-            arrived=repr(value),
-            hint=f"pass e.g. {name}='2014-02-01'",
-        ) from exc
-    if ts is pd.NaT:
-        raise ConfigError(DATE_INVALID.format(name=name), key=name, arrived=repr(value))
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    days = float(to_days(np.array([ts.to_datetime64()]), "datetime")[0])
-    return days, "datetime", ts
+    moment = as_moment(value, key=name)
+    if isinstance(moment, pd.Timestamp):
+        return moment.value / _NS_PER_DAY, "datetime", moment
+    return float(moment), "float", float(moment)
 
 
 def _show(days: float | None, kind: str) -> Any:

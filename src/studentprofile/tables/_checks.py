@@ -12,14 +12,13 @@ import difflib
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
 
 from studentprofile.errors import SchemaError
-
-TimeKind = Literal["datetime", "float"]
+from studentprofile.tables._time import RANGE_TEXT, TimeKind, naive_utc, out_of_range
 
 _MAX_SHOWN = 5
 
@@ -365,15 +364,17 @@ def _is_aware(v: object) -> bool:
 def times(series: pd.Series, table: str, column: str, frame: pd.DataFrame) -> ParsedTime:
     """Parse a time column: datetimes (naive or aware), ISO strings, or float days.
 
-    Nulls are left in place (the caller decides whether they are allowed).
+    Nulls are left in place (the caller decides whether they are allowed). Datetimes outside
+    ``[EARLIEST, LATEST)`` of :mod:`studentprofile.tables._time` are a ``SchemaError``; aware
+    values keep their zone here (see :func:`studentprofile.tables._time.time_column`).
     """
     s = plain(series)
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(object)
     if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return ParsedTime(s, "datetime", str(s.dtype.tz), True)
+        return _datetimes(s, frame, table, column)
     if s.dtype.kind == "M":
-        return ParsedTime(s.astype("datetime64[ns]"), "datetime", None, False)
+        return _datetimes(s, frame, table, column)
     if s.dtype.kind == "b":
         raise SchemaError(
             f"`{column}` must be a datetime or a number of days",
@@ -398,23 +399,43 @@ def times(series: pd.Series, table: str, column: str, frame: pd.DataFrame) -> Pa
                 hint="use real times (or leave them empty where a rule allows it)",
             )
         return ParsedTime(vals, "float", None, None)
+    if s.dtype.kind in "c":
+        raise SchemaError(
+            f"`{column}` must be a datetime or a number of days",
+            table=table,
+            column=column,
+            rule="time-type",
+            arrived="a complex-number column",
+            hint="check the column mapping",
+        )
     values = s.to_numpy(dtype=object)
     notnull = s.notna().to_numpy()
     if not notnull.any():
         return ParsedTime(s, None, None, None)
     nn = values[notnull]
     # a column of Python datetimes / Timestamps: check awareness element by element
-    if all(isinstance(v, _dt.datetime | _dt.date) for v in nn):
+    if all(isinstance(v, _dt.datetime | _dt.date | np.datetime64) for v in nn):
         aware = np.fromiter((_is_aware(v) for v in nn), dtype=bool, count=len(nn))
         if aware.any() and not aware.all():
             _raise_mixed(frame, table, column, notnull, aware)
-        if aware.all():
-            return ParsedTime(pd.to_datetime(s, utc=True), "datetime", "UTC", True)
-        return ParsedTime(
-            pd.to_datetime(s).astype("datetime64[ns]"), "datetime", None, False
-        )
+        try:
+            parsed = pd.to_datetime(s, utc=bool(aware.all()))
+        except (ValueError, OverflowError) as exc:  # beyond any unit pandas holds
+            bad = np.zeros(len(values), dtype=bool)
+            bad[np.flatnonzero(notnull)] = [not _holdable(v) for v in nn]
+            if bad.any():
+                _raise_range(frame, table, column, bad, values[bad])
+            raise SchemaError(
+                f"`{column}` must be parseable as a date-time",
+                table=table,
+                column=column,
+                rule="parseable-time",
+                arrived=str(exc),
+                hint=f"convert `{column}` with pd.to_datetime before building EventTables",
+            ) from exc
+        return _datetimes(parsed, frame, table, column)
     # numbers stored as objects
-    if all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in nn):
+    if all(_is_real(v) for v in nn):
         return times(pd.to_numeric(s.astype(object)).astype("float64"), table, column, frame)
     # text: parse ISO 8601 fast; fall back to element-wise parsing only to report errors
     str_mask = np.fromiter((isinstance(v, str) for v in nn), dtype=bool, count=len(nn))
@@ -442,9 +463,7 @@ def times(series: pd.Series, table: str, column: str, frame: pd.DataFrame) -> Pa
     if fast is not None and fast.dtype == object:  # mixed offsets kept as objects
         fast = None
     if fast is not None and fast.notna().sum() == notnull.sum():
-        if isinstance(fast.dtype, pd.DatetimeTZDtype):
-            return ParsedTime(fast, "datetime", str(fast.dtype.tz), True)
-        return ParsedTime(fast.astype("datetime64[ns]"), "datetime", None, False)
+        return _datetimes(fast, frame, table, column)
     # slow path: find the offending strings
     uniq = pd.unique(nn)
     status: dict[object, int] = {}  # 0 unparseable, 1 naive, 2 aware
@@ -473,10 +492,56 @@ def times(series: pd.Series, table: str, column: str, frame: pd.DataFrame) -> Pa
     if aware.any() and not aware.all():
         _raise_mixed(frame, table, column, notnull, aware)
     if aware.all():
-        parsed = pd.to_datetime(s, utc=True, format="mixed")
-        return ParsedTime(parsed, "datetime", "UTC", True)
-    parsed = pd.to_datetime(s, format="mixed").astype("datetime64[ns]")
-    return ParsedTime(parsed, "datetime", None, False)
+        return _datetimes(pd.to_datetime(s, utc=True, format="mixed"), frame, table, column)
+    return _datetimes(pd.to_datetime(s, format="mixed"), frame, table, column)
+
+
+def _is_real(v: object) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(
+        v, bool | np.bool_
+    )
+
+
+def _datetimes(s: pd.Series, frame: pd.DataFrame, table: str, column: str) -> ParsedTime:
+    """Check a parsed datetime column (any unit) is in range; return it in nanoseconds."""
+    _check_range(s, frame, table, column)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return ParsedTime(s.dt.as_unit("ns"), "datetime", str(s.dtype.tz), True)
+    return ParsedTime(s.astype("datetime64[ns]"), "datetime", None, False)
+
+
+def _check_range(s: pd.Series, frame: pd.DataFrame, table: str, column: str) -> None:
+    bad = out_of_range(s)
+    if bad.any():
+        _raise_range(frame, table, column, bad, np.asarray(s, dtype=object)[bad])
+
+
+def _holdable(v: object) -> bool:
+    """Whether pandas can hold ``v`` as a Timestamp in the tables' range."""
+    try:
+        ts = pd.Timestamp(v)  # type: ignore[arg-type]
+    except (ValueError, TypeError, OverflowError):
+        return False
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return not bool(out_of_range(pd.Series([ts]))[0])
+
+
+def _raise_range(
+    frame: pd.DataFrame, table: str, column: str, bad: np.ndarray, examples: np.ndarray
+) -> NoReturn:
+    raise SchemaError(
+        f"`{column}` must hold dates {RANGE_TEXT}",
+        table=table,
+        column=column,
+        rule="time-range",
+        arrived=f"{int(bad.sum()):,} date(s) out of range, e.g. "
+        f"{show_values(pd.unique(examples))}",
+        rows=show_rows(frame, bad, ["student_id", column]),
+        n_bad=int(bad.sum()),
+        hint="check the year (a typo, or a placeholder such as 9999-12-31 or 1899-12-30); "
+        "leave unknown times empty where a rule allows it",
+    )
 
 
 def _raise_mixed(
@@ -500,6 +565,5 @@ def _raise_mixed(
     )
 
 
-def to_naive_utc(values: pd.Series) -> pd.Series:
-    """Convert an aware datetime column to naive UTC ``datetime64[ns]``."""
-    return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+#: Kept for callers of the column checks; the one implementation is in ``tables._time``.
+to_naive_utc = naive_utc
