@@ -247,7 +247,8 @@ class _Reader:
                     "unknown key", f"{key}.{k}" if key else str(k), arrived=repr(k),
                     hint=f"{hint}Known keys here: {', '.join(allowed)}",
                 )
-        return dict(data)
+        # None (JSON null, from to_dict) means "not set": the default (TOML has no null)
+        return {k: v for k, v in data.items() if v is not None}
 
     def number(self, value: Any, key: str, *, lo: float | None = None, lo_open: bool = False,
                hi: float | None = None, integer: bool = False) -> Any:
@@ -314,8 +315,10 @@ class _Reader:
 
     # ---- sections
     def experiment(self, d: Mapping[str, Any]) -> ExperimentConfig:
-        names = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name != "source"]
+        names = [f.name for f in dataclasses.fields(ExperimentConfig)]
         d = self.section(d, "", names)
+        # ``source`` in to_dict's output says where a config came from; reading sets its own
+        d.pop("source", None)
         kw: dict[str, Any] = {"source": self.src.name}
         if "name" in d:
             kw["name"] = self.text(d["name"], "name")
@@ -505,6 +508,8 @@ class _Reader:
 
     def where(self, d: Any, key: str) -> dict[str, Any]:
         d = self.section(d, key, ["column", "startswith", "in"])
+        if not d:  # {} (what to_dict writes for "no filter"): every row
+            return {}
         if "column" not in d or (("startswith" in d) == ("in" in d)):
             raise self.src.error("needs a column and one of startswith / in", key,
                                  arrived=repr(d),

@@ -16,6 +16,7 @@ from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.pipeline._config import ExperimentConfig
 from studentprofile.pipeline._design import first_test, make_splits
 from studentprofile.pipeline._tables import load_tables
+from studentprofile.pipeline._toml import Source
 from studentprofile.tables import EventTables
 
 __all__ = ["config_of_run", "fitted_builder", "student_features"]
@@ -36,19 +37,17 @@ def config_of_run(run_dir: str | os.PathLike[str]) -> ExperimentConfig:
     path = Path(run_dir) / "config.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ConfigError("this folder holds no readable run config", key="run",
                           arrived=f"{str(path)!r}: {type(exc).__name__}",
                           hint="pass a folder written by `studentprofile train` or `demo`"
                           ) from exc
-    data.pop("source", None)
-
-    def drop_none(d: Any) -> Any:
-        if isinstance(d, dict):
-            return {k: drop_none(v) for k, v in d.items() if v is not None}
-        return d
-
-    return ExperimentConfig.from_dict(drop_none(data))
+    if not isinstance(data, dict):
+        raise ConfigError("the run config is not a JSON object", key="run",
+                          arrived=f"{str(path)!r}: {type(data).__name__}",
+                          hint="pass a folder written by `studentprofile train` or `demo`")
+    # paths in a saved config are absolute; None (null) means the default
+    return ExperimentConfig.from_dict(data, source=Source(str(path)))
 
 
 def student_features(
