@@ -15,6 +15,7 @@ import pytest
 
 import studentprofile as sp
 from studentprofile import cli
+from studentprofile.errors import ConfigError
 
 
 def call(*argv: str) -> tuple[int, str]:
@@ -70,3 +71,73 @@ def test_score_output_to_proc_is_an_output_error_exit_2(small_model, tmp_path, c
     assert code == cli.EXIT_ERROR
     assert err.startswith("error: /proc/x.csv: the file could not be created")
     assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------- 12.18 config values
+def _toml(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "campus.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[label]\nhorizon = 1e300\n",
+         r"campus.toml:2 label.horizon: must be a positive number of days .* to 36,525 "
+         r"\(100 years\)\n  arrived: 1e\+300"),
+        ("[grid]\nevery = 1e300\n", r"campus.toml:2 grid.every: must be a positive number of "
+         r"days .* to 36,525 \(100 years\)"),
+        ("[splits]\ngap = -1\n", r"splits.gap: must be a non-negative number of days"),
+        ("[evaluation]\ncooldown_days = inf\n", r"evaluation.cooldown_days: must be a "
+         r"non-negative number of days"),
+        ("[grid]\nstart = 2300-01-01\n", r"grid.start: must be a date from 1900-01-01 up to "
+         r"\(not including\) 2150-01-01"),
+    ],
+)
+def test_durations_and_dates_out_of_range_are_config_errors(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match):
+        sp.pipeline.load_config(_toml(tmp_path, text))
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "x" * 300, "../up", ".hidden", "a/b", "tab\tname",
+                                  "trailing.", ""])
+def test_names_that_cannot_be_folder_names_are_refused_with_the_rule(name):
+    with pytest.raises(ConfigError, match=r"name: (must be 1 to 100 characters: letters \(any "
+                       r"script\), digits|must be a non-empty string)"):
+        sp.pipeline.ExperimentConfig.from_dict({"name": name})
+
+
+def test_a_300_character_name_is_shown_shortened(tmp_path):
+    with pytest.raises(ConfigError, match=r"arrived: 'x{40}\.\.\. \(300 characters\)'"):
+        sp.pipeline.load_config(_toml(tmp_path, f'name = "{"x" * 300}"\n'))
+
+
+@pytest.mark.parametrize("name", ["oulad-withdrawal-60d", "Zoë-1", "退学预警 2024",
+                                  "v1.2_final"])
+def test_readable_names_in_any_script_are_accepted(name):
+    assert sp.pipeline.ExperimentConfig.from_dict({"name": name}).name == name
+
+
+@pytest.mark.parametrize("depth", [40, 5000])
+def test_deeply_nested_toml_is_a_config_error_not_a_recursion_error(tmp_path, depth):
+    path = _toml(tmp_path, "[model]\nx = " + "[" * depth + "]" * depth + "\n")
+    with pytest.raises(ConfigError, match=r"campus.toml config: the config is nested too "
+                       r"deeply \(more than 32 levels"):
+        sp.pipeline.load_config(path)
+
+
+def test_deeply_nested_dict_is_a_config_error():
+    deep: dict = {}
+    for _ in range(3000):
+        deep = {"a": deep}
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        sp.pipeline.ExperimentConfig.from_dict({"model": deep})
+
+
+def test_cli_train_with_a_bad_config_value_exits_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = _toml(tmp_path, "name = \"a\\u0000b\"\n")
+    code, _ = call("train", "--config", str(path))
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_ERROR and "campus.toml:1 name: must be 1 to 100" in err

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as _dt
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from studentprofile.pipeline._presets import build_spec
 from studentprofile.pipeline._sections import (
     CANONICAL_COLUMNS,
     DATASETS,
+    NAME_MAX_LENGTH,
+    NAME_RULE,
     PRESETS,
     DataConfig,
     EvaluationConfig,
@@ -31,7 +34,8 @@ from studentprofile.pipeline._sections import (
     TableSource,
     TrackingConfig,
 )
-from studentprofile.pipeline._toml import Source, read_toml
+from studentprofile.pipeline._toml import Source, check_depth, read_toml
+from studentprofile.tables._time import as_days, as_moment
 
 __all__ = [
     "DataConfig",
@@ -118,7 +122,9 @@ features, label, model, splits, evaluation, tracking
         -------
         ExperimentConfig
         """
-        return _Reader(source or Source("<dict>"), Path(base_dir or ".")).experiment(data)
+        source = source or Source("<dict>")
+        check_depth(data, source.name)
+        return _Reader(source, Path(base_dir or ".")).experiment(data)
 
     def with_overrides(self, **changes: Any) -> ExperimentConfig:
         """Return a copy with some sections or fields replaced (``tracking=...``).
@@ -172,6 +178,8 @@ features, label, model, splits, evaluation, tracking
 
 
 _LEAF_MAPPINGS = {"features.add"}
+# letters of any script, digits and '_' (\w), then also '-', '.' and spaces; no trailing ' ' / '.'
+_NAME = re.compile(rf"\w(?:[\w .-]{{0,{NAME_MAX_LENGTH - 2}}}[\w-])?")
 
 
 def _plain(value: Any) -> Any:
@@ -214,8 +222,9 @@ def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
     >>> load_config(d / "x.toml")
     Traceback (most recent call last):
     ...
-    studentprofile.errors.ConfigError: x.toml:3 label.horizon: must be a number > 0
+    studentprofile.errors.ConfigError: x.toml:3 label.horizon: must be a positive number of days ...
       arrived: -3
+      what to do: write it in days, e.g. horizon = 28
     """
     data, source = read_toml(path)
     cfg = ExperimentConfig.from_dict(data, source=source, base_dir=Path(path).resolve().parent)
@@ -249,6 +258,17 @@ class _Reader:
                 )
         # None (JSON null, from to_dict) means "not set": the default (TOML has no null)
         return {k: v for k, v in data.items() if v is not None}
+
+    def days(self, value: Any, key: str, *, positive: bool = True) -> float:
+        """Check a number of days with the tables' one rule (bounded: nothing overflows)."""
+        try:
+            days: float = as_days(value, key=key, positive=positive)
+        except ConfigError as exc:
+            message = exc.message.removeprefix(f"{key} ")
+            name = key.rpartition(".")[2]
+            raise self.src.error(message, key, arrived=exc.arrived,
+                                 hint=f"write it in days, e.g. {name} = 28") from exc
+        return days
 
     def number(self, value: Any, key: str, *, lo: float | None = None, lo_open: bool = False,
                hi: float | None = None, integer: bool = False) -> Any:
@@ -297,35 +317,42 @@ class _Reader:
         return tuple(value)
 
     def moment(self, value: Any, key: str) -> Any:
-        """Check a date (TOML date, ISO string) or a number of days; None stays None."""
+        """Check a date (TOML date, ISO string) or a number of days; None stays None.
+
+        The value is kept as written (a date as ISO text) so the config reads back the same;
+        it becomes the tables' time type where it is used (``tables._time.as_moment``).
+        """
         if value is None:
             return None
         if isinstance(value, _dt.datetime | _dt.date):
-            return value.isoformat()
-        if isinstance(value, str):
-            import pandas as pd
+            value = value.isoformat()
+        try:
+            as_moment(value, key=key)
+        except ConfigError as exc:
+            message = exc.message.removeprefix(f"{key} ")
+            raise self.src.error(message, key, arrived=exc.arrived, hint=exc.hint) from exc
+        return value
 
-            try:
-                pd.Timestamp(value)
-            except (ValueError, TypeError) as exc:
-                raise self.src.error("must be a date (2014-02-01) or a number of days", key,
-                                     arrived=repr(value)) from exc
-            return value
-        return self.number(value, key)
+    def name(self, value: Any) -> str:
+        """Check the experiment's name: it becomes folder and MLflow run names."""
+        text = self.text(value, "name")
+        if not _NAME.fullmatch(text):
+            shown = text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+            raise self.src.error(f"must be {NAME_RULE}", "name", arrived=repr(shown),
+                                 hint="it names a folder under tracking.output_dir and the "
+                                 "MLflow run")
+        return str(text)
 
     # ---- sections
     def experiment(self, d: Mapping[str, Any]) -> ExperimentConfig:
-        names = [f.name for f in dataclasses.fields(ExperimentConfig)]
+        names = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name != "source"]
+        if isinstance(d, Mapping) and "source" in d:
+            # ``source`` in to_dict's output says where a config came from; reading sets its own
+            d = {k: v for k, v in d.items() if k != "source"}
         d = self.section(d, "", names)
-        # ``source`` in to_dict's output says where a config came from; reading sets its own
-        d.pop("source", None)
         kw: dict[str, Any] = {"source": self.src.name}
         if "name" in d:
-            kw["name"] = self.text(d["name"], "name")
-            if any(c in kw["name"] for c in "/\\") or kw["name"].startswith("."):
-                raise self.src.error("must not contain / or \\ or start with '.'", "name",
-                                     arrived=repr(kw["name"]),
-                                     hint="it names a folder under tracking.output_dir")
+            kw["name"] = self.name(d["name"])
         if "description" in d:
             if not isinstance(d["description"], str):
                 raise self.src.error("must be a string", "description",
@@ -423,7 +450,7 @@ class _Reader:
         d = self.section(d, "grid", ["every", "per", "start", "end"])
         kw: dict[str, Any] = {}
         if "every" in d:
-            kw["every"] = float(self.number(d["every"], "grid.every", lo=0, lo_open=True))
+            kw["every"] = self.days(d["every"], "grid.every")
         if "per" in d:
             kw["per"] = self.text(d["per"], "grid.per", choices=("cohort", "enrolment"))
         for k in ("start", "end"):
@@ -469,7 +496,7 @@ class _Reader:
         if "outcome" in d:
             kw["outcome"] = self.strings(d["outcome"], "label.outcome")
         if "horizon" in d:
-            kw["horizon"] = float(self.number(d["horizon"], "label.horizon", lo=0, lo_open=True))
+            kw["horizon"] = self.days(d["horizon"], "label.horizon")
         return LabelConfig(**kw)
 
     def model(self, d: Any) -> dict[str, Any]:
@@ -492,9 +519,9 @@ class _Reader:
                 kw[k] = self.moment(d[k], f"splits.{k}")
         for k in ("retrain_every", "max_history"):
             if k in d:
-                kw[k] = float(self.number(d[k], f"splits.{k}", lo=0, lo_open=True))
+                kw[k] = self.days(d[k], f"splits.{k}")
         if "gap" in d:
-            kw["gap"] = float(self.number(d["gap"], "splits.gap", lo=0))
+            kw["gap"] = self.days(d["gap"], "splits.gap", positive=False)
         for k in ("train_where", "test_where"):
             if k in d:
                 kw[k] = self.where(d[k], f"splits.{k}")
@@ -548,8 +575,8 @@ class _Reader:
             if k in d:
                 kw[k] = self.number(d[k], f"evaluation.{k}", lo=1, integer=True)
         if "cooldown_days" in d:
-            kw["cooldown_days"] = float(self.number(d["cooldown_days"], "evaluation.cooldown_days",
-                                                    lo=0))
+            kw["cooldown_days"] = self.days(d["cooldown_days"], "evaluation.cooldown_days",
+                                            positive=False)
         if "tiers" in d:
             tiers = d["tiers"]
             if not isinstance(tiers, Mapping) or not tiers:

@@ -15,6 +15,8 @@ __all__ = [
     "CANONICAL_COLUMNS",
     "DATASETS",
     "DEFAULT_TRACKING_DIR",
+    "NAME_MAX_LENGTH",
+    "NAME_RULE",
     "PRESETS",
     "DataConfig",
     "EvaluationConfig",
@@ -35,6 +37,10 @@ CANONICAL_COLUMNS = {
     "outcomes": ("student_id", "time", "outcome"),
 }
 DEFAULT_TRACKING_DIR = "studentprofile-runs"
+#: An experiment's name becomes folder and MLflow run names.
+NAME_MAX_LENGTH = 100
+NAME_RULE = (f"1 to {NAME_MAX_LENGTH} characters: letters (any script), digits, '_', '-', '.' "
+             "and spaces; starting with a letter, digit or '_', not ending with a space or '.'")
 
 
 # ---------------------------------------------------------------------------------- sections
