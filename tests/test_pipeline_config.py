@@ -161,7 +161,8 @@ _config = st.fixed_dictionaries(
             st.sampled_from(["academic", "behavioral", "participation"]), min_size=1,
             max_size=3, unique=True)}),
         "label": st.fixed_dictionaries({}, optional={
-            "outcome": st.lists(_text, min_size=1, max_size=2), "horizon": _days}),
+            "outcome": st.lists(_text, min_size=1, max_size=2), "horizon": _days,
+            "observed_until": _moment}),
         "model": st.fixed_dictionaries({}, optional={"learning_rate": st.floats(0.01, 0.5),
                                                      "n_estimators": st.integers(1, 500)}),
         "splits": st.fixed_dictionaries({}, optional={
@@ -198,3 +199,21 @@ def test_empty_row_filters_round_trip_through_a_saved_run(tmp_path):
     assert back.splits.train_where == {} and back.splits.test_where == {}
     assert back.source.endswith("config.json")  # errors name the file
     assert back.with_overrides(source="<dict>") == cfg
+
+
+def test_label_observed_until_is_read_and_reaches_make_labels(tmp_path, monkeypatch):
+    cfg = load_config(write(tmp_path, '[label]\nhorizon = 30\nobserved_until = 2014-06-01\n'))
+    assert cfg.label.observed_until == "2014-06-01"
+    seen = {}
+
+    def fake_labels(tables, grid, **kw):
+        seen.update(kw)
+        raise ConfigError("stop here", key="x")
+
+    monkeypatch.setattr("studentprofile.labels.make_labels", fake_labels)
+    from studentprofile.pipeline import run
+
+    t = __import__("studentprofile").datasets.simulate_campus(n_students=20, seed=1)
+    with pytest.raises(ConfigError, match="label.x: stop here"):
+        run(cfg, tables=t)
+    assert seen["observed_until"] == "2014-06-01" and seen["horizon"] == 30.0

@@ -491,12 +491,14 @@ class _Reader:
             raise self.src.error(exc.message, key, arrived=exc.arrived, hint=exc.hint) from exc
 
     def label(self, d: Any) -> LabelConfig:
-        d = self.section(d, "label", ["outcome", "horizon"])
+        d = self.section(d, "label", ["outcome", "horizon", "observed_until"])
         kw: dict[str, Any] = {}
         if "outcome" in d:
             kw["outcome"] = self.strings(d["outcome"], "label.outcome")
         if "horizon" in d:
             kw["horizon"] = self.days(d["horizon"], "label.horizon")
+        if "observed_until" in d:
+            kw["observed_until"] = self.moment(d["observed_until"], "label.observed_until")
         return LabelConfig(**kw)
 
     def model(self, d: Any) -> dict[str, Any]:

@@ -217,7 +217,7 @@ def _grid_and_labels(r: _Run) -> None:
                           hint="check grid.start/end and that students have term dates")
     try:
         r.y = make_labels(tables, r.grid, outcome=list(cfg.label.outcome),
-                          horizon=cfg.label.horizon)
+                          horizon=cfg.label.horizon, observed_until=cfg.label.observed_until)
     except ConfigError as exc:
         raise ConfigError(exc.message, key=f"label.{exc.key}", arrived=exc.arrived,
                           hint=exc.hint) from exc

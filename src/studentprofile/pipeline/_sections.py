@@ -130,10 +130,23 @@ class FeaturesConfig:
 
 @dataclass(frozen=True)
 class LabelConfig:
-    """What is predicted: one of ``outcome`` within ``horizon`` days of the as-of date."""
+    """What is predicted: one of ``outcome`` within ``horizon`` days of the as-of date.
+
+    Attributes
+    ----------
+    outcome : tuple of str
+        The outcomes that count.
+    horizon : float
+        Days after the as-of date (at most 100 years).
+    observed_until : date or float or None
+        When the outcomes table was last complete (``make_labels(observed_until=)``): rows
+        whose window reaches past it are censored (no label) instead of counted as negatives.
+        None: the latest time in the tables.
+    """
 
     outcome: tuple[str, ...] = ("withdrawn",)
     horizon: float = 60.0
+    observed_until: Any = None
 
 
 @dataclass(frozen=True)
