@@ -144,7 +144,7 @@ _data = st.one_of(
          "outcomes": st.just("/campus/outcomes.csv")},
         optional={"events": st.just({"path": "/campus/events.parquet", "parse_dates": ["time"]}),
                   "audit_attributes": st.lists(_text, min_size=1, max_size=2),
-                  "time_origin": _moment}),
+                  "time_origin": _moment, "ids_as_text": st.booleans()}),
 )
 _config = st.fixed_dictionaries(
     {},

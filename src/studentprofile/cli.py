@@ -210,13 +210,16 @@ def _cmd_train(args: argparse.Namespace, out: _Out) -> int:
 def _read_frame(path: str, what: str) -> Any:
     import pandas as pd
 
+    from studentprofile.pipeline._sections import ID_COLUMNS
+
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"the {what} file does not exist", key=f"--{what}", arrived=repr(path))
     try:
         if p.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(p)
-        return pd.read_csv(p)
+        # ids are text exactly as written (000123 is not the number 123)
+        return pd.read_csv(p, dtype={c: str for c in ID_COLUMNS})
     except Exception as exc:  # noqa: BLE001 - a bad file is the user's input error
         raise ConfigError(f"the {what} file cannot be read as CSV or Parquet", key=f"--{what}",
                           arrived=f"{p.name}: {type(exc).__name__}: {exc}") from exc

@@ -141,3 +141,46 @@ def test_cli_train_with_a_bad_config_value_exits_2(tmp_path, monkeypatch, capsys
     code, _ = call("train", "--config", str(path))
     err = capsys.readouterr().err
     assert code == cli.EXIT_ERROR and "campus.toml:1 name: must be 1 to 100" in err
+
+
+# ---------------------------------------------------------------- 12.2 ids stay text
+def _campus_files(tmp_path: Path, event_ids: list[str], extra: str = "") -> Path:
+    (tmp_path / "students.csv").write_text("student_id,programme\n000123,A\n000456,B\n")
+    rows = "".join(f"{sid},2024-01-1{i},academic,quiz,{i}\n" for i, sid in enumerate(event_ids))
+    (tmp_path / "events.csv").write_text("student_id,time,family,kind,value\n" + rows)
+    (tmp_path / "outcomes.csv").write_text("student_id,time,outcome\n000123,2024-03-01,withdrawn\n")
+    return _toml(tmp_path, "[data]\n" + extra + '[data.students]\npath = "students.csv"\n'
+                 '[data.events]\npath = "events.csv"\nparse_dates = ["time"]\n'
+                 '[data.outcomes]\npath = "outcomes.csv"\nparse_dates = ["time"]\n')
+
+
+def test_an_event_for_456_never_attaches_to_student_000456(tmp_path):
+    cfg = sp.pipeline.load_config(_campus_files(tmp_path, ["456", "000123"]))
+    with pytest.raises(sp.errors.SchemaError, match=r"events.student_id \[membership\](.|\n)*"
+                       r"e.g. '456'"):
+        sp.pipeline.load_tables(cfg)
+
+
+def test_ids_are_read_as_text_exactly_as_written(tmp_path):
+    tables = sp.pipeline.load_tables(
+        sp.pipeline.load_config(_campus_files(tmp_path, ["000456", "000123"])))
+    assert tables.students["student_id"].tolist() == ["000123", "000456"]
+    assert sorted(tables.events["student_id"].astype(str)) == ["000123", "000456"]
+    assert tables.outcomes["student_id"].tolist() == ["000123"]
+
+
+def test_ids_as_text_false_lets_pandas_guess_as_documented(tmp_path):
+    cfg = sp.pipeline.load_config(_campus_files(tmp_path, ["456"], "ids_as_text = false\n"))
+    tables = sp.pipeline.load_tables(cfg)  # the old behaviour, by explicit choice
+    assert sorted(tables.students["student_id"].tolist()) == [123, 456]
+
+
+def test_score_keeps_the_ids_of_the_input_file_as_written(small_model, tmp_path):
+    model, rows = small_model
+    rows.assign(student_id=["000123", "000456", "7", "0"]).to_csv(tmp_path / "in.csv",
+                                                                    index=False)
+    code, _ = call("score", "--model", str(model), "--input", str(tmp_path / "in.csv"),
+                   "--output", str(tmp_path / "risk.csv"), "--quiet")
+    assert code == cli.EXIT_OK
+    ids = pd.read_csv(tmp_path / "risk.csv", dtype=str)["student_id"].tolist()
+    assert ids == ["000123", "000456", "7", "0"]

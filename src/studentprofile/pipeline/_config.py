@@ -404,7 +404,7 @@ class _Reader:
     def data(self, d: Any) -> DataConfig:
         d = self.section(d, "data", ["dataset", "students", "events", "outcomes",
                                      "audit_attributes", "time_origin", "sample_students",
-                                     "simulate"])
+                                     "simulate", "ids_as_text"])
         files = [t for t in ("students", "events", "outcomes") if d.get(t) is not None]
         dataset = d.get("dataset", None if files else "oulad")
         if dataset is not None:
@@ -444,6 +444,8 @@ class _Reader:
                 raise self.src.error("simulate settings need dataset = 'simulated' and a table",
                                      "data.simulate", arrived=repr(sim))
             kw["simulate"] = dict(sim)
+        if "ids_as_text" in d:
+            kw["ids_as_text"] = self.boolean(d["ids_as_text"], "data.ids_as_text")
         return DataConfig(**kw)
 
     def grid(self, d: Any) -> GridConfig:

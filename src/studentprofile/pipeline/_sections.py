@@ -15,6 +15,7 @@ __all__ = [
     "CANONICAL_COLUMNS",
     "DATASETS",
     "DEFAULT_TRACKING_DIR",
+    "ID_COLUMNS",
     "NAME_MAX_LENGTH",
     "NAME_RULE",
     "PRESETS",
@@ -36,6 +37,8 @@ CANONICAL_COLUMNS = {
                "max_value"),
     "outcomes": ("student_id", "time", "outcome"),
 }
+#: Id columns (canonical names), read as text from CSV files unless ``data.ids_as_text = false``.
+ID_COLUMNS = ("student_id", "course_id")
 DEFAULT_TRACKING_DIR = "studentprofile-runs"
 #: An experiment's name becomes folder and MLflow run names.
 NAME_MAX_LENGTH = 100
@@ -85,6 +88,11 @@ class DataConfig:
     simulate : dict
         Keyword arguments of :func:`studentprofile.datasets.simulate_campus` (``dataset =
         "simulated"``).
+    ids_as_text : bool
+        CSV files: read the id columns (:data:`ID_COLUMNS`, found through the column mapping)
+        as text, exactly as written (``000123`` stays ``000123``, never the number 123). False
+        lets pandas guess their type (numbers lose leading zeros; not recommended). Parquet
+        files keep the types they were written with.
     """
 
     dataset: str | None = "oulad"
@@ -95,6 +103,7 @@ class DataConfig:
     time_origin: str | None = None
     sample_students: float | int | None = None
     simulate: Mapping[str, Any] = field(default_factory=dict)
+    ids_as_text: bool = True
 
 
 @dataclass(frozen=True)

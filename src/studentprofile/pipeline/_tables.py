@@ -7,13 +7,14 @@ import pandas as pd
 
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.pipeline._config import ExperimentConfig
-from studentprofile.pipeline._sections import TableSource
+from studentprofile.pipeline._sections import ID_COLUMNS, TableSource
 from studentprofile.tables import EventTables
 
 __all__ = ["load_tables"]
 
 
-def _read_table(src: TableSource, table: str) -> pd.DataFrame:
+def _read_table(src: TableSource, table: str, *, ids_as_text: bool = True) -> pd.DataFrame:
+    """Read one table file; CSV id columns as text (``000123`` never becomes 123)."""
     path = src.path
     if not path.is_file():
         raise ConfigError(
@@ -26,7 +27,10 @@ def _read_table(src: TableSource, table: str) -> pd.DataFrame:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path)
+            # ids are text exactly as written, unless data.ids_as_text = false
+            dtype = ({src.columns.get(c, c): str for c in ID_COLUMNS} if ids_as_text
+                     else None)
+            frame = pd.read_csv(path, dtype=dtype)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
         raise SchemaError(
             "the file cannot be read",
@@ -94,9 +98,11 @@ def load_tables(cfg: ExperimentConfig) -> EventTables:
                 key="data.students" if d.students is None else "data.outcomes",
                 hint="give both table files, or a bundled dataset",
             )
-        students = _read_table(d.students, "students")
-        events = _read_table(d.events, "events") if d.events is not None else None
-        outcomes = _read_table(d.outcomes, "outcomes")
+        text = d.ids_as_text
+        students = _read_table(d.students, "students", ids_as_text=text)
+        events = (_read_table(d.events, "events", ids_as_text=text) if d.events is not None
+                  else None)
+        outcomes = _read_table(d.outcomes, "outcomes", ids_as_text=text)
         missing = [a for a in d.audit_attributes if a not in students.columns]
         if missing:
             raise ConfigError(
