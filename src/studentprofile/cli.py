@@ -327,12 +327,8 @@ def _cmd_explain(args: argparse.Namespace, out: _Out) -> int:
     X = student_features(cfg, [args.student])
     if args.as_of:
         when = X.index.get_level_values("as_of")
-        try:
-            at: Any = (pd.Timestamp(args.as_of) if pd.api.types.is_datetime64_any_dtype(when)
-                       else float(args.as_of))
-        except ValueError as exc:
-            raise ConfigError("--as-of must be a date (or days for float-time tables)",
-                              key="--as-of", arrived=repr(args.as_of)) from exc
+        at = _moment_arg(args.as_of, "datetime" if pd.api.types.is_datetime64_any_dtype(when)
+                         else "float", "--as-of")
         X = X[when <= at]
         if not len(X):
             raise ConfigError("the student has no as-of date on or before this one",
@@ -346,6 +342,19 @@ def _cmd_explain(args: argparse.Namespace, out: _Out) -> int:
     for r in rec["reasons"]:
         out.line(f"  - {r['sentence']}")
     return EXIT_OK
+
+
+def _moment_arg(text: str, kind: Any, key: str) -> Any:
+    """Turn a command-line date (or days, for float-time tables) into the tables' time."""
+    from studentprofile.tables._time import as_moment
+
+    value: Any = text
+    if kind == "float":
+        try:
+            value = float(text)
+        except ValueError:
+            pass  # as_moment says what a float-time table needs
+    return as_moment(value, kind, key=key)
 
 
 def _cmd_warn(args: argparse.Namespace, out: _Out) -> int:

@@ -184,3 +184,58 @@ def test_score_keeps_the_ids_of_the_input_file_as_written(small_model, tmp_path)
     assert code == cli.EXIT_OK
     ids = pd.read_csv(tmp_path / "risk.csv", dtype=str)["student_id"].tolist()
     assert ids == ["000123", "000456", "7", "0"]
+
+
+# ---------------------------------------------------------------- 13.9 one time module, versions
+def test_the_model_file_records_the_same_versions_as_a_run(tmp_path):
+    from studentprofile._environment import package_versions
+
+    X = pd.DataFrame({"a": np.arange(60.0)})
+    model = sp.RiskModel(n_estimators=5).fit(X, (X["a"] > 30).astype(int))
+    model.save(tmp_path / "m")
+    versions = sp.RiskModel.load(tmp_path / "m").metadata_["versions"]
+    assert versions == package_versions()
+    assert {"shap", "numba", "mlflow", "lightgbm", "python"} <= set(versions)
+
+
+@pytest.mark.parametrize("same_instant", ["2024-03-01T22:30Z", "2024-03-02T00:30+02:00",
+                                          "2024-03-01T17:30-05:00"])
+def test_table_files_in_any_zone_give_the_same_naive_utc_times(tmp_path, same_instant):
+    (tmp_path / "students.csv").write_text("student_id\n000123\n")
+    (tmp_path / "events.csv").write_text("student_id,time,family,kind,value\n"
+                                         f"000123,{same_instant},academic,quiz,1\n")
+    (tmp_path / "outcomes.csv").write_text("student_id,time,outcome\n")
+    cfg = sp.pipeline.load_config(_toml(
+        tmp_path, '[data.students]\npath = "students.csv"\n[data.events]\npath = "events.csv"\n'
+        'parse_dates = ["time"]\n[data.outcomes]\npath = "outcomes.csv"\n'))
+    events = sp.pipeline.load_tables(cfg).events
+    assert events["time"].tolist() == [pd.Timestamp("2024-03-01 22:30")]
+
+
+def test_split_dates_in_any_zone_are_the_same_instant():
+    from studentprofile.pipeline._design import make_splits
+
+    tables = sp.datasets.simulate_campus(n_students=30, seed=2)
+    grid = sp.make_grid(tables, every=7)
+    day = pd.Timestamp(grid["as_of"].sort_values().iloc[len(grid) // 2]).normalize()
+    frames = []
+    end = f"{day + pd.Timedelta(days=60):%Y-%m-%d}"
+    for start in (f"{day:%Y-%m-%d}T00:00Z", f"{day:%Y-%m-%d}T08:00+08:00",
+                  (day - pd.Timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M-05:00")):
+        cfg = sp.pipeline.ExperimentConfig.from_dict(
+            {"splits": {"test_start": start, "test_end": end}})
+        frames.append(make_splits(cfg, tables, grid).to_frame())
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    pd.testing.assert_frame_equal(frames[0], frames[2])
+
+
+def test_cli_as_of_goes_through_the_time_module():
+    from studentprofile.cli import _moment_arg
+
+    assert _moment_arg("2014-11-15T01:00+01:00", "datetime", "--as-of") == pd.Timestamp(
+        "2014-11-15")
+    assert _moment_arg("35", "float", "--as-of") == 35.0
+    with pytest.raises(ConfigError, match="--as-of must be a number of days"):
+        _moment_arg("2014-11-15", "float", "--as-of")
+    with pytest.raises(ConfigError, match="--as-of must be a date from 1900-01-01"):
+        _moment_arg("2300-01-01", "datetime", "--as-of")

@@ -11,6 +11,7 @@ import pandas as pd
 from studentprofile.errors import ConfigError
 from studentprofile.pipeline._config import ExperimentConfig
 from studentprofile.tables import EventTables
+from studentprofile.tables._time import as_moment, days_delta
 
 __all__ = ["Precomputed", "first_test", "make_splits", "row_mask", "show_moment"]
 
@@ -42,18 +43,9 @@ def row_mask(tables: EventTables, grid: pd.DataFrame, rule: Mapping[str, Any], k
     return values.isin([str(v) for v in rule["in"]]).to_numpy()
 
 
-def _moment(tables: EventTables, value: Any) -> Any:
-    if value is None:
-        return None
-    if tables.time_kind == "datetime":
-        if isinstance(value, int | float):
-            raise ConfigError("these tables hold calendar dates: give a date",
-                              key="splits", arrived=repr(value))
-        return pd.Timestamp(value)
-    if isinstance(value, str):
-        raise ConfigError("these tables hold float days: give a number of days",
-                          key="splits", arrived=repr(value))
-    return float(value)
+def _moment(tables: EventTables, value: Any, key: str) -> Any:
+    """Turn a config date or day count into the tables' time (the one time module's rule)."""
+    return None if value is None else as_moment(value, tables.time_kind, key=key)
 
 
 def make_splits(cfg: ExperimentConfig, tables: EventTables, grid: pd.DataFrame) -> Any:
@@ -67,15 +59,17 @@ def make_splits(cfg: ExperimentConfig, tables: EventTables, grid: pd.DataFrame) 
                               arrived=f"{len(dates)} date(s)",
                               hint="make grid.every smaller or widen grid.start/end")
         start = dates[(2 * len(dates)) // 3]
-        step = pd.Timedelta(days=1) if tables.time_kind == "datetime" else 1.0
+        step = days_delta(1.0, tables.time_kind)
         end = dates[-1] + step
     else:
-        start, end = _moment(tables, s.test_start), _moment(tables, s.test_end)
+        start = _moment(tables, s.test_start, "splits.test_start")
+        end = _moment(tables, s.test_end, "splits.test_end")
     try:
         return TemporalSplits(
             test_start=start, test_end=end, horizon=cfg.label.horizon,
             retrain_every=s.retrain_every, gap=s.gap, max_history=s.max_history,
-            train_start=_moment(tables, s.train_start), every=cfg.grid.every,
+            train_start=_moment(tables, s.train_start, "splits.train_start"),
+            every=cfg.grid.every,
         )
     except ConfigError as exc:
         raise ConfigError(exc.message, key=f"splits.{exc.key}", arrived=exc.arrived,

@@ -9,6 +9,7 @@ from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.pipeline._config import ExperimentConfig
 from studentprofile.pipeline._sections import ID_COLUMNS, TableSource
 from studentprofile.tables import EventTables
+from studentprofile.tables._time import time_column
 
 __all__ = ["load_tables"]
 
@@ -56,13 +57,8 @@ def _read_table(src: TableSource, table: str, *, ids_as_text: bool = True) -> pd
         if col not in frame.columns:
             raise ConfigError(f"parse_dates names a missing column {col!r}",
                               key=f"data.{table}.parse_dates", arrived=repr(col))
-        try:
-            frame[col] = pd.to_datetime(frame[col])
-        except (ValueError, TypeError) as exc:
-            raise SchemaError("a date column holds values that are not dates", table=table,
-                              column=col, rule="date", arrived=str(exc)[:200],
-                              hint="fix the values or leave the column out of parse_dates"
-                              ) from exc
+        # the one time module's rule: any zone -> naive UTC; bad values -> SchemaError
+        frame[col] = time_column(frame[col], table=table, column=col, frame=frame).values
     return frame
 
 
