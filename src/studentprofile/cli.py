@@ -95,6 +95,9 @@ def _summary(result: Any, out: _Out, *, title: str) -> None:
     out.line(f"  precision at 10%      {_fmt(m.get('precision@10%'))}   "
              f"(lift {_fmt(m.get('lift@10%'), 2)}x over the base rate)")
     out.line(f"  calibration error     {_fmt(m.get('ece'), 4)}   (ECE, 10 bins)")
+    if not m.get("n"):
+        out.line("  (no labelled test row: nothing to evaluate; check splits.test_where and "
+                 "the test period)")
     if result.fairness:
         by_attr: dict[str, list[str]] = {}
         for rec in result.fairness:

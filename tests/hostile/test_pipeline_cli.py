@@ -239,3 +239,64 @@ def test_cli_as_of_goes_through_the_time_module():
         _moment_arg("2014-11-15", "float", "--as-of")
     with pytest.raises(ConfigError, match="--as-of must be a date from 1900-01-01"):
         _moment_arg("2300-01-01", "datetime", "--as-of")
+
+
+# ---------------------------------------------------------------- 12.5 / 12.1 empty results, reload
+ZERO_TEST = """name = "zero-test"
+[data]
+dataset = "simulated"
+simulate = { n_students = 80 }
+[grid]
+every = 14
+[features]
+presets = ["academic", "behavioral"]
+[model]
+n_estimators = 30
+[splits]
+test_where = { column = "program", in = ["no such programme"] }
+[evaluation]
+n_boot = 0
+explain_rows = 50
+min_group_size = 5
+[tracking]
+enabled = false
+"""
+
+
+@pytest.fixture(scope="module")
+def zero_test_run(tmp_path_factory):
+    """``train`` on 80 simulated students with a split that has zero test rows."""
+    root = tmp_path_factory.mktemp("zero")
+    (root / "zero.toml").write_text(ZERO_TEST)
+    mp = pytest.MonkeyPatch()
+    mp.chdir(root)
+    try:
+        code, text = call("train", "--config", str(root / "zero.toml"), "--json")
+    finally:
+        mp.undo()
+    return code, text, root
+
+
+def test_train_with_zero_test_rows_reports_instead_of_crashing(zero_test_run):
+    code, text, root = zero_test_run
+    assert code == cli.EXIT_OK, text
+    import json
+
+    doc = json.loads(text)
+    assert doc["metrics"]["n"] == 0 and doc["example"] is None
+    run_dir = root / doc["run_dir"]
+    for name in ("model_card.md", "report.html", "evaluation.json", "config.json", "run.json"):
+        assert (run_dir / name).is_file(), name
+    assert "No labelled test row" in (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_run_without_row_filters_reloads_and_runs_the_weekly_job(zero_test_run, tmp_path):
+    code, text, root = zero_test_run
+    import json
+
+    run_dir = root / json.loads(text)["run_dir"]
+    assert json.loads((run_dir / "config.json").read_text())["splits"]["train_where"] == {}
+    cfg = sp.pipeline.config_of_run(run_dir)
+    assert cfg.splits.train_where == {} and cfg.name == "zero-test"
+    week = sp.pipeline.weekly_alerts(run_dir, "2025-03-03", log=tmp_path / "alerts.sqlite")
+    assert week.summary()["students"] > 0

@@ -278,11 +278,16 @@ def _evaluate(r: _Run) -> None:
     cfg, tables = r.cfg, _tables(r)
     r.say("evaluating and auditing the backtest scores")
     scores = r.bt.scores
-    oc = tables.outcomes
-    reached = oc[oc["outcome"].astype(str).isin(cfg.label.outcome)
-                 & oc["student_id"].isin(scores["student_id"])]
-    r.lead = lead_time(scores[scores["label"].notna()], reached, k=cfg.evaluation.audit_k)
-    r.audit = student_audit(cfg, tables, scores, r.audit_attrs) if r.audit_attrs else None
+    labelled = scores[scores["label"].notna()]
+    if len(labelled):
+        oc = tables.outcomes
+        reached = oc[oc["outcome"].astype(str).isin(cfg.label.outcome)
+                     & oc["student_id"].isin(scores["student_id"])]
+        r.lead = lead_time(labelled, reached, k=cfg.evaluation.audit_k)
+        r.audit = student_audit(cfg, tables, scores, r.audit_attrs) if r.audit_attrs else None
+    else:  # nothing to evaluate is a result: the report and the card say so
+        r.say("no labelled test row: the backtest has nothing to evaluate")
+        r.lead = r.audit = None
     r.report = r.bt.report(
         k=list(cfg.evaluation.k), fairness=r.audit, lead_time=r.lead,
         title=f"{cfg.name}: {' or '.join(cfg.label.outcome)} within "
@@ -297,16 +302,32 @@ def _evaluate(r: _Run) -> None:
 
 
 def _explain(r: _Run) -> None:
+    """Explain a seeded sample of the latest test rows; the example is the highest-risk one.
+
+    With no labelled test row (a test period without labels, or a ``test_where`` no student
+    matches) there is no example: the SHAP summary explains the final model's latest
+    training rows instead, and the run says so.
+    """
     r.say("explaining a sample of the latest scores")
     scores = r.bt.scores
     r.test_rows = test_rows = scores[scores["label"].notna()]
-    latest = test_rows[test_rows["as_of"] == test_rows["as_of"].max()]
-    pool = latest if len(latest) >= 50 else test_rows
+    if len(test_rows):
+        pool = test_rows[["student_id", "as_of"]]
+    else:
+        rows = r.X.index[r.keep].to_frame(index=False)
+        pool = rows[["student_id", "as_of"]]
+    latest = pool[pool["as_of"] == pool["as_of"].max()]
+    pool = latest if len(latest) >= 50 else pool
     n_ex = min(r.cfg.evaluation.explain_rows, len(pool))
     rng = np.random.default_rng(r.cfg.seed)
     r.pick = pick = pool.iloc[np.sort(rng.choice(len(pool), size=n_ex, replace=False))]
     X_ex = r.X.loc[pd.MultiIndex.from_frame(pick[["student_id", "as_of"]])]
     r.expl = expl = r.model.explain(X_ex)
+    if not len(test_rows):
+        r.top = r.example = None
+        r.report.notes.append("No labelled test row: the backtest has no scores to evaluate "
+                              "and the run shows no example student.")
+        return
     r.top = top = int(np.argmax(np.asarray(expl.probability)))
     # an advisor asks "why is this student flagged?": show what raised the estimate
     top_reasons = expl.reasons(top=3, direction="raised")[top]
@@ -322,13 +343,18 @@ def _early_warning(r: _Run) -> None:
     """Replay the alert policy over the test period, check drift, build the example's card."""
     from studentprofile.pipeline._warning import early_warning
 
-    r.say("replaying the alert policy over the test period and checking drift")
     scores, test_rows = r.bt.scores, r.test_rows
+    if not len(scores):  # no test row at all: no alerts to replay, no period to compare
+        r.say("no test rows: no alert policy to replay, no drift to check")
+        r.warning_summary, r.drift_table, r.profile = {}, None, None
+        return
+    r.say("replaying the alert policy over the test period and checking drift")
     first = test_rows["as_of"].min() if len(test_rows) else scores["as_of"].min()
     reference = r.keep & (r.X.index.get_level_values("as_of") < first)
     if not reference.any():  # no labelled row before the test period: all labelled rows
         reference = r.keep
-    ex_key = (r.pick["student_id"].iloc[r.top], r.pick["as_of"].iloc[r.top])
+    ex_key = (None if r.top is None
+              else (r.pick["student_id"].iloc[r.top], r.pick["as_of"].iloc[r.top]))
     r.warning_summary, r.drift_table, r.profile = early_warning(
         cfg=r.cfg, tables=_tables(r), scores=scores, tiers=r.tiers, X=r.X, info=r.info,
         model=r.model, reference=reference, expl=r.expl, example_key=ex_key)
@@ -355,7 +381,8 @@ def _write(r: _Run, seconds: dict[str, float]) -> tuple[RunResult, str, pd.DataF
         files["fairness_json"] = write_json(run_dir / "fairness.json", r.audit.to_dict())
     files["shap_summary"] = r.expl.plot_summary(run_dir / "shap_summary.png")
     files["early_warning"] = write_json(run_dir / "early_warning.json", r.warning_summary)
-    files["drift"] = write_csv(run_dir / "drift.csv", r.drift_table)
+    if r.drift_table is not None:
+        files["drift"] = write_csv(run_dir / "drift.csv", r.drift_table)
     if r.profile is not None:
         from studentprofile.warning import render_card_html
 
@@ -368,7 +395,7 @@ def _write(r: _Run, seconds: dict[str, float]) -> tuple[RunResult, str, pd.DataF
         "events": int(len(tables.events)),
         "grid_rows": int(len(r.grid)),
         "labelled_rows": int(r.keep.sum()),
-        "positive_rate": float(np.mean(r.y[r.keep])),
+        "positive_rate": float(np.mean(r.y[r.keep])) if r.keep.any() else None,
         "features": int(r.X.shape[1]),
         "period": period(tables),
         "fingerprints": r.fingerprints,

@@ -42,6 +42,8 @@ def headline_metrics(report: Any, bt: Any) -> dict[str, float]:
 def warning_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
     """Turn the early-warning summary into MLflow metrics (``alerts.*``, ``drift.*``)."""
     out: dict[str, float] = {}
+    if not summary:  # no test rows: nothing was replayed
+        return out
     for k, v in summary["alerts"].items():
         if isinstance(v, int | float) and not isinstance(v, bool):
             out[f"alerts.{k}"] = float(v)
