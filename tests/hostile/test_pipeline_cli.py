@@ -300,3 +300,50 @@ def test_a_run_without_row_filters_reloads_and_runs_the_weekly_job(zero_test_run
     assert cfg.splits.train_where == {} and cfg.name == "zero-test"
     week = sp.pipeline.weekly_alerts(run_dir, "2025-03-03", log=tmp_path / "alerts.sqlite")
     assert week.summary()["students"] > 0
+
+
+# ---------------------------------------------------------------- 12.15 tracking URIs, GPU
+@pytest.mark.parametrize("uri", ["bogus://x", "./mlruns"])
+def test_a_tracking_store_mlflow_refuses_exits_4_with_the_files_kept(tmp_path, monkeypatch, uri,
+                                                                     capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    (tmp_path / "t.toml").write_text(ZERO_TEST.replace("enabled = false", "enabled = true"))
+    code, text = call("train", "--config", str(tmp_path / "t.toml"), "--tracking-uri", uri,
+                      "--json")
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_PARTIAL, err
+    import json
+
+    doc = json.loads(text)
+    assert doc["complete"] is False and doc["tracking"]["not_logged"]
+    assert "not fully tracked" in err and "Traceback" not in err
+    run_dir = tmp_path / doc["run_dir"]
+    assert (run_dir / "model" / "MLmodel").is_file() and (run_dir / "model_card.md").is_file()
+
+
+def test_a_typed_error_from_model_fitting_exits_2(tmp_path, monkeypatch, capsys):
+    def refuse(self, *args, **kwargs):
+        raise ConfigError("device_type='gpu' needs a GPU build", key="lgb_params.device_type")
+
+    monkeypatch.setattr(sp.RiskModel, "fit", refuse)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.toml").write_text(ZERO_TEST)
+    code, _ = call("train", "--config", str(tmp_path / "t.toml"))
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_ERROR
+    assert "\nerror: lgb_params.device_type: device_type='gpu'" in err
+
+
+@pytest.mark.xfail(not hasattr(sp.RiskModel, "_check_lgb_params"), strict=True,
+                   reason="RiskModel.fit refuses device_type='gpu' with a ConfigError on the "
+                   "models branch (h-models); passes once it is merged")
+def test_device_type_gpu_is_a_config_error_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.toml").write_text(
+        ZERO_TEST.replace("n_estimators = 30", 'n_estimators = 30\nlgb_params = '
+                          '{ device_type = "gpu" }'))
+    code, _ = call("train", "--config", str(tmp_path / "t.toml"))
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_ERROR and "device_type" in err and "Traceback" not in err

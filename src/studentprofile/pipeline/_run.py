@@ -22,7 +22,7 @@ import pandas as pd
 
 from studentprofile._environment import git_commit, package_versions
 from studentprofile._files import atomic_write_text
-from studentprofile.errors import ConfigError
+from studentprofile.errors import ConfigError, TrackingError
 from studentprofile.pipeline._audit import student_audit
 from studentprofile.pipeline._config import ExperimentConfig, load_config
 from studentprofile.pipeline._design import (
@@ -169,8 +169,7 @@ def run(
     clock.lap("write")
     if cfg.tracking.enabled:
         r.say("tracking the run in MLflow")
-        result.tracking = track_run(cfg, result, r.report, r.bt, r.audit, r.model, r.tiers,
-                                    card, example_row)
+        result.tracking = _track(r, result, card, example_row)
         clock.lap("track")
     clock.total()
     write_json(result.run_dir / "run.json", result.to_dict())
@@ -423,6 +422,29 @@ def _write(r: _Run, seconds: dict[str, float]) -> tuple[RunResult, str, pd.DataF
                        metrics=metrics, fairness=fairness, example=r.example, seconds=seconds,
                        facts=facts)
     return result, card, example_row
+
+
+def _track(r: _Run, result: RunResult, card: str, example_row: pd.DataFrame) -> Any:
+    """Track the run in MLflow; a failure is reported in ``not_logged``, never raised.
+
+    The model and every report are already on disk. ``tracking`` turns MLflow's failures into
+    :class:`~studentprofile.errors.TrackingError`; any that still escapes (or any other
+    exception from the tracking store) becomes a ``not_logged`` entry, so the CLI exits 4 with
+    the run's files complete.
+    """
+    from studentprofile.tracking import TrackingReport
+
+    cfg = r.cfg
+    try:
+        return track_run(cfg, result, r.report, r.bt, r.audit, r.model, r.tiers, card,
+                         example_row)
+    except TrackingError as exc:
+        why = str(exc)
+    except Exception as exc:  # noqa: BLE001 - "tracking failures never raise" (docs/tracking.md)
+        logger.debug("tracking failed", exc_info=True)
+        why = f"{type(exc).__name__}: {exc}"
+    return TrackingReport(enabled=True, uri=cfg.tracking.uri, experiment=cfg.tracking.experiment,
+                          not_logged=[{"what": "run", "why": why[:1000]}])
 
 
 # ---------------------------------------------------------------------------- helpers
