@@ -399,7 +399,6 @@ def _columns(frame: Any, cols: list[str], table: str) -> None:
 def _cmd_evaluate(args: argparse.Namespace, out: _Out) -> int:
     import json
 
-    import numpy as np
     import pandas as pd
 
     from studentprofile.evaluation import evaluate
@@ -407,9 +406,10 @@ def _cmd_evaluate(args: argparse.Namespace, out: _Out) -> int:
     if args.scores:
         frame = _read_frame(args.scores, "scores")
         _columns(frame, [args.label_column, args.score_column], "scores")
-        frame = frame[frame[args.label_column].notna()]
-        report = evaluate(y_true=frame[args.label_column].to_numpy() == 1,
-                          scores=frame[args.score_column].to_numpy(dtype=np.float64),
+        # rows without a label are not evaluated; labels and scores go to evaluate as they
+        # are, which refuses labels other than 0/1 and scores that are not numbers (exit 2)
+        frame = frame[frame[args.label_column].notna()].reset_index(drop=True)
+        report = evaluate(y_true=frame[args.label_column], scores=frame[args.score_column],
                           k=args.k, title=f"Evaluation of {Path(args.scores).name}")
         if args.report:
             out.line(f"report: {report.save(args.report)}")
@@ -443,10 +443,10 @@ def _cmd_audit(args: argparse.Namespace, out: _Out) -> int:
             raise ConfigError("audit --scores needs the attribute columns to audit",
                               key="--attributes", hint="e.g. --attributes gender,disability")
         _columns(frame, [args.label_column, args.score_column, *attrs], "scores")
-        frame = frame[frame[args.label_column].notna()]
-        audit = fairness_audit(y_true=frame[args.label_column].to_numpy() == 1,
-                               scores=frame[args.score_column].to_numpy(dtype=float),
-                               attributes=frame[attrs].reset_index(drop=True), k=args.k,
+        frame = frame[frame[args.label_column].notna()].reset_index(drop=True)
+        audit = fairness_audit(y_true=frame[args.label_column],
+                               scores=frame[args.score_column],
+                               attributes=frame[attrs], k=args.k,
                                min_group_size=args.min_group_size, n_boot=args.n_boot)
         summ = audit.summary()
         out.result(audit.to_dict())

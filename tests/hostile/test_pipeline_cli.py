@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -347,3 +348,26 @@ def test_device_type_gpu_is_a_config_error_exit_2(tmp_path, monkeypatch, capsys)
     code, _ = call("train", "--config", str(tmp_path / "t.toml"))
     err = capsys.readouterr().err
     assert code == cli.EXIT_ERROR and "device_type" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- 12.20 evaluate/audit --scores
+@pytest.mark.parametrize(
+    ("rows", "match"),
+    [
+        ("0,high\n1,low\n0,0.2\n1,0.9\n", r"error: scores(\.score)? \[numeric\]: scores must be "
+         r"numbers"),
+        ("yes,0.1\n2,0.9\n0,0.2\n1,0.3\n", r"error: y_true(\.label)? \[binary-labels\]: labels "
+         r"must be 0 or 1"),
+    ],
+)
+@pytest.mark.parametrize("command", [["evaluate"], ["audit", "--attributes", "g",
+                                                     "--min-group-size", "5"]])
+def test_scores_files_with_text_scores_or_odd_labels_exit_2(tmp_path, capsys, rows, match,
+                                                            command):
+    lines = rows.splitlines()
+    body = "".join(f"{line},{'ab'[i % 2]}\n" for i, line in enumerate(lines * 5))
+    (tmp_path / "s.csv").write_text("label,score,g\n" + body)
+    code, _ = call(*command, "--scores", str(tmp_path / "s.csv"))
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_ERROR, err
+    assert re.search(match, err) and "Traceback" not in err
