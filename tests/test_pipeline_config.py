@@ -217,3 +217,27 @@ def test_label_observed_until_is_read_and_reaches_make_labels(tmp_path, monkeypa
     with pytest.raises(ConfigError, match="label.x: stop here"):
         run(cfg, tables=t)
     assert seen["observed_until"] == "2014-06-01" and seen["horizon"] == 30.0
+
+
+# ---------------------------------------------------------------- 13.12: one name, one face
+def test_oulad_spec_is_a_deprecated_alias_of_oulad_features():
+    from studentprofile.features import oulad_features
+    from studentprofile.pipeline import oulad_spec
+
+    with pytest.warns(FutureWarning, match=r"pipeline.oulad_spec is deprecated .* "
+                      r"use studentprofile.features.oulad_features\(\)"):
+        spec = oulad_spec()
+    assert spec.column_names() == oulad_features().column_names()
+    # the config's "oulad" preset does not go through the alias (no warning)
+    assert build_spec(FeaturesConfig(presets=("oulad",))).column_names() == spec.column_names()
+
+
+def test_dir_shows_the_public_faces_only():
+    import studentprofile as sp
+    import studentprofile.pipeline as pl
+
+    assert dir(sp) == sorted(sp.__all__)
+    assert dir(pl) == sorted(pl.__all__)
+    assert "importlib" not in dir(sp) and "_config" not in dir(pl)
+    for name in sp.__all__:
+        assert getattr(sp, name) is not None

@@ -6,7 +6,8 @@
   explain, evaluate, audit, save the model locally, then track in MLflow;
 - :class:`RunResult`: what a run produced (paths, metrics, run ids, what was and was not
   tracked);
-- :func:`build_spec` / :func:`oulad_spec`: feature specs from presets plus edits;
+- :func:`build_spec`: feature specs from presets plus edits (:func:`oulad_spec` is a
+  deprecated alias of :func:`studentprofile.features.oulad_features`);
 - :func:`demo_config`: the config of ``studentprofile demo``;
 - :func:`weekly_alerts` -> :class:`WeeklyResult`: the weekly job of a trained run (score today,
   alerts with hysteresis and reasons, the alert log, caseloads, profile cards).
@@ -56,3 +57,7 @@ __all__ = [
     "student_features",
     "weekly_alerts",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
