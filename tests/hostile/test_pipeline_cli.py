@@ -371,3 +371,23 @@ def test_scores_files_with_text_scores_or_odd_labels_exit_2(tmp_path, capsys, ro
     err = capsys.readouterr().err
     assert code == cli.EXIT_ERROR, err
     assert re.search(match, err) and "Traceback" not in err
+
+
+def test_integer_parquet_ids_meet_text_csv_ids_as_their_exact_text(tmp_path):
+    (tmp_path / "students.csv").write_text("student_id\n123\n000456\n")
+    pd.DataFrame({"student_id": np.array([123, 456], dtype="int64"),
+                  "time": pd.to_datetime(["2024-01-10", "2024-01-11"]), "family": "academic",
+                  "kind": "quiz", "value": [1.0, 2.0]}).iloc[:1].to_parquet(
+        tmp_path / "events.parquet")
+    (tmp_path / "outcomes.csv").write_text("student_id,time,outcome\n")
+    cfg = sp.pipeline.load_config(_toml(
+        tmp_path, '[data.students]\npath = "students.csv"\n[data.events]\n'
+        'path = "events.parquet"\n[data.outcomes]\npath = "outcomes.csv"\n'))
+    tables = sp.pipeline.load_tables(cfg)
+    assert tables.events["student_id"].tolist() == ["123"]
+    # 456 as a number would be the text "456", which is not student "000456": refused
+    pd.DataFrame({"student_id": [456], "time": pd.to_datetime(["2024-01-10"]),
+                  "family": "academic", "kind": "quiz", "value": [1.0]}).to_parquet(
+        tmp_path / "events.parquet")
+    with pytest.raises(sp.errors.SchemaError, match=r"e.g. '456'"):
+        sp.pipeline.load_tables(cfg)

@@ -89,10 +89,11 @@ class DataConfig:
         Keyword arguments of :func:`studentprofile.datasets.simulate_campus` (``dataset =
         "simulated"``).
     ids_as_text : bool
-        CSV files: read the id columns (:data:`ID_COLUMNS`, found through the column mapping)
-        as text, exactly as written (``000123`` stays ``000123``, never the number 123). False
-        lets pandas guess their type (numbers lose leading zeros; not recommended). Parquet
-        files keep the types they were written with.
+        Id columns (:data:`ID_COLUMNS`, found through the column mapping) are text: CSV files
+        are read as written (``000123`` stays ``000123``, never the number 123) and integer
+        ids of Parquet files become their exact decimal text (``123`` -> ``"123"``). False
+        lets pandas guess CSV types and keeps Parquet's (numbers lose leading zeros; not
+        recommended).
     """
 
     dataset: str | None = "oulad"

@@ -53,6 +53,14 @@ def _read_table(src: TableSource, table: str, *, ids_as_text: bool = True) -> pd
             )
         rename[col] = canon
     frame = frame.rename(columns=rename)
+    if ids_as_text:
+        # Parquet keeps its types: integer ids become their exact decimal text, so they meet
+        # the text ids of CSV files (never the other way round, through a number)
+        for col in ID_COLUMNS:
+            if col in frame.columns and frame[col].dtype.kind in "iu":
+                frame[col] = frame[col].map(str).astype(object)
+            elif col in frame.columns and isinstance(frame[col].dtype, pd.Int64Dtype):
+                frame[col] = frame[col].map(str, na_action="ignore").astype(object)
     for col in src.parse_dates:
         if col not in frame.columns:
             raise ConfigError(f"parse_dates names a missing column {col!r}",
