@@ -31,7 +31,7 @@ tables
 # %%
 grid = make_grid(tables, every=7, per="enrolment")
 y = make_labels(tables, grid, outcome="withdrawn", horizon=60)
-builder = FeatureBuilder(sp.pipeline.oulad_spec())
+builder = FeatureBuilder(sp.features.oulad_features())
 X = builder.fit(tables, grid).transform(tables, grid)
 X.shape, float(y.mean())
 

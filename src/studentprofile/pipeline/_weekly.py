@@ -199,7 +199,8 @@ def weekly_alerts(
     212
     """
     from studentprofile.features import make_grid
-    from studentprofile.pipeline._run import config_of_run, fitted_builder, load_tables
+    from studentprofile.pipeline._saved_run import config_of_run, fitted_builder
+    from studentprofile.pipeline._tables import load_tables
     from studentprofile.pipeline._warning import card_profiles, risk_label
     from studentprofile.tracking import load_model
     from studentprofile.warning import (
