@@ -53,7 +53,8 @@ def _model_text(obj: Any) -> tuple[str, Any, int | None]:
     if isinstance(obj, (str, os.PathLike)):
         path = os.fspath(obj)
         try:
-            with open(path, encoding="utf-8") as handle:
+            # newline="": the text exactly as LightGBM would read it (no newline translation)
+            with open(path, encoding="utf-8", newline="") as handle:
                 return handle.read(), None, None
         except OSError as exc:
             raise ConfigError(
