@@ -21,8 +21,8 @@ What is checked
   known objective whose options (``sigmoid:``, ``num_class:``) are numbers that agree with the
   header, ``tree_sizes`` (when present) equal to the byte size of every tree block;
 * every tree: LightGBM's block layout (``key=value`` lines, at most 22, a blank line at the
-  end), integers and finite numbers only, every array exactly as long as ``num_leaves`` says,
-  child links that form a tree numbered parent-first, split features inside
+  end), integers where LightGBM reads integers, no NaN threshold, every array exactly as long
+  as ``num_leaves`` says, child links that form a tree numbered parent-first, split features inside
   ``0..max_feature_idx``, decision types LightGBM defines, categorical bitsets inside
   ``cat_boundaries`` / ``cat_threshold``, positive data counts that add up (TreeSHAP divides by
   them), finite leaf values whose sum over the trees stays finite, and the fields of linear
@@ -62,8 +62,9 @@ _UINT32 = 2**32 - 1
 # one field of a tree: numbers separated by single spaces (LightGBM splits on ' ' only)
 _INT_TOKEN = r"[+-]?[0-9]{1,18}"
 _FLOAT_TOKEN = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?"
+_ANY_TOKEN = rf"(?:{_FLOAT_TOKEN}|[+-]?inf|[+-]?nan)"  # LightGBM writes inf and nan so
 _INT_FIELD = re.compile(rf" *(?:{_INT_TOKEN}(?: +{_INT_TOKEN})* *)?", re.ASCII)
-_FLOAT_FIELD = re.compile(rf" *(?:{_FLOAT_TOKEN}(?: +{_FLOAT_TOKEN})* *)?", re.ASCII)
+_FLOAT_FIELD = re.compile(rf" *(?:{_ANY_TOKEN}(?: +{_ANY_TOKEN})* *)?", re.ASCII)
 _INT_VALUE = re.compile(_INT_TOKEN, re.ASCII)
 _PARAMETER_LINE = re.compile(r"\[[A-Za-z0-9_]+: [^\n]*\]", re.ASCII)
 _FLOAT_VALUE = re.compile(_FLOAT_TOKEN, re.ASCII)
@@ -180,21 +181,23 @@ def _ints(kv: dict[str, str], key: str, n: int, tree: int, lo: int, hi: int) -> 
     return arr
 
 
-def _floats(kv: dict[str, str], key: str, n: int, tree: int) -> np.ndarray:
+def _floats(
+    kv: dict[str, str], key: str, n: int, tree: int, allow: str = "finite"
+) -> np.ndarray:
+    """Numbers of a tree field; ``allow`` is "finite", "inf" (no NaN) or "any"."""
     text = kv.get(key)
+    what = {"finite": "finite numbers", "inf": "numbers (not NaN)", "any": "numbers"}[allow]
     if text is None:
         raise _fail(f"tree {tree}: the field `{key}` is missing")
     if not _FLOAT_FIELD.fullmatch(text):
-        raise _fail(f"tree {tree}: `{key}` must hold finite numbers", arrived=_short(text))
+        raise _fail(f"tree {tree}: `{key}` must hold {what}", arrived=_short(text))
     values = [t for t in text.split(" ") if t]
     if len(values) != n:
         raise _fail(f"tree {tree}: `{key}` must hold {n} values", arrived=f"{len(values)} values")
     arr = np.array(values, dtype=np.float64) if values else np.zeros(0)
-    if not np.all(np.isfinite(arr)):
-        raise _fail(
-            f"tree {tree}: `{key}` must hold finite numbers",
-            arrived=repr(arr[~np.isfinite(arr)][:5].tolist()),
-        )
+    bad = ~np.isfinite(arr) if allow == "finite" else np.isnan(arr) if allow == "inf" else None
+    if bad is not None and np.any(bad):
+        raise _fail(f"tree {tree}: `{key}` must hold {what}", arrived=repr(arr[bad][:5].tolist()))
     return arr
 
 
@@ -221,11 +224,11 @@ def _parse_linear(kv: dict[str, str], index: int, num_leaves: int, num_features:
     missing = [k for k in _LINEAR_KEYS if k not in kv]
     if missing:
         raise _fail(f"tree {index} is linear but lacks {missing!r}")
-    _floats(kv, "leaf_const", num_leaves, index)
+    _floats(kv, "leaf_const", num_leaves, index, allow="any")
     counts = _ints(kv, "num_features", num_leaves, index, 0, num_features)
     total = int(counts.sum())
     _ints(kv, "leaf_features", total, index, 0, num_features - 1)
-    _floats(kv, "leaf_coeff", total, index)
+    _floats(kv, "leaf_coeff", total, index, allow="any")
 
 
 def _parse_tree(lines: list[str], index: int, num_features: int) -> ParsedTree:
@@ -244,7 +247,7 @@ def _parse_tree(lines: list[str], index: int, num_features: int) -> ParsedTree:
     else:
         raise _fail(f"tree {index}: the field `leaf_count` is missing")
     if "leaf_weight" in kv and (num_leaves > 1 or kv["leaf_weight"].strip(" ")):
-        _floats(kv, "leaf_weight", num_leaves, index)
+        _floats(kv, "leaf_weight", num_leaves, index, allow="any")
     if is_linear:
         _parse_linear(kv, index, num_leaves, num_features)
     if num_leaves == 1:
@@ -257,14 +260,14 @@ def _parse_tree(lines: list[str], index: int, num_features: int) -> ParsedTree:
         )
     n_int = num_leaves - 1
     split_feature = _ints(kv, "split_feature", n_int, index, 0, num_features - 1)
-    threshold = _floats(kv, "threshold", n_int, index)
+    threshold = _floats(kv, "threshold", n_int, index, allow="inf")
     decision_type = _ints(kv, "decision_type", n_int, index, 0, 15)
     left = _ints(kv, "left_child", n_int, index, -num_leaves, n_int - 1)
     right = _ints(kv, "right_child", n_int, index, -num_leaves, n_int - 1)
     internal_count = _ints(kv, "internal_count", n_int, index, 1, _INT32).astype(np.float64)
     for key in ("split_gain", "internal_value", "internal_weight"):
         if key in kv:
-            _floats(kv, key, n_int, index)
+            _floats(kv, key, n_int, index, allow="any")
     if num_cat > 0:
         cat_boundaries = _ints(kv, "cat_boundaries", num_cat + 1, index, 0, _INT32)
         if cat_boundaries[0] != 0 or np.any(np.diff(cat_boundaries) < 0):
