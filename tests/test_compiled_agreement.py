@@ -20,7 +20,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from studentprofile.compiled import compile
@@ -157,7 +157,6 @@ class _Text:
         return self.text
 
 
-@settings(max_examples=40, deadline=None)
 @given(model_texts(), st.data())
 def test_predict_one_equals_predict_proba_and_lightgbm(model: tuple[str, int, list[int]],
                                                        data: st.DataObject) -> None:
