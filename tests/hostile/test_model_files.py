@@ -243,6 +243,7 @@ def test_huge_max_feature_idx_is_bounded_by_the_file(tmp_path: Path) -> None:
         (_text(objective="binary sigmoid:abc"),
          r"(?s)the objective option sigmoid must be a finite number.*'abc'"),
         (_text(objective="binary sigmoid:0"), "sigmoid must be positive"),
+        (_text(objective="binary"), "a binary objective must state sigmoid:"),
         (_text(counts="abc 6"), r"(?s)tree 0: `leaf_count` must hold integers.*'abc 6'"),
         (_text(counts="0 0", internal="0"), "every value of `internal_count` must be between 1"),
         (_text(counts="0 0"), "every leaf_count must be at least 1"),

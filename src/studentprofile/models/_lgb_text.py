@@ -80,6 +80,8 @@ _OTHER = {
     "xendcg_mart", "custom", "none", "null", "na",
 }
 OBJECTIVES = frozenset(_BINARY | _MULTI | _OTHER)
+# LightGBM refuses these without a positive sigmoid (BinaryLogloss, MulticlassOVA)
+_NEEDS_SIGMOID = {"binary", "multiclassova", "multiclass_ova", "ova", "ovr"}
 _FLAGS = {"sqrt"}
 
 _TREE_KEYS_INT = ("split_feature", "decision_type", "left_child", "right_child")
@@ -379,6 +381,8 @@ def _check_objective(objective: str, num_class: int) -> None:
             number = _float_value(value, f"the objective option {key}")
             if key == "sigmoid" and number <= 0:
                 raise _fail("the objective option sigmoid must be positive", arrived=value)
+    if name in _NEEDS_SIGMOID and "sigmoid" not in options:
+        raise _fail(f"a {name} objective must state sigmoid:", arrived=_short(objective))
     if name in _MULTI and "num_class" not in options:
         raise _fail(f"a {name} objective must state num_class:", arrived=_short(objective))
     if name in _MULTI and num_class < 2:
