@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ import pytest
 from studentprofile.compiled import compile
 from studentprofile.errors import ModelIntegrityError
 from studentprofile.models import RiskModel
+from studentprofile.models._lgb_text import parse_model_text
 
 
 # ------------------------------------------------------------------------------------------
@@ -132,6 +134,7 @@ _LOADER = """
 import sys
 from studentprofile.errors import ModelIntegrityError
 from studentprofile.models import RiskModel
+from studentprofile.models._lgb_text import parse_model_text
 for path in sys.argv[1:]:
     print("START", path, flush=True)
     try:
@@ -298,3 +301,85 @@ def test_linear_trees_are_read_but_not_compiled(tmp_path: Path) -> None:
     broken = re.sub(r"^leaf_features=.*$", "leaf_features=7 7 7", text, count=2, flags=re.M)
     with pytest.raises(ModelIntegrityError, match="leaf_features"):
         _compile_text(tmp_path, broken)
+
+
+# ------------------------------------------------------------------------------------------
+# mutation fuzzing: whatever the reader accepts, LightGBM survives
+# ------------------------------------------------------------------------------------------
+_SURVIVE = """
+import json, sys
+import lightgbm as lgb
+import numpy as np
+for i, text in enumerate(json.load(open(sys.argv[1]))):
+    print(i, flush=True)
+    try:
+        booster = lgb.Booster(model_str=text)
+        X = np.random.default_rng(i).normal(size=(6, booster.num_feature()))
+        X[0] = np.nan
+        booster.predict(X)
+        booster.predict(X, pred_contrib=True)
+    except Exception:  # a Python-level refusal is fine; an abort is not
+        pass
+print("done", flush=True)
+"""
+_TOKENS = ["0", "-1", "1", "2", "3", "-3", "999999", "-999999", "2147483648", "nan", "inf",
+           "1e308", "abc", "", "  ", " 0", "=", "\n", "\n\n", "Tree=1\n", "num_cat=1", "-0",
+           "4294967295", "0.5", ":"]
+
+
+def _mutate(rng: random.Random, text: str) -> str:
+    for _ in range(rng.randint(1, 3)):
+        kind = rng.random()
+        spans = [m.span() for m in re.finditer(r"-?[0-9.e+]+|[a-z_]+", text)]
+        if kind < 0.6:
+            a, b = rng.choice(spans)
+            text = text[:a] + rng.choice(_TOKENS) + text[b:]
+        elif kind < 0.8:
+            lines = text.split("\n")
+            i = rng.randrange(len(lines))
+            if rng.random() < 0.5:
+                del lines[i]
+            else:
+                lines.insert(i, rng.choice(lines))
+            text = "\n".join(lines)
+        else:
+            i = rng.randrange(len(text))
+            text = text[:i] + text[i + rng.randint(1, 5):]
+    return text
+
+
+@pytest.mark.slow
+def test_every_mutant_the_reader_accepts_is_safe_for_lightgbm(
+    saved_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """Seeded random edits of real model texts (numbers, lines, cuts): none that the reader
+    accepts may abort LightGBM (23130bb handed LightGBM every one of them)."""
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 3))
+    X[:, 2] = rng.integers(0, 40, 300)
+    cat = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 6,
+                     "max_cat_to_onehot": 1, "min_data_per_group": 1, "cat_smooth": 1.0},
+                    lgb.Dataset(X, (X[:, 2] % 3 == 0).astype(int), categorical_feature=[2]), 3)
+    bases = [(p / "model.txt").read_text() for p in saved_models.values()]
+    bases.append(cat.model_to_string())
+    rand = random.Random(20261205)
+    accepted = []
+    for _ in range(1500):
+        mutant = _mutate(rand, rand.choice(bases))
+        try:
+            parse_model_text(mutant)
+        except ModelIntegrityError:
+            continue
+        accepted.append(mutant)
+    assert len(accepted) > 100  # the fuzzing reaches LightGBM with many accepted edits
+    path = tmp_path / "accepted.json"
+    path.write_text(json.dumps(accepted))
+    done = subprocess.run([sys.executable, "-c", _SURVIVE, str(path)], capture_output=True,
+                          text=True, timeout=900, check=False)
+    last = done.stdout.split()[-1:] or ["nothing"]
+    assert done.returncode == 0 and last == ["done"], (
+        f"LightGBM died (exit {done.returncode}) on accepted mutant {last}: "
+        f"{accepted[int(last[0])][:300] if last[0].isdigit() else ''!r}"
+    )
