@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import numbers
@@ -14,13 +13,16 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-from studentprofile.errors import ConfigError, DependencyError, NotFittedError, SchemaError
+from studentprofile.errors import ConfigError, NotFittedError, SchemaError
 from studentprofile.features._info import FeatureInfo, infer_feature_infos
 from studentprofile.models import _frame
 from studentprofile.models._calibration import CALIBRATION_METHODS, Calibrator
 from studentprofile.models._split import HoldoutSplit, holdout_split
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type names only, never executed: the layering test allows them
+    from pathlib import Path
+
+    from studentprofile.compiled import CompiledScorer
     from studentprofile.explain import Explanations
 
 logger = logging.getLogger(__name__)
@@ -405,7 +407,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             raise SchemaError(
                 "X must have at least one row", table="X", rule="non-empty", arrived="0 rows"
             )
-        y_arr = _frame.check_target(y, frame)
+        y_arr = _frame.check_target(
+            y, frame, index=X.index if isinstance(X, pd.DataFrame) else None
+        )
         try:
             classes, y_codes = np.unique(y_arr, return_inverse=True)
         except TypeError as exc:
@@ -895,7 +899,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         c3 = contrib.reshape(n, k, p + 1)
         return np.ascontiguousarray(c3[:, :, :p].transpose(0, 2, 1)), c3[0, :, p].copy()
 
-    def _scorer(self) -> Any:
+    def _scorer(self) -> CompiledScorer:
         """Return the compiled scorer of this booster (compiled once, kept while the booster is)."""
         cached = self.__dict__.get("_compiled_cache")
         if cached is not None and cached[0] is self.booster_:
@@ -911,7 +915,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         *,
         fingerprints: Mapping[str, str] | None = None,
         overwrite: bool = False,
-    ) -> Any:
+    ) -> Path:
         """Write the model to a directory of plain files, atomically, with a SHA-256 manifest.
 
         Parameters
@@ -955,24 +959,19 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
         return load_model(path)
 
-    def compile(self) -> Any:
+    def compile(self) -> CompiledScorer:
         """Return a numba ``CompiledScorer`` for fast scoring (``studentprofile.compiled``).
 
         Returns
         -------
         CompiledScorer
+            Scores and explains like this model (probabilities equal to ``predict_proba``).
         """
         self._check_fitted()
-        try:
-            compiled = importlib.import_module("studentprofile.compiled")
-            _compile = compiled.compile
-        except (ImportError, AttributeError) as exc:
-            raise DependencyError(
-                "RiskModel.compile needs studentprofile.compiled, which this installation lacks",
-                arrived=repr(exc),
-                hint="install a studentprofile release that ships studentprofile.compiled, or "
-                "score with model.predict_proba",
-            ) from exc
+        # compiled/ sits above models/ in the layers; this facade is the one other call upward,
+        # kept lazy (a plain import inside the method, so the layering test can see it).
+        from studentprofile.compiled import compile as _compile
+
         return _compile(self)
 
 
