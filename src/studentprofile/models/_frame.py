@@ -10,7 +10,8 @@ which LightGBM sends down the side its trees learnt for missing values. LightGBM
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "encode_matrix",
     "encode_numeric",
     "learn_categories",
+    "lgb_feature_names",
     "reference_values",
     "row_keys",
 ]
@@ -137,6 +139,42 @@ def as_frame(X: Any, *, table: str = "X") -> tuple[pd.DataFrame, bool]:
                 hint="turn them into numbers first (e.g. days since entry)",
             )
     return frame, named
+
+
+_LGB_SAFE = re.compile(r"[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*")
+
+
+def lgb_feature_name(name: str) -> str:
+    """Return the name LightGBM gets for a feature column: the name itself when plain.
+
+    LightGBM refuses JSON characters in feature names (``"``, ``,``, ``:``, ``{``, ...) and
+    turns spaces into ``_``, so ``a b`` and ``a_b`` collide. A plain name (ASCII letters and
+    digits, single underscores between them) is kept as it is, so the usual feature names read
+    the same in ``model.txt``; any other name becomes ``"__"`` followed by its characters, each
+    ASCII letter or digit as itself and any other character as ``_x<hex code>_``. Plain names
+    never start with ``_`` and the escaped body parses one way only, so two different names
+    never get the same LightGBM name. The readable names stay everywhere else (``X``'s
+    columns, ``feature_names_in_``, feature infos, explanations, reasons, ``metadata.json``).
+
+    Examples
+    --------
+    >>> lgb_feature_name("absences_30d")
+    'absences_30d'
+    >>> lgb_feature_name("a b"), lgb_feature_name("a_b"), lgb_feature_name("a__b")
+    ('__a_x20_b', 'a_b', '__a_x5f__x5f_b')
+    >>> lgb_feature_name('quiz "final": score')
+    '__quiz_x20__x22_final_x22__x3a__x20_score'
+    """
+    if _LGB_SAFE.fullmatch(name):
+        return name
+    return "__" + "".join(
+        c if c.isascii() and c.isalnum() else f"_x{ord(c):x}_" for c in name
+    )
+
+
+def lgb_feature_names(names: Iterable[Any]) -> list[str]:
+    """:func:`lgb_feature_name` of every column (distinct names stay distinct)."""
+    return [lgb_feature_name(str(n)) for n in names]
 
 
 def _is_text_dtype(dtype: Any) -> bool:

@@ -311,6 +311,7 @@ def load_model(path: Any) -> RiskModel:
 
     from studentprofile.features._info import FeatureInfo
     from studentprofile.models._calibration import Calibrator
+    from studentprofile.models._frame import lgb_feature_names
     from studentprofile.models._risk_model import RiskModel
 
     root = Path(path)
@@ -371,7 +372,7 @@ def load_model(path: Any) -> RiskModel:
     except Exception as exc:  # LightGBM raises its own error type for a bad model text
         _fail(root / MODEL_FILE, f"LightGBM cannot read the model ({exc})")
     per_round = 1 if len(classes) == 2 else len(classes)
-    if booster.feature_name() != names and named:
+    if named and booster.feature_name() != lgb_feature_names(names):
         _fail(root / MODEL_FILE, "the model's feature names differ from metadata.json")
     if booster.num_feature() != len(names):
         _fail(root / MODEL_FILE, "the model's feature count differs from metadata.json")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 import logging
 import math
 import numbers
@@ -301,6 +303,21 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 key="class_weight",
                 arrived=repr(cw),
             )
+        if isinstance(cw, Mapping):
+            bad_w = {
+                c: w for c, w in cw.items()
+                if isinstance(w, bool | np.bool_)
+                or not isinstance(w, numbers.Real)
+                or not (math.isfinite(float(w)) and float(w) > 0)
+            }
+            if bad_w:
+                raise ConfigError(
+                    "a class weight must be a finite number above 0",
+                    key="class_weight",
+                    arrived=repr(bad_w),
+                    hint="e.g. {1: 5.0} weighs the risk class five times; leave a class out "
+                    "for weight 1, or use 'balanced'",
+                )
         mc = self.monotone_constraints
         if not (mc is None or mc == "auto" or isinstance(mc, Mapping)):
             raise ConfigError(
@@ -323,7 +340,27 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                     key="lgb_params",
                     arrived=repr(self.lgb_params),
                 )
-            bad = sorted(set(self.lgb_params) & _RESERVED)
+            not_text = [k for k in self.lgb_params if not isinstance(k, str)]
+            if not_text:
+                raise ConfigError(
+                    "lgb_params keys must be LightGBM parameter names (text)",
+                    key="lgb_params",
+                    arrived=repr(not_text),
+                )
+            unknown = [k for k in self.lgb_params if k not in _lgb_parameter_names()]
+            if unknown and _lgb_parameter_names():
+                close = difflib.get_close_matches(unknown[0], sorted(_lgb_parameter_names()), 3)
+                raise ConfigError(
+                    "lgb_params names parameters LightGBM does not have (LightGBM would "
+                    "ignore them silently)",
+                    key=f"lgb_params.{unknown[0]}",
+                    arrived=repr(unknown),
+                    hint=(f"did you mean {close!r}? " if close else "")
+                    + "see https://lightgbm.readthedocs.io/en/latest/Parameters.html",
+                )
+            bad = sorted(
+                k for k in self.lgb_params if k in _RESERVED or _canonical(k) in _RESERVED
+            )
             if bad:
                 raise ConfigError(
                     "lgb_params may not set parameters RiskModel manages",
@@ -358,6 +395,36 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             params.update(objective="multiclass", num_class=n_classes, metric="multi_logloss")
         params.update(dict(self.lgb_params or {}))
         return params
+
+    def _check_lgb_params(self, params: Mapping[str, Any], k: int, p: int) -> None:
+        """Let LightGBM read ``params`` on a tiny table; a refusal names the culprit.
+
+        LightGBM checks its parameters (types, ranges, a GPU device that is not there) only
+        when it builds a booster; this probe makes that happen before the real training, so a
+        bad ``lgb_params`` entry is a :class:`ConfigError` naming it, with LightGBM's message as
+        ``arrived``, never a raw ``LightGBMError`` from deep inside ``fit``.
+        """
+        user = dict(self.lgb_params or {})
+        if not user:
+            return
+        problem = _lgb_refusal(params, k, p)
+        if problem is None:
+            return
+        ours = {key: v for key, v in params.items() if key not in user}
+        culprits = [key for key in user if _lgb_refusal({**ours, key: user[key]}, k, p)]
+        culprit = culprits[0] if culprits else sorted(user)[0]
+        raise ConfigError(
+            f"LightGBM refused lgb_params[{culprit!r}] = {user[culprit]!r}",
+            key=f"lgb_params.{culprit}",
+            arrived=problem,
+            hint="fix or drop that parameter"
+            + (
+                " (device_type='gpu' or 'cuda' needs a LightGBM built with GPU support and a "
+                "GPU on this machine; the default 'cpu' always works)"
+                if _canonical(culprit) in ("device_type", "gpu_platform_id", "gpu_device_id")
+                else ""
+            ),
+        )
 
     # ------------------------------------------------------------------------------ fit
     def fit(
@@ -468,6 +535,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         split, why_not = self._choose_split(n, student, when, y_codes, k)
 
         params = self._lgb_params(k)
+        self._check_lgb_params(params, k, p)
         if monotone is not None:
             params["monotone_constraints"] = monotone
         rounds = int(self.n_estimators)
@@ -995,16 +1063,46 @@ def _train(
         prepared.iloc[train_rows],
         label=y_codes[train_rows],
         weight=weights[train_rows] * class_w[y_codes[train_rows]],
+        # LightGBM-safe names (JSON characters, spaces, collisions); readable names elsewhere
+        feature_name=_frame.lgb_feature_names(prepared.columns),
         categorical_feature="auto",
         params={"verbosity": -1},
         free_raw_data=True,
     )
+    try:
+        return _boost(params, train_set, prepared, y_codes, weights, class_w, model,
+                      valid_rows, rounds)
+    except lgb.basic.LightGBMError as exc:
+        if not model.lgb_params:
+            raise  # our own parameters: a bug, not the caller's input
+        raise ConfigError(
+            "LightGBM could not train with these lgb_params",
+            key="lgb_params",
+            arrived=str(exc).strip(),
+            hint=f"check or drop the LightGBM parameters {sorted(model.lgb_params)!r}",
+        ) from exc
+
+
+def _boost(
+    params: Mapping[str, Any],
+    train_set: Any,
+    prepared: pd.DataFrame,
+    y_codes: np.ndarray,
+    weights: np.ndarray,
+    class_w: np.ndarray,
+    model: RiskModel,
+    valid_rows: np.ndarray | None,
+    rounds: int,
+) -> Any:
+    import lightgbm as lgb
+
     if valid_rows is None:
         return lgb.train(dict(params), train_set, num_boost_round=rounds)
     valid_set = lgb.Dataset(
         prepared.iloc[valid_rows],
         label=y_codes[valid_rows],
         weight=weights[valid_rows] * class_w[y_codes[valid_rows]],
+        feature_name=_frame.lgb_feature_names(prepared.columns),
         reference=train_set,
     )
     return lgb.train(
@@ -1018,6 +1116,46 @@ def _train(
                                verbose=False)
         ],
     )
+
+
+def _lgb_parameter_names() -> frozenset[str]:
+    """Every LightGBM parameter name and alias (empty when this LightGBM cannot list them)."""
+    aliases = _lgb_aliases()
+    return frozenset(aliases) | frozenset(a for names in aliases.values() for a in names)
+
+
+@functools.cache
+def _lgb_aliases() -> dict[str, list[str]]:
+    try:
+        import lightgbm as lgb
+
+        table = lgb.basic._ConfigAliases._get_all_param_aliases()
+    except Exception:  # a LightGBM without the (private) alias table: skip the name check
+        return {}
+    return {str(k): [str(a) for a in v] for k, v in dict(table).items()}
+
+
+def _canonical(name: str) -> str:
+    """Return the parameter an alias stands for (``num_round`` -> ``num_iterations``)."""
+    for canonical, aliases in _lgb_aliases().items():
+        if name == canonical or name in aliases:
+            return canonical
+    return name
+
+
+def _lgb_refusal(params: Mapping[str, Any], k: int, p: int) -> str | None:
+    """LightGBM's message when it refuses ``params`` on a tiny table of ``p`` columns."""
+    import lightgbm as lgb
+
+    rows = 2 * k
+    x = np.tile((np.arange(rows) % 2).astype("float64")[:, None], (1, p))
+    y = np.arange(rows) % k
+    try:
+        data = lgb.Dataset(x, label=y, params={"verbosity": -1}, free_raw_data=True)
+        lgb.train({**params, "verbosity": -1}, data, num_boost_round=1)
+    except lgb.basic.LightGBMError as exc:
+        return str(exc).strip() or type(exc).__name__
+    return None
 
 
 def _cut(booster: Any, rounds: int) -> Any:
