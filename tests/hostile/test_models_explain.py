@@ -73,7 +73,7 @@ def test_y_shorter_with_another_index_names_the_lengths():
 HOSTILE_NAMES = [
     pytest.param(['quiz "final": score, {x}', "clicks [7d]"], id="json-characters"),
     pytest.param(["a b", "a_b"], id="collide-after-lightgbm-sanitising"),
-    pytest.param(["出勤率", "Marital status"], id="chinese-and-spaces"),
+    pytest.param(["出勤率", "Days enrolled"], id="chinese-and-spaces"),
     pytest.param(["__a_x20_b", "a b"], id="looks-like-an-escape"),
 ]
 
@@ -153,3 +153,95 @@ def test_unknown_and_managed_lightgbm_parameters_are_refused():
     with pytest.raises(ConfigError, match="may not set parameters RiskModel manages"):
         RiskModel(lgb_params={"num_round": 5}).fit(X, y)
     RiskModel(n_estimators=20, lgb_params={"max_bin": 63}).fit(X, y)  # a good one still works
+
+
+# ----------------------------------------------------------------- 13.1 audit attributes
+def _campus(n: int = 400, seed: int = 2, **extra) -> tuple[pd.DataFrame, np.ndarray]:
+    X, y = _separable(n, seed)
+    rng = np.random.default_rng(seed)
+    for name, make in extra.items():
+        X[name] = make(rng, n)
+    return X, y
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "why"),
+    [
+        ("xingbie", lambda r, n: r.choice([0.0, 1.0], n), "sex or gender: 'xingbie'"),
+        ("性别", lambda r, n: r.choice(["男", "女"], n), "sex or gender: '性别'"),
+        ("minzu", lambda r, n: r.choice(["汉族", "回族"], n), "ethnicity: 'minzu'"),
+        ("nianling", lambda r, n: r.integers(17, 30, n).astype(float), "age: 'nianling'"),
+        ("StudentAge", lambda r, n: r.integers(17, 30, n).astype(float), "age: 'age'"),
+        ("Religion", lambda r, n: r.choice(["a", "b"], n), "religion: 'religion'"),
+        ("is_pregnant", lambda r, n: r.choice([0.0, 1.0], n), "pregnancy: 'pregnant'"),
+        ("disability_flag", lambda r, n: r.choice([0.0, 1.0], n), "disability: 'disability'"),
+        ("Ethnic group", lambda r, n: r.choice(["x", "y"], n), "ethnicity: 'ethnic'"),
+        ("kind", lambda r, n: r.choice(["F", "M"], n), "values are codes of a protected"),
+        ("status", lambda r, n: r.choice(["Single", "Married", "Other"], n),
+         "marital status: ['married', 'single']"),
+    ],
+)
+def test_protected_columns_are_left_out_with_one_warning(column, values, why):
+    from studentprofile.errors import DataQualityWarning
+
+    X, y = _campus(**{column: values})
+    with pytest.warns(DataQualityWarning, match="look like protected characteristics") as rec:
+        model = RiskModel(n_estimators=20).fit(X, y)
+    assert len(rec) == 1 and repr(column) in str(rec[0].message)
+    assert list(model.excluded_features_) == [column]
+    assert why in model.excluded_features_[column]
+    assert column not in model.feature_names_in_
+    cited = {r["feature"] for row in model.explain(X).reasons(top=3) for r in row["reasons"]}
+    assert column not in cited
+    np.testing.assert_array_equal(model.predict_proba(X), model.predict_proba(X[["absences",
+                                                                                  "noise"]]))
+
+
+@pytest.mark.parametrize(
+    "column", ["page_views", "average_score", "stage", "orientation_week", "grace_days",
+               "programme", "message_count"],
+)
+def test_ordinary_columns_are_not_mistaken_for_protected_ones(column):
+    X, y = _campus(**{column: lambda r, n: r.normal(size=n)})
+    model = RiskModel(n_estimators=20).fit(X, y)  # a warning would fail the test
+    assert model.excluded_features_ == {} and column in model.feature_names_in_
+
+
+def test_declared_and_allowed_audit_attributes():
+    X, y = _campus(gender=lambda r, n: r.choice(["F", "M"], n),
+                   age_band=lambda r, n: r.choice(["17-20", "21-24"], n),
+                   house=lambda r, n: r.choice(["red", "blue"], n))
+    # declared (constructor and fit): left out without a warning; allowed by name: kept
+    model = RiskModel(n_estimators=20, audit_attributes=["gender"],
+                      allow_features=("age_band",)).fit(X, y, audit_attributes=["house"])
+    assert model.excluded_features_ == {
+        "gender": "declared an audit attribute (audit_attributes)",
+        "house": "declared an audit attribute (audit_attributes)",
+    }
+    assert list(model.feature_names_in_) == ["absences", "noise", "age_band"]
+    assert model.feature_info_["age_band"].sensitivity == "audit"
+    ex = model.explain(X)
+    assert "age_band" not in {r["feature"] for row in ex.reasons(top=3) for r in row["reasons"]}
+    opted = ex.reasons(top=3, allow=["age_band"])
+    assert "age_band" in {r["feature"] for row in opted for r in row["reasons"]}
+    with pytest.raises(ConfigError, match="audit_attributes must be a column name or a list"):
+        RiskModel(audit_attributes=3).fit(X, y)
+    with pytest.raises(SchemaError, match="every column of X is an audit attribute"):
+        RiskModel(audit_attributes=["absences", "noise", "house", "age_band"]).fit(
+            X.drop(columns="gender"), y)
+
+
+def test_builder_opted_in_audit_attribute_stays_a_feature():
+    # a FeatureBuilder told StaticFeatures(..., allow_audit=["gender"]) marks the column allowed
+    from studentprofile.features import FeatureInfo
+
+    X, y = _campus(gender=lambda r, n: r.choice([0.0, 1.0], n))
+    info = FeatureInfo(name="gender", family="static", kind="gender", aggregate="value",
+                       window="static", phrase="gender", sensitivity="audit",
+                       extra={"categories": ["F", "M"], "allowed_as_feature": True})
+    model = RiskModel(n_estimators=20).fit(X, y, feature_info={"gender": info})
+    assert "gender" in model.feature_names_in_ and model.excluded_features_ == {}
+    # the same info without the builder's opt-in: left out (declared by its FeatureInfo)
+    plain = FeatureInfo(**{**info.to_dict(), "extra": {"categories": ["F", "M"]}})
+    model = RiskModel(n_estimators=20).fit(X, y, feature_info={"gender": plain})
+    assert "sensitivity='audit'" in model.excluded_features_["gender"]

@@ -787,6 +787,10 @@ def _static_info(e: StaticFeatures, plan: _StaticPlan, tables: EventTables) -> F
     col = plan.column
     sens = "audit" if col in tables.audit_attributes else "normal"
     extra: dict[str, Any] = {}
+    if sens == "audit":
+        # StaticFeatures(allow_audit=[col]) let it in by name: RiskModel keeps it as a feature
+        # (reasons still need reasons(allow=[col]))
+        extra["allowed_as_feature"] = True
     if plan.how == "category":
         unit = e.units.get(col, "category")
         extra["categories"] = [c if isinstance(c, str | int | float | bool) else str(c)

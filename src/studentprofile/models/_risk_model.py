@@ -7,7 +7,9 @@ import functools
 import logging
 import math
 import numbers
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -15,10 +17,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-from studentprofile.errors import ConfigError, NotFittedError, SchemaError
+from studentprofile.errors import ConfigError, DataQualityWarning, NotFittedError, SchemaError
 from studentprofile.features._info import FeatureInfo, infer_feature_infos
 from studentprofile.models import _frame
 from studentprofile.models._calibration import CALIBRATION_METHODS, Calibrator
+from studentprofile.models._governance import detect_protected, names_param
 from studentprofile.models._split import HoldoutSplit, holdout_split
 
 if TYPE_CHECKING:  # type names only, never executed: the layering test allows them
@@ -139,6 +142,18 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     lgb_params : dict or None, default None
         Further LightGBM parameters (e.g. ``{"max_bin": 63}``); the ones RiskModel manages
         (objective, seed, monotone constraints, ...) are refused.
+    audit_attributes : list of str or None, default None
+        Columns that are audit attributes (protected characteristics kept for fairness audits):
+        left out of the model's features. Columns whose name or values match a protected
+        characteristic (sex, gender, race, ethnicity, nationality, religion, disability, age,
+        marital status, pregnancy, sexual orientation; English, pinyin and Chinese; see
+        ``docs/models.md``) and columns whose ``FeatureInfo`` says ``sensitivity="audit"`` are
+        audit attributes too. Names that ``X`` does not have are ignored (a campus policy).
+    allow_features : list of str or None, default None
+        Audit attributes to keep as features anyway, by name (e.g. ``["age_band"]``). They
+        stay ``sensitivity="audit"``: reasons cite them only when ``reasons(allow=...)`` names
+        them. Columns a ``FeatureBuilder`` built with ``StaticFeatures(allow_audit=...)`` are
+        allowed already.
 
     Attributes
     ----------
@@ -165,6 +180,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         How the held-out slice was chosen (strategy, cutoff, row counts), no identifiers.
     training_info_ : dict
         Row, student and class counts, held-out metrics, LightGBM parameters: for the model card.
+    excluded_features_ : dict of str -> str
+        Columns of ``X`` left out of the features as audit attributes, with the reason (also
+        in ``training_info_["excluded_features"]`` and the saved model). ``predict`` and
+        ``explain`` accept ``X`` with or without them.
 
     Examples
     --------
@@ -205,6 +224,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         n_jobs: int = 1,
         lgb_params: Mapping[str, Any] | None = None,
+        audit_attributes: Sequence[str] | None = None,
+        allow_features: Sequence[str] | None = None,
     ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -226,6 +247,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.lgb_params = lgb_params
+        self.audit_attributes = audit_attributes
+        self.allow_features = allow_features
 
     # ------------------------------------------------------------------------------ sklearn
     def __sklearn_tags__(self) -> Any:
@@ -333,6 +356,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 key="categorical_features",
                 arrived=repr(cf),
             )
+        names_param(self.audit_attributes, "audit_attributes")
+        names_param(self.allow_features, "allow_features")
         if self.lgb_params is not None:
             if not isinstance(self.lgb_params, Mapping):
                 raise ConfigError(
@@ -436,6 +461,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         feature_info: Mapping[str, FeatureInfo] | Iterable[FeatureInfo] | None = None,
         groups: Any = None,
         time: Any = None,
+        audit_attributes: Sequence[str] | None = None,
     ) -> RiskModel:
         """Fit the booster, stop early on a later, student-disjoint slice, calibrate on it.
 
@@ -454,6 +480,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             Student of each row, when ``X`` has no ``student_id`` index level.
         time : array-like of shape (n,), optional
             As-of time of each row, when ``X`` has no ``as_of`` index level.
+        audit_attributes : list of str, optional
+            More audit attributes for this fit (added to the constructor's); see the class
+            docstring. Audit attributes are left out of the features unless ``allow_features``
+            names them.
 
         Returns
         -------
@@ -463,20 +493,29 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         Raises
         ------
         SchemaError
-            Bad ``X`` or ``y`` (missing labels, one class, mismatched lengths, ...).
+            Bad ``X`` or ``y`` (missing labels, one class, mismatched lengths, ...), or no
+            feature left once the audit attributes are left out.
         ConfigError
             Bad parameters (unknown feature in ``monotone_constraints``, ...).
+
+        Warns
+        -----
+        DataQualityWarning
+            Once, naming the columns left out because their name or values look like a
+            protected characteristic (declared ones are left out without a warning).
         """
         self._check_params()
         frame, named = _frame.as_frame(X)
+        y_arr = _frame.check_target(
+            y, frame, index=X.index if isinstance(X, pd.DataFrame) else None
+        )
+        extra_audit = names_param(audit_attributes, "audit_attributes")
+        frame, infos, excluded = self._govern(frame, feature_info, extra_audit)
         n, p = frame.shape
         if n == 0:
             raise SchemaError(
                 "X must have at least one row", table="X", rule="non-empty", arrived="0 rows"
             )
-        y_arr = _frame.check_target(
-            y, frame, index=X.index if isinstance(X, pd.DataFrame) else None
-        )
         try:
             classes, y_codes = np.unique(y_arr, return_inverse=True)
         except TypeError as exc:
@@ -506,7 +545,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         weights = self._row_weights(sample_weight, n)
 
         cat_extra: list[str] = [] if self.categorical_features == "auto" else [
-            str(c) for c in self.categorical_features
+            str(c) for c in self.categorical_features if str(c) not in excluded
         ]
         unknown = sorted(set(cat_extra) - set(frame.columns))
         if unknown:
@@ -516,7 +555,6 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 arrived=repr(unknown),
                 hint=f"X's columns are {list(frame.columns)[:20]!r}",
             )
-        infos = infer_feature_infos(frame, feature_info)
         # columns the feature builder already coded as categories (FeatureInfo.extra lists
         # the levels) stay categorical: a programme code is not a number
         cat_extra += [
@@ -601,7 +639,77 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             n, student, y_codes, classes, params, prepared, calibrator, metrics
         )
         self.training_info_["refit"] = refitted
+        self.training_info_["excluded_features"] = dict(excluded)
         return self
+
+    @property
+    def excluded_features_(self) -> dict[str, str]:
+        """Columns left out of the features as audit attributes, with the reason."""
+        self._check_fitted()
+        return dict(getattr(self, "training_info_", {}).get("excluded_features", {}))
+
+    def _govern(
+        self,
+        frame: pd.DataFrame,
+        feature_info: Mapping[str, FeatureInfo] | Iterable[FeatureInfo] | None,
+        extra_audit: Sequence[str],
+    ) -> tuple[pd.DataFrame, dict[str, FeatureInfo], dict[str, str]]:
+        """Leave audit attributes out of the features (see ``models/_governance.py``).
+
+        Returns the frame of features, their infos (allowed audit attributes marked
+        ``sensitivity="audit"``) and the excluded columns with the reason.
+        """
+        infos = infer_feature_infos(frame, feature_info)
+        declared = set(names_param(self.audit_attributes, "audit_attributes")) | set(extra_audit)
+        allowed = set(names_param(self.allow_features, "allow_features"))
+        excluded: dict[str, str] = {}
+        detected: list[str] = []
+        for name, info in infos.items():
+            builder_allowed = info.sensitivity == "audit" and bool(
+                info.extra.get("allowed_as_feature")
+            )
+            if name in declared:
+                why: str | None = "declared an audit attribute (audit_attributes)"
+            elif info.sensitivity == "audit":
+                why = "its FeatureInfo marks it an audit attribute (sensitivity='audit')"
+            else:
+                why = detect_protected(name, frame[name])
+                if why is not None and name not in allowed:
+                    detected.append(name)
+            if why is None:
+                continue
+            if name in allowed or builder_allowed:
+                if info.sensitivity != "audit":
+                    infos[name] = replace(info, sensitivity="audit")
+                continue
+            excluded[name] = why
+        if detected:
+            warnings.warn(
+                DataQualityWarning(
+                    f"RiskModel.fit: {len(detected)} column(s) look like protected "
+                    f"characteristics and are left out of the model's features as audit "
+                    f"attributes: {detected!r} ("
+                    + "; ".join(f"{c}: {excluded[c]}" for c in detected[:5])
+                    + "). Keep one as a feature with RiskModel(allow_features=[...]) (reasons "
+                    "still leave it out unless reasons(allow=[...]) names it); declare audit "
+                    "attributes with audit_attributes=[...] to silence this warning.",
+                ),
+                stacklevel=3,
+            )
+        if excluded:
+            if len(excluded) == frame.shape[1]:
+                raise SchemaError(
+                    "every column of X is an audit attribute: no feature is left to train on",
+                    table="X",
+                    rule="features",
+                    arrived=f"excluded {sorted(excluded)!r}",
+                    hint="add real features, or keep some with allow_features=[...]",
+                )
+            logger.info("RiskModel: audit attributes left out of the features: %s", excluded)
+            keep = [c for c in frame.columns if c not in excluded]
+            frame = frame[keep]
+            infos = {c: infos[c] for c in keep}
+        return frame, infos, excluded
 
     def _row_weights(self, sample_weight: Any, n: int) -> np.ndarray:
         if sample_weight is None:
@@ -767,6 +875,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         frame, named = _frame.as_frame(X)
         names = self._feature_names
+        left_out = [c for c in self.excluded_features_ if c in frame.columns and c not in names]
+        if named and left_out:
+            # audit attributes fit left out may come along (the same frame); they are not read
+            frame = frame.drop(columns=left_out)
         if self._named:
             if not named:
                 raise SchemaError(
