@@ -245,3 +245,34 @@ def test_builder_opted_in_audit_attribute_stays_a_feature():
     plain = FeatureInfo(**{**info.to_dict(), "extra": {"categories": ["F", "M"]}})
     model = RiskModel(n_estimators=20).fit(X, y, feature_info={"gender": plain})
     assert "sensitivity='audit'" in model.excluded_features_["gender"]
+
+
+def test_model_card_lists_the_columns_left_out_and_why():
+    # issue 13.1: "The model card lists which columns were excluded and why"
+    from types import SimpleNamespace
+
+    from studentprofile.features import FeatureInfo
+    from studentprofile.pipeline._model_card import model_card
+
+    X, y = _campus(Gender=lambda r, n: r.choice(["F", "M"], n))
+    model = RiskModel(n_estimators=20, audit_attributes=["Gender"]).fit(X, y)
+    infos = {name: FeatureInfo(name=name, family="static", kind=name, aggregate="value",
+                               window="static", phrase=name.lower()) for name in X.columns}
+    cfg = SimpleNamespace(
+        name="card", description="", label=SimpleNamespace(outcome=["withdrawn"], horizon=60.0),
+        grid=SimpleNamespace(every=7.0, per="calendar"),
+        evaluation=SimpleNamespace(audit_k=0.1),
+    )
+    facts = {"versions": {"studentprofile": "x"}, "dataset": "hand-made", "students": 1,
+             "events": 0, "grid_rows": 1, "labelled_rows": 1, "positive_rate": 0.5,
+             "fingerprints": {}, "audit_attributes": ["Gender"], "tiers": {}}
+    empty = pd.DataFrame({"split": [], "n_test": []}).set_index("split")
+    report = SimpleNamespace(summary={}, ranking=pd.DataFrame({"k": []}),
+                             calibration=pd.DataFrame({"count": []}))
+    card = model_card(cfg, facts=facts, report=report,
+                      backtest=SimpleNamespace(params={}, metrics=empty), audit=None,
+                      feature_info=infos, model=model)
+    assert ("Columns left out of the model's features as audit attributes, and why:\n\n"
+            "* `Gender`: declared an audit attribute (audit_attributes)") in card
+    features = card.split("## Features by family")[1].split("## Sensitive data policy")[0]
+    assert "`Gender`" not in features and "`absences`" in features
