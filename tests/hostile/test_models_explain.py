@@ -276,3 +276,19 @@ def test_model_card_lists_the_columns_left_out_and_why():
             "* `Gender`: declared an audit attribute (audit_attributes)") in card
     features = card.split("## Features by family")[1].split("## Sensitive data policy")[0]
     assert "`Gender`" not in features and "`absences`" in features
+
+
+def test_protected_codes_in_a_plain_array_are_left_out_by_position():
+    from studentprofile.errors import DataQualityWarning
+
+    rng = np.random.default_rng(4)
+    n = 300
+    X = np.empty((n, 3), dtype=object)
+    X[:, 0] = rng.normal(size=n)
+    X[:, 1] = rng.choice(["F", "M"], n)
+    X[:, 2] = rng.normal(size=n)
+    y = (X[:, 0].astype(float) > 0).astype(int)
+    with pytest.warns(DataQualityWarning, match=r"\['x1'\]"):
+        model = RiskModel(n_estimators=20).fit(X, y)
+    assert list(model.excluded_features_) == ["x1"] and model.n_features_in_ == 2
+    assert model.predict_proba(X).shape == (n, 2)  # the same array scores

@@ -876,7 +876,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         frame, named = _frame.as_frame(X)
         names = self._feature_names
         left_out = [c for c in self.excluded_features_ if c in frame.columns and c not in names]
-        if named and left_out:
+        if left_out:
             # audit attributes fit left out may come along (the same frame); they are not read
             frame = frame.drop(columns=left_out)
         if self._named:
