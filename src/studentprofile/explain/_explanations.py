@@ -379,7 +379,9 @@ class Explanations:
         Parameters
         ----------
         top : int, default 3
-            Most reasons per student (fewer when fewer features contributed).
+            Most reasons per student (fewer when fewer features contributed). A feature whose
+            value reads the same as its reference ("most common GP" for a student at GP) is
+            never a reason: the next feature is cited instead.
         allow : iterable of str, default ()
             Sensitive (well-being) or audit features to let into the reasons, by name. Without
             this they never appear (they still count in ``values`` and the sums).
