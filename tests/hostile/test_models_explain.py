@@ -10,6 +10,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.models import RiskModel
@@ -112,6 +114,16 @@ def test_lightgbm_names_are_distinct_and_plain_names_unchanged():
     assert out[0] == "absences_30d" and out[2] == "a_b" and out[7] == "x"
     assert all(set(o) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
                for o in out)
+
+
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=8, unique=True))
+def test_lightgbm_names_never_collide_property(names):
+    from studentprofile.models._frame import lgb_feature_name, lgb_feature_names
+
+    out = lgb_feature_names(names)
+    assert len(set(out)) == len(names)
+    assert all(re.fullmatch(r"[A-Za-z0-9_]*", o) for o in out)
+    assert all(lgb_feature_name(o) == o for o, n in zip(out, names, strict=True) if o == n)
 
 
 @pytest.mark.parametrize(
