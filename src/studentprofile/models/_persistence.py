@@ -33,6 +33,7 @@ import numpy as np
 from studentprofile._environment import package_versions
 from studentprofile._files import atomic_write_bytes
 from studentprofile.errors import ConfigError, ModelIntegrityError, OutputError
+from studentprofile.models._frame import lgb_feature_names
 from studentprofile.models._lgb_text import parse_model_text
 
 if TYPE_CHECKING:
@@ -324,7 +325,9 @@ def _check_model_text(
             "the model's feature count differs from metadata.json",
             arrived=f"{parsed.num_features} features, metadata.json lists {len(names)}",
         )
-    if named and parsed.feature_names != names:
+    # LightGBM holds the escaped, safe names (models._frame.lgb_feature_names); metadata the
+    # readable ones
+    if named and parsed.feature_names != lgb_feature_names(names):
         _fail(path, "the model's feature names differ from metadata.json")
     per_round = 1 if n_classes == 2 else n_classes
     if parsed.num_class != per_round:
