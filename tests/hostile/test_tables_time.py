@@ -73,7 +73,8 @@ def test_same_instant_in_any_zone_or_form_gives_the_same_answer(instant, zone):
     for form in _forms(instant, zone):
         y = make_labels(TABLES, grid, outcome="withdrawn", horizon=6, observed_until=form)
         labels.append(y.fillna(-1).tolist())
-        grids.append(make_grid(TABLES, start=BASE, end=form, every=0.25)["as_of"].tolist())
+        g = make_grid(TABLES, start=BASE, end=form, every=0.25, per="cohort")
+        grids.append(g["as_of"].tolist())
         cut = TABLES.known_before(form)
         cuts.append((len(cut.events), len(cut.outcomes)))
         splits.append(list(TemporalSplits(test_start=form, test_end=BASE + pd.Timedelta(days=9),
@@ -139,8 +140,9 @@ def test_every_function_reads_days_and_timedeltas_alike(horizon):
     got = make_labels(TABLES, grid, outcome="withdrawn", horizon=horizon,
                       observed_until=BASE + pd.Timedelta(days=30))
     assert got.equals(ref)
-    assert make_grid(TABLES, every=horizon, start=BASE, end=BASE + pd.Timedelta(days=14)).equals(
-        make_grid(TABLES, every=7, start=BASE, end=BASE + pd.Timedelta(days=14)))
+    two_weeks = {"start": BASE, "end": BASE + pd.Timedelta(days=14), "per": "cohort"}
+    assert make_grid(TABLES, every=horizon, **two_weeks).equals(
+        make_grid(TABLES, every=7, **two_weeks))
     assert TemporalSplits(test_start=BASE, test_end=BASE + pd.Timedelta(days=9),
                           horizon=horizon).horizon_days == 7.0
 
@@ -152,7 +154,7 @@ def test_every_function_reads_days_and_timedeltas_alike(horizon):
 def test_dates_out_of_range_are_config_errors(when):
     msg = re.escape(_time.DATE_OUT_OF_RANGE.format(key="start"))
     with pytest.raises(ConfigError, match=msg):
-        make_grid(TABLES, start=when)
+        make_grid(TABLES, start=when, per="cohort")
     grid = pd.DataFrame({"student_id": ["ana"], "as_of": [BASE]})
     with pytest.raises(ConfigError, match=re.escape(
             _time.DATE_OUT_OF_RANGE.format(key="observed_until"))):
@@ -254,3 +256,23 @@ def test_real_values_in_any_form_are_kept():
     assert t.events["value"].tolist()[:2] == [3.5, 2.0]
     assert np.isnan(t.events["value"].iloc[2])
     assert t.events["value"].tolist()[3:] == [0.5, 1.0, 1.25]
+
+
+# ------------------------------------------------------- 12.18: grids and horizons in range
+def test_grid_from_1700_or_to_2300_names_the_allowed_range():
+    for key, kw in (("start", {"start": "1700-01-01"}), ("end", {"end": "2300-01-01"})):
+        with pytest.raises(ConfigError, match=re.escape(_time.DATE_OUT_OF_RANGE.format(key=key))):
+            make_grid(TABLES, per="cohort", **kw)
+
+
+@pytest.mark.parametrize("per", ["cohort", "enrolment"])
+def test_a_grid_too_large_to_allocate_is_a_config_error(per):
+    tables = EventTables(students=pd.DataFrame({"student_id": ["a", "b"],
+                                                "term_start": [0.0, 0.0],
+                                                "term_end": [1e12, 1e12]}))
+    with pytest.raises(ConfigError, match=r"every: the grid would have [\d,]+ rows, more than"):
+        make_grid(tables, start=0.0, end=1e12, every=1, per=per)
+    dates = EventTables(students=pd.DataFrame({"student_id": ["a"]}), time_kind="datetime")
+    with pytest.raises(ConfigError, match="the grid would have"):
+        make_grid(dates, start="1900-01-01", end="2149-12-31", every=pd.Timedelta(seconds=1),
+                  per="cohort")
