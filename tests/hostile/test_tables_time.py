@@ -284,3 +284,29 @@ def test_a_grid_too_large_to_allocate_is_a_config_error(per):
     with pytest.raises(ConfigError, match="the grid would have"):
         make_grid(dates, start="1900-01-01", end="2149-12-31", every=pd.Timedelta(seconds=1),
                   per="cohort")
+
+
+# ------------------------------------------------------ 12.20: events of 1e308 (features part)
+def test_events_of_1e308_give_a_finite_mean_and_spread():
+    from studentprofile.features import EventFeatures, FeatureBuilder, FeatureSpec
+
+    events = _events(time=[1.0, 2.0, 3.0], value=[1e308, 1e308, -1e308])
+    tables = EventTables(students=STUDENTS, events=events)
+    spec = FeatureSpec([EventFeatures(kinds="quiz", aggregates=("mean", "std", "sum"),
+                                      windows=("all",))])
+    grid = pd.DataFrame({"student_id": ["a"], "as_of": [10.0]})
+    X = FeatureBuilder(spec).fit_transform(tables, grid)
+    row = X.iloc[0]
+    mean = next(c for c in X.columns if "mean" in c)
+    std = next(c for c in X.columns if "std" in c)
+    total = next(c for c in X.columns if "sum" in c)
+    assert row[mean] == pytest.approx(1e308 / 3, rel=1e-12)  # was inf: the sum overflowed
+    assert np.isfinite(row[std]) and row[std] == pytest.approx(1.1547005383792515e308, rel=1e-12)
+    assert row[total] == 1e308
+
+
+def test_simulated_campus_start_out_of_range_is_a_config_error():
+    from studentprofile.datasets import simulate_campus
+
+    with pytest.raises(ConfigError, match=re.escape(_time.DATE_OUT_OF_RANGE.format(key="start"))):
+        simulate_campus(n_students=5, days=30, start="2300-01-01")
