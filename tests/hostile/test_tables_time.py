@@ -91,6 +91,19 @@ def test_same_instant_in_any_zone_or_form_gives_the_same_answer(instant, zone):
 
 
 @ONE_CLASS_OK
+@settings(max_examples=15)
+@given(instant=instants, zone=st.sampled_from(ZONES))
+def test_same_instant_in_a_time_column_is_the_same_time(instant, zone):
+    stored = []
+    for form in _forms(instant, zone):
+        events = pd.DataFrame({"student_id": ["a"], "time": pd.Series([form]),
+                               "family": "academic", "kind": "quiz", "value": 1.0})
+        t = EventTables(students=pd.DataFrame({"student_id": ["a"]}), events=events)
+        stored.append(t.events["time"].iloc[0])
+    assert all(x == instant for x in stored), stored
+
+
+@ONE_CLASS_OK
 def test_observed_until_with_an_offset_is_the_utc_instant():
     # the bug: labels.py kept the local clock time of an offset, so 00:30+02:00 counted an
     # outcome at 23:00 UTC (after the real end of observation, 22:30 UTC) as seen
