@@ -88,8 +88,9 @@ def test_errors(enrolments):
         make_grid(enrolments, per="student")
     with pytest.raises(ConfigError, match="start must be a date for tables with datetime"):
         make_grid(enrolments, start=3.0)
-    with pytest.raises(ConfigError, match="end must not be before start"):
-        make_grid(enrolments, start="2024-03-01", end="2024-02-01")
+    for per in ("cohort", "enrolment"):
+        with pytest.raises(ConfigError, match="end must not be before start"):
+            make_grid(enrolments, start="2024-03-01", end="2024-02-01", per=per)
     with pytest.raises(SchemaError, match=r"students.student_id \[membership\]"):
         make_grid(enrolments, students=["zoe"])
     plain = EventTables(students=pd.DataFrame({"student_id": ["a"]}))

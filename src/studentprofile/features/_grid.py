@@ -185,6 +185,9 @@ def make_grid(
     step: float | int = int(delta.astype(np.int64)) if kind == "datetime" else delta
     lo = _moment(start, "start", kind)
     hi = _moment(end, "end", kind)
+    if lo is not None and hi is not None and hi < lo:  # per enrolment too: not an empty grid
+        raise ConfigError("end must not be before start", key="end",
+                          arrived=f"start={start!r}, end={end!r}")
     st = tables.students
     pos = np.arange(len(st))
     if students is not None:
