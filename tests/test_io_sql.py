@@ -183,3 +183,33 @@ def test_sqlite_failure_returns_nothing_half_loaded(tmp_path):
     with pytest.raises(SourceError, match="the query failed|reading the database"):
         read_sql("select student_id, case when v = 30 then abs(-9223372036854775808) "
                  "else v end as v from t", f"sqlite:///{db}", chunksize=8)
+
+
+TRICKY = """
+select * from (values
+  ('0007'::text, 1::int, 2.50::numeric(6,2), true, 'plain'::text,
+   date '2024-03-01', timestamptz '2024-03-02 00:30+02', timestamp '2024-03-01 22:30'),
+  ('0008', null, null, false, '', null, null, null),
+  ('0009', -3, 1e-7, null, 'a "quoted", comma
+and a newline', date '2023-12-31', timestamptz '2023-12-31 23:59:59.999999-05',
+   timestamp '2024-01-01 04:59:59.999999'),
+  ('0010', 4, 12345.678, true, 'Zoë 张伟 =HYPERLINK()', date '2024-02-29',
+   timestamptz '2024-02-29 12:00+00', timestamp '2024-02-29 12:00')
+) as t(student_id, n, x, flag, note, day, at, naive)
+"""
+
+
+def test_postgres_copy_path_equals_the_row_path(pg_url):
+    """COPY into Arrow and row-by-row fetching give the same frame, NULL and '' kept apart."""
+    rows = read_sql(TRICKY, pg_url, method="rows")
+    fast = read_sql(TRICKY, pg_url, method="copy")
+    assert fast["student_id"].tolist() == ["0007", "0008", "0009", "0010"]
+    assert fast["note"].iloc[1] == "" and fast["note"].iloc[2].endswith("and a newline")
+    assert pd.isna(fast["x"].iloc[1]) and fast["x"].iloc[2] == 1e-7
+    assert fast["at"].iloc[2] == pd.Timestamp("2024-01-01 04:59:59.999999")
+    assert fast["at"].iloc[0] == fast["naive"].iloc[0]
+    pd.testing.assert_frame_equal(fast, rows, check_dtype=False)
+    for col in ("student_id", "n", "x", "at", "naive"):
+        assert fast[col].dtype == rows[col].dtype, col
+    with pytest.raises(ConfigError, match="needs PostgreSQL through psycopg"):
+        read_sql("select 1", "sqlite://", method="copy")

@@ -20,7 +20,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -124,13 +124,13 @@ def _scrub(text: str, url: str) -> str:
 def _column_values(values: Sequence[Any], is_id: bool) -> Any:
     if is_id:
         # ids as text exactly as the database gives them; never through a float
-        return np.array([None if v is None else str(v) for v in values], dtype=object)
+        return pd.Series([None if v is None else str(v) for v in values], dtype="str")
     return list(values)
 
 
 def _finish_column(s: pd.Series, name: str, source: str) -> pd.Series:
     if s.dtype != object:
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
+        if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
             return _dates(s, name, source)
         return s
     present = s.dropna()
@@ -147,9 +147,7 @@ def _finish_column(s: pd.Series, name: str, source: str) -> pd.Series:
     if hasattr(first, "tzinfo") and hasattr(first, "year"):
         parsed = pd.to_datetime(s, utc=any(getattr(v, "tzinfo", None) is not None
                                            for v in present))
-        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-            return _dates(parsed, name, source)
-        return parsed
+        return _dates(parsed, name, source)
     return s
 
 
@@ -161,7 +159,9 @@ def _dates(s: pd.Series, name: str, source: str) -> pd.Series:
             source=source, arrived=f"{int(far.sum()):,} rows, e.g. {s[far].iloc[0]!r}",
             hint="filter or fix those rows in the query",
         )
-    return naive_utc(s)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return naive_utc(s)
+    return s.astype("datetime64[ns]")
 
 
 def read_sql(
@@ -173,6 +173,7 @@ def read_sql(
     id_columns: Sequence[str] = ("student_id",),
     chunksize: int = 50_000,
     max_rows: int | None = None,
+    method: Literal["auto", "rows", "copy"] = "auto",
 ) -> pd.DataFrame:
     """Run a query through SQLAlchemy and return its rows as a DataFrame, read in chunks.
 
@@ -195,6 +196,11 @@ def read_sql(
         Rows fetched at a time.
     max_rows : int, optional
         Refuse results larger than this (a typed error before memory runs out).
+    method : {"auto", "rows", "copy"}, default "auto"
+        ``"copy"`` streams the result with PostgreSQL's ``COPY ... TO STDOUT`` into Arrow
+        (PostgreSQL through psycopg, no ``params``; several times faster than fetching rows);
+        ``"rows"`` fetches rows through a server-side cursor (every database); ``"auto"``
+        takes ``"copy"`` where it can. Both give the same frame.
 
     Returns
     -------
@@ -230,6 +236,9 @@ def read_sql(
                                  or max_rows < 0):
         raise ConfigError("max_rows must be a whole number >= 0", key="max_rows",
                           arrived=repr(max_rows))
+    if method not in ("auto", "rows", "copy"):
+        raise ConfigError("method must be 'auto', 'rows' or 'copy'", key="method",
+                          arrived=repr(method))
     import sqlalchemy as sa
 
     real = expand_url(url, source=source)
@@ -257,8 +266,25 @@ def read_sql(
     n = 0
     stage = "connect"
     try:
+        copyable = (engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+                    and not params)
+        if method == "copy" and not copyable:
+            raise ConfigError(
+                "method='copy' needs PostgreSQL through psycopg and a query without params",
+                key="method", arrived=f"{engine.dialect.name}+{engine.dialect.driver}",
+                hint="use method='auto'",
+            )
         with engine.connect() as conn:
             stage = "query"
+            if copyable and method in ("auto", "copy"):
+                from studentprofile.io._postgres import read_postgres
+
+                frame = read_postgres(
+                    conn.connection.dbapi_connection, query, source=source,
+                    id_columns=list(id_columns), max_rows=max_rows, where=where,
+                )
+                logger.info("source %r: %d rows from %s (COPY)", source, len(frame), where)
+                return frame
             conn = conn.execution_options(stream_results=True, yield_per=chunksize)
             result = conn.execute(sa.text(query), dict(params or {}))
             stage = "fetch"
@@ -318,6 +344,16 @@ def read_sql(
             f"the driver for {scheme} databases is not installed",
             arrived=_scrub(str(exc), real),
             hint=_DRIVER_HINT.get(scheme, "install the DBAPI driver of your database"),
+        ) from None
+    except Exception as exc:
+        dbapi = getattr(engine.dialect, "dbapi", None)
+        if dbapi is None or not isinstance(exc, getattr(dbapi, "Error", ())):
+            raise
+        raise SourceError(
+            f"the query failed on the database at {where}", source=source,
+            arrived=_scrub(str(exc), real),
+            hint="run the query in the database's own client to see the problem; "
+                 "nothing was loaded",
         ) from None
     finally:
         engine.dispose()
