@@ -8,6 +8,7 @@ below checks that the same instant, written in any zone or form, gives the same 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import re
 
 import numpy as np
@@ -16,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studentprofile.errors import ConfigError
+from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import TemporalSplits
 from studentprofile.features import make_grid
 from studentprofile.labels import make_labels
-from studentprofile.tables import EventTables, _time
+from studentprofile.tables import EventTables, _checks, _time
 
 BASE = pd.Timestamp("2024-03-01")
 ZONES = ["UTC", "Europe/London", "Asia/Shanghai", "America/Los_Angeles", "Asia/Kolkata",
@@ -173,3 +174,83 @@ def test_horizon_too_long_to_add_is_a_config_error(horizon):
     grid = pd.DataFrame({"student_id": ["ana"], "as_of": [BASE]})
     with pytest.raises(ConfigError, match=re.escape(_time.DAYS_POSITIVE.format(key="horizon"))):
         make_labels(TABLES, grid, outcome="withdrawn", horizon=horizon)
+
+
+# ------------------------------------------------ 12.17: tables that used to break or lie
+def _events(**cols):
+    base = {"student_id": ["a"], "time": [1.0], "family": "academic", "kind": "quiz",
+            "value": [1.0]}
+    base.update(cols)
+    n = max(len(v) for v in base.values() if isinstance(v, list))
+    base = {k: (v * n if isinstance(v, list) and len(v) == 1 else v) for k, v in base.items()}
+    return pd.DataFrame(base)
+
+
+STUDENTS = pd.DataFrame({"student_id": ["a"]})
+
+
+@pytest.mark.parametrize("column", ["time", "known_at"])
+@pytest.mark.parametrize("when", ["2300-01-01", pd.Timestamp("2300-01-01"),
+                                  dt.datetime(2300, 1, 1), "1800-06-01T00:00+01:00",
+                                  pd.Timestamp("2300-01-01", tz="Asia/Shanghai")])
+def test_year_2300_in_a_time_column_is_a_schema_error(column, when):
+    cols = {"time": ["2024-01-01"], column: [when]}
+    if column == "known_at" and getattr(when, "tzinfo", None) is not None:
+        cols["time"] = [pd.Timestamp("2024-01-01", tz="UTC")]
+    if column == "known_at" and isinstance(when, str) and "+" in when:
+        cols["time"] = ["2024-01-01T00:00Z"]
+    with pytest.raises(SchemaError, match=rf"events\.{column} \[time-range\].*1900-01-01 up to "
+                       r"\(not including\) 2150-01-01"):
+        EventTables(students=STUDENTS, events=_events(**cols))
+
+
+def test_a_datetime64_column_of_another_unit_out_of_range_is_a_schema_error():
+    times = pd.Series(np.array(["2300-01-01"], dtype="datetime64[s]"))
+    with pytest.raises(SchemaError, match=r"outcomes\.time \[time-range\]"):
+        EventTables(students=STUDENTS, outcomes=pd.DataFrame(
+            {"student_id": ["a"], "time": times, "outcome": ["w"]}))
+
+
+@pytest.mark.parametrize("ids", [
+    [2**64], [2**63], [-(2**63) - 1],
+    np.array([2**64 - 1], dtype="uint64"),  # used to become -1 silently
+    pd.array([2**64 - 1], dtype="UInt64"),
+])
+def test_ids_beyond_int64_are_schema_errors(ids):
+    with pytest.raises(SchemaError, match=re.escape(_checks.ID_RANGE)):
+        EventTables(students=pd.DataFrame({"student_id": ids}))
+
+
+def test_float_ids_beyond_exact_integers_are_schema_errors():
+    with pytest.raises(SchemaError, match=re.escape(_checks.ID_FLOAT_RANGE)):
+        EventTables(students=pd.DataFrame({"student_id": [1e17]}))
+
+
+def test_largest_int64_id_is_kept_exactly():
+    t = EventTables(students=pd.DataFrame({"student_id": np.array([2**63 - 1], dtype="uint64")}))
+    assert t.students["student_id"].tolist() == [2**63 - 1]
+
+
+@pytest.mark.parametrize("ids", [[""], ["  "], ["a", ""], ["\t"]])
+def test_empty_text_ids_are_schema_errors(ids):
+    with pytest.raises(SchemaError, match=r"students\.student_id \[not-empty\]"):
+        EventTables(students=pd.DataFrame({"student_id": ids}))
+    events = _events(student_id=ids)
+    with pytest.raises(SchemaError, match=r"\[not-empty\]"):
+        EventTables(students=pd.DataFrame({"student_id": ["a", *ids]}).drop_duplicates(),
+                    events=events)
+
+
+@pytest.mark.parametrize("values", [[[1], 2], [{"a": 1}], [1 + 2j], [complex(1, 0), 2.0],
+                                    np.array([1 + 0j, 2 + 0j]), [(1, 2)], [{1}]])
+def test_values_that_are_not_real_numbers_are_schema_errors(values):
+    with pytest.raises(SchemaError, match=r"events\.value \[numeric\]: `value` must hold real"):
+        EventTables(students=STUDENTS, events=_events(value=list(values)))
+
+
+def test_real_values_in_any_form_are_kept():
+    t = EventTables(students=STUDENTS, events=_events(
+        value=["3.5", 2, None, np.float32(0.5), True, decimal.Decimal("1.25")]))
+    assert t.events["value"].tolist()[:2] == [3.5, 2.0]
+    assert np.isnan(t.events["value"].iloc[2])
+    assert t.events["value"].tolist()[3:] == [0.5, 1.0, 1.25]

@@ -29,6 +29,7 @@ from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
 from studentprofile.evaluation._metrics import _pr_auc, _reliability, _roc_auc
 from studentprofile.evaluation._ranking import _Cut
+from studentprofile.evaluation._report import EvaluationReport, evaluate
 from studentprofile.tables import EventTables
 from studentprofile.tables._checks import show_values
 from studentprofile.tables._time import (
@@ -437,7 +438,7 @@ class BacktestResult:
     feature_info : dict or None
         The feature builder's ``feature_info_`` after the last transform, when it has one.
     params : dict
-        Label, horizon, k values and other settings.
+        Outcome, horizon, k values and other settings.
 
     Examples
     --------
@@ -487,9 +488,12 @@ class BacktestResult:
             for one, value in zip(ks, prec, strict=True):
                 row[f"precision@{_inputs.k_label(one)}"] = float(value)
             rows.append(row)
-        return pd.DataFrame(rows).set_index("as_of") if rows else pd.DataFrame()
+        columns = ["as_of", "n", "positives", "roc_auc", "pr_auc"] + [
+            f"precision@{_inputs.k_label(one)}" for one in ks
+        ]
+        return pd.DataFrame(rows, columns=columns).set_index("as_of")
 
-    def report(self, **kwargs: Any) -> Any:
+    def report(self, **kwargs: Any) -> EvaluationReport:
         """Build an :class:`EvaluationReport` of the pooled labelled test rows.
 
         Parameters
@@ -502,8 +506,6 @@ class BacktestResult:
         -------
         EvaluationReport
         """
-        from studentprofile.evaluation._report import evaluate
-
         labelled = self.scores[self.scores["label"].notna()]
         kwargs.setdefault("backtest", self)
         return evaluate(
@@ -722,13 +724,14 @@ def _split_metrics(
     return out
 
 
+@_inputs.renamed_keyword("label", "outcome")
 def backtest(
     tables: EventTables,
     splits: TemporalSplits,
     *,
     feature_builder: Any,
     model: Any,
-    label: str | Sequence[str],
+    outcome: str | Sequence[str],
     grid: pd.DataFrame | None = None,
     k: Any = (0.05, 0.1, 0.2),
     n_bins: int = 10,
@@ -752,8 +755,9 @@ def backtest(
         A scikit-learn style classifier (``fit(X, y)``, ``predict_proba(X)``), e.g.
         :class:`studentprofile.models.RiskModel`; a fresh ``sklearn.base.clone`` is fitted per
         split.
-    label : str or list of str
-        The outcome(s) counted as positive, e.g. ``"withdrawn"``.
+    outcome : str or list of str
+        The outcome(s) counted as positive, e.g. ``"withdrawn"`` (as in
+        :func:`studentprofile.labels.make_labels`). ``label=`` is the deprecated old name.
     grid : DataFrame, optional
         Candidate rows (``student_id``, ``as_of``), e.g. from
         :func:`studentprofile.features.make_grid`; each split uses the rows in its windows.
@@ -809,7 +813,7 @@ def backtest(
     ...         return pd.DataFrame({"engagement": e.to_numpy()}, index=index)
     >>> splits = TemporalSplits(test_start=40.0, test_end=60.0, horizon=20, every=10)
     >>> result = backtest(tables, splits, feature_builder=Engagement(),
-    ...                   model=LogisticRegression(), label="withdrawn", k=[2],
+    ...                   model=LogisticRegression(), outcome="withdrawn", k=[2],
     ...                   test_observed_until=100.0)
     >>> result.metrics[["n_train", "n_test", "n_test_positive", "roc_auc", "precision@2"]]
            n_train  n_test  n_test_positive  roc_auc  precision@2
@@ -879,7 +883,7 @@ def backtest(
             y_tr = make_labels(
                 tables,
                 grid.iloc[tr],
-                outcome=label,
+                outcome=outcome,
                 horizon=horizon,
                 observed_until=window.label_cutoff,
             ).to_numpy()
@@ -890,7 +894,7 @@ def backtest(
             y_te = make_labels(
                 tables,
                 grid.iloc[te],
-                outcome=label,
+                outcome=outcome,
                 horizon=horizon,
                 observed_until=end,
             ).to_numpy(copy=True)
@@ -983,7 +987,7 @@ def backtest(
     splits_frame["n_train"] = [len(p[1]) for p in plans]
     splits_frame["n_test"] = [len(p[3]) for p in plans]
     params = {
-        "label": label if isinstance(label, str) else list(label),
+        "outcome": outcome if isinstance(outcome, str) else list(outcome),
         "horizon_days": horizon,
         "gap_days": splits._gap,
         "k": [_inputs.k_label(one) for one in ks],

@@ -8,7 +8,9 @@ arrived, up to five offending rows and what to do.
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
 import difflib
+import numbers as _numbers
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +23,16 @@ from studentprofile.errors import SchemaError
 from studentprofile.tables._time import RANGE_TEXT, TimeKind, naive_utc, out_of_range
 
 _MAX_SHOWN = 5
+
+#: Integer identifiers must fit a signed 64-bit integer (the tables store them as int64).
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+#: Floats are whole-number identifiers only while every integer is exact (2**53).
+FLOAT_ID_MAX = 2**53
+
+ID_RANGE = "integer `student_id` values must fit in a signed 64-bit integer"
+ID_FLOAT_RANGE = "`student_id` floats are exact only up to 2**53 (9,007,199,254,740,992)"
+ID_EMPTY = "`student_id` must not be empty text"
 
 
 def show_rows(frame: pd.DataFrame, mask: np.ndarray | pd.Series, columns: Sequence[str]) -> str:
@@ -125,6 +137,10 @@ def plain(series: pd.Series) -> pd.Series:
         if pd.api.types.is_integer_dtype(dtype):
             if series.isna().any():
                 return series.astype("float64")
+            if pd.api.types.is_unsigned_integer_dtype(dtype) and len(series) and (
+                int(series.max()) > INT64_MAX
+            ):
+                return series.astype("uint64")  # int64 would wrap around
             return series.astype("int64")
         if pd.api.types.is_float_dtype(dtype):
             return series.astype("float64")
@@ -150,6 +166,8 @@ def student_ids(series: pd.Series, table: str, frame: pd.DataFrame) -> pd.Series
             hint="fill in the identifier or drop those rows before building EventTables",
         )
     kind = s.dtype.kind
+    if kind == "u" and len(s) and int(s.max()) > INT64_MAX:
+        _raise_id_range(s.to_numpy() > INT64_MAX, s.to_numpy(), table, frame)
     if kind in "iu":
         return s.astype("int64")
     if kind == "b":
@@ -164,6 +182,19 @@ def student_ids(series: pd.Series, table: str, frame: pd.DataFrame) -> pd.Series
     if kind == "f":
         vals = s.to_numpy()
         bad = ~np.isfinite(vals) | (np.floor(vals) != vals)
+        if not bad.any() and (np.abs(vals) > FLOAT_ID_MAX).any():
+            big = np.abs(vals) > FLOAT_ID_MAX
+            raise SchemaError(
+                ID_FLOAT_RANGE,
+                table=table,
+                column="student_id",
+                rule="id-range",
+                arrived=f"values {show_values(vals[big])}",
+                rows=show_rows(frame, big, ["student_id"]),
+                n_bad=int(big.sum()),
+                hint="read the identifiers as text (e.g. dtype={'student_id': str}) so no digit "
+                "is lost",
+            )
         if bad.any():
             raise SchemaError(
                 "`student_id` must be integers or strings; floats are accepted only when whole",
@@ -195,6 +226,12 @@ def student_ids(series: pd.Series, table: str, frame: pd.DataFrame) -> pd.Series
             count=len(values),
         )
         if is_int.all():
+            wide = np.fromiter(
+                (not INT64_MIN <= int(v) <= INT64_MAX for v in values), dtype=bool,
+                count=len(values),
+            )
+            if wide.any():
+                _raise_id_range(wide, values, table, frame)
             return pd.Series(values.astype("int64"), index=s.index, name="student_id")
         bad = ~is_str
         raise SchemaError(
@@ -208,7 +245,37 @@ def student_ids(series: pd.Series, table: str, frame: pd.DataFrame) -> pd.Series
             hint="convert the column with .astype(str) (or to integers) before building "
             "EventTables",
         )
-    return s.astype(object) if s.dtype == object else s
+    text = s.astype(object) if s.dtype == object else s
+    blank = np.fromiter((not v.strip() for v in values), dtype=bool, count=len(values))
+    if blank.any():
+        raise SchemaError(
+            ID_EMPTY,
+            table=table,
+            column="student_id",
+            rule="not-empty",
+            arrived=f"{int(blank.sum()):,} empty or blank identifier(s) "
+            f"{show_values(pd.unique(values[blank]))}",
+            rows=show_rows(frame, blank, list(frame.columns)[:6]),
+            n_bad=int(blank.sum()),
+            hint="fill in the identifier or drop those rows before building EventTables",
+        )
+    return text
+
+
+def _raise_id_range(
+    bad: np.ndarray, values: np.ndarray, table: str, frame: pd.DataFrame
+) -> NoReturn:
+    raise SchemaError(
+        ID_RANGE,
+        table=table,
+        column="student_id",
+        rule="id-range",
+        arrived=f"values {show_values(values[bad])} (the range is {INT64_MIN:,} to {INT64_MAX:,})",
+        rows=show_rows(frame, bad, ["student_id"]),
+        n_bad=int(bad.sum()),
+        hint="read the identifiers as text (e.g. dtype={'student_id': str}); they are then kept "
+        "exactly as given",
+    )
 
 
 def categories(
@@ -300,6 +367,8 @@ def numbers(
     s = plain(series)
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(object)
+    if s.dtype.kind == "c":
+        _raise_not_real(s, np.ones(len(s), dtype=bool), table, column, frame)
     if s.dtype.kind in "iufb":
         out = s.astype("float64")
     elif s.dtype.kind == "M" or isinstance(s.dtype, pd.DatetimeTZDtype):
@@ -312,7 +381,12 @@ def numbers(
             hint="check the column mapping",
         )
     else:
-        converted = pd.to_numeric(s.astype(object), errors="coerce")
+        obj = s.astype(object)
+        odd = np.fromiter((not _real_or_text(v) for v in obj.to_numpy()), dtype=bool,
+                          count=len(obj))
+        if odd.any():
+            _raise_not_real(obj, odd, table, column, frame)
+        converted = pd.to_numeric(obj, errors="coerce")
         bad = (converted.isna() & s.notna()).to_numpy()
         if bad.any():
             raise SchemaError(
@@ -345,6 +419,45 @@ def numbers(
             hint=f"replace those values in `{column}` with a real measurement or leave them empty",
         )
     return pd.Series(vals, index=series.index, name=column)
+
+
+def _real_or_text(v: object) -> bool:
+    """Whether ``v`` may hold a measurement: a real number, text, or empty."""
+    if v is None or v is pd.NA:
+        return True
+    if isinstance(v, str | bytes | decimal.Decimal):
+        return True
+    return isinstance(v, _numbers.Real)  # int, float, bool, numpy reals; not complex
+
+
+def _distinct(values: Iterable[object]) -> list[object]:
+    """Distinct values in order of appearance, unhashable ones included (compared by repr)."""
+    seen: set[str] = set()
+    out = []
+    for v in values:
+        key = repr(v)
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
+def _raise_not_real(
+    s: pd.Series, bad: np.ndarray, table: str, column: str, frame: pd.DataFrame
+) -> NoReturn:
+    bad = np.asarray(bad, dtype=bool)
+    raise SchemaError(
+        f"`{column}` must hold real numbers (text is accepted only when it spells a number)",
+        table=table,
+        column=column,
+        rule="numeric",
+        arrived=f"{int(bad.sum()):,} value(s) that are not real numbers, e.g. "
+        f"{show_values(_distinct(s.to_numpy(dtype=object)[bad]))}",
+        rows=show_rows(frame, bad, ["student_id", "kind", column]),
+        n_bad=int(bad.sum()),
+        hint=f"give one real number per row in `{column}` (complex numbers, lists and other "
+        "containers are not measurements)",
+    )
 
 
 @dataclass
