@@ -28,6 +28,7 @@ Definitions, tie handling and how to read an audit: ``docs/evaluation.md``.
 """
 
 from studentprofile.evaluation._backtest import BacktestResult, Split, TemporalSplits, backtest
+from studentprofile.evaluation._cv import CrossValidation, cross_validate
 from studentprofile.evaluation._fairness import DISPARITY_METRICS, FairnessAudit, fairness_audit
 from studentprofile.evaluation._json import to_json_safe
 from studentprofile.evaluation._lead_time import LeadTime, flags_from_scores, lead_time, long_scores
@@ -66,6 +67,7 @@ __all__ = [
     "DISPARITY_METRICS",
     "OBSERVATIONAL_CAVEAT",
     "BacktestResult",
+    "CrossValidation",
     "ContactComparison",
     "EvaluationReport",
     "FairnessAudit",
@@ -80,6 +82,7 @@ __all__ = [
     "capacity_report",
     "contact_comparison",
     "contact_trajectories",
+    "cross_validate",
     "evaluate",
     "expected_calibration_error",
     "fairness_audit",

@@ -28,6 +28,7 @@ from studentprofile.features._presets import (
     participation_features,
     wellbeing_features,
 )
+from studentprofile.features._snapshot import snapshot_matrix
 from studentprofile.features._spec import (
     AGGREGATES,
     MISSING_RULES,
@@ -58,6 +59,7 @@ __all__ = [
     "make_grid",
     "oulad_features",
     "participation_features",
+    "snapshot_matrix",
     "wellbeing_features",
     "window_label",
 ]
