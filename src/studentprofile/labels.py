@@ -41,8 +41,8 @@ import pandas as pd
 
 from studentprofile.errors import ConfigError, DataQualityWarning, SchemaError
 from studentprofile.tables import EventTables
-from studentprofile.tables._checks import show_values
-from studentprofile.tables._time import as_days, as_moment, days_delta, time_column
+from studentprofile.tables._checks import show_values, time_column
+from studentprofile.tables._time import as_days, as_moment, days_delta
 
 __all__ = ["check_grid", "final_outcome", "make_labels"]
 

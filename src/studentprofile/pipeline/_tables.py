@@ -11,7 +11,7 @@ from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.pipeline._config import ExperimentConfig
 from studentprofile.pipeline._sections import ID_COLUMNS, TableSource
 from studentprofile.tables import EventTables
-from studentprofile.tables._time import time_column
+from studentprofile.tables._checks import time_column
 
 __all__ = ["load_tables"]
 
