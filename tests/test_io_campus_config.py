@@ -155,3 +155,50 @@ def test_source_rules_and_secrets(campus, monkeypatch, tmp_path):
     both.write_text(text.replace('kind = "lms_click"', 'kind = "lms_click"\nsql = "select 1"'))
     with pytest.raises(ConfigError, match="a path or a sql query"):
         load_config(both)
+
+
+def test_an_lrs_export_is_an_events_source(tmp_path, monkeypatch, capsys):
+    students = pd.DataFrame({"student_id": ["000123", "000456"]})
+    students.to_csv(tmp_path / "students.csv", index=False)
+    pd.DataFrame({"student_id": ["000456"], "time": ["2024-06-01"], "outcome": ["withdrawn"]}
+                 ).to_csv(tmp_path / "outcomes.csv", index=False)
+    adl = "http://adlnet.gov/expapi/verbs/"
+    statements = [
+        {"id": f"s{i}", "actor": {"account": {"homePage": "https://lms", "name": who}},
+         "verb": {"id": adl + verb}, "object": {"id": "https://lms/quiz/1"},
+         "result": {"score": {"scaled": score}} if score is not None else {},
+         "timestamp": f"2024-03-0{i + 1}T10:00:00+08:00", "stored": f"2024-03-0{i + 2}T00:00:00Z"}
+        for i, (who, verb, score) in enumerate([("000123", "passed", 0.9),
+                                                ("000456", "failed", 0.2),
+                                                ("000456", "launched", None)])
+    ]
+    statements.append({"id": "bad", "verb": {"id": adl + "passed"}})  # no actor
+    (tmp_path / "lrs.jsonl").write_text("\n".join(json.dumps(s) for s in statements))
+    (tmp_path / "campus.toml").write_text(textwrap.dedent("""
+        name = "lrs-source"
+        [data]
+        students = "students.csv"
+        outcomes = { path = "outcomes.csv", parse_dates = ["time"] }
+        [[data.events]]
+        name = "lrs"
+        path = "lrs.jsonl"
+        format = "xapi"
+        hash_key_env = "SP_TEST_NO_SUCH_KEY"
+    """))
+    monkeypatch.delenv("SP_TEST_NO_SUCH_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SP_TEST_NO_SUCH_KEY is not set"):
+        load_tables(load_config(tmp_path / "campus.toml"))
+    text = (tmp_path / "campus.toml").read_text().replace(
+        'hash_key_env = "SP_TEST_NO_SUCH_KEY"\n', "")
+    (tmp_path / "campus.toml").write_text(text)
+    tables = load_tables(load_config(tmp_path / "campus.toml"))
+    ev = tables.events.sort_values("time")
+    assert ev["kind"].tolist() == ["xapi_passed", "xapi_failed", "xapi_launched"]
+    assert ev["student_id"].tolist() == ["000123", "000456", "000456"]
+    assert ev["time"].iloc[0] == pd.Timestamp("2024-03-01 02:00")  # +08:00 -> UTC
+    assert ev["known_at"].iloc[0] == pd.Timestamp("2024-03-02 00:00")  # stored
+    assert (ev["source"] == "lrs").all()
+    assert main(["check", str(tmp_path / "campus.toml"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    lrs = next(s for s in report["sources"] if s["source"] == "lrs")
+    assert lrs["records"]["rejected"] == {"missing-actor": 1}

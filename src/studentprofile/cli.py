@@ -235,6 +235,13 @@ def _cmd_check(args: argparse.Namespace, out: _Out) -> int:
             parts.append(f"{s['unknown_ids']:,} unknown ids (e.g. {s['unknown_ids_example']})")
         if s.get("time_from") is not None:
             parts.append(f"time {s['time_from']} .. {s['time_until']}")
+        rec = s.get("records")
+        if rec:
+            rejected = sum(rec["rejected"].values())
+            parts.append(f"{rec['records']:,} records: {rec['voided']:,} voided, "
+                         f"{sum(rec['skipped'].values()):,} skipped, {rejected:,} rejected"
+                         + (f" ({', '.join(f'{k} {v}' for k, v in rec['rejected'].items())})"
+                            if rejected else ""))
         lag = s.get("known_at_lag_days")
         if lag:
             parts.append(f"known_at lag median {lag['median']:g} d, max {lag['max']:g} d")

@@ -78,6 +78,8 @@ def check_sources(cfg: ExperimentConfig) -> dict[str, Any]:
                 report["sources"].append(entry)
                 continue
             entry["rows"] = len(frame)
+            if "record_report" in frame.attrs:
+                entry["records"] = frame.attrs["record_report"]
             entry["columns"] = [str(c) for c in frame.columns]
             if "student_id" in frame.columns:
                 ids = frame["student_id"].dropna().astype(str)

@@ -381,7 +381,8 @@ class _Reader:
         allowed = ["path", "columns", "parse_dates", "sep", "encoding", "decimal", "dtype",
                    "sheet", "sql", "url"]
         if is_events:
-            allowed += ["name", "family", "kind", "value", "known_at_delay"]
+            allowed += ["name", "family", "kind", "value", "known_at_delay", "format",
+                        "hash_key_env"]
         d = self.section(d, key, allowed)
         if ("path" in d) == ("sql" in d):
             raise self.src.error("a table needs a path or a sql query (one of them)",
@@ -455,6 +456,14 @@ class _Reader:
                     raise self.src.error("value is a constant or a mapped column, not both",
                                          f"{key}.value")
                 kw["value"] = self.number(d["value"], f"{key}.value")
+            if "format" in d:
+                kw["format"] = self.text(d["format"], f"{key}.format",
+                                         choices=["xapi", "caliper", "moodle_log"])
+                if "path" not in d:
+                    raise self.src.error("a learning-record source reads a file (path)",
+                                         f"{key}.path")
+            if "hash_key_env" in d:
+                kw["hash_key_env"] = self.text(d["hash_key_env"], f"{key}.hash_key_env")
             if "known_at_delay" in d:
                 if "known_at" in cols:
                     raise self.src.error("known_at is a column or a delay, not both",

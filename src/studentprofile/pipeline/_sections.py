@@ -82,6 +82,14 @@ class TableSource:
     known_at_delay : float or None
         Events sources: ``known_at`` = ``time`` plus this many days ("grades are known 7 days
         after the exam"), when the source has no ``known_at`` column.
+    format : str or None
+        Events sources in a learning-record standard: ``"xapi"`` (statements, JSON or JSON
+        Lines, as an LRS exports them), ``"caliper"`` (IMS Caliper 1.2 events or envelopes) or
+        ``"moodle_log"`` (an export of Moodle's ``logstore_standard_log``); None for a plain
+        events table.
+    hash_key_env : str or None
+        Learning-record sources: the environment variable holding the key of the actors'
+        keyed pseudonyms (HMAC-SHA256); None keeps actor ids as they are.
     """
 
     path: Path | None = None
@@ -99,6 +107,8 @@ class TableSource:
     kind: str | Mapping[str, Any] | None = None
     value: float | None = None
     known_at_delay: float | None = None
+    format: str | None = None
+    hash_key_env: str | None = None
 
 
 @dataclass(frozen=True)

@@ -78,11 +78,43 @@ def _apply_rule(frame: pd.DataFrame, rule: Any, name: str, where: str) -> pd.Ser
     return text.map(mapping).astype(object)
 
 
+def _read_records(src: TableSource, where: str) -> pd.DataFrame:
+    """Read a learning-record export (xAPI, Caliper, Moodle log) into events; log its report."""
+    import logging
+    import os
+
+    from studentprofile.io import read_caliper, read_moodle_log, read_xapi
+    from studentprofile.io._files import read_table_file
+
+    key = None
+    if src.hash_key_env is not None:
+        key = os.environ.get(src.hash_key_env)
+        if not key:
+            raise ConfigError(f"the environment variable {src.hash_key_env} is not set",
+                              key=f"{where}.hash_key_env",
+                              hint="export it with the pseudonym key (16 bytes or more)")
+    assert src.path is not None  # the config reader guarantees a path
+    if src.format == "xapi":
+        got = read_xapi(src.path, hash_key=key)
+    elif src.format == "caliper":
+        got = read_caliper(src.path, hash_key=key)
+    else:
+        log = read_table_file(src.path, table=where, sep=src.sep, encoding=src.encoding,
+                              id_columns=("userid", "courseid", "relateduserid",
+                                          "realuserid"))
+        got = read_moodle_log(log, hash_key=key)
+    logging.getLogger(__name__).info("%s: %s", where, got.report)
+    events = got.events.drop(columns=["record_id", "object_id", "source"])
+    events.attrs["record_report"] = got.report.to_dict()
+    return events
+
+
 def _events(src: TableSource, index: int, ids_as_text: bool) -> pd.DataFrame:
     """Read one events source and apply its family/kind/value/known_at rules."""
     name = src.name or ("events" if index == 0 else f"events.{index}")
     where = f"data.events ({name})"
-    frame = _read_table(src, "events", ids_as_text=ids_as_text)
+    frame = (_read_records(src, where) if src.format is not None
+             else _read_table(src, "events", ids_as_text=ids_as_text))
     if src.family is not None:
         frame["family"] = _apply_rule(frame, src.family, "family", where)
     if src.kind is not None:
