@@ -30,6 +30,7 @@ from studentprofile.pipeline._sections import (
     FeaturesConfig,
     GridConfig,
     LabelConfig,
+    SnapshotSource,
     SplitsConfig,
     TableSource,
     TrackingConfig,
@@ -369,6 +370,12 @@ class _Reader:
         kw["splits"] = self.splits(d.get("splits"))
         kw["evaluation"] = self.evaluation(d.get("evaluation"))
         kw["tracking"] = self.tracking(d.get("tracking"))
+        if kw["data"].snapshot is not None and kw["splits"].kind != "kfold":
+            raise self.src.error(
+                "a snapshot has no time axis to split on: it needs k-fold cross-validation",
+                "splits.kind", arrived=repr(kw["splits"].kind),
+                hint='add [splits] kind = "kfold" (folds = 5 by default)',
+            )
         return ExperimentConfig(**kw)
 
     def table(self, d: Any, key: str) -> TableSource:
@@ -377,6 +384,8 @@ class _Reader:
         if isinstance(d, Mapping):  # to_dict writes every field; null means "not set"
             d = {k: v for k, v in d.items() if v is not None}
         table = key.split(".")[1] if key.count(".") >= 1 else key
+        if table == "snapshot":
+            table = "students"  # a snapshot's columns are the students table's
         is_events = table == "events"
         allowed = ["path", "columns", "parse_dates", "sep", "encoding", "decimal", "dtype",
                    "sheet", "sql", "url"]
@@ -472,6 +481,68 @@ class _Reader:
                                                    lo=0, hi=36500)
         return TableSource(**kw)
 
+    def snapshot_data(self, d: Mapping[str, Any]) -> DataConfig:
+        others = [k for k in ("dataset", "students", "events", "outcomes", "audit_attributes",
+                              "time_origin", "simulate") if d.get(k) not in (None, [], {}, ())]
+        if others:
+            raise self.src.error("a snapshot is the whole data: no other tables or dataset",
+                                 "data.snapshot", arrived=repr(others))
+        snap = d["snapshot"]
+        if isinstance(snap, str):
+            snap = {"path": snap}
+        if isinstance(snap, Mapping):
+            snap = {k: v for k, v in snap.items() if v is not None}
+            if isinstance(snap.get("table"), Mapping):  # to_dict's nested form
+                snap = {**{k: v for k, v in snap["table"].items() if v is not None},
+                        **{k: v for k, v in snap.items() if k != "table"}}
+        own = ["student_id", "outcome", "positive", "audit_attributes", "allow_audit", "drop"]
+        snap = self.section(snap, "data.snapshot",
+                            own + ["path", "columns", "parse_dates", "sep", "encoding",
+                                   "decimal", "dtype", "sheet", "sql", "url"])
+        table = self.table({k: v for k, v in snap.items() if k not in own}, "data.snapshot")
+        kw: dict[str, Any] = {"table": table}
+        if "student_id" in snap:
+            kw["student_id"] = self.text(snap["student_id"], "data.snapshot.student_id")
+        outcome = snap.get("outcome")
+        if isinstance(outcome, Mapping):  # outcome = { column = "G3", positive = "G3 < 10" }
+            o = self.section(outcome, "data.snapshot.outcome", ["column", "positive"])
+            if "column" not in o:
+                raise self.src.error("the outcome needs its column",
+                                     "data.snapshot.outcome.column")
+            kw["outcome"] = self.text(o["column"], "data.snapshot.outcome.column")
+            if "positive" in o:
+                kw["positive"] = o["positive"]
+        elif outcome is not None:
+            kw["outcome"] = self.text(outcome, "data.snapshot.outcome")
+        if "positive" in snap:
+            kw["positive"] = snap["positive"]
+        if "positive" in kw:
+            pos = kw["positive"]
+            ok = isinstance(pos, str | int | float | bool) or (
+                isinstance(pos, list) and all(isinstance(v, str | int | float) for v in pos))
+            if not ok:
+                raise self.src.error("positive is a value, a list of values or a rule",
+                                     "data.snapshot.positive", arrived=repr(pos))
+            if isinstance(pos, str) and any(op in pos for op in "<>=!"):
+                from studentprofile.io import outcome_rule
+
+                try:
+                    outcome_rule(pos)
+                except ConfigError as exc:
+                    raise self.src.error(exc.message, "data.snapshot.positive",
+                                         arrived=exc.arrived, hint=exc.hint) from exc
+            kw["positive"] = tuple(pos) if isinstance(pos, list) else pos
+        for k in ("audit_attributes", "allow_audit", "drop"):
+            if k in snap:
+                kw[k] = self.strings(snap[k], f"data.snapshot.{k}")
+        out: dict[str, Any] = {"dataset": None, "snapshot": SnapshotSource(**kw)}
+        if "sample_students" in d:
+            out["sample_students"] = self.number(d["sample_students"], "data.sample_students",
+                                                 lo=0, lo_open=True)
+        if "ids_as_text" in d:
+            out["ids_as_text"] = self.boolean(d["ids_as_text"], "data.ids_as_text")
+        return DataConfig(**out)
+
     def event_rule(self, rule: Any, key: str, cols: Mapping[str, Any]) -> Any:
         """Read a family/kind rule: a constant, or {column = ..., map = {...}}."""
         name = key.rsplit(".", 1)[1]
@@ -502,7 +573,9 @@ class _Reader:
     def data(self, d: Any) -> DataConfig:
         d = self.section(d, "data", ["dataset", "students", "events", "outcomes",
                                      "audit_attributes", "time_origin", "sample_students",
-                                     "simulate", "ids_as_text"])
+                                     "simulate", "ids_as_text", "snapshot"])
+        if d.get("snapshot") is not None:
+            return self.snapshot_data(d)
         files = [t for t in ("students", "events", "outcomes")
                  if d.get(t) is not None and d.get(t) != []]
         dataset = d.get("dataset", None if files else "oulad")
@@ -642,6 +715,20 @@ class _Reader:
                 kw[k] = self.where(d[k], f"splits.{k}")
         if "truncate" in d:
             kw["truncate"] = self.boolean(d["truncate"], "splits.truncate")
+        if "kind" in d:
+            kw["kind"] = self.text(d["kind"], "splits.kind", choices=["temporal", "kfold"])
+        if "folds" in d:
+            kw["folds"] = int(self.number(d["folds"], "splits.folds", lo=2, hi=100,
+                                          integer=True))
+        if "shuffle" in d:
+            kw["shuffle"] = self.boolean(d["shuffle"], "splits.shuffle")
+        if "seed" in d:
+            kw["seed"] = int(self.number(d["seed"], "splits.seed", lo=0, integer=True))
+        if kw.get("kind", "temporal") == "temporal":
+            for k in ("folds", "shuffle", "seed"):
+                if k in kw:
+                    raise self.src.error(f"{k} is a k-fold setting", f"splits.{k}",
+                                         hint='add kind = "kfold"')
         if ("test_start" in kw) != ("test_end" in kw):
             missing = "test_end" if "test_start" in kw else "test_start"
             raise self.src.error("test_start and test_end go together", f"splits.{missing}",

@@ -112,6 +112,33 @@ class TableSource:
 
 
 @dataclass(frozen=True)
+class SnapshotSource:
+    """A flat table, one row per student (see :func:`studentprofile.io.from_snapshot`).
+
+    Attributes
+    ----------
+    table : TableSource
+        Where the table is (a file with its reading options, or a SQL query).
+    student_id : str or None
+        The id column; None numbers the rows.
+    outcome : str or None
+        The outcome column.
+    positive : object
+        The positive outcome: a value, a list of values, or a rule such as ``"G3 < 10"``.
+    audit_attributes, allow_audit, drop : tuple of str
+        As in :func:`~studentprofile.io.from_snapshot`.
+    """
+
+    table: TableSource
+    student_id: str | None = None
+    outcome: str | None = None
+    positive: Any = None
+    audit_attributes: tuple[str, ...] = ()
+    allow_audit: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Where the tables come from: a bundled dataset or three files.
 
@@ -135,6 +162,9 @@ class DataConfig:
     simulate : dict
         Keyword arguments of :func:`studentprofile.datasets.simulate_campus` (``dataset =
         "simulated"``).
+    snapshot : SnapshotSource or None
+        A flat, one-row-per-student table instead of the three tables (``[data.snapshot]``);
+        it needs ``splits.kind = "kfold"`` (a snapshot has no time axis to split on).
     ids_as_text : bool
         Id columns (:data:`ID_COLUMNS`, found through the column mapping) are text: CSV files
         are read as written (``000123`` stays ``000123``, never the number 123) and integer
@@ -151,6 +181,7 @@ class DataConfig:
     time_origin: str | None = None
     sample_students: float | int | None = None
     simulate: Mapping[str, Any] = field(default_factory=dict)
+    snapshot: SnapshotSource | None = None
     ids_as_text: bool = True
 
 
@@ -208,7 +239,7 @@ class LabelConfig:
 
 @dataclass(frozen=True)
 class SplitsConfig:
-    """The temporal backtest (see ``studentprofile.evaluation.TemporalSplits``).
+    """How a run splits its rows: a temporal backtest (``TemporalSplits``) or k folds.
 
     Attributes
     ----------
@@ -222,6 +253,12 @@ class SplitsConfig:
     truncate : bool
         Rebuild features from truncated tables per as-of date (slow; the builder is already
         leakage-safe, so the default is False).
+    kind : {"temporal", "kfold"}
+        ``"temporal"``: the backtest above; ``"kfold"``: student-disjoint, label-stratified
+        k-fold cross-validation (:func:`studentprofile.evaluation.cross_validate`), for flat
+        snapshots and data without a useful time axis.
+    folds, shuffle, seed : int, bool, int or None
+        The k-fold settings (``seed`` None: the experiment's seed).
     """
 
     test_start: Any = None
@@ -233,6 +270,10 @@ class SplitsConfig:
     train_where: Mapping[str, Any] = field(default_factory=dict)
     test_where: Mapping[str, Any] = field(default_factory=dict)
     truncate: bool = False
+    kind: str = "temporal"
+    folds: int = 5
+    shuffle: bool = True
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
