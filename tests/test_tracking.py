@@ -166,9 +166,10 @@ def test_pseudonyms_are_keyed_and_stable(monkeypatch):
     assert tracking.pseudonym_key("SP_KEY") == b"x" * 20
 
 
-def test_scan_text_finds_ids_inside_tokens_and_skips_short_ones():
-    ids = {"AAA/2013J/11391", "42", "stu-00007"}
+def test_scan_text_finds_whole_ids_and_skips_short_ones():
+    ids = {"AAA/2013J/11391", "42", "stu-00007", "AAA/2013J/1"}
     text = 'path "runs/AAA/2013J/11391.csv" and x=stu-00007, value 42'
+    # "AAA/2013J/1" is only the start of a longer id: not found
     assert tracking.scan_text(text, ids) == ["AAA/2013J/11391", "stu-00007"]
     assert tracking.scan_text("nothing here", ids) == []
 

@@ -141,3 +141,134 @@ def test_read_only_install_with_no_writable_folder_compiles_without_cache(read_o
     assert f"BOUNDS {chunk_bounds(10, 3).tolist()}" in r.stdout
     assert "WARNING:studentprofile._numba_cache:no writable folder for numba's cache" in r.stdout
     assert _written_into(site) == []
+
+
+# ------------------------------------------------------------------ 12.12 / 13.5 metric names
+IDS = [f"{i:06d}" for i in range(1, 41)] + ["Zoë-1", "Zoé-1", "王小明", "a/b", "a_b"]
+
+
+class _IdLikeAudit:
+    """A fairness audit of an attribute that is unique per student, as an audit at
+    ``min_group_size=1`` would give (the evaluation now refuses that; tracking must not rely
+    on it): every group is a student id, each group shown."""
+
+    def __init__(self, ids: list[str], suppressed: bool) -> None:
+        from studentprofile.evaluation import fairness_audit
+
+        n = len(ids)
+        rng = np.random.default_rng(0)
+        base = fairness_audit(y_true=rng.integers(0, 2, 2 * n), scores=rng.uniform(size=2 * n),
+                              attributes=pd.DataFrame({"student_number": ["a", "b"] * n}),
+                              k=0.3, min_group_size=5, n_boot=0)
+        frame = base.to_frame()
+        rows = pd.concat([frame.iloc[[i % len(frame)]] for i in range(n)], ignore_index=True)
+        rows["group"] = ids
+        rows["suppressed"] = suppressed
+        self._frame, self._summary = rows, base.summary()
+
+    def to_frame(self) -> pd.DataFrame:
+        return self._frame.copy()
+
+    def summary(self) -> pd.DataFrame:
+        return self._summary.copy()
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path
+
+
+@pytest.mark.parametrize("suppressed", [False, True])
+def test_no_student_id_in_a_metric_name_from_an_id_like_audit_attribute(store, suppressed):
+    from mlflow import MlflowClient
+
+    uri, tmp = store
+    rep = sp.tracking.log_experiment(tracking_uri=uri, experiment="t", run_name="r",
+                                     fairness=_IdLikeAudit(IDS, suppressed),
+                                     artifact_location=tmp / "a")
+    assert rep.complete, rep.not_logged
+    names = list(MlflowClient(tracking_uri=uri).get_run(rep.run_id).data.metrics)
+    assert names and all(n.startswith("fairness.student_number.") for n in names)
+    assert sp.tracking.find_identifiers(tmp / "a", []) == {}
+    hits = sp.tracking.scan_run(uri, rep.run_id, IDS)
+    assert not any(where.startswith("metric") for where in hits)
+    if suppressed:  # suppressed groups are counted, never named, anywhere in the run
+        assert hits == {}
+    else:  # shown groups are named in the audit table only, never in a metric name
+        assert set(hits) == {"artifact fairness/fairness_groups.csv"}
+
+
+def test_hostile_metric_keys_never_collide_or_break_the_run(store):
+    from mlflow import MlflowClient
+
+    uri, tmp = store
+    keys = {"income.<30k": 1.0, "income.>30k": 2.0, "income._30k": 3.0, "a b": 4.0, "a_b": 5.0,
+            "=HYPERLINK(\"x\")": 6.0, "../../etc": 7.0, "": 8.0, "性别.F": 9.0, "x" * 400: 10.0,
+            "ok.name": 11.0}
+    rep = sp.tracking.log_experiment(tracking_uri=uri, experiment="t", run_name="r",
+                                     metrics=keys, artifact_location=tmp / "a")
+    assert rep.complete, rep.not_logged
+    logged = MlflowClient(tracking_uri=uri).get_run(rep.run_id).data.metrics
+    assert sorted(logged.values()) == sorted(keys.values())  # none lost to a collision
+    assert logged["ok.name"] == 11.0
+    doc = json.loads(next((tmp / "a").rglob("metric_names.json")).read_text(encoding="utf-8"))
+    assert {doc["metrics"][name]: v for name, v in logged.items()} == keys  # reversible
+
+
+# ------------------------------------------------------------------ 12.11 the privacy scan
+HOSTILE_IDS = ["Ana Maria 2019", 'O"Brien-77', "Smith, Ann 42", "Tom & Jerry 9", "Zoë-Müller-1",
+               "王小明-2023", "O'Neil 5"]
+
+
+def _writers():
+    import html
+
+    def as_json(ids):  # json.dumps escapes every non-ASCII character as \uXXXX
+        return json.dumps({"students": ids})
+
+    def as_pandas_json(ids):  # pandas escapes "/" too
+        return pd.DataFrame({"id": ids}).to_json(orient="records")
+
+    def as_html(ids):
+        return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in ids) + "</ul>"
+
+    def as_html_entities(ids):  # every character a numeric entity
+        return "".join(f"<td>{''.join(f'&#{ord(c)};' for c in i)}</td>" for i in ids)
+
+    def as_csv(ids):
+        return pd.DataFrame({"id": ids, "x": range(len(ids))}).to_csv(index=False)
+
+    def as_json_in_html(ids):
+        return f"<script>var d = {html.escape(json.dumps(ids))};</script>"
+
+    def as_url(ids):
+        from urllib.parse import quote
+
+        return " ".join(f"https://x/students/{quote(i)}/card" for i in ids)
+
+    return [as_json, as_pandas_json, as_html, as_html_entities, as_csv, as_json_in_html, as_url]
+
+
+@pytest.mark.parametrize("write", _writers(), ids=lambda f: f.__name__)
+def test_scan_finds_every_hostile_id_however_the_file_escapes_it(write, tmp_path):
+    text = write(HOSTILE_IDS)
+    assert sp.tracking.scan_text(text, set(HOSTILE_IDS)) == sorted(HOSTILE_IDS)
+    (tmp_path / "f.txt").write_text(text, encoding="utf-8")
+    assert sp.tracking.find_identifiers(tmp_path, HOSTILE_IDS) == {"f.txt": sorted(HOSTILE_IDS)}
+
+
+@pytest.mark.parametrize("text, found", [
+    ("id 12345 here", []),                      # a longer number
+    ("ratio 0.1234 and 1234.5", []),            # digits of a decimal
+    ("x1234 and 1234x", []),                    # inside a longer word
+    ("A-12345", []),                            # a longer id
+    ("1234", ["1234"]),
+    ("id=1234, next", ["1234"]),
+    ("students/1234/card.json", ["1234"]),
+    ('{"id": 1234.0}', ["1234"]),               # an integer id written as a float
+    ("card_1234.html", ["1234"]),               # "_" separates words in file names
+])
+def test_scan_matches_whole_ids_only(text, found):
+    assert sp.tracking.scan_text(text, {"1234", "A-123"}) == found
