@@ -272,3 +272,119 @@ def test_scan_finds_every_hostile_id_however_the_file_escapes_it(write, tmp_path
 ])
 def test_scan_matches_whole_ids_only(text, found):
     assert sp.tracking.scan_text(text, {"1234", "A-123"}) == found
+
+
+# ------------------------------------------------------------------ 12.8 tampered flavour files
+@pytest.fixture(scope="module")
+def flavour_model(tmp_path_factory):
+    pytest.importorskip("mlflow")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"attendance": rng.uniform(size=200), "score": rng.normal(60, 10, 200)})
+    y = (rng.uniform(size=200) < 1 - X["attendance"]).astype(int)
+    model = sp.RiskModel(random_state=0, n_estimators=20).fit(X, y)
+    root = tmp_path_factory.mktemp("flavour")
+    return sp.tracking.save_model(model, root / "model", tiers={"high": 0.19},
+                                  model_card="# Card\n", input_example=X.head(1))
+
+
+@pytest.fixture()
+def copy(flavour_model, tmp_path):
+    return Path(shutil.copytree(flavour_model, tmp_path / "model"))
+
+
+def _rehash(model_dir: Path) -> None:
+    """Re-write the flavour manifest over the current files (a careful attacker)."""
+    from studentprofile.tracking import _flavour
+
+    (model_dir / "studentprofile" / "flavour.sha256").write_text(
+        "".join(_flavour._manifest_lines(model_dir)))
+
+
+def _load_both_ways(model_dir: Path, match: str) -> None:
+    import mlflow
+
+    from studentprofile.errors import ModelIntegrityError
+
+    with pytest.raises(ModelIntegrityError, match=match):
+        sp.tracking.load_model(str(model_dir))
+    with pytest.raises(ModelIntegrityError, match=match):
+        mlflow.pyfunc.load_model(str(model_dir))
+
+
+def _edit_json(path: Path, **changes) -> None:
+    doc = json.loads(path.read_text())
+    doc.update(changes)
+    path.write_text(json.dumps(doc))
+
+
+def test_the_untouched_model_loads_and_passes_sha256sum(copy):
+    assert sp.tracking.load_model(str(copy)).tiers == {"high": 0.19}
+    if shutil.which("sha256sum"):
+        r = subprocess.run(["sha256sum", "-c", "studentprofile/flavour.sha256"], cwd=copy,
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d: _edit_json(d / "studentprofile" / "settings.json", tiers={"high": 0.01}),
+     r"settings\.json: the file's SHA-256 does not match the flavour's manifest"),
+    (lambda d: _edit_json(d / "studentprofile" / "settings.json", top_reasons=50),
+     r"settings\.json: the file's SHA-256 does not match"),
+    (lambda d: (d / "studentprofile" / "model_card.md").write_text("# All fair\n"),
+     r"model_card\.md: the file's SHA-256 does not match"),
+    (lambda d: (d / "studentprofile" / "risk_model" / "metadata.json").write_text("{}"),
+     r"metadata\.json: the file's SHA-256 does not match"),
+    (lambda d: (d / "studentprofile" / "flavour.sha256").unlink(),
+     "the flavour's SHA-256 manifest is missing"),
+    (lambda d: (d / "studentprofile" / "flavour.sha256").write_text(
+        "0" * 64 + "  ../outside.json\n"), "path inside the model folder"),
+    (lambda d: (d / "studentprofile" / "flavour.sha256").write_text(
+        "0" * 64 + "  studentprofile/settings.json\n"), "files the flavour reads are not in"),
+    (lambda d: (d / "MLmodel").write_text((d / "MLmodel").read_text().replace(
+        "high: 0.19", "high: 0.01")),
+     r"(?s)MLmodel no longer says .*changed: studentprofile\.tiers"),
+    (lambda d: (d / "MLmodel").write_text((d / "MLmodel").read_text().replace(
+        "data: studentprofile", "data: ../tiers/studentprofile")),
+     "data folder must be 'studentprofile' inside the model folder|MLmodel no longer says"),
+])
+def test_a_tampered_flavour_file_is_refused(copy, edit, match):
+    edit(copy)
+    _load_both_ways(copy, match)
+
+
+def test_a_model_card_added_after_saving_is_refused(flavour_model, tmp_path):
+    from studentprofile.errors import ModelIntegrityError
+
+    model = sp.RiskModel.load(flavour_model / "studentprofile" / "risk_model")
+    d = sp.tracking.save_model(model, tmp_path / "m")  # no card
+    (d / "studentprofile" / "model_card.md").write_text("# Approved by the ethics board\n")
+    with pytest.raises(ModelIntegrityError, match="not listed: .*model_card.md"):
+        sp.tracking.load_model(str(d))
+
+
+@pytest.mark.parametrize("settings, match", [
+    ({"tiers": {"high": "abc"}}, r"tiers\['high'\] = 'abc'"),
+    ({"tiers": {"high": 1.5}}, r"tiers\['high'\] = 1\.5"),
+    ({"tiers": {"high": -0.1}}, r"tiers\['high'\] = -0\.1"),
+    ({"tiers": {"high": float("nan")}}, r"tiers\['high'\] = nan"),
+    ({"tiers": {"high": True}}, r"tiers\['high'\] = True"),
+    ({"tiers": {"": 0.2}}, r"tiers\[''\] = 0\.2"),
+    ({"tiers": ["high", 0.2]}, "tiers must map names"),
+    ({"tiers": {}, "top_reasons": "3"}, r"top_reasons must be an integer in \[0, 100\]"),
+    ({"tiers": {}, "top_reasons": 10**9}, r"top_reasons must be an integer"),
+])
+def test_bad_settings_are_refused_even_with_a_rehashed_manifest(copy, settings, match):
+    (copy / "studentprofile" / "settings.json").write_text(json.dumps(settings))
+    _rehash(copy)
+    _load_both_ways(copy, match)
+
+
+def test_audit_reports_the_tampering_instead_of_every_file_matches(copy, capsys):
+    from studentprofile import cli
+
+    _edit_json(copy / "studentprofile" / "settings.json", tiers={"high": 0.01})
+    code = cli.main(["audit", "--model", str(copy)])
+    err = capsys.readouterr()
+    assert code == cli.EXIT_ERROR == 2
+    assert "every model file matches" not in err.out
+    assert "settings.json: the file's SHA-256 does not match the flavour's manifest" in err.err
