@@ -93,3 +93,14 @@ def test_nothing_writable_switches_the_package_cache_off(ro, monkeypatch, caplog
     assert calls == [1] and "NUMBA_CACHE_DIR" not in env
     assert [r.levelname for r in caplog.records] == ["WARNING"]
     assert "compiled in each process" in caplog.records[0].getMessage()
+
+
+def test_numba_imported_before_us_gets_the_folder_too(tmp_path, ro, monkeypatch):
+    import numba.core.config as numba_config
+
+    monkeypatch.setattr(numba_config, "CACHE_DIR", numba_config.CACHE_DIR)  # restored after
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)  # restored after
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert nc.configure(ro) == "redirected"
+    folder = str(tmp_path / "xdg" / "studentprofile" / "numba")
+    assert os.environ["NUMBA_CACHE_DIR"] == numba_config.CACHE_DIR == folder

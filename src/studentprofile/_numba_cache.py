@@ -96,7 +96,8 @@ def _candidates(environ: MutableMapping[str, str]) -> list[Path]:
 def _set_cache_dir(folder: str, environ: MutableMapping[str, str]) -> None:
     environ[ENV] = folder
     numba_config = sys.modules.get("numba.core.config")
-    if numba_config is not None:  # numba was imported before us: it has read its config
+    if environ is os.environ and numba_config is not None:
+        # numba was imported before us and has read its config already
         numba_config.CACHE_DIR = folder  # type: ignore[attr-defined]
 
 
