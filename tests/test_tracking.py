@@ -276,7 +276,10 @@ def test_a_store_mlflow_refuses_is_reported_as_a_tracking_error(fitted, tmp_path
                                                                 uri, hint):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mine.db'}")
     rep = _log(fitted, uri, tmp_path, registered_model="risk", alias="x")
+    # the caller's own MLflow set-up is left as it was
+    assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'mine.db'}"
     assert not rep.complete and rep.run_id is None and rep.logged == []
     first = rep.not_logged[0]
     assert first["what"] == "run"

@@ -183,9 +183,9 @@ def _mlflow_context(uri: str) -> Iterator[None]:
                      getattr(registry_utils, "_registry_uri", None))
     for k, v in HTTP_ENV_DEFAULTS.items():
         os.environ.setdefault(k, v)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     try:
+        mlflow.set_tracking_uri(uri)  # may refuse the URI: the finally block still restores
+        mlflow.set_registry_uri(uri)
         yield
     finally:
         tracking_utils._tracking_uri, registry_utils._registry_uri = saved_globals
@@ -303,32 +303,26 @@ def log_experiment(
     unreachable = _probe(tracking_uri)
     if unreachable:
         return fail_all(unreachable)
-    try:
-        context = _mlflow_context(tracking_uri)
-        context.__enter__()
-    except Exception as exc:  # noqa: BLE001 - MLflow refused the URI itself
-        return fail_all(_why(tracking_error(exc, tracking_uri)))
-    try:
-        from mlflow import MlflowClient
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(_mlflow_context(tracking_uri))
+            from mlflow import MlflowClient
 
-        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        run_id, report.experiment_id = _start_run(client, experiment, run_name, description,
-                                                  artifact_location)
-    except Exception as exc:  # noqa: BLE001 - any store failure means "not tracked"
-        context.__exit__(None, None, None)
-        return fail_all(_why(tracking_error(exc, tracking_uri)))
-    report.run_id = run_id
-    report.logged.append("run")
-    try:
-        with tempfile.TemporaryDirectory(prefix="studentprofile-tracking-") as tmp:
-            steps = _steps(client, run_id, params, metrics, step_metrics, tags, artifacts,
-                           names, fair, Path(tmp), fail)
-            for what, fn in steps:
-                try:
-                    fn()
-                    report.logged.append(what)
-                except Exception as exc:  # noqa: BLE001 - recorded and reported, run goes on
-                    fail(what, _why(exc))
+            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+            run_id, report.experiment_id = _start_run(client, experiment, run_name,
+                                                      description, artifact_location)
+        except Exception as exc:  # noqa: BLE001 - MLflow refused the URI or the store failed
+            return fail_all(_why(tracking_error(exc, tracking_uri)))
+        report.run_id = run_id
+        report.logged.append("run")
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="studentprofile-")))
+        for what, fn in _steps(client, run_id, params, metrics, step_metrics, tags, artifacts,
+                               names, fair, tmp, fail):
+            try:
+                fn()
+                report.logged.append(what)
+            except Exception as exc:  # noqa: BLE001 - recorded and reported, run goes on
+                fail(what, _why(exc))
         if model is not None:
             _log_model_step(report, client, run_id, model, model_kwargs, registered_model,
                             alias, fail)
@@ -339,8 +333,6 @@ def log_experiment(
             client.set_terminated(run_id, "FINISHED")
         except Exception as exc:  # noqa: BLE001
             fail("run status", _why(exc))
-    finally:
-        context.__exit__(None, None, None)
     return report
 
 
