@@ -388,3 +388,49 @@ def test_audit_reports_the_tampering_instead_of_every_file_matches(copy, capsys)
     assert code == cli.EXIT_ERROR == 2
     assert "every model file matches" not in err.out
     assert "settings.json: the file's SHA-256 does not match the flavour's manifest" in err.err
+
+
+# ------------------------------------------------------------------ 12.15 end to end (slow)
+@pytest.fixture(scope="module")
+def tiny_campus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("campus")
+    t = sp.datasets.simulate_campus(n_students=120, seed=3)
+    t.students.to_csv(root / "students.csv", index=False)
+    t.events[t.events["family"] == "academic"].to_parquet(root / "events.parquet")
+    t.outcomes.to_csv(root / "outcomes.csv", index=False)
+    (root / "campus.toml").write_text(
+        'name = "campus"\n'
+        '[data]\naudit_attributes = ["gender"]\n'
+        '[data.students]\npath = "students.csv"\n'
+        'parse_dates = ["entry_date", "term_start", "term_end"]\n'
+        '[data.events]\npath = "events.parquet"\n'
+        '[data.outcomes]\npath = "outcomes.csv"\nparse_dates = ["time"]\n'
+        '[grid]\nevery = 28\nper = "cohort"\n'
+        '[features]\npresets = ["academic"]\n'
+        '[label]\noutcome = ["withdrawn", "failed"]\nhorizon = 30\n'
+        "[model]\nn_estimators = 20\n"
+        "[evaluation]\nmin_group_size = 5\nn_boot = 0\nexplain_rows = 20\n"
+    )
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("uri", ["bogus://x", "./mlruns"])
+def test_train_with_a_store_mlflow_refuses_exits_4_and_keeps_the_run(tiny_campus, uri,
+                                                                     monkeypatch, capsys):
+    from studentprofile import cli
+
+    monkeypatch.chdir(tiny_campus)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    code = cli.main(["train", "--config", "campus.toml", "--tracking-uri", uri, "--json",
+                     "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == cli.EXIT_PARTIAL == 4, err[-2000:]
+    assert "Traceback" not in err and f"MLflow could not track to {uri!r}" in err
+    doc = json.loads(out)
+    assert doc["complete"] is False and doc["tracking"]["run_id"] is None
+    assert doc["tracking"]["not_logged"][0]["what"] == "run"
+    run_dir = tiny_campus / doc["run_dir"]
+    assert (run_dir / "model" / "MLmodel").is_file() and (run_dir / "run.json").is_file()
+    assert sp.tracking.load_model(str(run_dir / "model")).tiers
