@@ -249,7 +249,7 @@ def _policy_case(cooldown: float):
         outcomes=pd.DataFrame({"student_id": ["a", "c"], "time": [30.0, 10.0],
                                "outcome": ["withdrawn", "withdrawn"]}),
     )
-    policy = AlertPolicy({"high": 0.5}, cooldown_days=cooldown)
+    policy = AlertPolicy(tiers={"high": 0.5}, cooldown_days=cooldown)
     alerts = policy.apply(scores.set_index(["student_id", "as_of"])["score"])
     return _policy_summary(alerts, scores, tables, ("withdrawn",))
 

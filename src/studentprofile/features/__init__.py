@@ -12,7 +12,13 @@ True
 
 from studentprofile.features._builder import FeatureBuilder
 from studentprofile.features._grid import make_grid
-from studentprofile.features._info import SENSITIVITY_LEVELS, FeatureInfo, infer_feature_infos
+from studentprofile.features._info import (
+    FEATURE_INFO_ATTR,
+    SENSITIVITY_LEVELS,
+    FeatureInfo,
+    attached_feature_infos,
+    infer_feature_infos,
+)
 from studentprofile.features._presets import (
     EDUCATION_DIMENSIONS,
     SCORE_KINDS,
@@ -35,6 +41,7 @@ from studentprofile.features._spec import (
 __all__ = [
     "AGGREGATES",
     "EDUCATION_DIMENSIONS",
+    "FEATURE_INFO_ATTR",
     "MISSING_RULES",
     "SCORE_KINDS",
     "SENSITIVITY_LEVELS",
@@ -45,6 +52,7 @@ __all__ = [
     "FeatureSpec",
     "StaticFeatures",
     "academic_features",
+    "attached_feature_infos",
     "behavioral_features",
     "infer_feature_infos",
     "make_grid",

@@ -206,9 +206,12 @@ def fairness_log(audit: Any) -> FairnessLog:
         put(row.attribute, row.metric, "worst_disparity", float(row.worst_disparity))
     groups = audit.to_frame()
     if "suppressed" in groups.columns:
+        # the evaluation already labels them "(3 suppressed group(s))"; any other name of a
+        # suppressed group (an older or foreign audit) is never published
         hidden = groups["suppressed"].fillna(False).astype(bool)
+        named = ~groups["group"].astype(str).str.fullmatch(r"\(\d+ suppressed group\(s\)\)")
         groups = groups.astype({"group": object})
-        groups.loc[hidden, "group"] = SUPPRESSED
+        groups.loc[hidden & named, "group"] = SUPPRESSED
     return FairnessLog(metrics, names, groups.reset_index(drop=True),
                        summary.reset_index(drop=True))
 
