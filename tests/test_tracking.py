@@ -300,3 +300,18 @@ def test_tracking_error_keeps_a_tracking_error_and_explains_the_rest():
                         "  what to do: check the tracking URI and that the store is reachable "
                         "and writable; the run's files are complete on local disk")
     assert tracking.tracking_error(err, "x") is err
+
+
+def test_fairness_table_counts_suppressed_groups_and_never_names_them():
+    from studentprofile.evaluation import fairness_audit
+    from studentprofile.tracking._metrics import fairness_log
+
+    rng = np.random.default_rng(3)
+    groups = ["north"] * 60 + ["south"] * 60 + ["Zoë-Müller-0001"] * 3
+    audit = fairness_audit(y_true=rng.integers(0, 2, 123), scores=rng.uniform(size=123),
+                           attributes=pd.DataFrame({"region": groups}), k=0.2,
+                           min_group_size=5, n_boot=0)
+    table = fairness_log(audit).groups
+    assert "Zoë-Müller-0001" not in set(table["group"])
+    hidden = table.loc[table["suppressed"].astype(bool), "group"].tolist()
+    assert hidden == ["(1 suppressed group(s))"]  # the evaluation's counted label is kept
