@@ -22,12 +22,26 @@ metric is undefined for the data):
 - intervention outcomes: :func:`contact_trajectories`, :func:`platform_outcomes`,
   :func:`term_outcomes`, :func:`contact_comparison` (observational, not causal);
 - :func:`evaluate` and :class:`EvaluationReport` (``to_frame``, ``to_dict``, ``to_html``,
-  ``save``).
+  ``save``);
+- the workbench: :func:`compare` (candidates and baselines on the same splits:
+  :func:`logistic_baseline`, :class:`OneFeatureRanking`, :class:`RuleScorer` for rules such as
+  ABC).
 
-Definitions, tie handling and how to read an audit: ``docs/evaluation.md``.
+Definitions, tie handling and how to read an audit: ``docs/evaluation.md``; the workbench:
+``docs/workbench.md``.
 """
 
 from studentprofile.evaluation._backtest import BacktestResult, Split, TemporalSplits, backtest
+from studentprofile.evaluation._compare import (
+    BASELINES,
+    LOWER_IS_BETTER,
+    Comparison,
+    OneFeatureRanking,
+    RuleScorer,
+    compare,
+    greater_is_better,
+    logistic_baseline,
+)
 from studentprofile.evaluation._fairness import DISPARITY_METRICS, FairnessAudit, fairness_audit
 from studentprofile.evaluation._json import to_json_safe
 from studentprofile.evaluation._lead_time import LeadTime, flags_from_scores, lead_time, long_scores
@@ -63,30 +77,38 @@ from studentprofile.evaluation._ranking import (
 from studentprofile.evaluation._report import EvaluationReport, evaluate
 
 __all__ = [
+    "BASELINES",
     "DISPARITY_METRICS",
+    "LOWER_IS_BETTER",
     "OBSERVATIONAL_CAVEAT",
     "BacktestResult",
+    "Comparison",
     "ContactComparison",
     "EvaluationReport",
     "FairnessAudit",
     "InterventionOutcomes",
     "LeadTime",
+    "OneFeatureRanking",
     "PlatformOutcomes",
+    "RuleScorer",
     "Split",
     "TemporalSplits",
     "Trajectories",
     "backtest",
     "brier_score",
     "capacity_report",
+    "compare",
     "contact_comparison",
     "contact_trajectories",
     "evaluate",
     "expected_calibration_error",
     "fairness_audit",
     "flags_from_scores",
+    "greater_is_better",
     "lead_time",
     "lift_at_k",
     "log_loss",
+    "logistic_baseline",
     "long_scores",
     "platform_outcomes",
     "pr_auc",
