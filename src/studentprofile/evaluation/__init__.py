@@ -25,7 +25,8 @@ metric is undefined for the data):
   ``save``);
 - the workbench: :func:`compare` (candidates and baselines on the same splits:
   :func:`logistic_baseline`, :class:`OneFeatureRanking`, :class:`RuleScorer` for rules such as
-  ABC).
+  ABC); :func:`audition` with :class:`SelectionRule` (triage's selection rules over splits, and
+  their regret).
 
 Definitions, tie handling and how to read an audit: ``docs/evaluation.md``; the workbench:
 ``docs/workbench.md``.
@@ -75,12 +76,21 @@ from studentprofile.evaluation._ranking import (
     recall_at_k,
 )
 from studentprofile.evaluation._report import EvaluationReport, evaluate
+from studentprofile.evaluation._selection import (
+    RULES,
+    Audition,
+    SelectionRule,
+    audition,
+    default_rules,
+)
 
 __all__ = [
     "BASELINES",
     "DISPARITY_METRICS",
     "LOWER_IS_BETTER",
     "OBSERVATIONAL_CAVEAT",
+    "RULES",
+    "Audition",
     "BacktestResult",
     "Comparison",
     "ContactComparison",
@@ -91,15 +101,18 @@ __all__ = [
     "OneFeatureRanking",
     "PlatformOutcomes",
     "RuleScorer",
+    "SelectionRule",
     "Split",
     "TemporalSplits",
     "Trajectories",
+    "audition",
     "backtest",
     "brier_score",
     "capacity_report",
     "compare",
     "contact_comparison",
     "contact_trajectories",
+    "default_rules",
     "evaluate",
     "expected_calibration_error",
     "fairness_audit",
