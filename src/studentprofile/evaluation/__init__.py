@@ -26,7 +26,8 @@ metric is undefined for the data):
 - the workbench: :func:`compare` (candidates and baselines on the same splits:
   :func:`logistic_baseline`, :class:`OneFeatureRanking`, :class:`RuleScorer` for rules such as
   ABC); :func:`audition` with :class:`SelectionRule` (triage's selection rules over splits, and
-  their regret).
+  their regret); top-k lists: :func:`top_k`, :func:`compare_lists`, :func:`list_churn`;
+  :func:`crosstabs` and :func:`error_analysis` (descriptive feature contrasts).
 
 Definitions, tie handling and how to read an audit: ``docs/evaluation.md``; the workbench:
 ``docs/workbench.md``.
@@ -43,9 +44,16 @@ from studentprofile.evaluation._compare import (
     greater_is_better,
     logistic_baseline,
 )
+from studentprofile.evaluation._crosstabs import (
+    DESCRIPTIVE_CAVEAT,
+    Crosstabs,
+    crosstabs,
+    error_analysis,
+)
 from studentprofile.evaluation._fairness import DISPARITY_METRICS, FairnessAudit, fairness_audit
 from studentprofile.evaluation._json import to_json_safe
 from studentprofile.evaluation._lead_time import LeadTime, flags_from_scores, lead_time, long_scores
+from studentprofile.evaluation._lists import ListComparison, compare_lists, list_churn, top_k
 from studentprofile.evaluation._metrics import (
     brier_score,
     expected_calibration_error,
@@ -86,6 +94,7 @@ from studentprofile.evaluation._selection import (
 
 __all__ = [
     "BASELINES",
+    "DESCRIPTIVE_CAVEAT",
     "DISPARITY_METRICS",
     "LOWER_IS_BETTER",
     "OBSERVATIONAL_CAVEAT",
@@ -94,10 +103,12 @@ __all__ = [
     "BacktestResult",
     "Comparison",
     "ContactComparison",
+    "Crosstabs",
     "EvaluationReport",
     "FairnessAudit",
     "InterventionOutcomes",
     "LeadTime",
+    "ListComparison",
     "OneFeatureRanking",
     "PlatformOutcomes",
     "RuleScorer",
@@ -110,9 +121,12 @@ __all__ = [
     "brier_score",
     "capacity_report",
     "compare",
+    "compare_lists",
     "contact_comparison",
     "contact_trajectories",
+    "crosstabs",
     "default_rules",
+    "error_analysis",
     "evaluate",
     "expected_calibration_error",
     "fairness_audit",
@@ -120,6 +134,7 @@ __all__ = [
     "greater_is_better",
     "lead_time",
     "lift_at_k",
+    "list_churn",
     "log_loss",
     "logistic_baseline",
     "long_scores",
@@ -135,4 +150,5 @@ __all__ = [
     "roc_curve",
     "term_outcomes",
     "to_json_safe",
+    "top_k",
 ]
