@@ -27,7 +27,8 @@ metric is undefined for the data):
   :func:`logistic_baseline`, :class:`OneFeatureRanking`, :class:`RuleScorer` for rules such as
   ABC); :func:`audition` with :class:`SelectionRule` (triage's selection rules over splits, and
   their regret); top-k lists: :func:`top_k`, :func:`compare_lists`, :func:`list_churn`;
-  :func:`crosstabs` and :func:`error_analysis` (descriptive feature contrasts).
+  :func:`crosstabs` and :func:`error_analysis` (descriptive feature contrasts);
+  :func:`mitigate` (opt-in per-group shares of a caseload for equal TPR or selection rate).
 
 Definitions, tie handling and how to read an audit: ``docs/evaluation.md``; the workbench:
 ``docs/workbench.md``.
@@ -64,6 +65,12 @@ from studentprofile.evaluation._metrics import (
     roc_auc,
     roc_curve,
 )
+from studentprofile.evaluation._mitigation import (
+    CONSTRAINTS,
+    MITIGATION_NOTICE,
+    Mitigation,
+    mitigate,
+)
 from studentprofile.evaluation._outcomes import (
     OBSERVATIONAL_CAVEAT,
     ContactComparison,
@@ -94,9 +101,11 @@ from studentprofile.evaluation._selection import (
 
 __all__ = [
     "BASELINES",
+    "CONSTRAINTS",
     "DESCRIPTIVE_CAVEAT",
     "DISPARITY_METRICS",
     "LOWER_IS_BETTER",
+    "MITIGATION_NOTICE",
     "OBSERVATIONAL_CAVEAT",
     "RULES",
     "Audition",
@@ -109,6 +118,7 @@ __all__ = [
     "InterventionOutcomes",
     "LeadTime",
     "ListComparison",
+    "Mitigation",
     "OneFeatureRanking",
     "PlatformOutcomes",
     "RuleScorer",
@@ -138,6 +148,7 @@ __all__ = [
     "log_loss",
     "logistic_baseline",
     "long_scores",
+    "mitigate",
     "platform_outcomes",
     "pr_auc",
     "pr_curve",
