@@ -351,7 +351,15 @@ class RuleScorer(ClassifierMixin, BaseEstimator):
         except (TypeError, ValueError):
             takes_info = False
         out = score(X, feature_info=self.feature_info_) if takes_info else score(X)
-        raw = np.asarray(out, dtype=np.float64).reshape(-1)
+        try:
+            raw = np.asarray(out, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                SCORER_OUTPUT,
+                key="score",
+                arrived=f"values that are not numbers ({exc})",
+                hint="return e.g. abc_flags(X, rules)['abc_score']",
+            ) from exc
         if len(raw) != len(X) or np.isinf(raw).any():
             raise ConfigError(
                 SCORER_OUTPUT,
