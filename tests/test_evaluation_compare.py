@@ -116,6 +116,17 @@ def test_summary_and_html(comparison):
     assert set(long["candidate"]) == set(comparison.candidates)
 
 
+def test_audition_and_lists_of_a_comparison(comparison):
+    result = comparison.audition("precision@10%")
+    assert set(result.summary["chosen"]) <= set(comparison.candidates)
+    assert result.choices.shape == (6, 3) and len(result.regrets) == 6 * 2
+    lists = comparison.compare_lists(0.1)
+    assert len(lists.summary) == 6  # pairs of 4 candidates
+    assert (lists.frame["jaccard"].between(0, 1)).all()
+    churn = comparison.list_churn(0.1, candidate="lr")
+    assert set(churn.frame["candidate"]) == {"lr"}
+
+
 def test_unknown_metric_names_the_choices(comparison):
     with pytest.raises(ConfigError, match=METRIC_UNKNOWN.format(metric="auc")
                        + r"(.|\n)*choose one of \[.brier."):

@@ -495,6 +495,60 @@ class Comparison:
         out = pd.concat(frames, ignore_index=True)
         return out[["candidate", "split", "student_id", "as_of", "score", "label"]]
 
+    def audition(self, metric: str, **kwargs: Any) -> Any:
+        """Apply selection rules to one metric over the splits.
+
+        Parameters
+        ----------
+        metric : str
+            E.g. ``"precision@10%"``.
+        **kwargs
+            Passed to :func:`~studentprofile.evaluation.audition` (``rules``, ...).
+
+        Returns
+        -------
+        Audition
+        """
+        from studentprofile.evaluation._selection import audition
+
+        return audition(self, metric, **kwargs)
+
+    def compare_lists(self, k: Any, **kwargs: Any) -> Any:
+        """Compare the candidates' top-k lists (:func:`~studentprofile.evaluation.compare_lists`).
+
+        Parameters
+        ----------
+        k : float or int
+            The caseload per as-of date.
+        **kwargs
+            Passed on (``candidates``).
+
+        Returns
+        -------
+        ListComparison
+        """
+        from studentprofile.evaluation._lists import compare_lists
+
+        return compare_lists(self.scores(), k=k, **kwargs)
+
+    def list_churn(self, k: Any, **kwargs: Any) -> Any:
+        """Churn of each candidate's top-k list (:func:`~studentprofile.evaluation.list_churn`).
+
+        Parameters
+        ----------
+        k : float or int
+            The caseload per as-of date.
+        **kwargs
+            Passed on (``candidate``).
+
+        Returns
+        -------
+        ListComparison
+        """
+        from studentprofile.evaluation._lists import list_churn
+
+        return list_churn(self.scores(), k=k, **kwargs)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary of the params and the metrics."""
         from studentprofile.evaluation._json import to_json_safe
