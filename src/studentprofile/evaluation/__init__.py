@@ -37,12 +37,10 @@ Definitions, tie handling and how to read an audit: ``docs/evaluation.md``; the 
 from studentprofile.evaluation._backtest import BacktestResult, Split, TemporalSplits, backtest
 from studentprofile.evaluation._compare import (
     BASELINES,
-    LOWER_IS_BETTER,
     Comparison,
     OneFeatureRanking,
     RuleScorer,
     compare,
-    greater_is_better,
     logistic_baseline,
 )
 from studentprofile.evaluation._crosstabs import (
@@ -92,11 +90,13 @@ from studentprofile.evaluation._ranking import (
 )
 from studentprofile.evaluation._report import EvaluationReport, evaluate
 from studentprofile.evaluation._selection import (
+    LOWER_IS_BETTER,
     RULES,
     Audition,
     SelectionRule,
     audition,
     default_rules,
+    greater_is_better,
 )
 
 __all__ = [

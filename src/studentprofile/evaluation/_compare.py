@@ -36,24 +36,20 @@ from studentprofile.evaluation._backtest import (
     backtest,
 )
 from studentprofile.evaluation._metrics import _roc_auc
+from studentprofile.evaluation._selection import audition as _audition
 from studentprofile.tables import EventTables
 
 __all__ = [
     "BASELINES",
-    "LOWER_IS_BETTER",
     "Comparison",
     "OneFeatureRanking",
     "RuleScorer",
     "compare",
-    "greater_is_better",
     "logistic_baseline",
 ]
 
 BASELINES = ("logistic_regression", "best_one_feature")
 """The names of the baselines :func:`compare` adds when ``baselines=True``."""
-
-LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})
-"""Metrics of a backtest where a smaller value is better (all others: larger is better)."""
 
 CANDIDATES_EMPTY = "candidates must name at least one model (or keep baselines=True)"
 CANDIDATE_NAME_INVALID = "candidate names must be non-empty text"
@@ -65,27 +61,6 @@ NOT_FITTED = "{name} is not fitted: call fit(X, y) first"
 SCORER_INVALID = "score must be a callable taking the feature matrix and returning one number a row"
 SCORER_OUTPUT = "the rule's score must return one finite number or NaN per row"
 METRIC_UNKNOWN = "metric {metric!r} is not in the comparison"
-
-
-def greater_is_better(metric: str) -> bool:
-    """Whether a larger value of a backtest metric is better.
-
-    Parameters
-    ----------
-    metric : str
-        A metric column of :attr:`BacktestResult.metrics`, e.g. ``"roc_auc"``, ``"ece"``.
-
-    Returns
-    -------
-    bool
-        ``False`` for ``brier``, ``log_loss`` and ``ece``; ``True`` otherwise.
-
-    Examples
-    --------
-    >>> greater_is_better("precision@10%"), greater_is_better("ece")
-    (True, False)
-    """
-    return metric not in LOWER_IS_BETTER
 
 
 # ------------------------------------------------------------------------------- baselines
@@ -509,9 +484,7 @@ class Comparison:
         -------
         Audition
         """
-        from studentprofile.evaluation._selection import audition
-
-        return audition(self, metric, **kwargs)
+        return _audition(self, metric, **kwargs)
 
     def compare_lists(self, k: Any, **kwargs: Any) -> Any:
         """Compare the candidates' top-k lists (:func:`~studentprofile.evaluation.compare_lists`).

@@ -25,10 +25,44 @@ import numpy as np
 import pandas as pd
 
 from studentprofile.errors import ConfigError
-from studentprofile.evaluation._compare import Comparison
-from studentprofile.evaluation._compare import greater_is_better as _direction
 
-__all__ = ["RULES", "Audition", "SelectionRule", "audition", "default_rules"]
+__all__ = [
+    "LOWER_IS_BETTER",
+    "RULES",
+    "Audition",
+    "SelectionRule",
+    "audition",
+    "default_rules",
+    "greater_is_better",
+]
+
+LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})
+"""Metrics of a backtest where a smaller value is better (all others: larger is better)."""
+
+
+def greater_is_better(metric: str) -> bool:
+    """Whether a larger value of a backtest metric is better.
+
+    Parameters
+    ----------
+    metric : str
+        A metric column of :attr:`BacktestResult.metrics`, e.g. ``"roc_auc"``, ``"ece"``.
+
+    Returns
+    -------
+    bool
+        ``False`` for ``brier``, ``log_loss`` and ``ece``; ``True`` otherwise.
+
+    Examples
+    --------
+    >>> greater_is_better("precision@10%"), greater_is_better("ece")
+    (True, False)
+    """
+    return metric not in LOWER_IS_BETTER
+
+
+_direction = greater_is_better  # audition's keyword of the same name hides the function
+
 
 RULES: dict[str, tuple[str, ...]] = {
     "best_current_value": (),
@@ -430,7 +464,8 @@ def audition(
     best_current_value      b     0.046...
     best_average_value      b     0.046...
     """
-    if isinstance(table, Comparison):
+    if not isinstance(table, pd.DataFrame) and callable(getattr(table, "table", None)):
+        # a Comparison (duck-typed: _compare imports this module)
         if metric is None:
             raise ConfigError(
                 "metric is required with a Comparison", key="metric", arrived="None",
