@@ -125,3 +125,18 @@ def test_score_frame_errors():
         top_k([0.5], k=1)
     with pytest.raises(ConfigError, match="k must be"):
         top_k(long("m", 7.0, {"a": 0.5}), k=1.5)
+
+
+def test_datetime_as_of_dates():
+    d1, d2 = pd.Timestamp("2014-02-01"), pd.Timestamp("2014-02-08")
+    s = pd.concat([
+        long("m", d1, {"a": 0.9, "b": 0.8, "c": 0.1}),
+        long("n", d1, {"a": 0.9, "b": 0.1, "c": 0.8}),
+        long("m", d2, {"a": 0.1, "b": 0.8, "c": 0.9}),
+        long("n", d2, {"a": 0.9, "b": 0.1, "c": 0.8}),
+    ])
+    pairs = compare_lists(s, k=2).frame
+    assert pairs["as_of"].tolist() == [d1, d2]
+    assert pairs["overlap"].tolist() == [1, 1]
+    churn = list_churn(s, k=2, candidate="m").frame
+    assert churn[["as_of", "previous", "entered", "left"]].values.tolist() == [[d2, d1, 1, 1]]

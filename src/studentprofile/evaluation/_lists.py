@@ -108,7 +108,10 @@ def top_k(scores: Any, *, k: Any) -> pd.DataFrame:
     )
     ordered["rank"] = ordered.groupby(["candidate", "as_of"], sort=False).cumcount() + 1
     size = ordered.groupby(["candidate", "as_of"], sort=False)["score"].transform("size")
-    cut = np.array([_inputs.resolve_k(k, int(n)) for n in size.to_numpy()], dtype=np.int64)
+    sizes = size.to_numpy(dtype=np.int64)
+    uniq = np.unique(sizes)
+    per_size = np.array([_inputs.resolve_k(k, int(n)) for n in uniq], dtype=np.int64)
+    cut = per_size[np.searchsorted(uniq, sizes)]
     kept = ordered[ordered["rank"].to_numpy() <= cut].drop(columns="_sid")
     return kept.reset_index(drop=True)
 
@@ -121,6 +124,17 @@ def _rank_correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     rho = float(spearmanr(x, y).statistic)
     tau = float(kendalltau(x, y).statistic)
     return rho, tau
+
+
+def _paired(a: pd.Series | None, b: pd.Series | None, students: set[Any]) -> tuple[float, float]:
+    """Rank correlations of two score Series over ``students`` scored in both."""
+    if a is None or b is None or not students:
+        return float("nan"), float("nan")
+    wanted = sorted(students, key=str)
+    x = a.reindex(wanted).to_numpy(np.float64)
+    y = b.reindex(wanted).to_numpy(np.float64)
+    ok = ~(np.isnan(x) | np.isnan(y))
+    return _rank_correlations(x[ok], y[ok])
 
 
 @dataclass
@@ -217,11 +231,8 @@ def compare_lists(
             la = lists.get((a, as_of), set())
             lb = lists.get((b, as_of), set())
             union = la | lb
-            sa = by_date.get((a, as_of), pd.Series(dtype=np.float64))
-            sb = by_date.get((b, as_of), pd.Series(dtype=np.float64))
-            both = sorted(union & set(sa.index) & set(sb.index), key=str)
-            rho, tau = _rank_correlations(
-                sa.reindex(both).to_numpy(np.float64), sb.reindex(both).to_numpy(np.float64)
+            rho, tau = _paired(
+                by_date.get((a, as_of)), by_date.get((b, as_of)), union
             )
             rows.append(
                 {
@@ -300,11 +311,9 @@ def list_churn(scores: Any, *, k: Any, candidate: str | None = None) -> ListComp
             lp, lc = lists.get(prev, set()), lists.get(cur, set())
             left = lp - lc
             union = lp | lc
-            sp, sc = scored[prev], scored[cur]
-            both = sorted(union & set(sp.index) & set(sc.index), key=str)
-            rho, tau = _rank_correlations(
-                sp.reindex(both).to_numpy(np.float64), sc.reindex(both).to_numpy(np.float64)
-            )
+            sc = scored[cur]
+            rho, tau = _paired(scored[prev], sc, union)
+            still = int(sc.index.isin(list(left)).sum()) if left else 0
             rows.append(
                 {
                     "candidate": name,
@@ -313,7 +322,7 @@ def list_churn(scores: Any, *, k: Any, candidate: str | None = None) -> ListComp
                     "n_flagged": len(lc),
                     "entered": len(lc - lp),
                     "left": len(left),
-                    "left_unscored": len(left - set(sc.index)),
+                    "left_unscored": len(left) - still,
                     "stayed": len(lc & lp),
                     "jaccard": len(lc & lp) / len(union) if union else np.nan,
                     "spearman": rho,
