@@ -35,14 +35,8 @@ Definitions, tie handling and how to read an audit: ``docs/evaluation.md``; the 
 """
 
 from studentprofile.evaluation._backtest import BacktestResult, Split, TemporalSplits, backtest
-from studentprofile.evaluation._compare import (
-    BASELINES,
-    Comparison,
-    OneFeatureRanking,
-    RuleScorer,
-    compare,
-    logistic_baseline,
-)
+from studentprofile.evaluation._baselines import OneFeatureRanking, RuleScorer, logistic_baseline
+from studentprofile.evaluation._compare import BASELINES, Comparison, compare
 from studentprofile.evaluation._crosstabs import (
     DESCRIPTIVE_CAVEAT,
     Crosstabs,
