@@ -361,6 +361,8 @@ def mitigate(
     ConfigError
         An unknown constraint, a tolerance outside [0, 1], fewer than two groups, a group
         smaller than ``min_group_size``.
+    SchemaError
+        Labels that are not 0/1, scores that are not finite numbers, a group of another length.
 
     Examples
     --------
