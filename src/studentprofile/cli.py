@@ -208,7 +208,8 @@ def _cmd_train(args: argparse.Namespace, out: _Out) -> int:
         cfg = cfg.with_overrides(tracking=dataclasses.replace(cfg.tracking, **over))
     out.line(f"studentprofile train: {cfg.name} ({args.config})")
     result = run(cfg, progress=_progress(out))
-    return _finish_run(result, out, f"Result of {cfg.name} (temporal backtest):")
+    how = ("k-fold cross-validation" if cfg.splits.kind == "kfold" else "temporal backtest")
+    return _finish_run(result, out, f"Result of {cfg.name} ({how}):")
 
 
 def _cmd_check(args: argparse.Namespace, out: _Out) -> int:

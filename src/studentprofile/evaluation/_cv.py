@@ -62,6 +62,61 @@ class CrossValidation:
     models: list[Any] = field(repr=False)
     unlabelled: int = 0
 
+    def to_backtest(self, *, k: Any = (0.1,), n_bins: int = 10, feature_info: Any = None,
+                    params: Mapping[str, Any] | None = None) -> Any:
+        """Return the folds as a :class:`BacktestResult` (one split per fold).
+
+        The pipeline, the model card and tracking read backtests; a fold's metrics are the
+        same per-split metrics a temporal backtest reports, its scores the same long frame.
+
+        Parameters
+        ----------
+        k : float, int or sequence, default (0.1,)
+            Caseloads for precision at k per fold.
+        n_bins : int, default 10
+            Bins of the calibration error.
+        feature_info : dict, optional
+            Recorded as the result's ``feature_info``.
+        params : mapping, optional
+            Extra parameters to record (``kind`` is ``"kfold"``).
+
+        Returns
+        -------
+        BacktestResult
+        """
+        from studentprofile.evaluation import _inputs
+        from studentprofile.evaluation._backtest import BacktestResult, _split_metrics
+
+        ks = [k] if isinstance(k, int | float) else list(k)
+        index = self.scores.index
+        ids = (index.get_level_values("student_id") if "student_id" in (index.names or [])
+               else index)
+        as_of = (index.get_level_values("as_of") if "as_of" in (index.names or [])
+                 else np.zeros(len(index)))
+        scores = pd.DataFrame({
+            "split": self.fold.to_numpy(), "student_id": np.asarray(ids),
+            "as_of": np.asarray(as_of), "score": self.scores.to_numpy(),
+            "label": self.y.to_numpy(),
+        })
+        rows = []
+        for fold, sub in scores.groupby("split", sort=True):
+            y = sub["label"].to_numpy() == 1
+            row: dict[str, Any] = {
+                "split": int(np.asarray(fold).item()), "n_train": int(len(scores) - len(sub)),
+                "n_train_positive": int((scores["label"] == 1).sum() - y.sum()),
+                "n_test": len(sub), "n_test_positive": int(y.sum()),
+                "prevalence": float(y.mean()) if len(y) else float("nan"),
+            }
+            row.update(_split_metrics(y, sub["score"].to_numpy(dtype=np.float64),
+                                      sub["as_of"].to_numpy(), ks, n_bins))
+            rows.append(row)
+        metrics = pd.DataFrame(rows).set_index("split")
+        splits = metrics[["n_train", "n_test"]].reset_index()
+        info = {"kind": "kfold", "folds": len(self.folds),
+                "k": [_inputs.k_label(one) for one in ks], **dict(params or {})}
+        return BacktestResult(metrics=metrics, scores=scores, splits=splits,
+                              models=list(self.models), feature_info=feature_info, params=info)
+
     def summary(self) -> dict[str, Any]:
         """Return the mean and standard deviation of each fold metric, and the pooled AUC."""
         out: dict[str, Any] = {"folds": len(self.folds), "rows": len(self.scores),

@@ -245,7 +245,9 @@ def lead_time_figure(lead: LeadTime) -> Any:
 
 
 def backtest_figure(result: BacktestResult, k: Any) -> Any:
-    """AUC, PR AUC and precision at k per test as-of date across the backtest."""
+    """AUC, PR AUC and precision at k per test as-of date across the backtest (per fold)."""
+    if "test_from" not in result.metrics.columns:  # k folds: one point per fold
+        return _folds_figure(result)
     by = result.metrics_by_as_of(k=[k])
     fig = _figure(7.4, 3.6)
     ax = fig.add_subplot()
@@ -264,6 +266,24 @@ def backtest_figure(result: BacktestResult, k: Any) -> Any:
     fig.legend(fontsize=8, loc="outside right upper")
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
+    return fig
+
+
+def _folds_figure(result: BacktestResult) -> Any:
+    m = result.metrics.reset_index()
+    fig = _figure(6.4, 3.4)
+    ax = fig.add_subplot()
+    x = m["split"].to_numpy()
+    ax.plot(x, m["roc_auc"], marker="o", color=_BLUE, label="ROC AUC")
+    ax.plot(x, m["pr_auc"], marker="o", color=_ORANGE, label="PR AUC")
+    cols = [c for c in m.columns if str(c).startswith("precision@")]
+    if cols:
+        ax.plot(x, m[cols[0]], marker="o", color=_GREEN, label=cols[0])
+    ax.plot(x, m["prevalence"], ls="--", color=_GREY, label="prevalence")
+    ax.set(ylim=(0, 1.01), xticks=x, xlabel="fold", ylabel="metric",
+           title=f"Cross-validation: metrics by fold ({len(m)} student-disjoint folds)")
+    fig.legend(fontsize=8, loc="outside right upper")
+    ax.grid(alpha=0.3)
     return fig
 
 

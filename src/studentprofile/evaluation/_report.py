@@ -305,13 +305,24 @@ class EvaluationReport:
             parts += _fairness_html(self.fairness, imgs.get("fairness", ""))
         if self.backtest is not None:
             bt = self.backtest
+            if bt.params.get("kind") == "kfold":
+                head = [
+                    "<h2>Cross-validation</h2>",
+                    f'<p class="note">{bt.params.get("folds")} student-disjoint, '
+                    "label-stratified folds: every row is scored by the one model that did not "
+                    "see it (no student is in the training and the test rows of a fold).</p>",
+                ]
+            else:
+                head = [
+                    "<h2>Temporal backtest</h2>",
+                    f'<p class="note">{e(bt.params.get("splits", ""))}; outcome '
+                    f'{e(str(bt.params.get("outcome")))} within '
+                    f'{bt.params.get("horizon_days"):g} days. Training labels close before '
+                    "each split's cutoff; each as-of date's features use only what was known "
+                    "before it. Caseload metrics are computed per as-of date and averaged.</p>",
+                ]
             parts += [
-                "<h2>Temporal backtest</h2>",
-                f'<p class="note">{e(bt.params.get("splits", ""))}; outcome '
-                f'{e(str(bt.params.get("outcome")))} within {bt.params.get("horizon_days"):g} '
-                "days. Training labels close before each split's cutoff; each as-of date's "
-                "features use only what was known before it. Caseload metrics are computed per "
-                "as-of date and averaged.</p>",
+                *head,
                 '<div class="scroll">',
                 _table(bt.metrics),
                 "</div>",

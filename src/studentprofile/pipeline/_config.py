@@ -370,6 +370,9 @@ class _Reader:
         kw["splits"] = self.splits(d.get("splits"))
         kw["evaluation"] = self.evaluation(d.get("evaluation"))
         kw["tracking"] = self.tracking(d.get("tracking"))
+        if kw["data"].snapshot is not None:
+            # a snapshot's outcomes table holds its positive students under one name
+            kw["label"] = dataclasses.replace(kw["label"], outcome=("positive",))
         if kw["data"].snapshot is not None and kw["splits"].kind != "kfold":
             raise self.src.error(
                 "a snapshot has no time axis to split on: it needs k-fold cross-validation",

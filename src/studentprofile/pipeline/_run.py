@@ -83,6 +83,7 @@ class _Run:
     warning_summary: dict[str, Any] = field(default_factory=dict)
     drift_table: Any = None
     profile: dict[str, Any] | None = None
+    snapshot: Any = None
 
 
 class _Clock:
@@ -142,12 +143,18 @@ def run(
     r.key = _pseudonym_key(cfg)  # fail before any work
     _load(r)
     clock.lap("load")
-    _grid_and_labels(r)
-    clock.lap("grid_labels")
-    _features(r)
-    clock.lap("features")
-    _backtest(r)
-    clock.lap("backtest")
+    if cfg.splits.kind == "kfold":
+        _kfold_design(r)
+        clock.lap("features")
+        _kfold(r)
+        clock.lap("backtest")
+    else:
+        _grid_and_labels(r)
+        clock.lap("grid_labels")
+        _features(r)
+        clock.lap("features")
+        _backtest(r)
+        clock.lap("backtest")
     _final_model(r)
     clock.lap("final_model")
     _evaluate(r)
@@ -179,6 +186,12 @@ def _pseudonym_key(cfg: ExperimentConfig) -> bytes | None:
 
 def _load(r: _Run) -> None:
     cfg = r.cfg
+    if r.tables is None and cfg.data.snapshot is not None:
+        from studentprofile.pipeline._tables import load_snapshot
+
+        r.say("loading the snapshot (one row per student)")
+        r.snapshot = load_snapshot(cfg)
+        r.tables = r.snapshot.tables
     if r.tables is None:
         r.say(f"loading data ({cfg.data.dataset or 'files'})")
         r.tables = load_tables(cfg)
@@ -250,6 +263,50 @@ def _backtest(r: _Run) -> None:
     )
 
 
+def _kfold_design(r: _Run) -> None:
+    """Grid, labels and features for k-fold cross-validation (no temporal splits)."""
+    from studentprofile.features import FeatureBuilder, infer_feature_infos, snapshot_matrix
+    from studentprofile.labels import make_labels
+    from studentprofile.pipeline._presets import build_spec
+
+    cfg, tables = r.cfg, _tables(r)
+    if r.snapshot is not None:
+        r.grid, r.y = r.snapshot.grid, r.snapshot.y
+        r.say(f"building {len(r.snapshot.attributes)} attribute features for "
+              f"{len(r.grid):,} students")
+        r.X = snapshot_matrix(r.snapshot)
+        r.info = infer_feature_infos(r.X)
+        return
+    from studentprofile.features import make_grid
+
+    r.say("building the as-of grid, labels and features")
+    r.grid = make_grid(tables, every=cfg.grid.every, per=cfg.grid.per, start=cfg.grid.start,
+                       end=cfg.grid.end)
+    r.y = make_labels(tables, r.grid, outcome=list(cfg.label.outcome),
+                      horizon=cfg.label.horizon, observed_until=cfg.label.observed_until)
+    # without a temporal split the builder learns its categories from every row (documented)
+    r.builder = FeatureBuilder(build_spec(cfg.features))
+    r.X = r.builder.fit_transform(tables, r.grid)
+    r.info = r.builder.feature_info_
+
+
+def _kfold(r: _Run) -> None:
+    """Student-disjoint, label-stratified k-fold cross-validation, read as a backtest."""
+    from studentprofile.evaluation import cross_validate
+    from studentprofile.models import RiskModel
+
+    cfg = r.cfg
+    r.params = {"random_state": cfg.seed, **dict(cfg.model)}
+    seed = cfg.splits.seed if cfg.splits.seed is not None else cfg.seed
+    r.say(f"{cfg.splits.folds}-fold cross-validation (student-disjoint, stratified)")
+    cv = cross_validate(RiskModel(**r.params), r.X, r.y, cv=cfg.splits.folds,
+                        shuffle=cfg.splits.shuffle, random_state=seed, reasons=0,
+                        k=list(cfg.evaluation.k), fit_params={"feature_info": r.info})
+    r.bt = cv.to_backtest(k=list(cfg.evaluation.k), feature_info=r.info,
+                          params={"outcome": list(cfg.label.outcome), "seed": seed,
+                                  "shuffle": cfg.splits.shuffle})
+
+
 def _final_model(r: _Run) -> None:
     from studentprofile.models import RiskModel
 
@@ -273,15 +330,20 @@ def _evaluate(r: _Run) -> None:
         oc = tables.outcomes
         reached = oc[oc["outcome"].astype(str).isin(cfg.label.outcome)
                      & oc["student_id"].isin(scores["student_id"])]
-        r.lead = lead_time(labelled, reached, k=cfg.evaluation.audit_k)
+        r.lead = (None if r.snapshot is not None  # one as-of: there is no "before"
+                  else lead_time(labelled, reached, k=cfg.evaluation.audit_k))
         r.audit = student_audit(cfg, tables, scores, r.audit_attrs) if r.audit_attrs else None
     else:  # nothing to evaluate is a result: the report and the card say so
         r.say("no labelled test row: the backtest has nothing to evaluate")
         r.lead = r.audit = None
     r.report = r.bt.report(
         k=list(cfg.evaluation.k), fairness=r.audit, lead_time=r.lead,
-        title=f"{cfg.name}: {' or '.join(cfg.label.outcome)} within "
-              f"{cfg.label.horizon:g} days (temporal backtest)",
+        title=(f"{cfg.name}: {r.snapshot.outcome} ({cfg.splits.folds}-fold cross-validation)"
+               if r.snapshot is not None else
+               f"{cfg.name}: {' or '.join(cfg.label.outcome)} within "
+               f"{cfg.label.horizon:g} days "
+               + (f"({cfg.splits.folds}-fold cross-validation)"
+                  if cfg.splits.kind == "kfold" else "(temporal backtest)")),
         metadata={"experiment": cfg.name, "dataset": cfg.data.dataset or "files",
                   "label": list(cfg.label.outcome), "horizon_days": cfg.label.horizon},
     )

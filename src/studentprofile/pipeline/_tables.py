@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -129,6 +130,38 @@ def _events(src: TableSource, index: int, ids_as_text: bool) -> pd.DataFrame:
                 + src.known_at_delay
     frame["source"] = name
     return frame
+
+
+def load_snapshot(cfg: ExperimentConfig) -> Any:
+    """Read ``[data.snapshot]``: one row per student -> a :class:`~studentprofile.io.Snapshot`.
+
+    Parameters
+    ----------
+    cfg : ExperimentConfig
+        A config with ``data.snapshot``.
+
+    Returns
+    -------
+    Snapshot
+    """
+    from studentprofile.io import from_snapshot
+
+    snap = cfg.data.snapshot
+    if snap is None:
+        raise ConfigError("the config has no [data.snapshot]", key="data.snapshot")
+    src = snap.table
+    if snap.student_id is not None and snap.student_id not in src.columns.values():
+        src = replace(src, columns={**dict(src.columns), "student_id": snap.student_id})
+    frame = _read_table(src, "snapshot", ids_as_text=cfg.data.ids_as_text)
+    snapshot = from_snapshot(
+        frame, student_id="student_id" if snap.student_id is not None else None,
+        outcome=snap.outcome, positive=snap.positive, audit_attributes=snap.audit_attributes,
+        allow_audit=snap.allow_audit, drop=snap.drop,
+    )
+    if cfg.data.sample_students is not None:
+        raise ConfigError("sample_students is not available for snapshots",
+                          key="data.sample_students")
+    return snapshot
 
 
 def load_tables(cfg: ExperimentConfig) -> EventTables:
