@@ -728,8 +728,9 @@ class _Reader:
         if "seed" in d:
             kw["seed"] = int(self.number(d["seed"], "splits.seed", lo=0, integer=True))
         if kw.get("kind", "temporal") == "temporal":
+            defaults = SplitsConfig()
             for k in ("folds", "shuffle", "seed"):
-                if k in kw:
+                if k in kw and kw[k] != getattr(defaults, k):  # to_dict writes the defaults
                     raise self.src.error(f"{k} is a k-fold setting", f"splits.{k}",
                                          hint='add kind = "kfold"')
         if ("test_start" in kw) != ("test_end" in kw):
