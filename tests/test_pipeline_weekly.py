@@ -10,21 +10,23 @@ import pytest
 
 from studentprofile import cli
 from studentprofile.errors import ConfigError
-from studentprofile.pipeline import demo_config, run, weekly_alerts
+from studentprofile.pipeline import demo_config, weekly_alerts
 from studentprofile.warning import AlertLog
 
 DATES = ("2014-03-08", "2014-11-15")  # both with alerts in the 4% sample
 
 
+# every test here uses the demo run on 4% of OULAD: end to end on real data
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A demo run on 4% of OULAD (no tracking) and the tables it used."""
-    root = tmp_path_factory.mktemp("weekly")
-    cfg = demo_config(sample_students=0.04, enabled=False, output_dir=root / "runs")
-    result = run(cfg)
+def trained(two_runs):
+    """The first demo run of conftest's `two_runs` (4% of OULAD) and the tables it used."""
     from studentprofile.pipeline import load_tables
 
-    return result.run_dir, load_tables(cfg), root
+    first, _, root, _ = two_runs
+    return root / first.run_dir, load_tables(demo_config(sample_students=0.04)), root
 
 
 @pytest.fixture()
