@@ -172,9 +172,10 @@ def bench_abc(n: int, seed: int = 0) -> dict[str, Any]:
     X = pd.DataFrame(values, columns=["att", "missed", "score"])
     X.insert(0, "as_of", 0.0)
     X.insert(0, "student_id", np.arange(n))
-    rules = ABCRules((ABCIndicator("a", "att", "<", 0.9, scale=0.3, missing="flag"),
-                      ABCIndicator("b", "missed", ">=", 2.0, scale=4.0),
-                      ABCIndicator("c", "score", "<", 40.0, scale=20.0)))
+    rules = ABCRules((ABCIndicator(name="a", feature="att", op="<", threshold=0.9, scale=0.3,
+                                   missing="flag"),
+                      ABCIndicator(name="b", feature="missed", op=">=", threshold=2.0, scale=4.0),
+                      ABCIndicator(name="c", feature="score", op="<", threshold=40.0, scale=20.0)))
     _, t_public = timed(lambda: abc_flags(X, rules, reasons=False), repeat=1)
     return {"case": "abc", "n_rows": n, "numba_s": t_ours, "numpy_s": t_peer,
             "public_abc_flags_s": t_public, "speedup_vs_numpy": t_peer / t_ours,

@@ -103,7 +103,7 @@ def precision_by_date(y: pd.Series, score: pd.Series, k: float | pd.Series) -> f
         n = int(k.get(when, 0)) if isinstance(k, pd.Series) else int(np.floor(k * len(g) + 1e-9))
         if n < 1:
             continue
-        hits += precision_at_k(g["y"].to_numpy(), g["s"].to_numpy(), n) * n
+        hits += precision_at_k(g["y"].to_numpy(), g["s"].to_numpy(), n, ties="expected") * n
         flags += n
     return hits / flags if flags else float("nan")
 

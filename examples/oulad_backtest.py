@@ -98,7 +98,7 @@ def by_week_of_presentation(result, tables) -> pd.DataFrame:
                 "roc_auc": sp.evaluation.roc_auc(y, sub["score"]),
                 "pr_auc": sp.evaluation.pr_auc(y, sub["score"]),
                 "precision@10%": np.nanmean(
-                    [sp.evaluation.precision_at_k(d["label"] == 1, d["score"], K)
+                    [sp.evaluation.precision_at_k(d["label"] == 1, d["score"], K, ties="expected")
                      for _, d in sub.groupby("as_of")]
                 ),
             }
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
         splits,
         feature_builder=FeatureBuilder(oulad_spec()),
         model=sp.RiskModel(random_state=0),
-        label="withdrawn",
+        outcome="withdrawn",
         grid=grid,
         k=[0.05, 0.1, 0.2],
         train_mask=presentation.str.startswith("2013").to_numpy(),

@@ -31,7 +31,7 @@ tables
 # %%
 grid = make_grid(tables, every=7, per="enrolment")
 y = make_labels(tables, grid, outcome="withdrawn", horizon=60)
-builder = FeatureBuilder(sp.pipeline.oulad_spec())
+builder = FeatureBuilder(sp.features.oulad_features())
 X = builder.fit(tables, grid).transform(tables, grid)
 X.shape, float(y.mean())
 
@@ -44,7 +44,7 @@ presentation = grid["student_id"].map(
 splits = TemporalSplits(test_start="2014-02-01", test_end="2015-06-06", horizon=60,
                         retrain_every=245)
 result = backtest(tables, splits, feature_builder=builder, model=sp.RiskModel(random_state=0),
-                  label="withdrawn", grid=grid, truncate=False,
+                  outcome="withdrawn", grid=grid, truncate=False,
                   train_mask=presentation.str.startswith("2013").to_numpy(),
                   test_mask=presentation.str.startswith("2014").to_numpy())
 result.metrics[["n_train", "n_test", "roc_auc", "pr_auc", "ece", "precision@10%"]]

@@ -1,8 +1,7 @@
-"""Shared test set-up: Hypothesis profiles, expensive end-to-end runs, small hand-built tables."""
+"""Shared test set-up: Hypothesis profiles, the `slow` end-to-end tests, small hand-built tables."""
 
 from __future__ import annotations
 
-import logging
 import os
 
 import numpy as np
@@ -23,48 +22,16 @@ _DEFAULT_PROFILE = "ci" if os.environ.get("CI", "").lower() in {"1", "true", "ye
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _DEFAULT_PROFILE))
 
 
-# --------------------------------------------------------------------------------------------------
-# End-to-end runs shared by several test files (session scope: each runs once per test session).
-# Tests that use them are marked `slow`; they must only read what the runs wrote.
+# Fixtures that run the pipeline or the demo on a sample of OULAD (module-scoped in their files).
+# Every test that uses one is marked `slow` here, so a new test that uses one is slow too; a test
+# that runs the pipeline itself carries `@pytest.mark.slow`.
+END_TO_END_FIXTURES = frozenset({"two_runs", "demo_run", "trained", "demo_dir"})
 
 
-class _LogCapture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
-@pytest.fixture(scope="session")
-def two_runs(tmp_path_factory):
-    """The demo config on 4% of OULAD, run twice into one local MLflow store.
-
-    Returns ``(first, second, root, log_lines)``: the two ``RunResult`` objects (paths relative
-    to ``root``), the folder both ran in and every log line written during the runs. Used by
-    test_pipeline_run.py (tracking, privacy, model card) and test_pipeline_weekly.py (the weekly
-    job on the first run's model).
-    """
-    from studentprofile.pipeline import demo_config, run
-
-    root = tmp_path_factory.mktemp("runs")
-    mp = pytest.MonkeyPatch()
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    mp.chdir(root)
-    handler = _LogCapture()
-    logging.getLogger().addHandler(handler)
-    old = logging.getLogger().level
-    logging.getLogger().setLevel(logging.DEBUG)
-    try:
-        cfg = demo_config(sample_students=0.04)
-        first = run(cfg)
-        second = run(cfg)
-    finally:
-        logging.getLogger().removeHandler(handler)
-        logging.getLogger().setLevel(old)
-        mp.undo()
-    return first, second, root, handler.lines
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

@@ -45,7 +45,6 @@ def test_every_command_has_help_with_examples(command, capsys):
     assert "examples:" in text and "--json" in text and "--quiet" in text and "--debug" in text
 
 
-@pytest.mark.slow
 def test_demo_json_summary_and_files(demo_dir):
     root, doc = demo_dir
     assert doc["complete"] is True and doc["tracking"]["registered"] == \
@@ -55,7 +54,7 @@ def test_demo_json_summary_and_files(demo_dir):
     assert (root / doc["files"]["model_card"]).is_file()
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # the demo on 2% of OULAD
 def test_demo_text_summary_and_partial_exit_on_unreachable_server(tmp_path, monkeypatch,
                                                                   capsys):
     monkeypatch.chdir(tmp_path)
@@ -72,7 +71,6 @@ def test_demo_text_summary_and_partial_exit_on_unreachable_server(tmp_path, monk
     assert ".. building" in err  # progress goes to stderr
 
 
-@pytest.mark.slow
 def test_score_explain_evaluate_audit_on_the_demo_run(demo_dir, monkeypatch, tmp_path):
     root, doc = demo_dir
     monkeypatch.chdir(root)

@@ -47,7 +47,7 @@ def run(tables, grid, builder=None, model=None, **kw):
         splits,
         feature_builder=builder or CausalBuilder(),
         model=model or RecordingLR(solver="liblinear"),
-        label="withdrawn",
+        outcome="withdrawn",
         grid=grid,
         **kw,
     )
@@ -134,13 +134,13 @@ def test_split_errors():
     with pytest.raises(ConfigError, match=re.escape(_backtest.DATES_MIXED)):
         TemporalSplits(test_start="2014-01-01", test_end=10.0, horizon=5)
     with pytest.raises(ConfigError, match=re.escape(
-        _backtest.DAYS_INVALID.format(name="horizon", minimum="1e-12"))):
+        _backtest.DAYS_INVALID.format(key="horizon"))):
         TemporalSplits(test_start=0.0, test_end=10.0, horizon=0)
     with pytest.raises(ConfigError, match=re.escape(
-        _backtest.DAYS_INVALID.format(name="gap", minimum="0"))):
+        _backtest.DAYS_INVALID_OR_ZERO.format(key="gap"))):
         TemporalSplits(test_start=0.0, test_end=10.0, horizon=5, gap=-1)
     with pytest.raises(ConfigError, match=re.escape(_backtest.DATE_INVALID.format(
-        name="test_start"))):
+        key="test_start"))):
         TemporalSplits(test_start="next monday", test_end=10.0, horizon=5)
     splits = TemporalSplits(test_start=0.0, test_end=10.0, horizon=5)
     with pytest.raises(SchemaError, match=re.escape(_backtest.NO_AS_OF)):
@@ -158,7 +158,8 @@ def test_backtest_metrics_match_the_scores(tables, grid):
         assert row["n_test"] == len(sub)
         assert row["roc_auc"] == pytest.approx(roc_auc(sub["label"], sub["score"]))
         per_date = [
-            precision_at_k(d["label"], d["score"], 0.1) for _, d in sub.groupby("as_of")
+            precision_at_k(d["label"], d["score"], 0.1, ties="expected")
+            for _, d in sub.groupby("as_of")
         ]
         assert row["precision@10%"] == pytest.approx(np.nanmean(per_date))
     # the trained models really learned something on this data
@@ -287,7 +288,7 @@ def test_datetime_tables():
         test_start="2020-09-01", test_end="2021-02-01", horizon=30, retrain_every=60
     )
     res = backtest(tables, splits, feature_builder=CausalBuilder(), model=LogisticRegression(),
-                   label="withdrawn", grid=grid)
+                   outcome="withdrawn", grid=grid)
     assert res.scores["as_of"].dtype.kind == "M"
     assert res.metrics["test_from"].iloc[0] == pd.Timestamp("2020-09-01")
     assert res.metrics["n_test"].sum() > 0
@@ -330,7 +331,7 @@ def test_one_class_training_labels(tables, grid):
     quiet = EventTables(students=tables.students, events=tables.events)
     with pytest.raises(ConfigError, match=re.escape(_backtest.ONE_CLASS.format(index=0))):
         backtest(quiet, TemporalSplits(**SPLITS), feature_builder=CausalBuilder(),
-                 model=LogisticRegression(), label="withdrawn", grid=grid)
+                 model=LogisticRegression(), outcome="withdrawn", grid=grid)
 
 
 def test_a_fitting_builder_is_cloned_and_fitted_on_the_past_only(tables, grid):

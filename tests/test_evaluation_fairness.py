@@ -65,11 +65,15 @@ def population(rng):
     return y, s, attrs
 
 
-def _check_against_fairlearn(frame, mf, attribute, label_of):
+def _check_against_fairlearn(frame, mf, attribute, label_of, min_group_size=5):
     by = mf.by_group
     for key, expected in by.iterrows():
         label = label_of(key)
-        row = frame[(frame["attribute"] == attribute) & (frame["group"] == label)].iloc[0]
+        hit = frame[(frame["attribute"] == attribute) & (frame["group"] == label)]
+        if expected["size"] < min_group_size:  # suppressed: counted, never named
+            assert hit.empty, (attribute, label)
+            continue
+        row = hit.iloc[0]
         for metric in FAIRLEARN_METRICS:
             ours = float(row[metric])
             theirs = float(expected[metric])
@@ -82,7 +86,7 @@ def _check_against_fairlearn(frame, mf, attribute, label_of):
 def test_group_metrics_equal_fairlearn_metricframe_at_a_threshold(population):
     y, s, attrs = population
     audit = fairness_audit(
-        y_true=y, scores=s, attributes=attrs, threshold=0.4, min_group_size=0, n_boot=0
+        y_true=y, scores=s, attributes=attrs, threshold=0.4, min_group_size=5, n_boot=0
     )
     frame = audit.to_frame()
     y_pred = (s >= 0.4).astype(int)
@@ -109,7 +113,7 @@ def test_group_metrics_equal_fairlearn_at_top_k_without_ties(population):
     y, s, attrs = population
     s = s + np.arange(len(s)) * 1e-9  # distinct scores
     audit = fairness_audit(
-        y_true=y, scores=s, attributes=attrs[["gender"]], k=0.2, min_group_size=0, n_boot=0
+        y_true=y, scores=s, attributes=attrs[["gender"]], k=0.2, min_group_size=5, n_boot=0
     )
     top = np.zeros(len(s), dtype=int)
     top[np.argsort(-s)[: int(0.2 * len(s))]] = 1
@@ -120,16 +124,17 @@ def test_group_metrics_equal_fairlearn_at_top_k_without_ties(population):
 
 
 def test_hand_example():
-    y = [1, 0, 1, 0, 1, 0, 0, 0]
-    s = [0.9, 0.8, 0.7, 0.1, 0.6, 0.5, 0.2, 0.3]
-    attrs = pd.DataFrame({"gender": ["F"] * 4 + ["M"] * 4})
+    # four F and four M students, each written three times (groups must have 5 or more)
+    y = [1, 0, 1, 0] * 3 + [1, 0, 0, 0] * 3
+    s = [0.9, 0.8, 0.7, 0.1] * 3 + [0.6, 0.5, 0.2, 0.3] * 3
+    attrs = pd.DataFrame({"gender": ["F"] * 12 + ["M"] * 12})
     f = fairness_audit(
-        y_true=y, scores=s, attributes=attrs, threshold=0.55, min_group_size=1, n_boot=0
+        y_true=y, scores=s, attributes=attrs, threshold=0.55, min_group_size=5, n_boot=0
     ).to_frame().set_index("group")
     # F: flagged 0.9 (pos), 0.8 (neg), 0.7 (pos); 0.1 (neg) not -> tp 2, fp 1, fn 0, tn 1
-    # M: flagged 0.6 (pos); 0.5, 0.2, 0.3 (neg) not -> tp 1, fp 0, fn 0, tn 3
-    assert f.loc["F", ["tp", "fp", "fn", "tn"]].tolist() == [2, 1, 0, 1]
-    assert f.loc["M", ["tp", "fp", "fn", "tn"]].tolist() == [1, 0, 0, 3]
+    # M: flagged 0.6 (pos); 0.5, 0.2, 0.3 (neg) not -> tp 1, fp 0, fn 0, tn 3 (times three)
+    assert f.loc["F", ["tp", "fp", "fn", "tn"]].tolist() == [6, 3, 0, 3]
+    assert f.loc["M", ["tp", "fp", "fn", "tn"]].tolist() == [3, 0, 0, 9]
     assert f.loc["F", "selection_rate"] == 0.75 and f.loc["M", "selection_rate"] == 0.25
     assert f.loc["F", "flagged_share"] == 0.75 and f.loc["M", "flagged_share"] == 0.25
     assert f.loc["F", "fpr"] == 0.5 and f.loc["M", "fpr"] == 0.0
@@ -143,56 +148,50 @@ def test_hand_example():
     assert f.loc["M", "tpr_disparity"] == 1.0 and f.loc["M", "tpr_parity"]
     assert f.loc["M", "precision_disparity"] == pytest.approx(1.5)
     assert f.loc["M", "fpr_disparity"] == 0.0 and not f.loc["M", "fpr_parity"]
-    # Fisher exact test on selection: F 3 of 4 flagged vs M 1 of 4
-    expected = fisher_exact([[1, 3], [3, 1]]).pvalue
+    # Fisher exact test on selection: F 9 of 12 flagged vs M 3 of 12
+    expected = fisher_exact([[3, 9], [9, 3]]).pvalue
     assert f.loc["M", "selection_rate_pvalue"] == pytest.approx(expected)
     assert np.isnan(f.loc["F", "selection_rate_pvalue"])  # the reference itself
 
 
 def test_empty_group_and_no_flags_give_undefined_metrics():
-    attrs = pd.DataFrame(
-        {"band": pd.Categorical(["low", "low", "high", "high"], categories=["low", "mid", "high"])}
-    )
+    bands = ["low", "low", "high", "high"] * 5
+    attrs = pd.DataFrame({"band": pd.Categorical(bands, categories=["low", "mid", "high"])})
     audit = fairness_audit(
-        y_true=[0, 1, 0, 0], scores=[0.9, 0.1, 0.2, 0.3], attributes=attrs, threshold=0.5,
-        min_group_size=0, n_boot=0,
+        y_true=[0, 1, 0, 0] * 5, scores=[0.9, 0.1, 0.2, 0.3] * 5, attributes=attrs,
+        threshold=0.5, min_group_size=5, n_boot=0,
     )
     f = audit.to_frame().set_index("group")
-    assert f.index.tolist() == ["low", "mid", "high"]  # category order, empty group kept
-    assert f.loc["mid", "size"] == 0
-    assert f.loc["mid", ["prevalence", "selection_rate", "tpr", "precision"]].isna().all()
-    assert pd.isna(f.loc["mid", "selection_rate_parity"])
+    # category order; the empty group is suppressed (counted in the last row, not named)
+    assert f.index.tolist() == ["low", "high", _fairness.SUPPRESSED_GROUPS.format(n=1)]
+    assert f.iloc[-1]["suppressed"] and pd.isna(f.iloc[-1]["size"])
+    assert audit.params["suppressed_groups"] == {"band": 1}
     # high: no one flagged -> precision and fdr undefined; no positives -> tpr undefined
     assert np.isnan(f.loc["high", "precision"]) and np.isnan(f.loc["high", "fdr"])
     assert np.isnan(f.loc["high", "tpr"]) and f.loc["high", "selection_rate"] == 0.0
-    # with the default minimum size, the empty group is suppressed
-    default = fairness_audit(
-        y_true=[0, 1, 0, 0], scores=[0.9, 0.1, 0.2, 0.3], attributes=attrs, threshold=0.5,
-        min_group_size=1, n_boot=0,
-    ).to_frame().set_index("group")
-    assert default.loc["mid", "suppressed"]
 
 
 def test_missing_values_form_their_own_visible_group():
-    attrs = pd.DataFrame({"disability": ["Y", None, np.nan, "N", "N"]})
+    attrs = pd.DataFrame({"disability": ["Y", None, np.nan, "N", "N"] * 5})
     f = fairness_audit(
-        y_true=[1, 0, 1, 0, 1], scores=[0.9, 0.8, 0.1, 0.2, 0.7], attributes=attrs,
-        threshold=0.5, min_group_size=0, n_boot=0,
+        y_true=[1, 0, 1, 0, 1] * 5, scores=[0.9, 0.8, 0.1, 0.2, 0.7] * 5, attributes=attrs,
+        threshold=0.5, min_group_size=5, n_boot=0,
     ).to_frame()
     assert f["group"].tolist() == ["N", "Y", "missing"]
-    assert f.set_index("group").loc["missing", "size"] == 2
-    assert int(f["size"].sum()) == 5  # nobody dropped
+    assert f.set_index("group").loc["missing", "size"] == 10
+    assert int(f["size"].sum()) == 25  # nobody dropped
     relabelled = fairness_audit(
-        y_true=[1, 0, 1, 0, 1], scores=[0.9, 0.8, 0.1, 0.2, 0.7], attributes=attrs,
-        threshold=0.5, min_group_size=0, n_boot=0, missing_label="not recorded",
+        y_true=[1, 0, 1, 0, 1] * 5, scores=[0.9, 0.8, 0.1, 0.2, 0.7] * 5, attributes=attrs,
+        threshold=0.5, min_group_size=5, n_boot=0, missing_label="not recorded",
     ).to_frame()
     assert "not recorded" in relabelled["group"].tolist()
 
 
 def test_missing_label_must_not_collide():
-    attrs = pd.DataFrame({"imd": ["missing", None, "10-20%"]})
+    attrs = pd.DataFrame({"imd": ["missing", None, "10-20%"] * 2})
     with pytest.raises(ConfigError, match=re.escape(_groups.MISSING_COLLIDES)) as info:
-        fairness_audit(y_true=[0, 1, 0], scores=[0.1, 0.2, 0.3], attributes=attrs, threshold=0.5)
+        fairness_audit(y_true=[0, 1, 0] * 2, scores=[0.1, 0.2, 0.3] * 2, attributes=attrs,
+                       threshold=0.5)
     assert "missing_label=" in str(info.value)
 
 
@@ -203,7 +202,8 @@ def test_small_groups_are_suppressed(population):
         n_boot=50,
     )
     f = audit.to_frame().set_index("group")
-    hidden = f.loc["X"]
+    assert "X" not in f.index  # counted, never named
+    hidden = f.loc[_fairness.SUPPRESSED_GROUPS.format(n=1)]
     assert hidden["suppressed"] and pd.isna(hidden["size"])
     numeric = [c for c in f.columns if c not in ("attribute", "reference", "suppressed")]
     assert all(pd.isna(hidden[c]) for c in numeric)
@@ -247,7 +247,7 @@ def test_named_reference_that_is_suppressed_leaves_disparities_empty(population)
 
 @st.composite
 def audit_case(draw):
-    n = draw(st.integers(4, 60))
+    n = draw(st.integers(8, 60))  # at most 3 values + missing: a share of distinct values <= 0.5
     y = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
     s = draw(st.lists(st.sampled_from([0.1, 0.4, 0.4, 0.6, 0.9]), min_size=n, max_size=n))
     g = draw(st.lists(st.sampled_from(["a", "b", "c", None]), min_size=n, max_size=n))
@@ -259,7 +259,7 @@ def audit_case(draw):
 def test_disparity_of_the_reference_to_itself_is_one(case):
     y, s, attrs, (kind, value) = case
     audit = fairness_audit(
-        y_true=y, scores=s, attributes=attrs, min_group_size=0, n_boot=0, **{kind: value}
+        y_true=y, scores=s, attributes=attrs, min_group_size=5, n_boot=0, **{kind: value}
     )
     f = audit.to_frame()
     for (attribute, metric), ref in audit.params["references"].items():
@@ -277,27 +277,29 @@ def test_disparity_of_the_reference_to_itself_is_one(case):
         got = others[f"{metric}_disparity"].to_numpy(dtype=float)
         both_nan = np.isnan(expected) & np.isnan(got)
         assert np.all(both_nan | np.isclose(got, expected, equal_nan=False))
-    # counts always add up to the population
+    # counts add up to the population, suppressed groups aside
     singles = f[f["attribute"] == "g"]
-    assert int(singles["size"].sum()) == len(y)
+    shown = int(singles["size"].sum())
+    assert shown == len(y) if not singles["suppressed"].any() else shown < len(y)
 
 
 def test_a_group_audited_against_itself_is_at_parity():
     y = [1, 0, 1, 1, 0]
     s = [0.9, 0.2, 0.6, 0.3, 0.7]
     attrs = pd.DataFrame({"everyone": ["all"] * 5})
-    f = fairness_audit(y_true=y, scores=s, attributes=attrs, k=2, min_group_size=0).to_frame()
+    f = fairness_audit(y_true=y, scores=s, attributes=attrs, k=2, min_group_size=5).to_frame()
     for metric in DISPARITY_METRICS:
         assert f[f"{metric}_disparity"].iloc[0] == 1.0
         assert f[f"{metric}_disparity_ci_low"].iloc[0] == 1.0
 
 
 def test_ties_at_the_cut_give_expected_counts_over_every_order():
-    y = np.array([1, 0, 1, 0, 1, 0])
-    s = np.array([0.9, 0.5, 0.5, 0.5, 0.5, 0.1])  # four students tied for the last 2 of 3 places
-    g = np.array(["a", "a", "b", "b", "a", "b"])
+    # four students tied for the last 2 of 3 places; four low scorers make groups of 5
+    y = np.array([1, 0, 1, 0, 1, 0, 0, 1, 0, 1])
+    s = np.array([0.9, 0.5, 0.5, 0.5, 0.5, 0.1, 0.0, 0.0, 0.0, 0.0])
+    g = np.array(["a", "a", "b", "b", "a", "b", "a", "a", "b", "b"])
     audit = fairness_audit(
-        y_true=y, scores=s, attributes=pd.DataFrame({"g": g}), k=3, min_group_size=0, n_boot=0
+        y_true=y, scores=s, attributes=pd.DataFrame({"g": g}), k=3, min_group_size=5, n_boot=0
     )
     f = audit.to_frame().set_index("group")
     # brute force: average the group confusion counts over every order of the tied students
@@ -446,7 +448,7 @@ def test_per_group_thresholds(population):
     y, s, attrs = population
     cuts = {"F": 0.3, "M": 0.45, "X": 0.5}
     audit = fairness_audit(
-        y_true=y, scores=s, attributes=attrs, threshold={"gender": cuts}, min_group_size=0,
+        y_true=y, scores=s, attributes=attrs, threshold={"gender": cuts}, min_group_size=5,
         n_boot=0,
     )
     f = audit.to_frame()
@@ -477,10 +479,10 @@ def test_flags_from_any_rule(population):
     y, s, attrs = population
     rule = (s > 0.35) & (attrs["gender"] != "X").to_numpy()
     audit = fairness_audit(y_true=y, scores=None, attributes=attrs, flags=rule, n_boot=0,
-                           min_group_size=0)
+                           min_group_size=5)
     same = fairness_audit(
         y_true=y, scores=np.where(rule, 1.0, 0.0), attributes=attrs, threshold=0.5, n_boot=0,
-        min_group_size=0,
+        min_group_size=5,
     )
     cols = ["tp", "fp", "fn", "tn", "selection_rate", "tpr_disparity", "fpr_pvalue"]
     pd.testing.assert_frame_equal(audit.to_frame()[cols], same.to_frame()[cols])

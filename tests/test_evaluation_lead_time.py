@@ -130,3 +130,67 @@ def test_errors(weekly):
         lead_time(scores.assign(score=np.nan), outcomes, threshold=0.5)
     with pytest.raises(SchemaError, match="required column"):
         lead_time(scores.drop(columns="as_of"), outcomes, threshold=0.5)
+
+
+# ---------------------------------------------- empty results are results (issue 12, item 5)
+DAY0 = pd.Timestamp("2024-01-01")
+
+
+def _datetime_weekly(scores: pd.DataFrame, outcomes: pd.DataFrame):
+    def to_dt(days: pd.Series) -> pd.Series:
+        return DAY0 + pd.to_timedelta(days, unit="D")
+
+    return (
+        scores.assign(as_of=to_dt(scores["as_of"])),
+        outcomes.assign(time=to_dt(outcomes["time"])),
+    )
+
+
+def test_nobody_flagged_with_datetimes_is_an_empty_result(weekly):
+    scores, outcomes = _datetime_weekly(*weekly)
+    lt = lead_time(scores, outcomes, threshold=0.99)  # nobody scores that high
+    per = lt.per_student
+    assert per["first_flag"].dtype.kind == "M" and per["first_flag"].isna().all()
+    assert per["lead_days"].isna().all()
+    s = lt.summary()
+    assert (s["n_reached"], s["n_scored"], s["n_flagged"]) == (4, 3, 0)
+    assert s["share_flagged"] == 0.0 and np.isnan(s["median_lead_days"])
+    assert lt.share_ahead.tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert lt.notes[0] == _lead_time.NONE_FLAGGED.format(n=3, rule="score >= 0.99")
+    assert lt.notes[1].startswith("1 student(s) reached the outcome with no score")  # eve
+    assert "no lead time" in repr(lt)
+    d = json.loads(json.dumps(lt.to_dict(), allow_nan=False))
+    assert d["summary"]["median_lead_days"] is None and d["lead_days"] == []
+    assert d["notes"] == list(lt.notes)
+
+
+def test_datetimes_flagged_and_missed_students(weekly):
+    scores, outcomes = _datetime_weekly(*weekly)
+    lt = lead_time(scores, outcomes, threshold=0.5)
+    per = lt.per_student.set_index("student_id")
+    assert per.loc["ana", "first_flag"] == DAY0 + pd.Timedelta(days=7)
+    assert per.loc["ana", "lead_days"] == 23.0
+    assert pd.isna(per.loc["ben", "first_flag"]) and np.isnan(per.loc["ben", "lead_days"])
+
+
+@pytest.mark.parametrize("datetimes", [False, True])
+def test_nobody_reached_or_nobody_scored(weekly, datetimes):
+    scores, outcomes = _datetime_weekly(*weekly) if datetimes else weekly
+    none_reached = lead_time(scores, outcomes.iloc[0:0], threshold=0.5)
+    assert none_reached.n_reached == 0 and np.isnan(none_reached.share_flagged)
+    assert none_reached.notes == (_lead_time.NONE_REACHED,)
+    none_scored = lead_time(scores.iloc[0:0], outcomes, k=1)
+    assert (none_scored.n_reached, none_scored.n_scored, none_scored.n_flagged) == (4, 0, 0)
+    assert none_scored.notes == (_lead_time.NONE_SCORED.format(n=4),)
+
+
+def test_report_says_nobody_was_flagged(weekly):
+    from studentprofile.evaluation import evaluate
+
+    scores, outcomes = _datetime_weekly(*weekly)
+    lt = lead_time(scores, outcomes, threshold=0.99)
+    report = evaluate(y_true=[0, 1, 0, 1], scores=[0.2, 0.7, 0.4, 0.6], lead_time=lt)
+    assert report.to_dict()["lead_time"]["notes"] == list(lt.notes)
+    assert "none of the 3 student(s) who reached the outcome after being scored" in (
+        report.to_html()
+    )

@@ -202,7 +202,7 @@ def test_input_errors(contacts):
             contacts, pd.DataFrame({"student_id": ["b"], "time": [90.0]}),
             bands=[0.0, 0.5], observed_until=500.0,
         )
-    with pytest.raises(ConfigError, match="window must be a number of days"):
+    with pytest.raises(ConfigError, match="window must be a non-negative number of days"):
         contact_comparison(
             pd.DataFrame({"student_id": ["a"], "time": [0.0], "score": [0.9]}),
             contacts, pd.DataFrame({"student_id": ["b"], "time": [90.0]}), window=-1,

@@ -49,10 +49,16 @@ def test_ties_match_brute_force_over_every_order(case):
     worst, best, expected = brute_force_true_positives(y, s, k)
     assert precision_at_k(y, s, k, ties="worst") == pytest.approx(worst / k, abs=1e-12)
     assert precision_at_k(y, s, k, ties="best") == pytest.approx(best / k, abs=1e-12)
-    assert precision_at_k(y, s, k) == pytest.approx(float(expected) / k, abs=1e-12)
+    assert precision_at_k(y, s, k, ties="expected") == pytest.approx(
+        float(expected) / k, abs=1e-12
+    )
+    assert precision_at_k(y, s, k) == precision_at_k(y, s, k, ties="worst")  # the one default
     if sum(y):
-        assert recall_at_k(y, s, k) == pytest.approx(float(expected) / sum(y), abs=1e-12)
-        assert lift_at_k(y, s, k) == pytest.approx(
+        assert recall_at_k(y, s, k, ties="expected") == pytest.approx(
+            float(expected) / sum(y), abs=1e-12
+        )
+        assert recall_at_k(y, s, k) == pytest.approx(worst / sum(y), abs=1e-12)
+        assert lift_at_k(y, s, k, ties="expected") == pytest.approx(
             float(expected) / k / (sum(y) / len(y)), abs=1e-12
         )
 
@@ -160,8 +166,8 @@ def test_capacity_larger_than_group_flags_everyone_in_it():
 def test_capacity_ties_inside_a_group():
     y = [1, 0, 0]
     s = [0.5, 0.5, 0.5]
-    assert precision_at_capacity(y, s, ["a"] * 3, 1) == pytest.approx(1 / 3)
-    assert precision_at_capacity(y, s, ["a"] * 3, 1, ties="worst") == 0.0
+    assert precision_at_capacity(y, s, ["a"] * 3, 1, ties="expected") == pytest.approx(1 / 3)
+    assert precision_at_capacity(y, s, ["a"] * 3, 1) == 0.0  # the default: worst case
     assert precision_at_capacity(y, s, ["a"] * 3, 1, ties="best") == 1.0
 
 

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 
 import numpy as np
@@ -188,7 +189,7 @@ def test_backtest_report_has_its_figure():
         TemporalSplits(test_start=250.0, test_end=350.0, horizon=30, retrain_every=50),
         feature_builder=CausalBuilder(),
         model=LogisticRegression(solver="liblinear"),
-        label="withdrawn",
+        outcome="withdrawn",
         grid=grid_for(tables),
     )
     report = res.report(title="Backtest")
@@ -261,3 +262,121 @@ def test_audit_defaults_follow_threshold_or_first_k(data):
     by_t = evaluate(y_true=y, scores=p, threshold=0.4, attributes=attrs)
     assert by_t.fairness.params["threshold"] == 0.4
     assert "fairness" in repr(by_t)
+
+
+# ------------------------------------------- the rendered page, in a real headless browser
+CHROMIUM = next(
+    (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
+)
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs a headless Chromium (Debian: apt-get install chromium)"
+)
+
+# read every table as the browser lays it out: header texts, and per cell its rendered text,
+# whether it holds a FAIL badge and the colour it is drawn in
+_PROBE = """<script>
+const tables = [...document.querySelectorAll('table')].map(table => ({
+  heads: [...table.querySelectorAll('thead th')].map(th => th.innerText),
+  rows: [...table.querySelectorAll('tbody tr')].map(tr => [...tr.children].map(td => ({
+    text: td.innerText,
+    fail: td.querySelector('.fail') !== null,
+    color: getComputedStyle(td.firstElementChild || td).color,
+  }))),
+}));
+const pre = document.createElement('pre');
+pre.id = 'probe';
+pre.textContent = JSON.stringify(tables);
+document.body.appendChild(pre);
+</script>"""
+
+
+def _rendered_tables(page_html: str, tmp_path) -> list[dict]:
+    import html as html_module
+    import subprocess
+
+    page = tmp_path / "page.html"
+    page.write_text(page_html.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=180, check=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stderr[-2000:]
+    return json.loads(html_module.unescape(found.group(1)))
+
+
+@needs_chromium
+def test_groups_table_cells_match_the_audit_frame_in_a_browser(full_report, tmp_path):
+    audit = full_report.fairness
+    frame = audit.frame
+    assert frame["suppressed"].any() and (~frame["suppressed"]).any()  # both kinds of row
+    tables = _rendered_tables(full_report.to_html(), tmp_path)
+    groups = next(t for t in tables if t["heads"][:2] == ["attribute", "group"]
+                  and "suppressed" in t["heads"])
+    heads = groups["heads"]
+    assert len(groups["rows"]) == len(frame)
+    red = "rgb(176, 0, 32)"
+    for (_, expected), cells in zip(frame.iterrows(), groups["rows"], strict=True):
+        row = dict(zip(heads, cells, strict=True))
+        assert row["attribute"]["text"] == expected["attribute"]
+        assert row["group"]["text"] == expected["group"]
+        assert row["suppressed"]["text"] == ("yes" if expected["suppressed"] else "no")
+        for head, cell in row.items():
+            if head.endswith("_parity"):
+                verdict = expected[head]
+                text = "–" if pd.isna(verdict) else ("pass" if verdict else "FAIL")
+                assert cell["text"] == text, (expected["group"], head)
+                assert cell["fail"] == (text == "FAIL")
+                if text == "FAIL":
+                    assert cell["color"] == red
+            else:  # no other cell is a verdict
+                assert not cell["fail"] and cell["text"] not in ("pass", "FAIL"), head
+                assert cell["color"] != red, head
+    # the verdict grid: one row per attribute, FAIL n/m exactly where the summary fails
+    summary = audit.summary()
+    grid = next(t for t in tables if t["heads"][:2] == ["attribute", "selection_rate"])
+    for cells in grid["rows"]:
+        attribute = cells[0]["text"]
+        for metric, cell in zip(grid["heads"][1:], cells[1:], strict=True):
+            r = summary[(summary["attribute"] == attribute) & (summary["metric"] == metric)]
+            verdict = r["verdict"].item()
+            expected_text = {"pass": "pass", "undefined": "–"}.get(
+                verdict, f"FAIL {int(r['failing'].item())}/{int(r['compared'].item())}"
+            )
+            assert cell["text"] == expected_text and cell["fail"] == (verdict == "fail")
+
+
+def test_booleans_read_yes_no_except_verdicts():
+    frame = pd.DataFrame({"suppressed": [False, True], "tpr_parity": pd.array([False, None],
+                                                                             dtype="boolean")})
+    html = _report._table(frame, index=False, verdicts=["tpr_parity"])
+    assert html.count('class="fail"') == 1
+    assert "<td>no</td><td><span class=\"fail\">FAIL</span></td>" in html
+    assert "<td>yes</td><td>–</td>" in html
+
+
+# ------------------------------------------------------------ the audit's k, said and chosen
+def test_audit_k_is_chosen_by_name_and_said_in_the_heading(data):
+    y, p, attrs = data
+    report = evaluate(y_true=y, scores=p, k=[0.05, 0.1, 0.2], attributes=attrs, audit_k=0.1,
+                      audit_options={"n_boot": 0})
+    assert report.fairness.params["k"] == 0.1
+    assert "<h2>Fairness audit at k = 10% (the top 10% of scores flagged)</h2>" in report.to_html()
+    assert not any("audit_k" in n for n in report.notes)
+    by_count = evaluate(y_true=y, scores=p, attributes=attrs, audit_k=40,
+                        audit_options={"n_boot": 0})
+    assert "<h2>Fairness audit at k = 40 (the top 40 scores flagged)</h2>" in by_count.to_html()
+    # the default is the first k, and the report says so
+    default = evaluate(y_true=y, scores=p, k=[0.05, 0.1], attributes=attrs,
+                       audit_options={"n_boot": 0})
+    assert default.fairness.params["k"] == 0.05
+    assert "<h2>Fairness audit at k = 5% " in default.to_html()
+    assert any("pass audit_k= to choose" in n for n in default.notes)
+    with pytest.raises(ConfigError, match=re.escape(_report.AUDIT_K_TWICE)):
+        evaluate(y_true=y, scores=p, attributes=attrs, audit_k=0.1, audit_options={"k": 0.2})
+    with pytest.raises(ConfigError, match="audit_k= sets the caseload"):
+        evaluate(y_true=y, scores=p, audit_k=0.1)
+    with pytest.raises(ConfigError, match="audit_k"):
+        evaluate(y_true=y, scores=p, attributes=attrs, audit_k=1.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -19,11 +20,37 @@ SECTIONS = ["## Intended use and misuse", "## Data", "## Features by family",
             "## Fairness", "### By group", "## Limitations", "## Model and versions"]
 
 
-# `two_runs` (the demo config on 4% of OULAD, run twice into one store) is in conftest.py: the
-# weekly job's tests reuse its first run.
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The demo config on 4% of OULAD, run twice into one local store."""
+    root = tmp_path_factory.mktemp("runs")
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mp.chdir(root)
+    handler = _Capture()
+    logging.getLogger().addHandler(handler)
+    old = logging.getLogger().level
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        cfg = demo_config(sample_students=0.04)
+        first = run(cfg)
+        second = run(cfg)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(old)
+        mp.undo()
+    return first, second, root, handler.lines
 
 
-@pytest.mark.slow
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
 def test_run_writes_model_and_reports_before_tracking(two_runs):
     first, _, root, _ = two_runs
     assert first.complete and first.tracking.run_id
@@ -40,7 +67,6 @@ def test_run_writes_model_and_reports_before_tracking(two_runs):
         first.metrics["roc_auc"])
 
 
-@pytest.mark.slow
 def test_second_run_sits_next_to_the_first(two_runs):
     first, second, root, _ = two_runs
     uri = first.tracking.uri
@@ -65,7 +91,6 @@ def test_second_run_sits_next_to_the_first(two_runs):
     assert str(alias.version) == "2"
 
 
-@pytest.mark.slow
 def test_registered_model_scores_through_pyfunc(two_runs):
     first, second, root, _ = two_runs
     mlflow.set_tracking_uri(second.tracking.uri)
@@ -85,7 +110,6 @@ def test_registered_model_scores_through_pyfunc(two_runs):
     assert out["tier"].iloc[0] in {"high", "medium", "none"}
 
 
-@pytest.mark.slow
 def test_privacy_scan_finds_no_raw_identifier_anywhere(two_runs):
     first, second, root, log_lines = two_runs
     tables = sp.datasets.load_oulad()
@@ -103,7 +127,6 @@ def test_privacy_scan_finds_no_raw_identifier_anywhere(two_runs):
     planted.unlink()
 
 
-@pytest.mark.slow
 def test_model_card_has_every_section(two_runs):
     first, _, root, _ = two_runs
     card = (root / first.files["model_card"]).read_text()
@@ -114,7 +137,7 @@ def test_model_card_has_every_section(two_runs):
     assert "gender" in card and "Verdicts" in card and "lightgbm" in card
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # the demo on 2% of OULAD
 def test_unreachable_tracking_server_keeps_the_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = demo_config(sample_students=0.02, uri="http://127.0.0.1:9")
@@ -173,7 +196,6 @@ def test_bad_mapping_and_missing_key_fail_before_any_work(tmp_path, monkeypatch)
     assert not (tmp_path / "studentprofile-runs").exists()
 
 
-@pytest.mark.slow
 def test_early_warning_step_alerts_drift_and_a_card_without_ids(two_runs):
     first, _, root, _ = two_runs
     import pandas as pd
@@ -228,7 +250,7 @@ def _policy_case(cooldown: float):
         outcomes=pd.DataFrame({"student_id": ["a", "c"], "time": [30.0, 10.0],
                                "outcome": ["withdrawn", "withdrawn"]}),
     )
-    policy = AlertPolicy({"high": 0.5}, cooldown_days=cooldown)
+    policy = AlertPolicy(tiers={"high": 0.5}, cooldown_days=cooldown)
     alerts = policy.apply(scores.set_index(["student_id", "as_of"])["score"])
     return _policy_summary(alerts, scores, tables, ("withdrawn",))
 

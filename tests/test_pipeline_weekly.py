@@ -4,29 +4,35 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from studentprofile import cli
 from studentprofile.errors import ConfigError
-from studentprofile.pipeline import demo_config, weekly_alerts
+from studentprofile.pipeline import demo_config, run, weekly_alerts
 from studentprofile.warning import AlertLog
 
 DATES = ("2014-03-08", "2014-11-15")  # both with alerts in the 4% sample
 
 
-# every test here uses the demo run on 4% of OULAD: end to end on real data
-pytestmark = pytest.mark.slow
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """A demo run on 4% of OULAD (no tracking), its config and its folder."""
+    root = tmp_path_factory.mktemp("weekly")
+    cfg = demo_config(sample_students=0.04, enabled=False, output_dir=root / "runs")
+    return run(cfg), cfg, root
 
 
 @pytest.fixture(scope="module")
-def trained(two_runs):
-    """The first demo run of conftest's `two_runs` (4% of OULAD) and the tables it used."""
+def trained(demo_run):
+    """The demo run's folder, the tables it used and the root folder."""
     from studentprofile.pipeline import load_tables
 
-    first, _, root, _ = two_runs
-    return root / first.run_dir, load_tables(demo_config(sample_students=0.04)), root
+    result, cfg, root = demo_run
+    return result.run_dir, load_tables(cfg), root
 
 
 @pytest.fixture()
@@ -150,3 +156,174 @@ def test_cli_warn_twice(trained, tmp_path, monkeypatch):
     doc = json.loads(again.getvalue())
     assert doc["logged_new"] == 0 and doc["logged_already"] == doc["alerts"] > 0
     assert doc["students"] > 0
+
+
+HOSTILE_IDS = ["Zoë-1", "Zoé-1", "王小明", "李小红", "a/b", "a_b", '=HYPERLINK("http://x","y")',
+               "+1-555", "-2", "@SUM(A1)", "\tTAB", "CON", "..", "../up"]
+
+
+def _renamed(tables, mapping, programme):
+    from studentprofile.tables import EventTables
+
+    def rename(frame):
+        return frame.assign(student_id=frame["student_id"].astype(object).map(
+            lambda s: mapping.get(s, s)))
+
+    students = rename(tables.students)
+    # a column the model does not read, so the renamed students are alerted as before
+    students["faculty"] = "Arts"
+    students.loc[students["student_id"].isin(list(mapping.values())), "faculty"] = programme
+    return EventTables(students=students, events=rename(tables.events),
+                       outcomes=rename(tables.outcomes),
+                       audit_attributes=tables.audit_attributes, time_kind=tables.time_kind)
+
+
+def test_hostile_ids_get_one_card_each_and_the_csv_files_are_spreadsheet_safe(trained, tmp_path):
+    """Issue 12 items 3 and 4: ids that squashed to one file name lost cards; ids, programmes
+    and advisor ids beginning with = + - @ or a tab were written into the CSV files as is."""
+    run_dir, tables, _ = trained
+    first = weekly_alerts(run_dir, DATES[0], log=tmp_path / "a.sqlite", tables=tables)
+    alerted = list(first.alerts["student_id"])[: len(HOSTILE_IDS)]
+    assert len(alerted) >= 6
+    mapping = dict(zip(alerted, HOSTILE_IDS, strict=False))
+    programme = "=cmd|' /C calc'!A0"
+    hostile = _renamed(tables, mapping, programme)
+    advisors = pd.DataFrame({"advisor_id": ["@advisor", "-kim"], "capacity": [50, 50],
+                             "programmes": [[programme], None]})
+    out = tmp_path / "week"
+    got = weekly_alerts(run_dir, DATES[0], log=tmp_path / "b.sqlite", tables=hostile,
+                        advisors=advisors, cards_dir=out, programme_column="faculty")
+    assert set(mapping.values()) <= set(got.alerts["student_id"])  # ids do not change scores
+    # one card per alert, each holding its exact id; nothing written outside the folder
+    cards = sorted(out.glob("*.json"))
+    assert len(cards) == len(got.alerts)
+    held = sorted(json.loads(p.read_text(encoding="utf-8"))["student_id"] for p in cards)
+    assert held == sorted(got.alerts["student_id"])
+    assert {p.parent for p in out.rglob("*")} == {out}
+    assert not (tmp_path / "up.json").exists()
+    # the CSV files: formula-like cells get a quote in front, everything else is as it was
+    listed = pd.read_csv(out / "alerts.csv", dtype={"student_id": str}, keep_default_na=False)
+    expected = [("'" + s) if s.startswith(("=", "+", "-", "@", "\t")) else s
+                for s in got.alerts["student_id"]]
+    assert list(listed["student_id"]) == expected
+    assert {f"{c}" for c in listed["card"]} == {p.with_suffix(".html").name for p in cards}
+    plan = pd.read_csv(out / "caseloads.csv", dtype=str, keep_default_na=False)
+    assert "@advisor" not in set(plan["advisor_id"]) and "'@advisor" in set(plan["advisor_id"])
+    assert not any(str(v).startswith(("=", "+", "-", "@", "\t"))
+                   for col in plan.columns for v in plan[col])
+    text = (out / "caseloads.csv").read_text(encoding="utf-8")
+    assert programme not in text.replace("'" + programme, "")
+
+
+def test_the_same_instant_in_any_zone_is_the_same_week(trained, tmp_path):
+    """Issue 13 item 9: as_of goes through the one time module (an offset crashed the grid
+    comparison; a date beyond datetime64[ns] raised OutOfBoundsDatetime)."""
+    run_dir, tables, _ = trained
+    base = weekly_alerts(run_dir, DATES[1], log=tmp_path / "a.sqlite", tables=tables)
+    for same in (f"{DATES[1]}T01:00+01:00", pd.Timestamp(DATES[1], tz="UTC"),
+                 pd.Timestamp(f"{DATES[1]} 08:00", tz="Asia/Shanghai")):
+        got = weekly_alerts(run_dir, same, log=tmp_path / "a.sqlite", tables=tables)
+        assert got.as_of == pd.Timestamp(DATES[1])
+        pd.testing.assert_frame_equal(got.tiers, base.tiers)
+        assert got.recorded.n_new == 0  # the same alerts, already logged
+    for bad in ("2300-01-01", 42.0, None):
+        with pytest.raises(ConfigError, match="as_of must be a date"):
+            weekly_alerts(run_dir, bad, log=tmp_path / "a.sqlite", tables=tables)
+
+
+class _Model:
+    """Scores each row with its column `p` (the risk is set by hand)."""
+
+    def predict_proba(self, X):
+        p = X["p"].to_numpy()
+        return np.column_stack([1 - p, p])
+
+
+class _Expl:
+    def __init__(self, rows):
+        self.data = rows
+        self.probability = rows["p"].to_numpy()
+
+    def reasons(self, top, direction):
+        return [{"probability": p, "as_of": a, "reasons": [{"sentence": f"reason of {s}"}]}
+                for (s, a), p in zip(self.data.index, self.probability, strict=True)]
+
+
+def _history():
+    idx = pd.MultiIndex.from_product([["ana", "ben", "cai"], [0.0, 7.0, 14.0, 21.0]],
+                                     names=["student_id", "as_of"])
+    p = [0.1, 0.2, 0.6, 0.7,     # ana: two dates in the tier -> alerted (enter_after=2)
+         0.1, 0.1, 0.1, 0.9,     # ben: the highest risk today, one date only -> not alerted
+         0.1, 0.1, 0.1, 0.2]     # cai: low
+    return pd.DataFrame({"p": p}, index=idx)
+
+
+@pytest.mark.parametrize(("enter_after", "shown", "alerted", "tier"),
+                         [(2, "ana", True, "high"), (3, "ben", False, None)])
+def test_the_demo_shows_an_alerted_student_or_says_nobody_was(enter_after, shown, alerted, tier):
+    """Issue 13 item 6: the demo showed 'the highest-risk student (risk 0.06, below every
+    tier)'; it shows the highest-risk alerted one, and says so when nobody was alerted."""
+    from types import SimpleNamespace
+
+    from studentprofile.pipeline._warning import showcase
+
+    X = _history()
+    expl = _Expl(X.xs(21.0, level="as_of", drop_level=False))
+    cfg = SimpleNamespace(evaluation=SimpleNamespace(enter_after=enter_after, exit_after=1,
+                                                     cooldown_days=0.0))
+    top, example = showcase(expl, X=X, model=_Model(), tiers={"high": 0.5}, cfg=cfg)
+    assert expl.data.index[top][0] == shown
+    assert example["alerted"] is alerted and example["tier"] == tier
+    assert example["reasons"] == [f"reason of {shown}"]
+    assert example["risk"] == X.loc[(shown, 21.0), "p"]
+    if alerted:
+        assert example["note"].startswith("the highest-risk alerted student")
+    else:
+        assert example["note"].startswith("no student of the explained sample")
+    assert shown not in example["note"]  # no identifier
+
+
+def test_a_card_without_identifier_says_so_in_its_heading_and_title():
+    from studentprofile.warning import render_card_html
+
+    page = render_card_html({"card_version": 1, "student_id": None, "as_of": "2014-11-15",
+                             "risk": {"probability": 0.41, "tier": "high"}}, full_page=True)
+    assert "<title>Profile card (identifier withheld)</title>" in page
+    assert "Student (identifier withheld)" in page
+    assert "None" not in page
+
+
+def test_the_demo_shows_and_cards_an_alerted_student(demo_run):
+    """Issue 13 item 6, end to end: the summary's student was alerted, its card agrees, and the
+    card is headed 'identifier withheld' (it read 'Profile card: student None')."""
+    result, _, _ = demo_run
+    ex = result.example
+    assert ex["alerted"] is True and ex["tier"] is not None  # the 4% sample has alerts
+    card = json.loads((Path(result.run_dir) / "profile_card.json").read_text())
+    assert card["student_id"] is None and card["alerts"]
+    assert card["risk"]["tier"] == ex["tier"]
+    assert card["risk"]["probability"] == pytest.approx(ex["risk"], abs=1e-9)
+    page = (Path(result.run_dir) / "profile_card.html").read_text()
+    assert "<title>Profile card (identifier withheld)</title>" in page and "None" not in page
+    text = io.StringIO()
+    cli._summary(result, cli._Out(as_json=False, quiet=False, stream=text), title="demo")
+    assert (f"why the highest-risk alerted student of the latest week's explained sample is "
+            f"flagged (risk {ex['risk']:.2f}, tier {ex['tier']}") in text.getvalue()
+
+
+def test_cli_warn_on_a_damaged_log_is_a_typed_error_and_keeps_the_file(trained, tmp_path,
+                                                                        monkeypatch, capsys):
+    """Issue 12 item 16: a damaged log was a raw sqlite3.DatabaseError ('this is a bug', exit
+    3); it is a DataIntegrityError (exit 2) and the file is left as it was."""
+    run_dir, _, _ = trained
+    monkeypatch.chdir(tmp_path)
+    damaged = tmp_path / "alerts.sqlite"
+    damaged.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 20)
+    before = damaged.read_bytes()
+    code = cli.main(["warn", "--as-of", DATES[0], "--run", str(run_dir), "--log",
+                     str(damaged), "--out", "week"], stream=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_ERROR
+    assert "the alert log file is damaged or is not an alert log" in err
+    assert "this is a bug" not in err
+    assert damaged.read_bytes() == before

@@ -201,8 +201,10 @@ def test_abc_flags_by_hand_with_selectors(abc_matrix):
 def test_abc_missing_policy_and_min_flags(abc_matrix):
     X, infos = abc_matrix
     rules = ABCRules(
-        (ABCIndicator("attendance", "att_30d", "<", 0.9, scale=0.3, missing="flag"),
-         ABCIndicator("course", "mean_score", "<", 40.0, scale=20.0)),
+        (ABCIndicator(name="attendance", feature="att_30d", op="<", threshold=0.9, scale=0.3,
+                      missing="flag"),
+         ABCIndicator(name="course", feature="mean_score", op="<", threshold=40.0,
+                      scale=20.0)),
         min_flags=2,
     )
     out = abc_flags(X, rules, feature_info=infos)
@@ -217,11 +219,11 @@ def test_abc_errors(abc_matrix):
     with pytest.raises(ConfigError, match="must select exactly one feature column"):
         abc_flags(X, ABCRules.classic(attendance={"family": "behavioral"}), feature_info=infos)
     with pytest.raises(ConfigError, match="op must be one of"):
-        ABCIndicator("a", "att_30d", "=<", 0.9)
+        ABCIndicator(name="a", feature="att_30d", op="=<", threshold=0.9)
     with pytest.raises(ConfigError, match="name at least one"):
         ABCRules.classic()
     with pytest.raises(ConfigError, match="min_flags must be an integer between 1 and 1"):
-        ABCRules((ABCIndicator("a", "att_30d", "<", 0.9),), min_flags=2)
+        ABCRules((ABCIndicator(name="a", feature="att_30d", op="<", threshold=0.9),), min_flags=2)
     bad = X.assign(att_30d=["x"] * 4)
     with pytest.raises(SchemaError, match="`att_30d` must be numeric"):
         abc_flags(bad, ABCRules.classic(attendance="att_30d"))
@@ -241,3 +243,23 @@ def test_output_does_not_depend_on_input_order():
     dup = pd.concat([s, s.iloc[[3]]])
     with pytest.raises(SchemaError, match="share their"):
         policy.apply(dup)
+
+
+@pytest.mark.parametrize(("cls", "args", "kwargs"), [
+    (AlertPolicy, ({"high": 0.5}, "probability", 2), {"cooldown_days": 7.0}),
+    (ABCIndicator, ("attendance", "att_30d", "<", 0.9), {"scale": 0.3}),
+])
+def test_constructors_are_keyword_only_positional_use_is_deprecated(cls, args, kwargs):
+    import dataclasses
+    import inspect
+
+    params = inspect.signature(cls).parameters.values()
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params)
+    names = [f.name for f in dataclasses.fields(cls)][: len(args)]
+    by_name = cls(**dict(zip(names, args, strict=True)), **kwargs)
+    with pytest.warns(FutureWarning, match=rf"{cls.__name__} takes keyword arguments only; "
+                                           rf"positional arguments will stop working"):
+        old = cls(*args, **kwargs)
+    assert old == by_name
+    with pytest.raises(TypeError, match="multiple values"):
+        cls(*args, **{names[0]: args[0]})

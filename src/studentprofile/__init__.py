@@ -70,4 +70,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # the public surface, what tab completion and dir() show (private names stay reachable)
+    return sorted(__all__)

@@ -341,7 +341,7 @@ def _neutral_level(index: pd.Index) -> pd.Index:
 def write_people_csv(
     frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool = False, **to_csv: Any
 ) -> Path:
-    """Write a CSV meant for people: spreadsheet formulas neutralised, written atomically.
+    r"""Write a CSV meant for people: spreadsheet formulas neutralised, written atomically.
 
     Parameters
     ----------
@@ -366,7 +366,13 @@ def write_people_csv(
     >>> _ = write_people_csv(pd.DataFrame({"student_id": ["+4412"]}), p)
     >>> p.read_text().splitlines()
     ['student_id', "'+4412"]
+    >>> _ = write_people_csv(pd.DataFrame({"note": ["ok\r=1+1"]}), p)
+    >>> p.read_bytes()
+    b'note\r\n"ok\r=1+1"\r\n'
     """
     buf = io.StringIO()
+    # CRLF rows: a cell holding a bare CR or LF is then always quoted, so no reader can split a
+    # row there and start the next part with a formula
+    to_csv.setdefault("lineterminator", "\r\n")
     neutralise_frame(frame).to_csv(buf, index=index, **to_csv)
     return atomic_write_text(path, buf.getvalue())

@@ -95,6 +95,9 @@ def _summary(result: Any, out: _Out, *, title: str) -> None:
     out.line(f"  precision at 10%      {_fmt(m.get('precision@10%'))}   "
              f"(lift {_fmt(m.get('lift@10%'), 2)}x over the base rate)")
     out.line(f"  calibration error     {_fmt(m.get('ece'), 4)}   (ECE, 10 bins)")
+    if not m.get("n"):
+        out.line("  (no labelled test row: nothing to evaluate; check splits.test_where and "
+                 "the test period)")
     if result.fairness:
         by_attr: dict[str, list[str]] = {}
         for rec in result.fairness:
@@ -126,12 +129,13 @@ def _summary(result: Any, out: _Out, *, title: str) -> None:
                  f"drifted, {len(d['features_watch'])} to watch")
     if result.example:
         ex = result.example
-        if ex.get("tier"):
-            head = (f"why the highest-risk student of the latest week is flagged (risk "
-                    f"{_fmt(ex['risk'], 2)}, tier {ex['tier']}")
+        tier = f"tier {ex['tier']}" if ex.get("tier") else "below every tier"
+        if ex.get("alerted", bool(ex.get("tier"))):
+            head = (f"why the highest-risk alerted student of the latest week's explained "
+                    f"sample is flagged (risk {_fmt(ex['risk'], 2)}, {tier}")
         else:
-            head = (f"what raises the risk of the latest week's highest-risk student (risk "
-                    f"{_fmt(ex['risk'], 2)}, below every tier")
+            head = (f"nobody in the latest week's explained sample was alerted; what raises "
+                    f"the risk of its highest-risk student (risk {_fmt(ex['risk'], 2)}, {tier}")
         out.line(f"  {head}; the id is never printed or tracked):")
         for r in ex["reasons"]:
             out.line(f"    - {r}")
@@ -210,30 +214,38 @@ def _cmd_train(args: argparse.Namespace, out: _Out) -> int:
 def _read_frame(path: str, what: str) -> Any:
     import pandas as pd
 
+    from studentprofile.pipeline._sections import ID_COLUMNS
+
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"the {what} file does not exist", key=f"--{what}", arrived=repr(path))
     try:
         if p.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(p)
-        return pd.read_csv(p)
+        # ids are text exactly as written (000123 is not the number 123)
+        return pd.read_csv(p, dtype={c: str for c in ID_COLUMNS})
     except Exception as exc:  # noqa: BLE001 - a bad file is the user's input error
         raise ConfigError(f"the {what} file cannot be read as CSV or Parquet", key=f"--{what}",
                           arrived=f"{p.name}: {type(exc).__name__}: {exc}") from exc
 
 
 def _write_frame(frame: Any, path: str) -> Path:
+    """Write scores for people: CSV with spreadsheet formulas neutralised, or Parquet.
+
+    Both go through the package's one atomic writer (a unique temporary file created with
+    ``O_EXCL`` next to the target, then renamed), so a planted file or symlink is never written
+    through; a place that cannot hold a file (``/proc``, a folder) is an OutputError.
+    """
+    from studentprofile._files import atomic_write, write_people_csv
+
     p = Path(path)
     if p.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise ConfigError("the output must be a .csv or .parquet file", key="--output",
                           arrived=repr(path))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
     if p.suffix.lower() == ".csv":
-        frame.to_csv(tmp)
-    else:
-        frame.to_parquet(tmp)
-    tmp.replace(p)
+        return write_people_csv(frame, p, index=True)
+    with atomic_write(p, "wb") as fh:
+        frame.to_parquet(fh)
     return p
 
 
@@ -319,12 +331,8 @@ def _cmd_explain(args: argparse.Namespace, out: _Out) -> int:
     X = student_features(cfg, [args.student])
     if args.as_of:
         when = X.index.get_level_values("as_of")
-        try:
-            at: Any = (pd.Timestamp(args.as_of) if pd.api.types.is_datetime64_any_dtype(when)
-                       else float(args.as_of))
-        except ValueError as exc:
-            raise ConfigError("--as-of must be a date (or days for float-time tables)",
-                              key="--as-of", arrived=repr(args.as_of)) from exc
+        at = _moment_arg(args.as_of, "datetime" if pd.api.types.is_datetime64_any_dtype(when)
+                         else "float", "--as-of")
         X = X[when <= at]
         if not len(X):
             raise ConfigError("the student has no as-of date on or before this one",
@@ -338,6 +346,19 @@ def _cmd_explain(args: argparse.Namespace, out: _Out) -> int:
     for r in rec["reasons"]:
         out.line(f"  - {r['sentence']}")
     return EXIT_OK
+
+
+def _moment_arg(text: str, kind: Any, key: str) -> Any:
+    """Turn a command-line date (or days, for float-time tables) into the tables' time."""
+    from studentprofile.tables._time import as_moment
+
+    value: Any = text
+    if kind == "float":
+        try:
+            value = float(text)
+        except ValueError:
+            pass  # as_moment says what a float-time table needs
+    return as_moment(value, kind, key=key)
 
 
 def _cmd_warn(args: argparse.Namespace, out: _Out) -> int:
@@ -379,7 +400,6 @@ def _columns(frame: Any, cols: list[str], table: str) -> None:
 def _cmd_evaluate(args: argparse.Namespace, out: _Out) -> int:
     import json
 
-    import numpy as np
     import pandas as pd
 
     from studentprofile.evaluation import evaluate
@@ -387,9 +407,10 @@ def _cmd_evaluate(args: argparse.Namespace, out: _Out) -> int:
     if args.scores:
         frame = _read_frame(args.scores, "scores")
         _columns(frame, [args.label_column, args.score_column], "scores")
-        frame = frame[frame[args.label_column].notna()]
-        report = evaluate(y_true=frame[args.label_column].to_numpy() == 1,
-                          scores=frame[args.score_column].to_numpy(dtype=np.float64),
+        # rows without a label are not evaluated; labels and scores go to evaluate as they
+        # are, which refuses labels other than 0/1 and scores that are not numbers (exit 2)
+        frame = frame[frame[args.label_column].notna()].reset_index(drop=True)
+        report = evaluate(y_true=frame[args.label_column], scores=frame[args.score_column],
                           k=args.k, title=f"Evaluation of {Path(args.scores).name}")
         if args.report:
             out.line(f"report: {report.save(args.report)}")
@@ -423,10 +444,10 @@ def _cmd_audit(args: argparse.Namespace, out: _Out) -> int:
             raise ConfigError("audit --scores needs the attribute columns to audit",
                               key="--attributes", hint="e.g. --attributes gender,disability")
         _columns(frame, [args.label_column, args.score_column, *attrs], "scores")
-        frame = frame[frame[args.label_column].notna()]
-        audit = fairness_audit(y_true=frame[args.label_column].to_numpy() == 1,
-                               scores=frame[args.score_column].to_numpy(dtype=float),
-                               attributes=frame[attrs].reset_index(drop=True), k=args.k,
+        frame = frame[frame[args.label_column].notna()].reset_index(drop=True)
+        audit = fairness_audit(y_true=frame[args.label_column],
+                               scores=frame[args.score_column],
+                               attributes=frame[attrs], k=args.k,
                                min_group_size=args.min_group_size, n_boot=args.n_boot)
         summ = audit.summary()
         out.result(audit.to_dict())

@@ -41,6 +41,7 @@ import pandas as pd
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.tables import EventTables
 from studentprofile.tables._checks import show_values
+from studentprofile.tables._time import as_days, as_moment, days_delta, time_column
 
 __all__ = ["check_grid", "final_outcome", "make_labels"]
 
@@ -79,10 +80,8 @@ def check_grid(grid: Any, tables: EventTables) -> pd.DataFrame:
     _checks.require_columns(grid, "grid", ["student_id", "as_of"])
     out = grid.copy()
     out["student_id"] = _checks.student_ids(grid["student_id"], "grid", grid)
-    parsed = _checks.times(grid["as_of"], "grid", "as_of", grid)
+    parsed = time_column(grid["as_of"], table="grid", column="as_of", frame=grid)
     values = parsed.values
-    if parsed.aware:
-        values = _checks.to_naive_utc(values)
     null = values.isna().to_numpy()
     if null.any():
         raise SchemaError(
@@ -140,23 +139,9 @@ def check_grid(grid: Any, tables: EventTables) -> pd.DataFrame:
 
 
 def _horizon(horizon: Any, kind: str) -> Any:
-    if isinstance(horizon, bool) or not isinstance(horizon, int | float | np.integer | np.floating):
-        if isinstance(horizon, pd.Timedelta) and kind == "datetime":
-            return horizon
-        raise ConfigError(
-            "horizon must be a positive number of days",
-            key="horizon",
-            arrived=repr(horizon),
-            hint="pass e.g. horizon=60",
-        )
-    if not np.isfinite(horizon) or horizon <= 0:
-        raise ConfigError(
-            "horizon must be a positive number of days",
-            key="horizon",
-            arrived=repr(horizon),
-            hint="pass e.g. horizon=60",
-        )
-    return pd.Timedelta(days=float(horizon)) if kind == "datetime" else float(horizon)
+    """Return the horizon as the tables' duration type (a Timedelta for datetime tables)."""
+    days = as_days(horizon, key="horizon")
+    return pd.Timedelta(days_delta(days, "datetime")) if kind == "datetime" else days
 
 
 def _outcome_set(tables: EventTables, outcome: str | Sequence[str]) -> list[str]:
@@ -185,26 +170,7 @@ def _end_of_observation(tables: EventTables, observed_until: Any) -> Any:
                 hint="pass the date up to which outcomes were recorded",
             )
         return stacked.max()
-    if tables.time_kind == "datetime":
-        try:
-            return pd.Timestamp(observed_until).tz_localize(None)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(
-                "observed_until must be a date",
-                key="observed_until",
-                arrived=repr(observed_until),
-                hint="pass e.g. '2014-06-30'",
-            ) from exc
-    if isinstance(observed_until, bool) or not isinstance(
-        observed_until, int | float | np.integer | np.floating
-    ):
-        raise ConfigError(
-            "observed_until must be a number of days for float-time tables",
-            key="observed_until",
-            arrived=repr(observed_until),
-            hint="pass e.g. observed_until=240",
-        )
-    return float(observed_until)
+    return as_moment(observed_until, tables.time_kind, key="observed_until")
 
 
 def make_labels(
@@ -212,7 +178,7 @@ def make_labels(
     grid: pd.DataFrame,
     *,
     outcome: str | Sequence[str],
-    horizon: float,
+    horizon: float | pd.Timedelta,
     observed_until: Any = None,
     exclude_prior: bool = True,
 ) -> pd.Series:
@@ -226,12 +192,15 @@ def make_labels(
         As-of grid with ``student_id`` and ``as_of``.
     outcome : str or sequence of str
         Outcome name(s) counted as positive, e.g. ``"withdrawn"`` or ``["withdrawn", "failed"]``.
-    horizon : float
-        Window length in days; the window is ``[as_of, as_of + horizon)``.
+    horizon : float or Timedelta
+        Window length in days (a number or a ``pandas.Timedelta``, from one second to 100
+        years); the window is ``[as_of, as_of + horizon)``.
     observed_until : date or float, optional
-        Outcomes are known up to (not including) this time. Rows whose window runs past it with
-        no outcome yet are censored (NaN). Defaults to the latest time in the tables. A temporal
-        backtest passes the test split's as-of date here so no training label looks past it.
+        Outcomes are known up to (not including) this time: a date for datetime tables (naive,
+        or aware in any zone: converted to UTC like the tables' times), days for float tables.
+        Rows whose window runs past it with no outcome yet are censored (NaN). Defaults to the
+        latest time in the tables. A temporal backtest passes the test split's as-of date here
+        so no training label looks past it.
     exclude_prior : bool, default True
         Label NaN when the student reached one of the outcomes before ``as_of`` (no longer at
         risk).

@@ -29,18 +29,29 @@ from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
 from studentprofile.evaluation._metrics import _pr_auc, _reliability, _roc_auc
 from studentprofile.evaluation._ranking import _Cut
+from studentprofile.evaluation._report import EvaluationReport, evaluate
 from studentprofile.tables import EventTables
 from studentprofile.tables._checks import show_values
-from studentprofile.tables._event_tables import to_days
+from studentprofile.tables._time import (
+    DAYS_NON_NEGATIVE,
+    DAYS_POSITIVE,
+    MOMENT_INVALID,
+    NS_PER_DAY,
+    as_days,
+    as_moment,
+    to_days,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["BacktestResult", "Split", "TemporalSplits", "backtest"]
 
-_NS_PER_DAY = 86_400 * 10**9
+_NS_PER_DAY = NS_PER_DAY
 
-DAYS_INVALID = "`{name}` must be a number of days >= {minimum} (or a pandas Timedelta)"
-DATE_INVALID = "`{name}` must be a date (datetime tables) or a number of days (float tables)"
+# the time rules are the tables' (studentprofile.tables._time); format them with key=<name>
+DAYS_INVALID = DAYS_POSITIVE
+DAYS_INVALID_OR_ZERO = DAYS_NON_NEGATIVE
+DATE_INVALID = MOMENT_INVALID
 DATES_MIXED = "test_start, test_end and train_start must be the same kind of time"
 EMPTY_WINDOW = "test_end must be later than test_start"
 NO_AS_OF = "X must have an `as_of` column or index level"
@@ -60,54 +71,16 @@ MASK_INVALID = "`{name}` must be a boolean array with one value per grid row"
 
 
 def _days_param(value: Any, name: str, *, minimum: float = 0.0, allow_none: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, pd.Timedelta):
-        days = value / pd.Timedelta(days=1)
-    elif isinstance(value, bool) or not isinstance(
-        value, int | float | np.integer | np.floating
-    ):
-        raise ConfigError(
-            DAYS_INVALID.format(name=name, minimum=f"{minimum:g}"),
-            key=name,
-            arrived=repr(value),
-            hint=f"pass e.g. {name}=28",
-        )
-    else:
-        days = float(value)
-    if not np.isfinite(days) or days < minimum or (minimum > 0 and days <= 0):
-        raise ConfigError(
-            DAYS_INVALID.format(name=name, minimum=f"{minimum:g}"),
-            key=name,
-            arrived=repr(value),
-            hint=f"pass e.g. {name}=28",
-        )
-    return float(days)
+    """Check a duration in days (number or Timedelta); ``minimum > 0``: strictly positive."""
+    return as_days(value, key=name, positive=minimum > 0, allow_none=allow_none)
 
 
 def _date_param(value: Any, name: str) -> tuple[float, str, Any]:
     """Return (days, kind, display value) of a date parameter."""
-    if isinstance(value, bool):
-        raise ConfigError(DATE_INVALID.format(name=name), key=name, arrived=repr(value))
-    if isinstance(value, int | float | np.integer | np.floating):
-        if not np.isfinite(value):
-            raise ConfigError(DATE_INVALID.format(name=name), key=name, arrived=repr(value))
-        return float(value), "float", float(value)
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            DATE_INVALID.format(name=name),
-            key=name,
-            arrived=repr(value),
-            hint=f"pass e.g. {name}='2014-02-01'",
-        ) from exc
-    if ts is pd.NaT:
-        raise ConfigError(DATE_INVALID.format(name=name), key=name, arrived=repr(value))
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    days = float(to_days(np.array([ts.to_datetime64()]), "datetime")[0])
-    return days, "datetime", ts
+    moment = as_moment(value, key=name)
+    if isinstance(moment, pd.Timestamp):
+        return moment.value / _NS_PER_DAY, "datetime", moment
+    return float(moment), "float", float(moment)
 
 
 def _show(days: float | None, kind: str) -> Any:
@@ -465,7 +438,7 @@ class BacktestResult:
     feature_info : dict or None
         The feature builder's ``feature_info_`` after the last transform, when it has one.
     params : dict
-        Label, horizon, k values and other settings.
+        Outcome, horizon, k values and other settings.
 
     Examples
     --------
@@ -515,9 +488,12 @@ class BacktestResult:
             for one, value in zip(ks, prec, strict=True):
                 row[f"precision@{_inputs.k_label(one)}"] = float(value)
             rows.append(row)
-        return pd.DataFrame(rows).set_index("as_of") if rows else pd.DataFrame()
+        columns = ["as_of", "n", "positives", "roc_auc", "pr_auc"] + [
+            f"precision@{_inputs.k_label(one)}" for one in ks
+        ]
+        return pd.DataFrame(rows, columns=columns).set_index("as_of")
 
-    def report(self, **kwargs: Any) -> Any:
+    def report(self, **kwargs: Any) -> EvaluationReport:
         """Build an :class:`EvaluationReport` of the pooled labelled test rows.
 
         Parameters
@@ -530,8 +506,6 @@ class BacktestResult:
         -------
         EvaluationReport
         """
-        from studentprofile.evaluation._report import evaluate
-
         labelled = self.scores[self.scores["label"].notna()]
         kwargs.setdefault("backtest", self)
         return evaluate(
@@ -750,13 +724,14 @@ def _split_metrics(
     return out
 
 
+@_inputs.renamed_keyword("label", "outcome")
 def backtest(
     tables: EventTables,
     splits: TemporalSplits,
     *,
     feature_builder: Any,
     model: Any,
-    label: str | Sequence[str],
+    outcome: str | Sequence[str],
     grid: pd.DataFrame | None = None,
     k: Any = (0.05, 0.1, 0.2),
     n_bins: int = 10,
@@ -780,8 +755,9 @@ def backtest(
         A scikit-learn style classifier (``fit(X, y)``, ``predict_proba(X)``), e.g.
         :class:`studentprofile.models.RiskModel`; a fresh ``sklearn.base.clone`` is fitted per
         split.
-    label : str or list of str
-        The outcome(s) counted as positive, e.g. ``"withdrawn"``.
+    outcome : str or list of str
+        The outcome(s) counted as positive, e.g. ``"withdrawn"`` (as in
+        :func:`studentprofile.labels.make_labels`). ``label=`` is the deprecated old name.
     grid : DataFrame, optional
         Candidate rows (``student_id``, ``as_of``), e.g. from
         :func:`studentprofile.features.make_grid`; each split uses the rows in its windows.
@@ -837,7 +813,7 @@ def backtest(
     ...         return pd.DataFrame({"engagement": e.to_numpy()}, index=index)
     >>> splits = TemporalSplits(test_start=40.0, test_end=60.0, horizon=20, every=10)
     >>> result = backtest(tables, splits, feature_builder=Engagement(),
-    ...                   model=LogisticRegression(), label="withdrawn", k=[2],
+    ...                   model=LogisticRegression(), outcome="withdrawn", k=[2],
     ...                   test_observed_until=100.0)
     >>> result.metrics[["n_train", "n_test", "n_test_positive", "roc_auc", "precision@2"]]
            n_train  n_test  n_test_positive  roc_auc  precision@2
@@ -907,7 +883,7 @@ def backtest(
             y_tr = make_labels(
                 tables,
                 grid.iloc[tr],
-                outcome=label,
+                outcome=outcome,
                 horizon=horizon,
                 observed_until=window.label_cutoff,
             ).to_numpy()
@@ -918,7 +894,7 @@ def backtest(
             y_te = make_labels(
                 tables,
                 grid.iloc[te],
-                outcome=label,
+                outcome=outcome,
                 horizon=horizon,
                 observed_until=end,
             ).to_numpy(copy=True)
@@ -1011,7 +987,7 @@ def backtest(
     splits_frame["n_train"] = [len(p[1]) for p in plans]
     splits_frame["n_test"] = [len(p[3]) for p in plans]
     params = {
-        "label": label if isinstance(label, str) else list(label),
+        "outcome": outcome if isinstance(outcome, str) else list(outcome),
         "horizon_days": horizon,
         "gap_days": splits._gap,
         "k": [_inputs.k_label(one) for one in ks],

@@ -64,7 +64,21 @@ REFERENCE_UNKNOWN_GROUP = "the named reference group is not a group of the attri
 TOLERANCE_INVALID = (
     "tolerance must be (low, high) with 0 < low <= 1 <= high, or one number in (0, 1]"
 )
-MIN_GROUP_SIZE_INVALID = "min_group_size must be an integer >= 0"
+#: The smallest ``min_group_size`` accepted: numbers about fewer students identify them.
+MIN_GROUP_SIZE_FLOOR = 5
+MIN_GROUP_SIZE_INVALID = (
+    f"min_group_size must be an integer >= {MIN_GROUP_SIZE_FLOOR} (numbers about a smaller group "
+    "identify its students)"
+)
+MAX_DISTINCT_SHARE_INVALID = "max_distinct_share must be a number in (0, 1]"
+TOO_MANY_DISTINCT = (
+    "an audit attribute must group students, not (nearly) identify them: its share of distinct "
+    "values is above max_distinct_share"
+)
+#: The group label of one attribute's suppressed groups: counted, never named.
+SUPPRESSED_GROUPS = "({n} suppressed group(s))"
+#: What a suppressed group's name becomes where a caller named it (a reference, a threshold).
+SUPPRESSED_NAME = "(suppressed)"
 N_BOOT_INVALID = "n_boot must be an integer >= 0 (0 skips the bootstrap)"
 CI_INVALID = "ci must be a confidence level in (0, 1), e.g. 0.95"
 P_ADJUST_INVALID = "p_adjust must be None or 'holm'"
@@ -73,6 +87,12 @@ GROUP_THRESHOLDS_INVALID = (
     "per-group thresholds must be {attribute: {group: threshold}} for one audit attribute, "
     "with a threshold for every group"
 )
+
+#: Columns of :meth:`FairnessAudit.summary` (also when there is nothing to summarise).
+SUMMARY_COLUMNS = [
+    "attribute", "metric", "groups", "compared", "failing", "min_disparity", "max_disparity",
+    "verdict",
+]
 
 _FAVOURABLE_ALIASES = ("most_favourable", "most_favorable")
 
@@ -107,9 +127,9 @@ class FairnessAudit:
     Examples
     --------
     >>> import pandas as pd
-    >>> audit = fairness_audit(y_true=[1, 0, 1, 0], scores=[0.9, 0.8, 0.3, 0.2],
-    ...                        attributes=pd.DataFrame({"g": ["a", "a", "b", "b"]}), k=2,
-    ...                        min_group_size=1, n_boot=0)
+    >>> audit = fairness_audit(y_true=[1, 0, 1, 0] * 5, scores=[0.9, 0.8, 0.3, 0.2] * 5,
+    ...                        attributes=pd.DataFrame({"g": ["a", "a", "b", "b"] * 5}), k=10,
+    ...                        min_group_size=5, n_boot=0)
     >>> audit.summary().loc[0, ["attribute", "metric", "verdict"]].tolist()
     ['g', 'selection_rate', 'fail']
     """
@@ -129,7 +149,8 @@ class FairnessAudit:
         ``precision``, ``npv``; for each compared metric ``<m>_disparity``, ``<m>_parity``
         (boolean, missing when undefined) and ``<m>_pvalue``; bootstrap intervals
         ``<rate>_ci_low``/``_ci_high`` and ``<m>_disparity_ci_low``/``_ci_high``. Suppressed
-        groups show nothing but their name.
+        groups are counted, not named: one row per attribute, ``group`` reading
+        ``"(3 suppressed group(s))"``, ``suppressed`` true and every number missing.
 
         Returns
         -------
@@ -213,7 +234,7 @@ class FairnessAudit:
                         else ("fail" if failing else "pass"),
                     }
                 )
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary: params, overall, groups (records), summary, notes."""
@@ -240,7 +261,8 @@ class FairnessAudit:
         shown = int((~self.frame["suppressed"]).sum())
         return (
             f"FairnessAudit({self.params['rule']}; {self.frame['attribute'].nunique()} "
-            f"attribute(s), {shown} group(s) shown, {int(self.frame['suppressed'].sum())} "
+            f"attribute(s), {shown} group(s) shown, "
+            f"{sum(self.params.get('suppressed_groups', {}).values())} "
             f"suppressed; {len(failing)} of {len(s)} attribute-metric verdicts fail at "
             f"tolerance {tuple(self.params['tolerance'])})"
         )
@@ -294,6 +316,49 @@ def _attributes(attributes: Any, n: int, y_true: Any) -> pd.DataFrame:
     return attributes
 
 
+def _distinct_share(value: Any) -> float:
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        raise ConfigError(MAX_DISTINCT_SHARE_INVALID, key="max_distinct_share", arrived=repr(value))
+    if not (np.isfinite(value) and 0 < value <= 1):
+        raise ConfigError(
+            MAX_DISTINCT_SHARE_INVALID,
+            key="max_distinct_share",
+            arrived=repr(value),
+            hint="the default 0.5 refuses columns with more distinct values than half the "
+            "students",
+        )
+    return float(value)
+
+
+def _refuse_identifying(attrs: pd.DataFrame, max_share: float) -> None:
+    """Refuse an attribute with (nearly) one value per student: it would publish identifiers."""
+    n = len(attrs)
+    if n == 0:
+        return
+    for column in attrs.columns:
+        try:
+            distinct = int(attrs[column].nunique(dropna=True))
+        except TypeError:  # unhashable values: count their text
+            distinct = int(attrs[column].dropna().astype(str).nunique())
+        share = distinct / n
+        if share > max_share:
+            raise ConfigError(
+                TOO_MANY_DISTINCT,
+                key=f"attributes[{str(column)!r}]",
+                arrived=f"{distinct:,} distinct values among {n:,} students: share "
+                f"{share:.2f} > max_distinct_share={max_share:g}",
+                hint="audit a coarser grouping (e.g. age bands instead of birth dates), drop "
+                "the column, or raise max_distinct_share= if the groups are meant to be that "
+                "fine (small groups are still suppressed)",
+            )
+
+
+def _redacted(group: Any, hidden: set[str]) -> Any:
+    return SUPPRESSED_NAME if str(group) in hidden else group
+
+
 def _tolerance(tolerance: Any) -> tuple[float, float]:
     try:
         if isinstance(tolerance, int | float | np.integer | np.floating) and not isinstance(
@@ -322,7 +387,11 @@ def _ci(ci: Any) -> float:
 
 # ------------------------------------------------------------------------------- the audit
 def _group_thresholds(
-    s: np.ndarray, threshold: Mapping[Any, Any], attrs: pd.DataFrame, missing_label: str
+    s: np.ndarray,
+    threshold: Mapping[Any, Any],
+    attrs: pd.DataFrame,
+    missing_label: str,
+    min_size: int,
 ) -> tuple[np.ndarray, str]:
     """Flag with one threshold per group of one attribute: ``{attribute: {group: t}}``."""
     names = [str(c) for c in attrs.columns]
@@ -358,8 +427,17 @@ def _group_thresholds(
         [_inputs.threshold(given[g], f"threshold[{attribute!r}][{g!r}]") for g in axis.labels]
     )
     flags = np.where(s >= cuts[axis.codes], 2, 0).astype(np.int64)
-    shown = ", ".join(f"{g} >= {c:g}" for g, c in zip(axis.labels, cuts, strict=True))
-    return flags, f"per-group thresholds on {attribute}: {shown}"
+    # the rule is published: it names the shown groups only, and counts the suppressed ones
+    sizes = np.bincount(axis.codes, minlength=len(axis.labels))
+    parts = [
+        f"{g} >= {c:g}"
+        for g, c, n in zip(axis.labels, cuts, sizes, strict=True)
+        if n >= min_size
+    ]
+    n_hidden = int((sizes < min_size).sum())
+    if n_hidden:
+        parts.append(f"{n_hidden} suppressed group(s) with their own")
+    return flags, f"per-group thresholds on {attribute}: {', '.join(parts)}"
 
 
 def _flag_cells(
@@ -369,6 +447,7 @@ def _flag_cells(
     threshold: Any,
     attrs: pd.DataFrame,
     missing_label: str,
+    min_size: int,
 ) -> tuple[np.ndarray, float, str]:
     """Flag class of every student (0 not, 1 tied at the cut, 2 flagged) and the tie fraction."""
     if (k is None) == (threshold is None):
@@ -379,7 +458,7 @@ def _flag_cells(
             hint="audit the flags at a risk threshold (threshold=0.5) or a caseload (k=0.1)",
         )
     if isinstance(threshold, Mapping):
-        flags, rule = _group_thresholds(s, threshold, attrs, missing_label)
+        flags, rule = _group_thresholds(s, threshold, attrs, missing_label, min_size)
         return flags, 0.0, rule
     if threshold is not None:
         t = _inputs.threshold(threshold)
@@ -488,6 +567,7 @@ def _audit_axis(
     rng: np.random.Generator,
     notes: list[str],
     references: dict[tuple[str, str], str],
+    hidden_names: dict[str, set[str]],
 ) -> pd.DataFrame:
     n_groups = len(axis.labels)
     cells = cell_counts(axis.codes, n_groups, y, cells_flag)
@@ -592,7 +672,7 @@ def _audit_axis(
     else:
         out["reference"] = next(iter(ref_labels)) if len(ref_labels) == 1 else None
     frame = pd.DataFrame(out)
-    # suppressed groups: nothing but their name
+    # suppressed groups: no number (and, below, not even their name)
     kept = ("attribute", "group", "reference", "suppressed")
     hidden = [c for c in frame.columns if c not in kept]
     for col in hidden:
@@ -604,6 +684,11 @@ def _audit_axis(
             frame.loc[frame["suppressed"], col] = np.nan
     n_hidden = int((~shown).sum())
     if n_hidden:
+        # suppressed groups are counted, never named: one row per attribute stands for them all
+        hidden_names[axis.attribute] = {axis.labels[g] for g in np.flatnonzero(~shown)}
+        stand_in = frame[frame["suppressed"]].iloc[[0]].copy()
+        stand_in["group"] = SUPPRESSED_GROUPS.format(n=n_hidden)
+        frame = pd.concat([frame[~frame["suppressed"]], stand_in], ignore_index=True)
         notes.append(
             f"{axis.attribute}: {n_hidden} group(s) with fewer than {min_group_size} students "
             "suppressed"
@@ -655,6 +740,7 @@ def fairness_audit(
     reference: Literal["majority", "most_favourable"] | Mapping[str, Any] = "majority",
     tolerance: tuple[float, float] | float = (0.8, 1.25),
     min_group_size: int = 10,
+    max_distinct_share: float = 0.5,
     n_boot: int = 1000,
     ci: float = 0.95,
     p_adjust: Literal["holm"] | None = None,
@@ -693,8 +779,14 @@ def fairness_audit(
     tolerance : (float, float) or float, default (0.8, 1.25)
         Parity holds when ``low <= disparity <= high``; one number ``t`` means ``(t, 1/t)``.
     min_group_size : int, default 10
-        Groups with fewer students are suppressed: listed, with every number hidden
-        (privacy, and too small to read). 0 shows every group, empty ones included.
+        Groups with fewer students are suppressed (privacy, and too small to read): counted,
+        never named, no number shown. Each attribute's suppressed groups become one row whose
+        group reads ``"(3 suppressed group(s))"``; a reference or per-group threshold naming a
+        suppressed group is shown as ``"(suppressed)"``. At least 5.
+    max_distinct_share : float, default 0.5
+        Refuse (:class:`~studentprofile.errors.ConfigError`) an audit attribute whose number of
+        distinct values is more than this share of the students: such a column (an id, a
+        birth date, a postcode) identifies students instead of grouping them. In (0, 1].
     n_boot : int, default 1000
         Bootstrap draws for the confidence intervals; 0 skips them.
     ci : float, default 0.95
@@ -713,15 +805,27 @@ def fairness_audit(
     Examples
     --------
     >>> import pandas as pd
-    >>> y = [1, 0, 1, 0, 1, 0, 0, 0]
-    >>> s = [0.9, 0.8, 0.7, 0.1, 0.6, 0.5, 0.2, 0.3]
-    >>> attrs = pd.DataFrame({"gender": ["F", "F", "F", "F", "M", "M", "M", "M"]})
+    >>> y = [1, 0, 1, 0, 1, 0, 0, 0] * 3
+    >>> s = [0.9, 0.8, 0.7, 0.1, 0.6, 0.5, 0.2, 0.3] * 3
+    >>> attrs = pd.DataFrame({"gender": ["F", "F", "F", "F", "M", "M", "M", "M"] * 3})
     >>> audit = fairness_audit(y_true=y, scores=s, attributes=attrs, threshold=0.55,
-    ...                        min_group_size=1, n_boot=0)
+    ...                        min_group_size=5, n_boot=0)
     >>> audit.to_frame()[["group", "size", "selection_rate", "tpr", "selection_rate_disparity"]]
       group  size  selection_rate  tpr  selection_rate_disparity
-    0     F     4            0.75  1.0                  1.000000
-    1     M     4            0.25  1.0                  0.333333
+    0     F    12            0.75  1.0                  1.000000
+    1     M    12            0.25  1.0                  0.333333
+
+    A column that identifies students is refused, and small groups are counted, not named:
+
+    >>> ids = pd.DataFrame({"student": [f"s{i}" for i in range(24)]})
+    >>> fairness_audit(y_true=y, scores=s, attributes=ids, threshold=0.55)
+    Traceback (most recent call last):
+    ...
+    studentprofile.errors.ConfigError: attributes['student']: an audit attribute must group ...
+    >>> few = attrs.assign(gender=["F"] * 20 + ["X"] * 4)
+    >>> fairness_audit(y_true=y, scores=s, attributes=few, threshold=0.55,
+    ...                n_boot=0).to_frame()["group"].tolist()
+    ['F', '(1 suppressed group(s))']
     """
     if flags is not None:
         if k is not None or threshold is not None:
@@ -742,8 +846,12 @@ def fairness_audit(
     attrs = _attributes(attributes, len(y), y_true)
     tol = _tolerance(tolerance)
     min_size = _inputs.positive_int(
-        min_group_size, "min_group_size", MIN_GROUP_SIZE_INVALID, minimum=0
+        min_group_size,
+        "min_group_size",
+        MIN_GROUP_SIZE_INVALID,
+        minimum=MIN_GROUP_SIZE_FLOOR,
     )
+    _refuse_identifying(attrs, _distinct_share(max_distinct_share))
     boots = _inputs.positive_int(n_boot, "n_boot", N_BOOT_INVALID, minimum=0)
     level = _ci(ci)
     if p_adjust not in (None, "holm"):
@@ -770,11 +878,12 @@ def fairness_audit(
     if flags is not None:
         flag_cells, p, rule = np.where(flagged, 2, 0).astype(np.int64), 0.0, "flags given"
     else:
-        flag_cells, p, rule = _flag_cells(y, s, k, threshold, attrs, missing_label)
+        flag_cells, p, rule = _flag_cells(y, s, k, threshold, attrs, missing_label, min_size)
     axes = group_axes(attrs, intersections=intersections, missing_label=missing_label)
     rng = np.random.default_rng(random_state)
     notes: list[str] = []
     references: dict[tuple[str, str], str] = {}
+    hidden_names: dict[str, set[str]] = {}
     if isinstance(reference, Mapping):
         covered = {str(a) for a in reference}
         left = [a.attribute for a in axes if a.attribute not in covered]
@@ -796,6 +905,7 @@ def fairness_audit(
             rng=rng,
             notes=notes,
             references=references,
+            hidden_names=hidden_names,
         )
         for axis in axes
     ]
@@ -814,12 +924,19 @@ def fairness_audit(
         "rule": rule,
         "k": k,
         "threshold": threshold if not isinstance(threshold, Mapping) else {
-            str(a): {str(g): v for g, v in m.items()} for a, m in threshold.items()
+            str(a): {
+                str(g): v for g, v in m.items() if str(g) not in hidden_names.get(str(a), set())
+            }
+            for a, m in threshold.items()
         },
-        "reference": reference if isinstance(reference, str) else dict(reference),
+        "reference": reference
+        if isinstance(reference, str)
+        else {a: _redacted(g, hidden_names.get(str(a), set())) for a, g in reference.items()},
         "references": references,
         "tolerance": tol,
         "min_group_size": min_size,
+        "max_distinct_share": float(max_distinct_share),
+        "suppressed_groups": {a: len(names) for a, names in hidden_names.items()},
         "n_boot": boots,
         "ci": level,
         "bootstrap": "percentile, students resampled within each group (flags held fixed)",

@@ -8,9 +8,11 @@ lengths that differ) or :class:`~studentprofile.errors.ConfigError` (bad paramet
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
-from typing import Any
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, Final, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -39,6 +41,64 @@ STRATEGY_INVALID = "strategy must be 'uniform' or 'quantile'"
 
 #: The tie rules of the ranking metrics: a student tied with the last flagged one.
 TIE_RULES: tuple[str, ...] = ("expected", "worst", "best")
+#: The one default tie rule of the ranking metrics, :func:`lead_time` and
+#: :func:`flags_from_scores`: students tied at the cut count as not flagged unless all of them
+#: fit (never more than ``k`` flagged; precision and recall are lower bounds).
+DEFAULT_TIES: Final = "worst"
+
+RENAMED_TWICE = "`{old}` is the old name of `{new}`: pass only `{new}`"
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def renamed_keyword(old: str, new: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Keep a renamed keyword working for one release, with a FutureWarning.
+
+    Parameters
+    ----------
+    old, new : str
+        The old and the new keyword.
+
+    Returns
+    -------
+    decorator
+
+    Examples
+    --------
+    >>> import warnings
+    >>> @renamed_keyword("scores", "score_frame")
+    ... def f(score_frame):
+    ...     return score_frame
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     f(scores=1), caught[0].category.__name__
+    (1, 'FutureWarning')
+    """
+
+    def decorate(func: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(func)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            if old in kwargs:
+                if new in kwargs:
+                    raise ConfigError(
+                        RENAMED_TWICE.format(old=old, new=new),
+                        key=old,
+                        arrived=f"{old}= and {new}=",
+                        hint=f"drop {old}=",
+                    )
+                warnings.warn(
+                    f"{func.__name__}({old}=...) is deprecated and will be removed in the next "
+                    f"release; pass {new}=... instead",
+                    FutureWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def _squeeze(values: Any, name: str) -> np.ndarray:
@@ -83,16 +143,26 @@ def _squeeze(values: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _column_name(values: Any) -> str | None:
+    """Return the column a Series or one-column DataFrame came from (named in errors)."""
+    if isinstance(values, pd.DataFrame) and values.shape[1] == 1:
+        return str(values.columns[0])
+    if isinstance(values, pd.Series) and values.name is not None:
+        return str(values.name)
+    return None
+
+
 def _bad_positions(mask: np.ndarray) -> str:
     pos = np.flatnonzero(mask)
     return show_values(pos.tolist())
 
 
-def _refuse_missing(missing: np.ndarray, name: str) -> None:
+def _refuse_missing(missing: np.ndarray, name: str, column: str | None = None) -> None:
     if missing.any():
         raise SchemaError(
             LABELS_MISSING,
             table=name,
+            column=column,
             rule="not-null",
             arrived=f"{int(missing.sum()):,} missing label(s) at positions "
             f"{_bad_positions(missing)}",
@@ -115,6 +185,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
     ndarray of bool
     """
     arr = _squeeze(y, name)
+    column = _column_name(y)
     if arr.dtype == bool:
         return arr
     if arr.dtype.kind in "iu":
@@ -123,6 +194,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
             raise SchemaError(
                 LABELS_NOT_BINARY,
                 table=name,
+                column=column,
                 rule="binary-labels",
                 arrived=f"values {show_values(np.unique(arr[bad]).tolist())} at positions "
                 f"{_bad_positions(bad)}",
@@ -132,12 +204,13 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
         return arr.astype(bool)
     if arr.dtype.kind == "f":
         missing = np.isnan(arr)
-        _refuse_missing(missing, name)
+        _refuse_missing(missing, name, column)
         bad = (arr != 0) & (arr != 1)
         if bad.any():
             raise SchemaError(
                 LABELS_NOT_BINARY,
                 table=name,
+                column=column,
                 rule="binary-labels",
                 arrived=f"values {show_values(np.unique(arr[bad]).tolist())} at positions "
                 f"{_bad_positions(bad)}",
@@ -148,7 +221,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
     # object arrays: None/NaN, Python bools and ints are fine, text is not
     obj = arr.astype(object)
     missing = pd.isna(obj)
-    _refuse_missing(missing, name)
+    _refuse_missing(missing, name, column)
     ok = np.fromiter(
         (
             (isinstance(v, bool | np.bool_))
@@ -162,6 +235,7 @@ def labels(y: Any, name: str = "y_true") -> np.ndarray:
         raise SchemaError(
             LABELS_NOT_BINARY,
             table=name,
+            column=column,
             rule="binary-labels",
             arrived=f"values {show_values(pd.unique(obj[~ok]).tolist())} at positions "
             f"{_bad_positions(~ok)}",
@@ -188,6 +262,7 @@ def scores(s: Any, name: str = "scores", *, probability: bool = False) -> np.nda
     ndarray of float64
     """
     arr = _squeeze(s, name)
+    column = _column_name(s)
     if arr.dtype.kind not in "biuf":
         obj = arr.astype(object)
         is_num = np.fromiter(
@@ -199,6 +274,7 @@ def scores(s: Any, name: str = "scores", *, probability: bool = False) -> np.nda
             raise SchemaError(
                 SCORES_NOT_NUMERIC,
                 table=name,
+                column=column,
                 rule="numeric",
                 arrived=f"values {show_values(pd.unique(obj[~is_num]).tolist())} at positions "
                 f"{_bad_positions(~is_num)}",
@@ -211,6 +287,7 @@ def scores(s: Any, name: str = "scores", *, probability: bool = False) -> np.nda
         raise SchemaError(
             SCORES_NOT_FINITE,
             table=name,
+            column=column,
             rule="finite",
             arrived=f"{int(bad.sum()):,} value(s) such as "
             f"{show_values(np.unique(out[bad]).tolist())} at positions {_bad_positions(bad)}",
@@ -223,6 +300,7 @@ def scores(s: Any, name: str = "scores", *, probability: bool = False) -> np.nda
             raise SchemaError(
                 PROBABILITIES_OUT_OF_RANGE,
                 table=name,
+                column=column,
                 rule="probability",
                 arrived=f"values such as {show_values(np.unique(out[out_of_range]).tolist())} at "
                 f"positions {_bad_positions(out_of_range)}",

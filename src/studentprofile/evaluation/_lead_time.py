@@ -26,7 +26,17 @@ __all__ = ["LeadTime", "flags_from_scores", "lead_time", "long_scores"]
 
 AHEAD_INVALID = "ahead must be a list of numbers of days >= 0"
 TIME_KINDS_DIFFER = "`{a}` and `{b}` must use the same kind of time"
-FLAG_TIES = ("worst", "best")
+#: Tie rules that give each student a yes/no flag (an expected value would not).
+FLAG_TIES = (_inputs.DEFAULT_TIES, "best")
+NONE_REACHED = "no student reached the outcome: there is no lead time to measure"
+NONE_SCORED = (
+    "none of the {n:,} student(s) who reached the outcome was scored at or before it: there is "
+    "no lead time to measure"
+)
+NONE_FLAGGED = (
+    "none of the {n:,} student(s) who reached the outcome after being scored was flagged "
+    "({rule}) before it: share flagged 0, no lead time"
+)
 
 
 def _time_column(frame: pd.DataFrame, table: str, column: str) -> tuple[np.ndarray, str, Any]:
@@ -53,14 +63,18 @@ def _time_column(frame: pd.DataFrame, table: str, column: str) -> tuple[np.ndarr
     return to_days(values, kind), kind, values.to_numpy()
 
 
-def long_scores(scores: Any, *, table: str = "scores", column: str = "score") -> pd.DataFrame:
+@_inputs.renamed_keyword("scores", "score_frame")
+def long_scores(
+    score_frame: Any, *, table: str = "scores", column: str = "score"
+) -> pd.DataFrame:
     """Validate long-format scores: one row per (student, as-of date).
 
     Parameters
     ----------
-    scores : DataFrame or Series
+    score_frame : DataFrame or Series
         A DataFrame with ``student_id``, ``as_of`` and ``column``, or a Series indexed by
         (``student_id``, ``as_of``) (as ``RiskModel.predict_proba`` on a feature matrix gives).
+        ``scores=`` is the deprecated old name of this argument.
     table : str
         Name used in error messages.
     column : str
@@ -80,9 +94,9 @@ def long_scores(scores: Any, *, table: str = "scores", column: str = "score") ->
     >>> long_scores(s)[["student_id", "as_of", "score"]].to_dict("list")
     {'student_id': ['ana', 'ben'], 'as_of': [7.0, 7.0], 'score': [0.2, 0.9]}
     """
-    if isinstance(scores, pd.Series):
-        names = list(scores.index.names)
-        if names[:2] != ["student_id", "as_of"] or scores.index.nlevels != 2:
+    if isinstance(score_frame, pd.Series):
+        names = list(score_frame.index.names)
+        if names[:2] != ["student_id", "as_of"] or score_frame.index.nlevels != 2:
             raise SchemaError(
                 "a Series of scores must be indexed by (student_id, as_of)",
                 table=table,
@@ -90,9 +104,9 @@ def long_scores(scores: Any, *, table: str = "scores", column: str = "score") ->
                 arrived=f"index levels {names!r}",
                 hint="pass a DataFrame with student_id, as_of and score columns",
             )
-        frame = scores.rename(column).reset_index()
+        frame = score_frame.rename(column).reset_index()
     else:
-        frame = _checks.require_frame(scores, table)
+        frame = _checks.require_frame(score_frame, table)
     _checks.require_columns(frame, table, ["student_id", "as_of", column])
     ids = _checks.student_ids(frame["student_id"], table, frame)
     days, kind, as_of = _time_column(frame, table, "as_of")
@@ -154,15 +168,21 @@ def _same_kinds(a: pd.DataFrame, b: pd.DataFrame, a_name: str, b_name: str) -> N
             )
 
 
+@_inputs.renamed_keyword("scores", "score_frame")
 def flags_from_scores(
-    scores: pd.DataFrame, *, threshold: Any = None, k: Any = None, ties: str = "worst"
+    score_frame: pd.DataFrame,
+    *,
+    threshold: Any = None,
+    k: Any = None,
+    ties: Literal["worst", "best"] = _inputs.DEFAULT_TIES,
 ) -> np.ndarray:
     """Which rows of validated long-format scores are flagged.
 
     Parameters
     ----------
-    scores : DataFrame
-        From :func:`long_scores`.
+    score_frame : DataFrame
+        Long-format scores from :func:`long_scores` (``scores=`` is the deprecated old name
+        of this argument).
     threshold : float, optional
         Flag when ``score >= threshold``.
     k : float or int, optional
@@ -193,14 +213,14 @@ def flags_from_scores(
             arrived=f"k={k!r}, threshold={threshold!r}",
             hint="flag by a risk threshold (threshold=0.5) or by a caseload (k=0.1)",
         )
-    score = scores["score"].to_numpy()
+    score = score_frame["score"].to_numpy()
     if threshold is not None:
         return score >= _inputs.threshold(threshold)
     rule = _inputs.ties(ties, FLAG_TIES)
-    if not len(scores):
+    if not len(score_frame):
         return np.zeros(0, dtype=bool)
     _inputs.resolve_k(k, 1)  # validate the type of k once
-    date = scores["_days"]
+    date = score_frame["_days"]
     n_by_date = date.map(date.value_counts()).to_numpy()
     if isinstance(k, float | np.floating):
         k_d = np.floor(float(k) * n_by_date + 1e-9)
@@ -226,6 +246,10 @@ class LeadTime:
         The day counts of :attr:`share_ahead`.
     rule : str
         How students were flagged, in words.
+    notes : tuple of str
+        Things a reader should know, e.g. that nobody reached the outcome or was flagged
+        before it (then the shares are 0 or ``nan`` and there is no lead time: an empty result,
+        not an error).
 
     Examples
     --------
@@ -300,16 +324,27 @@ class LeadTime:
         return self.per_student.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the summary and the lead-time distribution, JSON-ready (see ``to_json_safe``)."""
+        """Return the summary, the lead-time distribution and the notes, JSON-ready.
+
+        Undefined numbers (no student flagged) become ``None``; see ``to_json_safe``.
+        """
         from studentprofile.evaluation._json import to_json_safe
 
-        return to_json_safe({"summary": self.summary(), "lead_days": self.lead_days.tolist()})
+        return to_json_safe(
+            {
+                "summary": self.summary(),
+                "lead_days": self.lead_days.tolist(),
+                "notes": list(self.notes),
+            }
+        )
 
     def __repr__(self) -> str:
         s = self.summary()
+        median = s["median_lead_days"]
+        ahead = f"median {median:.1f} days ahead" if np.isfinite(median) else "no lead time"
         return (
             f"LeadTime({self.rule}: {s['n_flagged']:,} of {s['n_scored']:,} students flagged "
-            f"before the outcome, median {s['median_lead_days']:.1f} days ahead)"
+            f"before the outcome, {ahead})"
         )
 
 
@@ -324,13 +359,28 @@ def _check_ahead(ahead: Any) -> tuple[float, ...]:
     return out
 
 
+def _empty_notes(per: pd.DataFrame, rule: str) -> list[str]:
+    """Say plainly when there is nothing to measure (the numbers are then nan, not a crash)."""
+    n_reached = len(per)
+    n_scored = int(per["scored"].sum())
+    n_flagged = int(per["lead_days"].notna().sum())
+    if n_reached == 0:
+        return [NONE_REACHED]
+    if n_scored == 0:
+        return [NONE_SCORED.format(n=n_reached)]
+    if n_flagged == 0:
+        return [NONE_FLAGGED.format(n=n_scored, rule=rule)]
+    return []
+
+
+@_inputs.renamed_keyword("scores", "score_frame")
 def lead_time(
-    scores: Any,
+    score_frame: Any,
     outcomes: Any,
     *,
     threshold: float | None = None,
     k: float | int | None = None,
-    ties: Literal["worst", "best"] = "worst",
+    ties: Literal["worst", "best"] = _inputs.DEFAULT_TIES,
     ahead: Sequence[float] = (7, 14, 30, 60),
     outcome: str | Sequence[str] | None = None,
 ) -> LeadTime:
@@ -338,9 +388,10 @@ def lead_time(
 
     Parameters
     ----------
-    scores : DataFrame or Series
+    score_frame : DataFrame or Series
         Long format, one row per (student, as-of date): columns ``student_id``, ``as_of``,
-        ``score``, or a Series indexed by (``student_id``, ``as_of``).
+        ``score``, or a Series indexed by (``student_id``, ``as_of``). ``scores=`` is the
+        deprecated old name of this argument.
     outcomes : DataFrame
         ``student_id`` and ``time`` of the students who reached the outcome (the earliest time
         counts), e.g. ``tables.outcomes`` with ``outcome="withdrawn"``.
@@ -351,7 +402,8 @@ def lead_time(
         ``threshold``.
     ties : {"worst", "best"}, default "worst"
         With ``k``: flag students tied at the cut only when all fit (``"worst"``, never more
-        than ``k``), or always (``"best"``).
+        than ``k``; the package's one default, as in :func:`precision_at_k`), or always
+        (``"best"``).
     ahead : sequence of float, default (7, 14, 30, 60)
         Report the share flagged at least this many days ahead.
     outcome : str or list of str, optional
@@ -379,7 +431,7 @@ def lead_time(
     [0.5, 0.0]
     """
     days_ahead = _check_ahead(ahead)
-    sc = long_scores(scores)
+    sc = long_scores(score_frame)
     oc = _outcome_times(outcomes, outcome)
     _same_kinds(sc, oc, "scores", "outcomes")
     flagged = flags_from_scores(sc, threshold=threshold, k=k, ties=ties)
@@ -391,23 +443,28 @@ def lead_time(
     joined = sc.assign(_flag=flagged, _t=sc["student_id"].map(t_out).to_numpy())
     joined = joined[joined["_t"].notna().to_numpy() & (joined["_days"] <= joined["_t"]).to_numpy()]
     first_scored = joined.groupby("student_id", sort=False)["_days"].min()
+    # the earliest flagged row of each student (an empty frame when nobody was flagged: the
+    # reindex below then gives missing values of the right kind, NaT or nan)
     hits = joined[joined["_flag"].to_numpy()]
-    idx = hits.groupby("student_id", sort=False)["_days"].idxmin()
-    first = pd.Series(hits.loc[idx.to_numpy(), "as_of"].to_numpy(), index=idx.index)
-    first_days = hits.groupby("student_id", sort=False)["_days"].min()
+    first = (
+        hits.sort_values("_days", kind="mergesort")
+        .drop_duplicates("student_id")
+        .set_index("student_id")
+    )
+    ids = pd.Index(oc["student_id"])
     per = pd.DataFrame(
         {
             "student_id": oc["student_id"].to_numpy(),
             "outcome_time": oc["time"].to_numpy(),
+            "scored": ids.isin(first_scored.index),
+            "first_flag": first["as_of"].reindex(ids).to_numpy(),
+            "lead_days": oc["_days"].to_numpy(dtype=np.float64)
+            - first["_days"].reindex(ids).to_numpy(dtype=np.float64),
         }
     )
-    ids = per["student_id"]
-    per["scored"] = ids.isin(first_scored.index).to_numpy()
-    per["first_flag"] = ids.map(first).to_numpy()
-    per["lead_days"] = (oc["_days"] - ids.map(first_days)).to_numpy(dtype=np.float64)
-    notes = []
+    notes = _empty_notes(per, rule)
     n_unscored = int((~per["scored"]).sum())
-    if n_unscored:
+    if n_unscored and n_unscored < len(per):
         notes.append(
             f"{n_unscored:,} student(s) reached the outcome with no score at or before it; "
             "they are left out of the shares"

@@ -71,6 +71,9 @@ def roc_auc(y_true: Any, scores: Any) -> float:
 
 def _threshold_counts(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cumulative true and false positives at each distinct score, highest score first."""
+    if not len(s):  # no student: no threshold (the curves are empty, not an error)
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), np.zeros(0, dtype=np.float64)
     order = np.argsort(-s, kind="mergesort")
     s_sorted = s[order]
     y_sorted = y[order]

@@ -33,6 +33,7 @@ from studentprofile.evaluation._lead_time import (
 )
 from studentprofile.tables import _checks
 from studentprofile.tables._checks import show_values
+from studentprofile.tables._time import as_days, moment_days
 
 __all__ = [
     "OBSERVATIONAL_CAVEAT",
@@ -101,15 +102,8 @@ def _compatible(a: pd.DataFrame, b: pd.DataFrame, a_name: str, b_name: str) -> N
 
 
 def _days_arg(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ConfigError(
-            f"{name} must be a number of days >= 0", key=name, arrived=repr(value)
-        )
-    if not np.isfinite(value) or value < 0:
-        raise ConfigError(
-            f"{name} must be a number of days >= 0", key=name, arrived=repr(value)
-        )
-    return float(value)
+    """Check a non-negative number of days (or a Timedelta): the tables' one duration rule."""
+    return float(as_days(value, key=name, positive=False))
 
 
 # --------------------------------------------------------------------------- per student
@@ -502,7 +496,8 @@ def term_outcomes(
                 "retention_rate": 1 - n_wd / n if n else np.nan,
             }
         )
-    out = pd.DataFrame(rows).set_index(term)
+    columns = [term, "enrolled", "passed", "pass_rate", "withdrawn", "retention_rate"]
+    out = pd.DataFrame(rows, columns=columns).set_index(term)
     for rate, count in (("pass_rate", "passed"), ("retention_rate", "withdrawn")):
         out[f"{rate}_change"] = out[rate].diff()
         pvals = [np.nan]
@@ -516,7 +511,7 @@ def term_outcomes(
                 pvals.append(float(fisher_exact(table).pvalue))
             else:
                 pvals.append(np.nan)
-        out[f"{rate}_pvalue"] = pvals
+        out[f"{rate}_pvalue"] = np.asarray(pvals[: len(out)], dtype=np.float64)
     return out[
         [
             "enrolled",
@@ -706,9 +701,7 @@ def contact_comparison(
         ends = [f["_days"].max() for f in (al, iv, oc) if len(f)]
         end = float(max(ends)) if ends else np.inf
     else:
-        from studentprofile.evaluation._backtest import _date_param
-
-        end = _date_param(observed_until, "observed_until")[0]
+        end = moment_days(observed_until, key="observed_until")[0]
     t0 = first["_days"].to_numpy()
     ids = first["student_id"]
     # contacted: any contact in [t0, t0 + w)

@@ -104,7 +104,9 @@ def _one(y_true: Any, scores: Any, k: Any, ties: Any) -> _Cut:
     return _Cut(y, s, np.array([kk]))
 
 
-def precision_at_k(y_true: Any, scores: Any, k: float | int, *, ties: Ties = "expected") -> float:
+def precision_at_k(
+    y_true: Any, scores: Any, k: float | int, *, ties: Ties = _inputs.DEFAULT_TIES
+) -> float:
     """Share of the ``k`` highest-scoring students who reached the outcome.
 
     Parameters
@@ -116,8 +118,10 @@ def precision_at_k(y_true: Any, scores: Any, k: float | int, *, ties: Ties = "ex
     k : float or int
         A fraction of students in (0, 1] (``0.1`` flags ``floor(0.1 n)``) or a number of
         students (an ``int``; more than ``n`` flags everyone).
-    ties : {"expected", "worst", "best"}, default "expected"
-        How students tied with the last flagged one are counted (module docstring).
+    ties : {"worst", "expected", "best"}, default "worst"
+        How students tied with the last flagged one are counted (module docstring): the
+        worst case (the package's one default, as in :func:`lead_time`), the expected value
+        over a random order of the tied students, or the best case.
 
     Returns
     -------
@@ -130,8 +134,8 @@ def precision_at_k(y_true: Any, scores: Any, k: float | int, *, ties: Ties = "ex
 
     >>> y = [1, 0, 1, 0, 0]
     >>> s = [0.9, 0.8, 0.5, 0.5, 0.1]
-    >>> precision_at_k(y, s, 3), precision_at_k(y, s, 3, ties="worst")
-    (0.5, 0.333...)
+    >>> precision_at_k(y, s, 3), precision_at_k(y, s, 3, ties="expected")
+    (0.333..., 0.5)
     >>> precision_at_k(y, s, 3, ties="best")
     0.666...
     """
@@ -139,7 +143,9 @@ def precision_at_k(y_true: Any, scores: Any, k: float | int, *, ties: Ties = "ex
     return float(cut.precision(ties)[0])
 
 
-def recall_at_k(y_true: Any, scores: Any, k: float | int, *, ties: Ties = "expected") -> float:
+def recall_at_k(
+    y_true: Any, scores: Any, k: float | int, *, ties: Ties = _inputs.DEFAULT_TIES
+) -> float:
     """Share of all students who reached the outcome that are among the ``k`` highest scores.
 
     Parameters
@@ -150,8 +156,8 @@ def recall_at_k(y_true: Any, scores: Any, k: float | int, *, ties: Ties = "expec
         Risk scores; higher means more at risk.
     k : float or int
         A fraction in (0, 1] or a number of students (see :func:`precision_at_k`).
-    ties : {"expected", "worst", "best"}, default "expected"
-        How students tied at the cut are counted.
+    ties : {"worst", "expected", "best"}, default "worst"
+        How students tied at the cut are counted (see :func:`precision_at_k`).
 
     Returns
     -------
@@ -160,14 +166,18 @@ def recall_at_k(y_true: Any, scores: Any, k: float | int, *, ties: Ties = "expec
 
     Examples
     --------
-    >>> recall_at_k([1, 0, 1, 0, 0], [0.9, 0.8, 0.5, 0.5, 0.1], 3)  # 1.5 of 2 positives
+    >>> recall_at_k([1, 0, 1, 0, 0], [0.9, 0.8, 0.5, 0.5, 0.1], 3)  # worst case: 1 of 2
+    0.5
+    >>> recall_at_k([1, 0, 1, 0, 0], [0.9, 0.8, 0.5, 0.5, 0.1], 3, ties="expected")  # 1.5 of 2
     0.75
     """
     cut = _one(y_true, scores, k, ties)
     return float(cut.recall(ties)[0])
 
 
-def lift_at_k(y_true: Any, scores: Any, k: float | int, *, ties: Ties = "expected") -> float:
+def lift_at_k(
+    y_true: Any, scores: Any, k: float | int, *, ties: Ties = _inputs.DEFAULT_TIES
+) -> float:
     """Precision at ``k`` divided by the prevalence: how many times better than random.
 
     Parameters
@@ -178,8 +188,8 @@ def lift_at_k(y_true: Any, scores: Any, k: float | int, *, ties: Ties = "expecte
         Risk scores; higher means more at risk.
     k : float or int
         A fraction in (0, 1] or a number of students (see :func:`precision_at_k`).
-    ties : {"expected", "worst", "best"}, default "expected"
-        How students tied at the cut are counted.
+    ties : {"worst", "expected", "best"}, default "worst"
+        How students tied at the cut are counted (see :func:`precision_at_k`).
 
     Returns
     -------
@@ -188,7 +198,7 @@ def lift_at_k(y_true: Any, scores: Any, k: float | int, *, ties: Ties = "expecte
 
     Examples
     --------
-    >>> lift_at_k([1, 0, 1, 0, 0], [0.9, 0.8, 0.5, 0.5, 0.1], 3)  # 0.5 / 0.4
+    >>> lift_at_k([1, 0, 1, 0, 0], [0.9, 0.8, 0.5, 0.5, 0.1], 3, ties="expected")  # 0.5 / 0.4
     1.25
     """
     cut = _one(y_true, scores, k, ties)
@@ -376,7 +386,7 @@ def precision_at_capacity(
     groups: Any,
     capacity: int | Mapping[Any, int],
     *,
-    ties: Ties = "expected",
+    ties: Ties = _inputs.DEFAULT_TIES,
 ) -> float:
     """Precision when each group (advisor) contacts its own ``capacity`` highest-risk students.
 
@@ -394,8 +404,8 @@ def precision_at_capacity(
         Each student's group; no missing values.
     capacity : int or mapping
         Students per group: one number for all, or ``{group: number}``.
-    ties : {"expected", "worst", "best"}, default "expected"
-        How students tied at a group's cut are counted.
+    ties : {"worst", "expected", "best"}, default "worst"
+        How students tied at a group's cut are counted (see :func:`precision_at_k`).
 
     Returns
     -------

@@ -11,19 +11,18 @@ import datetime as _dt
 import html
 import json
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from studentprofile._files import atomic_write_text
 from studentprofile._version import __version__
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
-from studentprofile.evaluation._backtest import BacktestResult
 from studentprofile.evaluation._fairness import DISPARITY_METRICS, FairnessAudit, fairness_audit
 from studentprofile.evaluation._groups import rates
 from studentprofile.evaluation._json import to_json_safe
@@ -38,9 +37,13 @@ from studentprofile.evaluation._metrics import (
 from studentprofile.evaluation._outcomes import OBSERVATIONAL_CAVEAT, InterventionOutcomes
 from studentprofile.evaluation._ranking import _Cut, capacity_report, ranking_at_k
 
+if TYPE_CHECKING:  # the backtest module builds reports: it imports this one, not the reverse
+    from studentprofile.evaluation._backtest import BacktestResult
+
 __all__ = ["EvaluationReport", "evaluate"]
 
 SAVE_SUFFIX = "the report file must end in .html or .json"
+AUDIT_K_TWICE = "the audit's caseload is given twice: audit_k= and audit_options k/threshold"
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
@@ -304,8 +307,8 @@ class EvaluationReport:
             bt = self.backtest
             parts += [
                 "<h2>Temporal backtest</h2>",
-                f'<p class="note">{e(bt.params.get("splits", ""))}; label '
-                f'{e(str(bt.params.get("label")))} within {bt.params.get("horizon_days"):g} '
+                f'<p class="note">{e(bt.params.get("splits", ""))}; outcome '
+                f'{e(str(bt.params.get("outcome")))} within {bt.params.get("horizon_days"):g} '
                 "days. Training labels close before each split's cutoff; each as-of date's "
                 "features use only what was known before it. Caseload metrics are computed per "
                 "as-of date and averaged.</p>",
@@ -338,6 +341,22 @@ class EvaluationReport:
         -------
         Path
             The written file.
+
+        Raises
+        ------
+        ConfigError
+            The suffix is not ``.html``, ``.htm`` or ``.json``.
+        OutputError
+            The file cannot be written (a read-only folder, ``/proc``, a folder's name); the
+            old file, if any, is left as it was.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> report = evaluate(y_true=[0, 1, 0, 1], scores=[0.2, 0.7, 0.4, 0.6], k=[2])
+        >>> path = report.save(pathlib.Path(tempfile.mkdtemp()) / "report.json")
+        >>> path.name, path.read_text(encoding="utf-8").startswith("{")
+        ('report.json', True)
         """
         target = Path(path)
         suffix = target.suffix.lower()
@@ -349,21 +368,7 @@ class EvaluationReport:
                 hint="e.g. report.save('evaluation.html') or report.save('evaluation.json')",
             )
         text = self.to_json() if suffix == ".json" else self.to_html()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        # O_EXCL: never write through an existing file; mode 0o666 lets the umask decide
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return target
+        return atomic_write_text(target, text)
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -406,9 +411,15 @@ def _kv(mapping: Mapping[str, Any]) -> pd.DataFrame:
     ).rename_axis("metric")
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, verdict: bool = False) -> str:
+    """Render one cell: pass/FAIL only for a verdict (a parity column), yes/no otherwise.
+
+    Other booleans (``suppressed``) are facts, not verdicts, and read yes/no.
+    """
     if isinstance(value, bool | np.bool_):
-        return '<span class="pass">pass</span>' if value else '<span class="fail">FAIL</span>'
+        if verdict:
+            return '<span class="pass">pass</span>' if value else '<span class="fail">FAIL</span>'
+        return "yes" if value else "no"
     if value is None or value is pd.NA or value is pd.NaT or (
         isinstance(value, float) and np.isnan(value)
     ):
@@ -427,13 +438,18 @@ def _cell(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _table(frame: pd.DataFrame, index: bool = True) -> str:
-    """Render an HTML table: escaped text, 3-decimal floats, pass/FAIL for booleans."""
+def _table(frame: pd.DataFrame, index: bool = True, verdicts: Sequence[str] = ()) -> str:
+    """Render an HTML table: escaped text, 3-decimal floats, pass/FAIL in ``verdicts`` only.
+
+    Booleans in any other column read yes/no.
+    """
     f = frame.reset_index() if index and _named_index(frame) else frame
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in f.columns)
+    is_verdict = [c in verdicts for c in f.columns]
     body = []
     for row in f.itertuples(index=False, name=None):
-        body.append("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>")
+        cells = (_cell(v, verdict) for v, verdict in zip(row, is_verdict, strict=True))
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -461,10 +477,11 @@ def _fairness_html(audit: FairnessAudit, img: str) -> list[str]:
                                                   f"{m}_disparity_ci_high")]
     ]
     return [
-        "<h2>Fairness audit</h2>",
+        f"<h2>{e(audit_heading(p))}</h2>",
         f'<p class="note">Flags: {e(p["rule"])}. Disparity = a group\'s metric divided by the '
         f'reference group\'s ({e(str(p["reference"]))}); parity holds within {low:g}-{high:g}. '
-        f"Groups under {p['min_group_size']} students are suppressed (no numbers shown). "
+        f"Groups under {p['min_group_size']} students are suppressed: counted in one row per "
+        "attribute, never named, no numbers shown. "
         f"Intervals: {p['ci']:.0%} {e(p['bootstrap'])}, {p['n_boot']} draws. "
         f"p-values: {e(p['test'])}. A failed verdict with a wide interval or a large p-value "
         "may be noise; a passed verdict on a small group is weak evidence.</p>",
@@ -475,7 +492,7 @@ def _fairness_html(audit: FairnessAudit, img: str) -> list[str]:
         img,
         "<h3>Groups</h3>",
         '<div class="scroll">',
-        _table(shown, index=False),
+        _table(shown, index=False, verdicts=[f"{m}_parity" for m in DISPARITY_METRICS]),
         "</div>",
         "<h3>Disparity confidence intervals</h3>",
         '<div class="scroll">',
@@ -486,6 +503,28 @@ def _fairness_html(audit: FairnessAudit, img: str) -> list[str]:
         _table(pv, index=False),
         "</div>",
     ] + [f'<p class="note">{e(n)}</p>' for n in audit.notes]
+
+
+def audit_heading(params: Mapping[str, Any]) -> str:
+    """Return the fairness section's heading, saying which flags were audited.
+
+    Examples
+    --------
+    >>> audit_heading({"k": 0.05, "threshold": None, "rule": "top 5% (20 of 400 students)"})
+    'Fairness audit at k = 5% (the top 5% of scores flagged)'
+    >>> audit_heading({"k": None, "threshold": 0.4, "rule": "score >= 0.4"})
+    'Fairness audit at threshold 0.4 (score >= 0.4 flagged)'
+    """
+    k, t = params.get("k"), params.get("threshold")
+    if k is not None:
+        label = _inputs.k_label(k)
+        what = f"the top {label} of scores" if label.endswith("%") else f"the top {label} scores"
+        return f"Fairness audit at k = {label} ({what} flagged)"
+    if isinstance(t, Mapping):
+        return "Fairness audit at per-group thresholds"
+    if t is not None:
+        return f"Fairness audit at threshold {float(t):g} (score >= {float(t):g} flagged)"
+    return "Fairness audit of the flags given"
 
 
 def _verdict_table(summary: pd.DataFrame) -> str:
@@ -570,6 +609,7 @@ def evaluate(
     threshold: float | None = None,
     n_bins: int = 10,
     attributes: Any = None,
+    audit_k: float | int | None = None,
     audit_options: Mapping[str, Any] | None = None,
     fairness: FairnessAudit | None = None,
     groups: Any = None,
@@ -596,11 +636,15 @@ def evaluate(
     n_bins : int, default 10
         Calibration bins.
     attributes : DataFrame, optional
-        Audit attributes, one row per student: adds a :func:`fairness_audit` flagging at
-        ``threshold`` when given, else at the first ``k``.
+        Audit attributes, one row per student: adds a :func:`fairness_audit` flagging the top
+        ``audit_k``; without it, at ``threshold`` when given, else at the first ``k`` (with a
+        note). The report's fairness heading says which.
+    audit_k : float or int, optional
+        The caseload the fairness audit flags (a fraction or a count), e.g. ``audit_k=0.1``
+        with ``k=[0.05, 0.1, 0.2]``.
     audit_options : mapping, optional
-        More keyword arguments for :func:`fairness_audit` (``min_group_size``, ``reference``,
-        ``intersections``, ``k``/``threshold``, ...).
+        More keyword arguments for :func:`fairness_audit` (``min_group_size``,
+        ``max_distinct_share``, ``reference``, ``intersections``, ``k``/``threshold``, ...).
     fairness : FairnessAudit, optional
         An audit already run (instead of ``attributes``).
     groups, capacity : optional
@@ -683,6 +727,13 @@ def evaluate(
     if groups is not None and capacity is not None:
         capacity_table = capacity_report(y, s, groups, capacity)
     audit = fairness
+    if audit_k is not None and attributes is None:
+        raise ConfigError(
+            "audit_k= sets the caseload of the fairness audit that attributes= runs",
+            key="audit_k",
+            arrived=f"audit_k={audit_k!r} without attributes=",
+            hint="pass attributes= too (an audit given as fairness= was already run at its k)",
+        )
     if attributes is not None:
         if fairness is not None:
             raise ConfigError(
@@ -692,11 +743,26 @@ def evaluate(
                 hint="fairness= takes an audit already run; attributes= runs one",
             )
         opts = dict(audit_options or {})
-        if "k" not in opts and "threshold" not in opts:
+        if audit_k is not None:
+            if "k" in opts or "threshold" in opts or "flags" in opts:
+                raise ConfigError(
+                    AUDIT_K_TWICE,
+                    key="audit_k",
+                    arrived=f"audit_k={audit_k!r} and audit_options keys {sorted(opts)!r}",
+                    hint="pass the audit's caseload once, as audit_k=",
+                )
+            _inputs.resolve_k(audit_k, n, name="audit_k")
+            opts["k"] = audit_k
+        elif "k" not in opts and "threshold" not in opts and "flags" not in opts:
             if threshold is not None:
                 opts["threshold"] = threshold
             else:
                 opts["k"] = ks[0]
+                if len(ks) > 1:
+                    notes.append(
+                        f"the fairness audit flags the top {_inputs.k_label(ks[0])}, the first "
+                        f"of k={[_inputs.k_label(one) for one in ks]}; pass audit_k= to choose"
+                    )
         if isinstance(attributes, pd.DataFrame | pd.Series) and isinstance(
             y_true, pd.Series
         ) and not attributes.index.equals(y_true.index):

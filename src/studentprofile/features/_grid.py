@@ -11,64 +11,21 @@ from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.features._layout import NS_PER_DAY, time_values
 from studentprofile.labels import check_grid
 from studentprofile.tables import EventTables
+from studentprofile.tables._time import TimeKind, as_days, as_moment, days_delta
 
 __all__ = ["make_grid"]
 
 _PER = ("cohort", "enrolment", "enrollment")
 
 
-def _every(every: Any, kind: str) -> float:
-    if isinstance(every, pd.Timedelta):
-        every = every / pd.Timedelta(days=1)
-    if isinstance(every, bool) or not isinstance(every, int | float | np.integer | np.floating):
-        raise ConfigError(
-            "every must be a positive number of days",
-            key="every",
-            arrived=repr(every),
-            hint="pass e.g. every=7 for weekly as-of dates",
-        )
-    if not np.isfinite(every) or every <= 0:
-        raise ConfigError(
-            "every must be a positive number of days",
-            key="every",
-            arrived=repr(every),
-            hint="pass e.g. every=7 for weekly as-of dates",
-        )
-    return float(every)
-
-
-def _moment(value: Any, key: str, kind: str) -> float | int | None:
+def _moment(value: Any, key: str, kind: TimeKind) -> float | int | None:
     """Convert a user-given start/end to kernel time units (ns int or float days)."""
     if value is None:
         return None
+    moment = as_moment(value, kind, key=key)
     if kind == "datetime":
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            raise ConfigError(
-                f"{key} must be a date for tables with datetime times",
-                key=key,
-                arrived=repr(value),
-                hint=f"pass e.g. {key}='2024-09-01'",
-            )
-        try:
-            ts = pd.Timestamp(value)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{key} must be a date", key=key, arrived=repr(value),
-                              hint=f"pass e.g. {key}='2024-09-01'") from exc
-        if ts is pd.NaT:
-            raise ConfigError(f"{key} must be a date", key=key, arrived=repr(value))
-        if ts.tzinfo is not None:
-            ts = ts.tz_convert("UTC").tz_localize(None)
-        return int(ts.as_unit("ns").value)
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ConfigError(
-            f"{key} must be a number of days for tables with float times",
-            key=key,
-            arrived=repr(value),
-            hint=f"pass e.g. {key}=0.0",
-        )
-    if not np.isfinite(value):
-        raise ConfigError(f"{key} must be finite", key=key, arrived=repr(value))
-    return float(value)
+        return int(moment.value)
+    return float(moment)
 
 
 def _column(tables: EventTables, name: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -117,7 +74,7 @@ def make_grid(
     *,
     start: Any = None,
     end: Any = None,
-    every: float = 7,
+    every: float | pd.Timedelta = 7,
     per: str = "cohort",
     students: Any = None,
 ) -> pd.DataFrame:
@@ -128,10 +85,11 @@ def make_grid(
     tables : EventTables
         The tables the grid is for.
     start, end : date or float, optional
-        First and last possible as-of date (dates for datetime tables, days for float tables).
+        First and last possible as-of date (dates for datetime tables, naive or aware in any
+        zone, converted to UTC like the tables' times; days for float tables).
         The last date is ``start + k * every <= end``.
-    every : float, default 7
-        Days between consecutive as-of dates.
+    every : float or Timedelta, default 7
+        Days between consecutive as-of dates (from one second to 100 years).
     per : {"cohort", "enrolment"}, default "cohort"
         ``"cohort"``: every student gets the same dates, from ``start`` (default: the earliest
         ``term_start``, else ``entry_date``, else midnight of the first event) to ``end``
@@ -188,8 +146,9 @@ def make_grid(
             "term_start to term_end",
         )
     kind = tables.time_kind
-    step_days = _every(every, kind)
-    step: float | int = round(step_days * NS_PER_DAY) if kind == "datetime" else step_days
+    step_days = as_days(every, key="every")
+    delta = days_delta(step_days, kind)
+    step: float | int = int(delta.astype(np.int64)) if kind == "datetime" else delta
     lo = _moment(start, "start", kind)
     hi = _moment(end, "end", kind)
     st = tables.students

@@ -20,7 +20,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import platform
 import re
 import shutil
 import uuid
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
+from studentprofile._environment import package_versions
 from studentprofile.errors import ConfigError, ModelIntegrityError
 
 if TYPE_CHECKING:
@@ -81,23 +81,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _versions() -> dict[str, str]:
-    import lightgbm
-    import pandas
-    import sklearn
-
-    from studentprofile._version import __version__
-
-    return {
-        "studentprofile": __version__,
-        "lightgbm": lightgbm.__version__,
-        "numpy": np.__version__,
-        "pandas": pandas.__version__,
-        "scikit-learn": sklearn.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def _metadata(model: RiskModel, fingerprints: Mapping[str, str] | None) -> dict[str, Any]:
     fp = {} if fingerprints is None else dict(fingerprints)
     bad = {k: v for k, v in fp.items() if not (isinstance(k, str) and isinstance(v, str))}
@@ -125,7 +108,7 @@ def _metadata(model: RiskModel, fingerprints: Mapping[str, str] | None) -> dict[
         "best_iteration": int(model.best_iteration_),
         "holdout": _encode(model.holdout_),
         "training": _encode(model.training_info_),
-        "versions": _versions(),
+        "versions": package_versions(),
         "fingerprints": fp,
     }
 

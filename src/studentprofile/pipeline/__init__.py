@@ -6,7 +6,8 @@
   explain, evaluate, audit, save the model locally, then track in MLflow;
 - :class:`RunResult`: what a run produced (paths, metrics, run ids, what was and was not
   tracked);
-- :func:`build_spec` / :func:`oulad_spec`: feature specs from presets plus edits;
+- :func:`build_spec`: feature specs from presets plus edits (:func:`oulad_spec` is a
+  deprecated alias of :func:`studentprofile.features.oulad_features`);
 - :func:`demo_config`: the config of ``studentprofile demo``;
 - :func:`weekly_alerts` -> :class:`WeeklyResult`: the weekly job of a trained run (score today,
   alerts with hysteresis and reasons, the alert log, caseloads, profile cards).
@@ -14,27 +15,23 @@
 See ``docs/quickstart.md`` and ``docs/tracking.md``.
 """
 
-from studentprofile.pipeline._config import (
+from studentprofile.pipeline._config import ExperimentConfig, load_config
+from studentprofile.pipeline._demo import demo_config, demo_toml
+from studentprofile.pipeline._presets import build_spec, oulad_spec
+from studentprofile.pipeline._result import RunResult
+from studentprofile.pipeline._run import run
+from studentprofile.pipeline._saved_run import config_of_run, student_features
+from studentprofile.pipeline._sections import (
     DataConfig,
     EvaluationConfig,
-    ExperimentConfig,
     FeaturesConfig,
     GridConfig,
     LabelConfig,
     SplitsConfig,
     TableSource,
     TrackingConfig,
-    load_config,
 )
-from studentprofile.pipeline._demo import demo_config, demo_toml
-from studentprofile.pipeline._presets import build_spec, oulad_spec
-from studentprofile.pipeline._run import (
-    RunResult,
-    config_of_run,
-    load_tables,
-    run,
-    student_features,
-)
+from studentprofile.pipeline._tables import load_tables
 from studentprofile.pipeline._weekly import WeeklyResult, weekly_alerts
 
 __all__ = [
@@ -60,3 +57,7 @@ __all__ = [
     "student_features",
     "weekly_alerts",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -11,13 +11,31 @@ import dataclasses
 import datetime as _dt
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from studentprofile.errors import ConfigError
-from studentprofile.pipeline._toml import Source, read_toml
+from studentprofile.pipeline._presets import build_spec
+from studentprofile.pipeline._sections import (
+    CANONICAL_COLUMNS,
+    DATASETS,
+    NAME_MAX_LENGTH,
+    NAME_RULE,
+    PRESETS,
+    DataConfig,
+    EvaluationConfig,
+    FeaturesConfig,
+    GridConfig,
+    LabelConfig,
+    SplitsConfig,
+    TableSource,
+    TrackingConfig,
+)
+from studentprofile.pipeline._toml import Source, check_depth, read_toml
+from studentprofile.tables._time import as_days, as_moment
 
 __all__ = [
     "DataConfig",
@@ -32,216 +50,7 @@ __all__ = [
     "load_config",
 ]
 
-PRESETS = ("oulad", "academic", "behavioral", "participation", "wellbeing")
-DATASETS = ("oulad", "uci_dropout", "simulated")
-CANONICAL_COLUMNS = {
-    "students": ("student_id",),
-    "events": ("student_id", "time", "family", "kind", "value", "known_at", "course_id",
-               "max_value"),
-    "outcomes": ("student_id", "time", "outcome"),
-}
-DEFAULT_TRACKING_DIR = "studentprofile-runs"
-
-
-# ---------------------------------------------------------------------------------- sections
-@dataclass(frozen=True)
-class TableSource:
-    """One input table read from a CSV or Parquet file.
-
-    Attributes
-    ----------
-    path : Path
-        The file (``.csv``, ``.csv.gz`` or ``.parquet``), resolved against the config's folder.
-    columns : dict of str -> str
-        Canonical column name -> the file's column name (``{"student_id": "StudentNo"}``);
-        columns not named here keep their own names.
-    parse_dates : tuple of str
-        Canonical columns to parse as dates (CSV only; Parquet keeps its types).
-    """
-
-    path: Path
-    columns: Mapping[str, str] = field(default_factory=dict)
-    parse_dates: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Where the tables come from: a bundled dataset or three files.
-
-    Attributes
-    ----------
-    dataset : str or None
-        ``"oulad"``, ``"uci_dropout"`` or ``"simulated"`` (bundled / generated), or None for files.
-    students, events, outcomes : TableSource or None
-        The files when ``dataset`` is None (``students`` and ``outcomes`` required).
-    audit_attributes : tuple of str
-        Columns of the students table kept for fairness audits and never used as features
-        (files only; bundled datasets declare their own).
-    time_origin : str or None
-        Date of day 0 when file times are float days.
-    sample_students : float or int or None
-        Keep a seeded random share (a float in (0, 1]) or number (an int) of students: quick
-        runs and tests.
-    simulate : dict
-        Keyword arguments of :func:`studentprofile.datasets.simulate_campus` (``dataset =
-        "simulated"``).
-    """
-
-    dataset: str | None = "oulad"
-    students: TableSource | None = None
-    events: TableSource | None = None
-    outcomes: TableSource | None = None
-    audit_attributes: tuple[str, ...] = ()
-    time_origin: str | None = None
-    sample_students: float | int | None = None
-    simulate: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class GridConfig:
-    """The as-of grid: when predictions would have been made (see ``make_grid``)."""
-
-    every: float = 7.0
-    per: str = "enrolment"
-    start: Any = None
-    end: Any = None
-
-
-@dataclass(frozen=True)
-class FeaturesConfig:
-    """The feature spec: named presets, minus dropped entries, plus custom entries.
-
-    Attributes
-    ----------
-    presets : tuple of str
-        Any of ``"oulad"`` (the OULAD spec of the models study), ``"academic"``,
-        ``"behavioral"``, ``"participation"``, ``"wellbeing"`` (the generic presets).
-    drop : tuple of str
-        Entries to remove, by column prefix (event entries) or static column.
-    add : tuple of dict
-        Custom entries in :meth:`FeatureSpec.to_dict` form (``type = "events"`` or
-        ``"static"``).
-    """
-
-    presets: tuple[str, ...] = ("oulad",)
-    drop: tuple[str, ...] = ()
-    add: tuple[Mapping[str, Any], ...] = ()
-
-
-@dataclass(frozen=True)
-class LabelConfig:
-    """What is predicted: one of ``outcome`` within ``horizon`` days of the as-of date."""
-
-    outcome: tuple[str, ...] = ("withdrawn",)
-    horizon: float = 60.0
-
-
-@dataclass(frozen=True)
-class SplitsConfig:
-    """The temporal backtest (see ``studentprofile.evaluation.TemporalSplits``).
-
-    Attributes
-    ----------
-    test_start, test_end : date or float or None
-        The test period; None: the last third of the as-of dates (one split).
-    retrain_every, gap, max_history, train_start : optional
-        As in ``TemporalSplits``.
-    train_where, test_where : dict
-        Restrict training / test rows by a students-table column: ``{column = "cohort",
-        startswith = "2013"}`` or ``{column = "cohort", in = ["2014B", "2014J"]}``.
-    truncate : bool
-        Rebuild features from truncated tables per as-of date (slow; the builder is already
-        leakage-safe, so the default is False).
-    """
-
-    test_start: Any = None
-    test_end: Any = None
-    retrain_every: float | None = None
-    gap: float = 0.0
-    max_history: float | None = None
-    train_start: Any = None
-    train_where: Mapping[str, Any] = field(default_factory=dict)
-    test_where: Mapping[str, Any] = field(default_factory=dict)
-    truncate: bool = False
-
-
-@dataclass(frozen=True)
-class EvaluationConfig:
-    """Evaluation and fairness audit settings.
-
-    Attributes
-    ----------
-    k : tuple
-        Caseloads for precision / recall / lift at k (fractions or counts).
-    audit_attributes : tuple of str or None
-        Attributes to audit; None: the tables' declared audit attributes.
-    audit_k : float
-        The flagging policy audited: the top ``audit_k`` of each as-of date's scores.
-    min_group_size : int
-        Smaller groups are suppressed in the audit.
-    n_boot : int
-        Bootstrap draws for the audit's confidence intervals.
-    tiers : dict of str -> float
-        Tier name -> top fraction of the final model's training scores that reaches the tier;
-        turned into probability thresholds stored with the model.
-    explain_rows : int
-        Rows explained for the SHAP summary (a seeded sample of the latest as-of date).
-    enter_after, exit_after : int
-        Alert policy hysteresis: a student enters a tier after ``enter_after`` consecutive
-        as-of dates at or above it and leaves after ``exit_after`` below.
-    cooldown_days : float
-        No new alert for a student within this many days of the last (escalations excepted).
-    """
-
-    k: tuple[float, ...] = (0.05, 0.1, 0.2)
-    audit_attributes: tuple[str, ...] | None = None
-    audit_k: float = 0.1
-    min_group_size: int = 20
-    n_boot: int = 200
-    tiers: Mapping[str, float] = field(default_factory=lambda: {"high": 0.05, "medium": 0.15})
-    explain_rows: int = 2000
-    enter_after: int = 2
-    exit_after: int = 2
-    cooldown_days: float = 21.0
-
-
-@dataclass(frozen=True)
-class TrackingConfig:
-    """Where and how runs are tracked in MLflow.
-
-    Attributes
-    ----------
-    enabled : bool
-        Track at all (the model and reports are written to ``output_dir`` either way).
-    uri : str or None
-        Tracking URI; None: ``MLFLOW_TRACKING_URI`` if set, else a local SQLite store
-        ``sqlite:///<output_dir>/mlflow.db`` (artefacts next to it).
-    experiment : str
-        MLflow experiment name.
-    registered_model : str or None
-        Register the logged model under this name.
-    alias : str
-        Alias given to the new model version (``models:/name@alias``).
-    per_student : bool
-        Also log per-student scores and reasons, with student ids replaced by a keyed pseudonym
-        (needs the key in the environment variable ``pseudonym_key_env``).
-    pseudonym_key_env : str
-        Environment variable holding the pseudonym key.
-    output_dir : Path
-        Where models, reports and the default tracking store go (relative: to the working
-        directory).
-    """
-
-    enabled: bool = True
-    uri: str | None = None
-    experiment: str = "studentprofile"
-    registered_model: str | None = None
-    alias: str = "candidate"
-    per_student: bool = False
-    pseudonym_key_env: str = "STUDENTPROFILE_PSEUDONYM_KEY"
-    output_dir: Path = Path(DEFAULT_TRACKING_DIR)
-
-
+# ---------------------------------------------------------------------------------- config
 @dataclass(frozen=True)
 class ExperimentConfig:
     """A whole experiment: data, grid, features, label, model, splits, evaluation, tracking.
@@ -313,7 +122,9 @@ features, label, model, splits, evaluation, tracking
         -------
         ExperimentConfig
         """
-        return _Reader(source or Source("<dict>"), Path(base_dir or ".")).experiment(data)
+        source = source or Source("<dict>")
+        check_depth(data, source.name)
+        return _Reader(source, Path(base_dir or ".")).experiment(data)
 
     def with_overrides(self, **changes: Any) -> ExperimentConfig:
         """Return a copy with some sections or fields replaced (``tracking=...``).
@@ -367,6 +178,8 @@ features, label, model, splits, evaluation, tracking
 
 
 _LEAF_MAPPINGS = {"features.add"}
+# letters of any script, digits and '_' (\w), then also '-', '.' and spaces; no trailing ' ' / '.'
+_NAME = re.compile(rf"\w(?:[\w .-]{{0,{NAME_MAX_LENGTH - 2}}}[\w-])?")
 
 
 def _plain(value: Any) -> Any:
@@ -409,8 +222,9 @@ def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
     >>> load_config(d / "x.toml")
     Traceback (most recent call last):
     ...
-    studentprofile.errors.ConfigError: x.toml:3 label.horizon: must be a number > 0
+    studentprofile.errors.ConfigError: x.toml:3 label.horizon: must be a positive number of days ...
       arrived: -3
+      what to do: write it in days, e.g. horizon = 28
     """
     data, source = read_toml(path)
     cfg = ExperimentConfig.from_dict(data, source=source, base_dir=Path(path).resolve().parent)
@@ -442,7 +256,19 @@ class _Reader:
                     "unknown key", f"{key}.{k}" if key else str(k), arrived=repr(k),
                     hint=f"{hint}Known keys here: {', '.join(allowed)}",
                 )
-        return dict(data)
+        # None (JSON null, from to_dict) means "not set": the default (TOML has no null)
+        return {k: v for k, v in data.items() if v is not None}
+
+    def days(self, value: Any, key: str, *, positive: bool = True) -> float:
+        """Check a number of days with the tables' one rule (bounded: nothing overflows)."""
+        try:
+            days: float = as_days(value, key=key, positive=positive)
+        except ConfigError as exc:
+            message = exc.message.removeprefix(f"{key} ")
+            name = key.rpartition(".")[2]
+            raise self.src.error(message, key, arrived=exc.arrived,
+                                 hint=f"write it in days, e.g. {name} = 28") from exc
+        return days
 
     def number(self, value: Any, key: str, *, lo: float | None = None, lo_open: bool = False,
                hi: float | None = None, integer: bool = False) -> Any:
@@ -491,33 +317,42 @@ class _Reader:
         return tuple(value)
 
     def moment(self, value: Any, key: str) -> Any:
-        """Check a date (TOML date, ISO string) or a number of days; None stays None."""
+        """Check a date (TOML date, ISO string) or a number of days; None stays None.
+
+        The value is kept as written (a date as ISO text) so the config reads back the same;
+        it becomes the tables' time type where it is used (``tables._time.as_moment``).
+        """
         if value is None:
             return None
         if isinstance(value, _dt.datetime | _dt.date):
-            return value.isoformat()
-        if isinstance(value, str):
-            import pandas as pd
+            value = value.isoformat()
+        try:
+            as_moment(value, key=key)
+        except ConfigError as exc:
+            message = exc.message.removeprefix(f"{key} ")
+            raise self.src.error(message, key, arrived=exc.arrived, hint=exc.hint) from exc
+        return value
 
-            try:
-                pd.Timestamp(value)
-            except (ValueError, TypeError) as exc:
-                raise self.src.error("must be a date (2014-02-01) or a number of days", key,
-                                     arrived=repr(value)) from exc
-            return value
-        return self.number(value, key)
+    def name(self, value: Any) -> str:
+        """Check the experiment's name: it becomes folder and MLflow run names."""
+        text = self.text(value, "name")
+        if not _NAME.fullmatch(text):
+            shown = text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+            raise self.src.error(f"must be {NAME_RULE}", "name", arrived=repr(shown),
+                                 hint="it names a folder under tracking.output_dir and the "
+                                 "MLflow run")
+        return str(text)
 
     # ---- sections
     def experiment(self, d: Mapping[str, Any]) -> ExperimentConfig:
         names = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name != "source"]
+        if isinstance(d, Mapping) and "source" in d:
+            # ``source`` in to_dict's output says where a config came from; reading sets its own
+            d = {k: v for k, v in d.items() if k != "source"}
         d = self.section(d, "", names)
         kw: dict[str, Any] = {"source": self.src.name}
         if "name" in d:
-            kw["name"] = self.text(d["name"], "name")
-            if any(c in kw["name"] for c in "/\\") or kw["name"].startswith("."):
-                raise self.src.error("must not contain / or \\ or start with '.'", "name",
-                                     arrived=repr(kw["name"]),
-                                     hint="it names a folder under tracking.output_dir")
+            kw["name"] = self.name(d["name"])
         if "description" in d:
             if not isinstance(d["description"], str):
                 raise self.src.error("must be a string", "description",
@@ -569,7 +404,7 @@ class _Reader:
     def data(self, d: Any) -> DataConfig:
         d = self.section(d, "data", ["dataset", "students", "events", "outcomes",
                                      "audit_attributes", "time_origin", "sample_students",
-                                     "simulate"])
+                                     "simulate", "ids_as_text"])
         files = [t for t in ("students", "events", "outcomes") if d.get(t) is not None]
         dataset = d.get("dataset", None if files else "oulad")
         if dataset is not None:
@@ -609,13 +444,15 @@ class _Reader:
                 raise self.src.error("simulate settings need dataset = 'simulated' and a table",
                                      "data.simulate", arrived=repr(sim))
             kw["simulate"] = dict(sim)
+        if "ids_as_text" in d:
+            kw["ids_as_text"] = self.boolean(d["ids_as_text"], "data.ids_as_text")
         return DataConfig(**kw)
 
     def grid(self, d: Any) -> GridConfig:
         d = self.section(d, "grid", ["every", "per", "start", "end"])
         kw: dict[str, Any] = {}
         if "every" in d:
-            kw["every"] = float(self.number(d["every"], "grid.every", lo=0, lo_open=True))
+            kw["every"] = self.days(d["every"], "grid.every")
         if "per" in d:
             kw["per"] = self.text(d["per"], "grid.per", choices=("cohort", "enrolment"))
         for k in ("start", "end"):
@@ -647,8 +484,6 @@ class _Reader:
         return cfg
 
     def spec(self, cfg: FeaturesConfig) -> Any:
-        from studentprofile.pipeline._presets import build_spec
-
         try:
             return build_spec(cfg)
         except ConfigError as exc:
@@ -658,12 +493,14 @@ class _Reader:
             raise self.src.error(exc.message, key, arrived=exc.arrived, hint=exc.hint) from exc
 
     def label(self, d: Any) -> LabelConfig:
-        d = self.section(d, "label", ["outcome", "horizon"])
+        d = self.section(d, "label", ["outcome", "horizon", "observed_until"])
         kw: dict[str, Any] = {}
         if "outcome" in d:
             kw["outcome"] = self.strings(d["outcome"], "label.outcome")
         if "horizon" in d:
-            kw["horizon"] = float(self.number(d["horizon"], "label.horizon", lo=0, lo_open=True))
+            kw["horizon"] = self.days(d["horizon"], "label.horizon")
+        if "observed_until" in d:
+            kw["observed_until"] = self.moment(d["observed_until"], "label.observed_until")
         return LabelConfig(**kw)
 
     def model(self, d: Any) -> dict[str, Any]:
@@ -686,9 +523,9 @@ class _Reader:
                 kw[k] = self.moment(d[k], f"splits.{k}")
         for k in ("retrain_every", "max_history"):
             if k in d:
-                kw[k] = float(self.number(d[k], f"splits.{k}", lo=0, lo_open=True))
+                kw[k] = self.days(d[k], f"splits.{k}")
         if "gap" in d:
-            kw["gap"] = float(self.number(d["gap"], "splits.gap", lo=0))
+            kw["gap"] = self.days(d["gap"], "splits.gap", positive=False)
         for k in ("train_where", "test_where"):
             if k in d:
                 kw[k] = self.where(d[k], f"splits.{k}")
@@ -702,6 +539,8 @@ class _Reader:
 
     def where(self, d: Any, key: str) -> dict[str, Any]:
         d = self.section(d, key, ["column", "startswith", "in"])
+        if not d:  # {} (what to_dict writes for "no filter"): every row
+            return {}
         if "column" not in d or (("startswith" in d) == ("in" in d)):
             raise self.src.error("needs a column and one of startswith / in", key,
                                  arrived=repr(d),
@@ -740,8 +579,8 @@ class _Reader:
             if k in d:
                 kw[k] = self.number(d[k], f"evaluation.{k}", lo=1, integer=True)
         if "cooldown_days" in d:
-            kw["cooldown_days"] = float(self.number(d["cooldown_days"], "evaluation.cooldown_days",
-                                                    lo=0))
+            kw["cooldown_days"] = self.days(d["cooldown_days"], "evaluation.cooldown_days",
+                                            positive=False)
         if "tiers" in d:
             tiers = d["tiers"]
             if not isinstance(tiers, Mapping) or not tiers:

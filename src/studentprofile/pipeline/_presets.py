@@ -8,34 +8,54 @@ from studentprofile.errors import ConfigError
 
 if TYPE_CHECKING:
     from studentprofile.features import FeatureSpec
-    from studentprofile.pipeline._config import FeaturesConfig
+    from studentprofile.pipeline._sections import FeaturesConfig
 
 __all__ = ["build_spec", "oulad_spec"]
 
 
 def oulad_spec() -> FeatureSpec:
-    """Return :func:`studentprofile.features.oulad_features` (the ``"oulad"`` preset of configs).
+    """Return :func:`studentprofile.features.oulad_features` (deprecated alias).
+
+    .. deprecated::
+        ``pipeline.oulad_spec`` is removed in the next release; call
+        :func:`studentprofile.features.oulad_features` (the ``"oulad"`` preset of configs).
 
     Returns
     -------
     FeatureSpec
 
+    Warns
+    -----
+    FutureWarning
+        Always.
+
     Examples
     --------
-    >>> "assessment_score_mean_30d" in oulad_spec().column_names()
-    True
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     spec = oulad_spec()
+    >>> caught[0].category.__name__, "assessment_score_mean_30d" in spec.column_names()
+    ('FutureWarning', True)
     """
+    import warnings
+
     from studentprofile.features import oulad_features
 
+    warnings.warn(
+        "studentprofile.pipeline.oulad_spec is deprecated and will be removed in the next "
+        "release; use studentprofile.features.oulad_features()",
+        FutureWarning,
+        stacklevel=2,
+    )
     return oulad_features()
 
 
 def _preset(name: str) -> FeatureSpec:
     from studentprofile import features
 
-    if name == "oulad":
-        return oulad_spec()
     presets: dict[str, Any] = {
+        "oulad": features.oulad_features,
         "academic": features.academic_features,
         "behavioral": features.behavioral_features,
         "participation": features.participation_features,

@@ -16,6 +16,9 @@ from typing import Any
 
 from studentprofile.errors import ConfigError
 
+#: Deepest nesting of tables and arrays a config may have (the real ones need 4).
+MAX_DEPTH = 32
+
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _ASSIGN = re.compile(r"^\s*((?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+"
                      r"|\"[^\"]*\"|'[^']*'))*)\s*=")
@@ -147,6 +150,8 @@ def read_toml(path: str | Path) -> tuple[dict[str, Any], Source]:
         ) from exc
     try:
         data = tomllib.loads(text)
+    except RecursionError as exc:  # tomllib recurses into nested arrays and inline tables
+        raise too_deep(p.name) from exc
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
         raise ConfigError(
@@ -156,4 +161,54 @@ def read_toml(path: str | Path) -> tuple[dict[str, Any], Source]:
             arrived=str(exc),
             hint="check quotes, brackets and '=' on that line (https://toml.io)",
         ) from exc
+    check_depth(data, p.name)
     return data, Source(p.name, text)
+
+
+def too_deep(where: str) -> ConfigError:
+    """Build the error for a config nested deeper than :data:`MAX_DEPTH`."""
+    return ConfigError(
+        f"the config is nested too deeply (more than {MAX_DEPTH} levels of tables and arrays)",
+        key="config",
+        source=where,
+        hint="a config needs a few levels: [section], [section.sub] and lists of values",
+    )
+
+
+def check_depth(data: Any, where: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` (iteratively: no recursion to exhaust).
+
+    Parameters
+    ----------
+    data : object
+        Parsed TOML or JSON.
+    where : str
+        Shown in the error (a file name or ``"<dict>"``).
+
+    Raises
+    ------
+    ConfigError
+        Deeper than :data:`MAX_DEPTH`.
+
+    Examples
+    --------
+    >>> check_depth({"a": [[1]]}, "<dict>")
+    >>> deep: list = []
+    >>> for _ in range(40):
+    ...     deep = [deep]
+    >>> check_depth({"a": deep}, "x.toml")
+    Traceback (most recent call last):
+    ...
+    studentprofile.errors.ConfigError: x.toml config: the config is nested too deeply (more \
+than 32 levels of tables and arrays)
+      what to do: a config needs a few levels: [section], [section.sub] and lists of values
+    """
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise too_deep(where)
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend((v, depth + 1) for v in value)

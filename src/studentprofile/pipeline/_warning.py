@@ -9,8 +9,6 @@ Everything it returns is free of student identifiers (run folders are logged to 
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +16,7 @@ import pandas as pd
 
 from studentprofile.tables import EventTables
 
-__all__ = ["early_warning"]
+__all__ = ["early_warning", "showcase"]
 
 #: Alert and drift settings are in the config; profiles use this many latest as-of dates.
 _PROFILE_DATES = 6
@@ -146,6 +144,78 @@ def card_profiles(recent: pd.DataFrame, info: Any, tables: EventTables,
     return profiles, types
 
 
+def showcase(expl: Any, *, X: pd.DataFrame, model: Any, tiers: dict[str, float],
+             cfg: Any) -> tuple[int, dict[str, Any]]:
+    """Pick the explained student the demo shows: the highest-risk one who was alerted.
+
+    "Alerted" is what the deployed (final) model would have done: the alert policy (the run's
+    tiers, hysteresis and cool-down) replayed over each explained student's dates up to the
+    explained date raised an alert, and the student is in a tier on that date. Among those the
+    highest risk is shown. When nobody was, the highest-risk student is shown and the note says
+    so, with the risk below every tier.
+
+    Parameters
+    ----------
+    expl : Explanations
+        Explanations of the explained sample, indexed by (``student_id``, ``as_of``).
+    X : DataFrame
+        Every feature row of the run (the students' history).
+    model : RiskModel
+        The final model.
+    tiers : dict
+        Tier name -> probability threshold.
+    cfg : ExperimentConfig
+        ``evaluation.enter_after``, ``exit_after``, ``cooldown_days``.
+
+    Returns
+    -------
+    position : int
+        The shown student's row in ``expl``.
+    example : dict
+        ``risk``, ``as_of``, ``tier`` (None when below every tier), ``alerted`` (bool),
+        ``reasons`` (what raised the estimate, as sentences) and ``note`` (who this is, in
+        words; no identifier).
+    """
+    from studentprofile.warning import AlertPolicy
+
+    prob = np.asarray(expl.probability, dtype=float)
+    keys = expl.data.index
+    ev = cfg.evaluation
+    policy = AlertPolicy(tiers=tiers, mode="probability", enter_after=ev.enter_after,
+                         exit_after=ev.exit_after, cooldown_days=ev.cooldown_days)
+    # each explained student's history up to the explained date, scored by the final model
+    until = pd.Series(keys.get_level_values("as_of"),
+                      index=keys.get_level_values("student_id")).groupby(level=0).max()
+    sid = X.index.get_level_values("student_id")
+    rows = X[sid.isin(until.index)]
+    rows = rows[np.asarray(rows.index.get_level_values("as_of")
+                           <= until.reindex(rows.index.get_level_values("student_id")).to_numpy())]
+    states = policy.apply(pd.Series(model.predict_proba(rows)[:, 1], index=rows.index))
+    alerted_ever = states["alert"].groupby(level="student_id").cumsum() > 0
+    state = states.assign(alerted=alerted_ever).reindex(keys)
+    alerted = (state["alerted"].fillna(False).astype(bool) & state["tier"].notna()).to_numpy()
+    if alerted.any():
+        top = int(np.flatnonzero(alerted)[np.argmax(prob[alerted])])
+        note = ("the highest-risk alerted student of the explained sample of the latest "
+                "week (identifier not shown)")
+    else:
+        top = int(np.argmax(prob))
+        note = ("no student of the explained sample of the latest week was alerted; this is "
+                "its highest-risk student (identifier not shown)")
+    tier = state["tier"].iloc[top]
+    # an advisor asks "why is this student flagged?": show what raised the estimate
+    reasons = expl.reasons(top=3, direction="raised")[top]
+    example = {
+        "risk": float(reasons["probability"]),
+        "as_of": reasons.get("as_of"),
+        "tier": None if pd.isna(tier) else str(tier),
+        "alerted": bool(alerted[top]),
+        "reasons": [r["sentence"] for r in reasons["reasons"]],
+        "note": note,
+    }
+    return top, example
+
+
 def _card(student: Any, as_of: Any, *, X: pd.DataFrame, info: Any, model: Any,
           policy: Any, expl: Any, tables: EventTables, risk_label: str,
           seed: int) -> dict[str, Any] | None:
@@ -164,8 +234,7 @@ def _card(student: Any, as_of: Any, *, X: pd.DataFrame, info: Any, model: Any,
     rows = rows[rows.index.get_level_values("as_of") <= as_of]
     risk = pd.Series(model.predict_proba(rows)[:, 1], index=rows.index)
     tiers = policy.apply(risk)
-    with tempfile.TemporaryDirectory() as tmp, \
-            AlertLog(Path(tmp) / "alerts.sqlite", time_kind=tables.time_kind) as log:
+    with AlertLog(":memory:", time_kind=tables.time_kind) as log:  # a throwaway log
         log.record_alerts(tiers, source="risk-model")
         card = profile_card(student, as_of, profiles=profiles, types=types, risk=tiers,
                             reasons=expl, alerts=log, feature_info=info,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from studentprofile._files import atomic_write_json, atomic_write_text, write_people_csv
 from studentprofile.errors import ConfigError
 from studentprofile.tables import EventTables
+from studentprofile.tables._time import as_moment, days_delta
 
 __all__ = ["WeeklyResult", "weekly_alerts"]
 
@@ -92,25 +93,8 @@ class WeeklyResult:
 
 
 def _as_of_value(tables: EventTables, as_of: Any) -> Any:
-    try:
-        if tables.time_kind == "datetime":
-            at = pd.Timestamp(as_of)
-            if pd.isna(at):
-                raise ValueError("NaT")
-            return at
-        at_f = float(as_of)
-        if not np.isfinite(at_f):
-            raise ValueError("not finite")
-        return at_f
-    except (TypeError, ValueError) as exc:
-        what = "a date (e.g. 2014-11-01)" if tables.time_kind == "datetime" else \
-            "a number of days (the tables use float days)"
-        raise ConfigError(f"as_of must be {what}", key="as_of", arrived=repr(as_of)) from exc
-
-
-def _safe_name(student_id: Any) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(student_id)).strip("._")
-    return name or "student"
+    """Today as the tables' time (the one time module: the same instant in any zone is one)."""
+    return as_moment(as_of, tables.time_kind, key="as_of")
 
 
 def _programmes(tables: EventTables, column: str | None) -> pd.Series | None:
@@ -165,15 +149,23 @@ def weekly_alerts(
     run_dir : path
         A run folder written by :func:`run` (its ``config.json`` and ``model/``).
     as_of : date or float
-        Today. Each current student is scored at their latest grid date on or before it (within
-        one grid step); features use only what was known before that date.
+        Today: a date (naive, or with a UTC offset or zone: converted to UTC, as the tables'
+        times are) or float days for float-day tables. Each current student is scored at their
+        latest grid date on or before it (within one grid step); features use only what was
+        known before that date.
     log : path
         The SQLite alert log (created when missing). Rerunning a date adds nothing.
     advisors : DataFrame or path, optional
         ``advisor_id``, ``capacity``, optional ``programmes`` (list, or ``;``-separated text
         in a CSV): today's alerts are assigned highest risk first.
     cards_dir : path, optional
-        Write ``<student>.json`` and ``<student>.html`` profile cards of today's alerts here.
+        Write the profile cards of today's alerts here, ``<stem>.json`` and ``<stem>.html``
+        with one distinct, safe file name per student
+        (:func:`~studentprofile.warning.card_file_stem`: a readable slug and a hash of the
+        exact id; the JSON keeps the exact id), and ``alerts.csv`` (with a ``card`` column
+        naming each card's HTML file) and ``caseloads.csv``. The CSV files are for people:
+        text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
+        ``-``, ``@``, a tab or a carriage return) get a single quote in front.
     tables : EventTables, optional
         The tables (default: loaded as the run's config says).
     programme_column : str, optional
@@ -207,13 +199,15 @@ def weekly_alerts(
     212
     """
     from studentprofile.features import make_grid
-    from studentprofile.pipeline._run import config_of_run, fitted_builder, load_tables
+    from studentprofile.pipeline._saved_run import config_of_run, fitted_builder
+    from studentprofile.pipeline._tables import load_tables
     from studentprofile.pipeline._warning import card_profiles, risk_label
     from studentprofile.tracking import load_model
     from studentprofile.warning import (
         AlertLog,
         AlertPolicy,
         assign_caseloads,
+        card_file_stem,
         profile_card,
         render_card_html,
     )
@@ -235,8 +229,7 @@ def weekly_alerts(
     # ---- who is current, and their dates so far
     full = make_grid(tables, every=cfg.grid.every, per=cfg.grid.per, start=cfg.grid.start,
                      end=cfg.grid.end)
-    step = pd.Timedelta(days=cfg.grid.every) if tables.time_kind == "datetime" \
-        else float(cfg.grid.every)
+    step = days_delta(cfg.grid.every, tables.time_kind)
     grid = full[full["as_of"] <= at]
     last = grid.groupby("student_id", sort=False)["as_of"].transform("max")
     current = grid.loc[(grid["as_of"] == last) & (last > at - step), "student_id"]
@@ -297,39 +290,49 @@ def weekly_alerts(
             studs["programme"] = programmes.reindex(studs["student_id"]).to_numpy()
         result.caseloads = assign_caseloads(studs, adv)
 
-    # ---- cards
-    if cards_dir is not None and len(alerts):
-        out = Path(cards_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        # each current student's last dates: the cohort of a date is everyone scored on it
-        recent = X[X.groupby(level="student_id", sort=False).cumcount(ascending=False)
-                   .to_numpy() < _CARD_DATES]
-        profiles, types = card_profiles(recent, info, tables, cfg.seed)
-        label = risk_label(cfg)
-        say(f"writing {len(alerts):,} profile card(s) to {out}")
-        for sid, when in zip(alerts["student_id"], alerts["as_of"], strict=True):
-            card = profile_card(sid, when, profiles=profiles, types=types, risk=states,
-                                reasons=expl, alerts=logged, feature_info=info,
-                                top_reasons=top_reasons, risk_label=label)
-            _write_card(out / _safe_name(sid), card, render_card_html(card, full_page=True))
-        result.files["cards"] = out
+    # ---- cards and the files for people
     if cards_dir is not None:
-        from studentprofile.pipeline._run import _atomic_text
-
         out = Path(cards_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        reasons: Any = alerts["reasons"] if "reasons" in alerts.columns else [[]] * len(alerts)
-        flat = alerts.assign(reasons=[" | ".join(r) if isinstance(r, list) else ""
-                                      for r in reasons])
-        result.files["alerts"] = _atomic_text(out / "alerts.csv", flat.to_csv(index=False))
-        if result.caseloads is not None:
-            result.files["caseloads"] = _atomic_text(out / "caseloads.csv",
-                                                     result.caseloads.to_csv(index=False))
+        stems: list[str] = []
+        if len(alerts):
+            # each current student's last dates: the cohort of a date is everyone scored on it
+            recent = X[X.groupby(level="student_id", sort=False).cumcount(ascending=False)
+                       .to_numpy() < _CARD_DATES]
+            profiles, types = card_profiles(recent, info, tables, cfg.seed)
+            label = risk_label(cfg)
+            say(f"writing {len(alerts):,} profile card(s) to {out}")
+            for sid, when in zip(alerts["student_id"], alerts["as_of"], strict=True):
+                card = profile_card(sid, when, profiles=profiles, types=types, risk=states,
+                                    reasons=expl, alerts=logged, feature_info=info,
+                                    top_reasons=top_reasons, risk_label=label)
+                stems.append(card_file_stem(sid))
+                _write_card(out / stems[-1], card, render_card_html(card, full_page=True))
+            result.files["cards"] = out
+        result.files.update(_write_tables(out, alerts, result.caseloads, stems))
     return result
 
 
-def _write_card(stem: Path, card: dict[str, Any], html_text: str) -> None:
-    from studentprofile.pipeline._run import _atomic_text, _json
+def _write_tables(out: Path, alerts: pd.DataFrame, caseloads: pd.DataFrame | None,
+                  stems: list[str]) -> dict[str, Path]:
+    """Write ``alerts.csv`` (with each alert's card) and ``caseloads.csv`` for advisors.
 
-    _json(stem.with_name(stem.name + ".json"), card)
-    _atomic_text(stem.with_name(stem.name + ".html"), html_text)
+    Spreadsheet formulas in ids, advisor ids, programmes and reasons are neutralised
+    (OWASP's rule, :func:`~studentprofile._files.write_people_csv`); written atomically.
+    """
+    reasons: Any = alerts["reasons"] if "reasons" in alerts.columns else [[]] * len(alerts)
+    flat = alerts.assign(reasons=[" | ".join(map(str, r)) if isinstance(r, list) else ""
+                                  for r in reasons],
+                         card=[f"{stem}.html" for stem in stems] if stems else None)
+    # CRLF rows (RFC 4180): a cell holding a carriage return is then quoted, so a reader that
+    # ends rows at CR cannot be made to start a new row (and a formula) inside a cell
+    files = {"alerts": write_people_csv(flat, out / "alerts.csv", lineterminator="\r\n")}
+    if caseloads is not None:
+        files["caseloads"] = write_people_csv(caseloads, out / "caseloads.csv",
+                                              lineterminator="\r\n")
+    return files
+
+
+def _write_card(stem: Path, card: dict[str, Any], html_text: str) -> None:
+    # the card is plain JSON types already (profile_card); keep its order for readers
+    atomic_write_json(stem.with_name(stem.name + ".json"), card, sort_keys=False)
+    atomic_write_text(stem.with_name(stem.name + ".html"), html_text)

@@ -8,20 +8,31 @@ arrived, up to five offending rows and what to do.
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
 import difflib
+import numbers as _numbers
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
 
 from studentprofile.errors import SchemaError
-
-TimeKind = Literal["datetime", "float"]
+from studentprofile.tables._time import RANGE_TEXT, TimeKind, naive_utc, out_of_range
 
 _MAX_SHOWN = 5
+
+#: Integer identifiers must fit a signed 64-bit integer (the tables store them as int64).
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+#: Floats are whole-number identifiers only while every integer is exact (2**53).
+FLOAT_ID_MAX = 2**53
+
+ID_RANGE = "integer `student_id` values must fit in a signed 64-bit integer"
+ID_FLOAT_RANGE = "`student_id` floats are exact only up to 2**53 (9,007,199,254,740,992)"
+ID_EMPTY = "`student_id` must not be empty text"
 
 
 def show_rows(frame: pd.DataFrame, mask: np.ndarray | pd.Series, columns: Sequence[str]) -> str:
@@ -126,6 +137,10 @@ def plain(series: pd.Series) -> pd.Series:
         if pd.api.types.is_integer_dtype(dtype):
             if series.isna().any():
                 return series.astype("float64")
+            if pd.api.types.is_unsigned_integer_dtype(dtype) and len(series) and (
+                int(series.max()) > INT64_MAX
+            ):
+                return series.astype("uint64")  # int64 would wrap around
             return series.astype("int64")
         if pd.api.types.is_float_dtype(dtype):
             return series.astype("float64")
@@ -151,6 +166,8 @@ def student_ids(series: pd.Series, table: str, frame: pd.DataFrame) -> pd.Series
             hint="fill in the identifier or drop those rows before building EventTables",
         )
     kind = s.dtype.kind
+    if kind == "u" and len(s) and int(s.max()) > INT64_MAX:
+        _raise_id_range(s.to_numpy() > INT64_MAX, s.to_numpy(), table, frame)
     if kind in "iu":
         return s.astype("int64")
     if kind == "b":
@@ -165,6 +182,19 @@ def student_ids(series: pd.Series, table: str, frame: pd.DataFrame) -> pd.Series
     if kind == "f":
         vals = s.to_numpy()
         bad = ~np.isfinite(vals) | (np.floor(vals) != vals)
+        if not bad.any() and (np.abs(vals) > FLOAT_ID_MAX).any():
+            big = np.abs(vals) > FLOAT_ID_MAX
+            raise SchemaError(
+                ID_FLOAT_RANGE,
+                table=table,
+                column="student_id",
+                rule="id-range",
+                arrived=f"values {show_values(vals[big])}",
+                rows=show_rows(frame, big, ["student_id"]),
+                n_bad=int(big.sum()),
+                hint="read the identifiers as text (e.g. dtype={'student_id': str}) so no digit "
+                "is lost",
+            )
         if bad.any():
             raise SchemaError(
                 "`student_id` must be integers or strings; floats are accepted only when whole",
@@ -196,6 +226,12 @@ def student_ids(series: pd.Series, table: str, frame: pd.DataFrame) -> pd.Series
             count=len(values),
         )
         if is_int.all():
+            wide = np.fromiter(
+                (not INT64_MIN <= int(v) <= INT64_MAX for v in values), dtype=bool,
+                count=len(values),
+            )
+            if wide.any():
+                _raise_id_range(wide, values, table, frame)
             return pd.Series(values.astype("int64"), index=s.index, name="student_id")
         bad = ~is_str
         raise SchemaError(
@@ -209,7 +245,37 @@ def student_ids(series: pd.Series, table: str, frame: pd.DataFrame) -> pd.Series
             hint="convert the column with .astype(str) (or to integers) before building "
             "EventTables",
         )
-    return s.astype(object) if s.dtype == object else s
+    text = s.astype(object) if s.dtype == object else s
+    blank = np.fromiter((not v.strip() for v in values), dtype=bool, count=len(values))
+    if blank.any():
+        raise SchemaError(
+            ID_EMPTY,
+            table=table,
+            column="student_id",
+            rule="not-empty",
+            arrived=f"{int(blank.sum()):,} empty or blank identifier(s) "
+            f"{show_values(pd.unique(values[blank]))}",
+            rows=show_rows(frame, blank, list(frame.columns)[:6]),
+            n_bad=int(blank.sum()),
+            hint="fill in the identifier or drop those rows before building EventTables",
+        )
+    return text
+
+
+def _raise_id_range(
+    bad: np.ndarray, values: np.ndarray, table: str, frame: pd.DataFrame
+) -> NoReturn:
+    raise SchemaError(
+        ID_RANGE,
+        table=table,
+        column="student_id",
+        rule="id-range",
+        arrived=f"values {show_values(values[bad])} (the range is {INT64_MIN:,} to {INT64_MAX:,})",
+        rows=show_rows(frame, bad, ["student_id"]),
+        n_bad=int(bad.sum()),
+        hint="read the identifiers as text (e.g. dtype={'student_id': str}); they are then kept "
+        "exactly as given",
+    )
 
 
 def categories(
@@ -301,6 +367,8 @@ def numbers(
     s = plain(series)
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(object)
+    if s.dtype.kind == "c":
+        _raise_not_real(s, np.ones(len(s), dtype=bool), table, column, frame)
     if s.dtype.kind in "iufb":
         out = s.astype("float64")
     elif s.dtype.kind == "M" or isinstance(s.dtype, pd.DatetimeTZDtype):
@@ -313,7 +381,12 @@ def numbers(
             hint="check the column mapping",
         )
     else:
-        converted = pd.to_numeric(s.astype(object), errors="coerce")
+        obj = s.astype(object)
+        odd = np.fromiter((not _real_or_text(v) for v in obj.to_numpy()), dtype=bool,
+                          count=len(obj))
+        if odd.any():
+            _raise_not_real(obj, odd, table, column, frame)
+        converted = pd.to_numeric(obj, errors="coerce")
         bad = (converted.isna() & s.notna()).to_numpy()
         if bad.any():
             raise SchemaError(
@@ -348,6 +421,45 @@ def numbers(
     return pd.Series(vals, index=series.index, name=column)
 
 
+def _real_or_text(v: object) -> bool:
+    """Whether ``v`` may hold a measurement: a real number, text, or empty."""
+    if v is None or v is pd.NA:
+        return True
+    if isinstance(v, str | bytes | decimal.Decimal):
+        return True
+    return isinstance(v, _numbers.Real)  # int, float, bool, numpy reals; not complex
+
+
+def _distinct(values: Iterable[object]) -> list[object]:
+    """Distinct values in order of appearance, unhashable ones included (compared by repr)."""
+    seen: set[str] = set()
+    out = []
+    for v in values:
+        key = repr(v)
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
+def _raise_not_real(
+    s: pd.Series, bad: np.ndarray, table: str, column: str, frame: pd.DataFrame
+) -> NoReturn:
+    bad = np.asarray(bad, dtype=bool)
+    raise SchemaError(
+        f"`{column}` must hold real numbers (text is accepted only when it spells a number)",
+        table=table,
+        column=column,
+        rule="numeric",
+        arrived=f"{int(bad.sum()):,} value(s) that are not real numbers, e.g. "
+        f"{show_values(_distinct(s.to_numpy(dtype=object)[bad]))}",
+        rows=show_rows(frame, bad, ["student_id", "kind", column]),
+        n_bad=int(bad.sum()),
+        hint=f"give one real number per row in `{column}` (complex numbers, lists and other "
+        "containers are not measurements)",
+    )
+
+
 @dataclass
 class ParsedTime:
     """A time column after parsing: values, kind and the timezone it arrived in (if any)."""
@@ -365,15 +477,17 @@ def _is_aware(v: object) -> bool:
 def times(series: pd.Series, table: str, column: str, frame: pd.DataFrame) -> ParsedTime:
     """Parse a time column: datetimes (naive or aware), ISO strings, or float days.
 
-    Nulls are left in place (the caller decides whether they are allowed).
+    Nulls are left in place (the caller decides whether they are allowed). Datetimes outside
+    ``[EARLIEST, LATEST)`` of :mod:`studentprofile.tables._time` are a ``SchemaError``; aware
+    values keep their zone here (see :func:`studentprofile.tables._time.time_column`).
     """
     s = plain(series)
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(object)
     if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return ParsedTime(s, "datetime", str(s.dtype.tz), True)
+        return _datetimes(s, frame, table, column)
     if s.dtype.kind == "M":
-        return ParsedTime(s.astype("datetime64[ns]"), "datetime", None, False)
+        return _datetimes(s, frame, table, column)
     if s.dtype.kind == "b":
         raise SchemaError(
             f"`{column}` must be a datetime or a number of days",
@@ -398,23 +512,43 @@ def times(series: pd.Series, table: str, column: str, frame: pd.DataFrame) -> Pa
                 hint="use real times (or leave them empty where a rule allows it)",
             )
         return ParsedTime(vals, "float", None, None)
+    if s.dtype.kind in "c":
+        raise SchemaError(
+            f"`{column}` must be a datetime or a number of days",
+            table=table,
+            column=column,
+            rule="time-type",
+            arrived="a complex-number column",
+            hint="check the column mapping",
+        )
     values = s.to_numpy(dtype=object)
     notnull = s.notna().to_numpy()
     if not notnull.any():
         return ParsedTime(s, None, None, None)
     nn = values[notnull]
     # a column of Python datetimes / Timestamps: check awareness element by element
-    if all(isinstance(v, _dt.datetime | _dt.date) for v in nn):
+    if all(isinstance(v, _dt.datetime | _dt.date | np.datetime64) for v in nn):
         aware = np.fromiter((_is_aware(v) for v in nn), dtype=bool, count=len(nn))
         if aware.any() and not aware.all():
             _raise_mixed(frame, table, column, notnull, aware)
-        if aware.all():
-            return ParsedTime(pd.to_datetime(s, utc=True), "datetime", "UTC", True)
-        return ParsedTime(
-            pd.to_datetime(s).astype("datetime64[ns]"), "datetime", None, False
-        )
+        try:
+            parsed = pd.to_datetime(s, utc=bool(aware.all()))
+        except (ValueError, OverflowError) as exc:  # beyond any unit pandas holds
+            bad = np.zeros(len(values), dtype=bool)
+            bad[np.flatnonzero(notnull)] = [not _holdable(v) for v in nn]
+            if bad.any():
+                _raise_range(frame, table, column, bad, values[bad])
+            raise SchemaError(
+                f"`{column}` must be parseable as a date-time",
+                table=table,
+                column=column,
+                rule="parseable-time",
+                arrived=str(exc),
+                hint=f"convert `{column}` with pd.to_datetime before building EventTables",
+            ) from exc
+        return _datetimes(parsed, frame, table, column)
     # numbers stored as objects
-    if all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in nn):
+    if all(_is_real(v) for v in nn):
         return times(pd.to_numeric(s.astype(object)).astype("float64"), table, column, frame)
     # text: parse ISO 8601 fast; fall back to element-wise parsing only to report errors
     str_mask = np.fromiter((isinstance(v, str) for v in nn), dtype=bool, count=len(nn))
@@ -442,9 +576,7 @@ def times(series: pd.Series, table: str, column: str, frame: pd.DataFrame) -> Pa
     if fast is not None and fast.dtype == object:  # mixed offsets kept as objects
         fast = None
     if fast is not None and fast.notna().sum() == notnull.sum():
-        if isinstance(fast.dtype, pd.DatetimeTZDtype):
-            return ParsedTime(fast, "datetime", str(fast.dtype.tz), True)
-        return ParsedTime(fast.astype("datetime64[ns]"), "datetime", None, False)
+        return _datetimes(fast, frame, table, column)
     # slow path: find the offending strings
     uniq = pd.unique(nn)
     status: dict[object, int] = {}  # 0 unparseable, 1 naive, 2 aware
@@ -473,10 +605,56 @@ def times(series: pd.Series, table: str, column: str, frame: pd.DataFrame) -> Pa
     if aware.any() and not aware.all():
         _raise_mixed(frame, table, column, notnull, aware)
     if aware.all():
-        parsed = pd.to_datetime(s, utc=True, format="mixed")
-        return ParsedTime(parsed, "datetime", "UTC", True)
-    parsed = pd.to_datetime(s, format="mixed").astype("datetime64[ns]")
-    return ParsedTime(parsed, "datetime", None, False)
+        return _datetimes(pd.to_datetime(s, utc=True, format="mixed"), frame, table, column)
+    return _datetimes(pd.to_datetime(s, format="mixed"), frame, table, column)
+
+
+def _is_real(v: object) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(
+        v, bool | np.bool_
+    )
+
+
+def _datetimes(s: pd.Series, frame: pd.DataFrame, table: str, column: str) -> ParsedTime:
+    """Check a parsed datetime column (any unit) is in range; return it in nanoseconds."""
+    _check_range(s, frame, table, column)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return ParsedTime(s.dt.as_unit("ns"), "datetime", str(s.dtype.tz), True)
+    return ParsedTime(s.astype("datetime64[ns]"), "datetime", None, False)
+
+
+def _check_range(s: pd.Series, frame: pd.DataFrame, table: str, column: str) -> None:
+    bad = out_of_range(s)
+    if bad.any():
+        _raise_range(frame, table, column, bad, np.asarray(s, dtype=object)[bad])
+
+
+def _holdable(v: object) -> bool:
+    """Whether pandas can hold ``v`` as a Timestamp in the tables' range."""
+    try:
+        ts = pd.Timestamp(v)  # type: ignore[arg-type]
+    except (ValueError, TypeError, OverflowError):
+        return False
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return not bool(out_of_range(pd.Series([ts]))[0])
+
+
+def _raise_range(
+    frame: pd.DataFrame, table: str, column: str, bad: np.ndarray, examples: np.ndarray
+) -> NoReturn:
+    raise SchemaError(
+        f"`{column}` must hold dates {RANGE_TEXT}",
+        table=table,
+        column=column,
+        rule="time-range",
+        arrived=f"{int(bad.sum()):,} date(s) out of range, e.g. "
+        f"{show_values(pd.unique(examples))}",
+        rows=show_rows(frame, bad, ["student_id", column]),
+        n_bad=int(bad.sum()),
+        hint="check the year (a typo, or a placeholder such as 9999-12-31 or 1899-12-30); "
+        "leave unknown times empty where a rule allows it",
+    )
 
 
 def _raise_mixed(
@@ -500,6 +678,5 @@ def _raise_mixed(
     )
 
 
-def to_naive_utc(values: pd.Series) -> pd.Series:
-    """Convert an aware datetime column to naive UTC ``datetime64[ns]``."""
-    return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+#: Kept for callers of the column checks; the one implementation is in ``tables._time``.
+to_naive_utc = naive_utc

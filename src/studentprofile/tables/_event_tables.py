@@ -13,7 +13,7 @@ import pandas as pd
 
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.tables import _checks
-from studentprofile.tables._checks import TimeKind
+from studentprofile.tables._time import TimeKind, as_moment, to_days
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +40,6 @@ OUTCOME_COLUMNS: tuple[str, ...] = ("student_id", "time", "outcome")
 
 #: Columns of ``students`` that hold times and follow the tables' time kind.
 STUDENT_TIME_COLUMNS: tuple[str, ...] = ("entry_date", "term_start", "term_end")
-
-_NS_PER_DAY = 86_400 * 10**9
 
 
 @dataclass(frozen=True)
@@ -89,36 +87,6 @@ class ValidationReport:
         }
 
 
-def to_days(values: pd.Series | np.ndarray | pd.Index, kind: TimeKind) -> np.ndarray:
-    """Convert canonical time values to float64 days (since 1970-01-01 for datetimes).
-
-    Parameters
-    ----------
-    values : Series, Index or ndarray
-        Times of the canonical kind (``datetime64[ns]`` or float days).
-    kind : {"datetime", "float"}
-        The time kind of the tables the values belong to.
-
-    Returns
-    -------
-    ndarray of float64
-        Days; NaN where a time is missing.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> to_days(pd.Series(pd.to_datetime(["1970-01-02 12:00"])), "datetime")
-    array([1.5])
-    """
-    if kind == "float":
-        return np.asarray(values, dtype="float64")
-    arr = np.asarray(values, dtype="datetime64[ns]")
-    ints = arr.view("int64").astype("float64")
-    out = ints / _NS_PER_DAY
-    out[np.isnat(arr)] = np.nan
-    return out
-
-
 class EventTables:
     """Students, their events and their outcomes, validated against the data contract.
 
@@ -143,7 +111,8 @@ class EventTables:
         ...). They are kept for fairness audits and are never used as model features unless a
         caller opts in by name.
     time_origin : str or Timestamp, optional
-        When times are float days, the calendar date of day 0 (used only to display dates).
+        When times are float days, the calendar date of day 0 (used only to display dates;
+        stored as naive UTC like every date).
     check_duplicates : bool, default True
         Count exact duplicate events for the report. Costs one hash of the events table.
     metadata : dict, optional
@@ -263,15 +232,7 @@ class EventTables:
                     arrived=repr(time_origin),
                     hint="drop time_origin: these tables already hold calendar times",
                 )
-            try:
-                time_origin = pd.Timestamp(time_origin)
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(
-                    "time_origin must be a date",
-                    key="time_origin",
-                    arrived=repr(time_origin),
-                    hint="pass e.g. '2024-09-01'",
-                ) from exc
+            time_origin = as_moment(time_origin, "datetime", key="time_origin")
         self.students: pd.DataFrame = st
         self.events: pd.DataFrame = ev
         self.outcomes: pd.DataFrame = oc
@@ -386,8 +347,9 @@ class EventTables:
 
         Parameters
         ----------
-        cut : datetime-like or float
-            The moment, of the tables' time kind.
+        cut : date or float
+            The moment, of the tables' time kind: a date (naive, or aware in any zone: it is
+            converted to UTC like the tables' times) or a number of days.
 
         Returns
         -------
@@ -405,28 +367,8 @@ class EventTables:
         >>> len(t.known_before(5.0).events), len(t.known_before(9.5).events)
         (1, 2)
         """
-        if self.time_kind == "datetime":
-            try:
-                cut_value: Any = pd.Timestamp(cut)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(
-                    "cut must be a date for datetime tables",
-                    key="cut",
-                    arrived=repr(cut),
-                    hint="pass e.g. '2014-02-01'",
-                ) from exc
-            if cut_value.tzinfo is not None:
-                cut_value = cut_value.tz_convert("UTC").tz_localize(None)
-            cut_value = cut_value.to_datetime64()
-        else:
-            if isinstance(cut, bool) or not isinstance(cut, int | float | np.integer | np.floating):
-                raise ConfigError(
-                    "cut must be a number of days for float-time tables",
-                    key="cut",
-                    arrived=repr(cut),
-                    hint="pass e.g. 120.0",
-                )
-            cut_value = float(cut)
+        moment = as_moment(cut, self.time_kind, key="cut")
+        cut_value = moment.to_datetime64() if self.time_kind == "datetime" else moment
         ev_keep = (self.events["known_at"].to_numpy() < cut_value)
         oc_keep = (self.outcomes["time"].to_numpy() < cut_value)
         out = object.__new__(EventTables)

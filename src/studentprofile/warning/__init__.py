@@ -3,7 +3,8 @@
 - profiles: :func:`build_profiles` (dimension indices as cohort percentiles, with change),
   :class:`ProfileSpec`, :class:`Dimension`, :class:`DimensionTerm`, :class:`ProfileTypes`
   (k-means segments with plain-language names and a stability measure);
-- cards: :func:`profile_card` (JSON-ready) and :func:`render_card_html`;
+- cards: :func:`profile_card` (JSON-ready), :func:`render_card_html` and
+  :func:`card_file_stem` (one distinct, safe file name per student);
 - alerting: :class:`AlertPolicy` (tiers, hysteresis, cool-down) and :func:`assign_caseloads`
   (capacity- and programme-aware assignment of the highest-risk students);
 - the rule baseline: :class:`ABCRules`, :class:`ABCIndicator`, :func:`abc_flags`;
@@ -16,7 +17,12 @@ See ``docs/early-warning.md``.
 
 from studentprofile.warning._abc import ABCIndicator, ABCRules, abc_flags
 from studentprofile.warning._alert_log import STATUSES, AlertLog, RecordResult
-from studentprofile.warning._cards import CARD_VERSION, profile_card, render_card_html
+from studentprofile.warning._cards import (
+    CARD_VERSION,
+    card_file_stem,
+    profile_card,
+    render_card_html,
+)
 from studentprofile.warning._caseload import assign_caseloads
 from studentprofile.warning._drift import DriftMonitor, ks_2sample, psi
 from studentprofile.warning._policy import AlertPolicy
@@ -49,6 +55,7 @@ __all__ = [
     "abc_flags",
     "assign_caseloads",
     "build_profiles",
+    "card_file_stem",
     "ks_2sample",
     "profile_card",
     "psi",

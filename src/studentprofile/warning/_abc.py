@@ -27,6 +27,7 @@ from studentprofile.warning._inputs import (
     describe_selector,
     infos_for,
     keyed_frame,
+    keyword_only,
     numeric_column,
     select_features,
 )
@@ -37,9 +38,13 @@ _OPS = {"<": _kernels.OP_LT, "<=": _kernels.OP_LE, ">": _kernels.OP_GT, ">=": _k
 _OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
 
 
-@dataclass(frozen=True)
+@keyword_only
+@dataclass(frozen=True, kw_only=True)
 class ABCIndicator:
     """One early-warning indicator: a feature, a comparison and a threshold.
+
+    Parameters are keyword-only (positional use still works, with a FutureWarning, for one
+    release).
 
     Parameters
     ----------
@@ -63,7 +68,7 @@ class ABCIndicator:
 
     Examples
     --------
-    >>> ABCIndicator("attendance", "att_30d", "<", 0.9, scale=0.3).op
+    >>> ABCIndicator(name="attendance", feature="att_30d", op="<", threshold=0.9, scale=0.3).op
     '<'
     """
 
@@ -184,13 +189,16 @@ class ABCRules:
         """
         inds = []
         if attendance is not None:
-            inds.append(ABCIndicator("attendance", attendance, "<", float(attendance_below),
+            inds.append(ABCIndicator(name="attendance", feature=attendance, op="<",
+                                     threshold=float(attendance_below),
                                      scale=max(float(attendance_below), 1e-9) / 3))
         if behaviour is not None:
-            inds.append(ABCIndicator("behaviour", behaviour, ">=", float(incidents_at_least),
+            inds.append(ABCIndicator(name="behaviour", feature=behaviour, op=">=",
+                                     threshold=float(incidents_at_least),
                                      scale=max(float(incidents_at_least), 1.0) * 2))
         if course is not None:
-            inds.append(ABCIndicator("course", course, "<", float(course_below),
+            inds.append(ABCIndicator(name="course", feature=course, op="<",
+                                     threshold=float(course_below),
                                      scale=max(float(course_below), 1e-9) / 2))
         if not inds:
             raise ConfigError(

@@ -15,6 +15,11 @@ Guarantees
   for an existing alert (another model, another score) is refused by default
   (``on_conflict="error"``); ``"keep"`` keeps the first version and reports the conflicts.
 * **Private logs.** Log messages carry counts, never student identifiers.
+* **Typed failures, nothing lost.** A damaged file (garbage, truncated, flipped bits) or a
+  SQLite file that is not an alert log raises :class:`~studentprofile.errors.DataIntegrityError`
+  when it is opened (a quick check of every page) or read; a read-only file raises
+  :class:`~studentprofile.errors.OutputError` when written. In either case the file is left
+  exactly as it was: the log never rewrites, repairs or replaces a file it cannot trust.
 
 The log feeds :mod:`studentprofile.evaluation`: :meth:`AlertLog.interventions` returns the
 ``student_id, time, action, staff`` table its intervention-outcome functions read, and
@@ -23,6 +28,7 @@ The log feeds :mod:`studentprofile.evaluation`: :meth:`AlertLog.interventions` r
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -32,12 +38,20 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from studentprofile.errors import ConfigError, DataIntegrityError, SchemaError
+from studentprofile.errors import (
+    ConfigError,
+    DataIntegrityError,
+    OutputError,
+    SchemaError,
+    StudentProfileError,
+)
+from studentprofile.tables._time import naive_utc
 from studentprofile.warning._inputs import keyed_frame
 
 __all__ = ["STATUSES", "AlertLog", "RecordResult"]
@@ -111,6 +125,46 @@ _APPEND_ONLY = [
 ]
 
 
+_TABLES = frozenset({"meta", "alerts", "lifecycle", "runs"})
+_OBJECTS = _TABLES | {"lifecycle_alert", "alerts_student"} | {
+    f"{table}_no_{op.lower()}" for table in ("alerts", "lifecycle", "runs", "meta")
+    for op in ("UPDATE", "DELETE")
+}
+
+#: Error texts (tested as they are).
+DAMAGED = "the alert log file is damaged or is not an alert log; it was left as it was"
+READ_ONLY = "the alert log is read-only; nothing was written"
+NOT_WRITTEN = "the alert log could not be written; nothing was written"
+
+# SQLite result codes (``sqlite3.Error.sqlite_errorname``) by what the caller can do about them
+_READ_ONLY_CODES = ("SQLITE_READONLY",)
+_OUTPUT_CODES = ("SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_BUSY",
+                 "SQLITE_LOCKED", "SQLITE_IOERR")
+_DAMAGED_HINT = ("keep the file as it is (it is the audit trail); restore the latest backup, or "
+                 "run `sqlite3 <file> .recover` on a copy; start a new log only under another "
+                 "file name")
+
+
+def _typed_error(exc: sqlite3.Error, path: str, doing: str) -> StudentProfileError:
+    """Turn a SQLite error into the library's typed error (the caller chains ``exc``)."""
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    arrived = f"{name or type(exc).__name__}: {exc} (while {doing} {path!r})"
+    if name.startswith(_READ_ONLY_CODES):
+        return OutputError(
+            READ_ONLY, arrived=arrived,
+            hint="give the service write permission on the file and its folder, or open it "
+                 "with AlertLog(path, read_only=True) to read it only",
+        )
+    if name.startswith(_OUTPUT_CODES) and name != "SQLITE_IOERR_SHORT_READ":
+        return OutputError(
+            NOT_WRITTEN, arrived=arrived,
+            hint="check the free disk space, the permissions of the file and its folder, and "
+                 "that no other process holds the log locked (the log waits 30 s)",
+        )
+    # SQLITE_CORRUPT, SQLITE_NOTADB, a short read, a missing table, ...: a file we cannot trust
+    return DataIntegrityError(DAMAGED, arrived=arrived, hint=_DAMAGED_HINT)
+
+
 @dataclass(frozen=True)
 class RecordResult:
     """What :meth:`AlertLog.record_alerts` did.
@@ -154,6 +208,19 @@ class AlertLog:
         The SQLite file (created when missing). ``":memory:"`` for a throwaway log.
     time_kind : {"datetime", "float"}, optional
         The kind of time the log holds; fixed by the first write when omitted.
+    read_only : bool, default False
+        Open an existing log for reading only (SQLite's ``mode=ro``): every write raises
+        :class:`~studentprofile.errors.OutputError`. For dashboards and auditors, and for a
+        log file the process may not write.
+
+    Raises
+    ------
+    DataIntegrityError
+        The file is damaged (SQLite's quick check of every page fails, or it is not a
+        database at all) or is a SQLite file of something else. The file is not changed.
+    OutputError
+        A write to a read-only log (file permissions, or ``read_only=True``), a full disk, a
+        lock held for longer than 30 s. Nothing is written.
 
     Examples
     --------
@@ -178,13 +245,27 @@ class AlertLog:
     >>> log.close()
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, time_kind: str | None = None):
+    def __init__(self, path: str | os.PathLike[str], *, time_kind: str | None = None,
+                 read_only: bool = False):
         if time_kind not in (None, "datetime", "float"):
             raise ConfigError("time_kind must be 'datetime' or 'float'", key="time_kind",
                               arrived=repr(time_kind))
+        if not isinstance(read_only, bool):
+            raise ConfigError("read_only must be True or False", key="read_only",
+                              arrived=repr(read_only))
         self.path = str(path)
+        self.read_only = read_only
+        in_memory = self.path == ":memory:"
+        if read_only and not in_memory and not Path(self.path).is_file():
+            raise ConfigError("the alert log to read does not exist", key="path",
+                              arrived=repr(self.path), hint="check the path")
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            if read_only and not in_memory:
+                # mode=ro: SQLite itself refuses every write, whoever runs the process
+                uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+                self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+            else:
+                self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         except sqlite3.Error as exc:
             raise ConfigError(
                 "cannot open the alert log",
@@ -192,34 +273,79 @@ class AlertLog:
                 arrived=f"{self.path!r}: {exc}",
                 hint="check that the folder exists and is writable",
             ) from exc
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.execute("PRAGMA synchronous = FULL")
-        self._init_schema(time_kind)
+        try:
+            with self._errors("opening"):
+                self._conn.execute("PRAGMA foreign_keys = ON")
+                self._conn.execute("PRAGMA synchronous = FULL")
+                self._init_schema(time_kind, check=not in_memory)
+        except BaseException:
+            self._conn.close()
+            raise
 
     # ------------------------------------------------------------------ set-up
-    def _init_schema(self, time_kind: str | None) -> None:
-        with self._transaction():
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Translate SQLite's errors into typed ones (damaged file, read-only, disk full)."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise _typed_error(exc, self.path, doing) from exc
+
+    def _writable(self, doing: str) -> None:
+        if self.read_only:
+            raise OutputError(READ_ONLY, arrived=f"{doing} on a log opened with read_only=True",
+                              hint="open the log without read_only=True to write")
+
+    def _init_schema(self, time_kind: str | None, *, check: bool) -> None:
+        have = {name for (name,) in self._conn.execute("SELECT name FROM sqlite_master")}
+        if have:
+            if not _TABLES <= have:
+                raise DataIntegrityError(
+                    DAMAGED,
+                    arrived=f"{self.path!r} is a SQLite file with tables {sorted(have)!r}, "
+                    f"not the alert log's {sorted(_TABLES)!r}",
+                    hint="give the path of an alert log, or a new file name for a new log",
+                )
+            if check:
+                # every page once: a damaged file is refused before anything is written to it
+                problems = [r[0] for r in self._conn.execute("PRAGMA quick_check")]
+                if problems != ["ok"]:
+                    raise DataIntegrityError(DAMAGED, arrived="; ".join(problems[:5]),
+                                             hint=_DAMAGED_HINT)
+            version = self._meta().get("schema_version")
+            if version != SCHEMA_VERSION:
+                raise DataIntegrityError(
+                    "the alert log was written by an incompatible version of studentprofile",
+                    arrived=f"schema version {version!r}, expected {SCHEMA_VERSION!r}",
+                    hint="open it with the version that wrote it, or start a new log",
+                )
+        elif self.read_only:
+            raise DataIntegrityError(DAMAGED, arrived=f"{self.path!r} has no tables",
+                                     hint="give the path of an alert log")
+        if self.read_only:
+            have_kind = self._meta().get("time_kind")
+            if time_kind is not None and have_kind is not None and have_kind != time_kind:
+                self._set_kind("time_kind", time_kind)  # raises the SchemaError
+            return
+        if _OBJECTS <= have and (time_kind is None or "time_kind" in self._meta()):
+            if time_kind is not None:
+                self._set_kind("time_kind", time_kind)  # compares only
+            return
+        with self._transaction("creating"):
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     self._conn.execute(stmt)
             for stmt in _APPEND_ONLY:
                 self._conn.execute(stmt)
-            meta = self._meta()
-            if "schema_version" not in meta:
+            if "schema_version" not in self._meta():
                 self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)",
                                    (SCHEMA_VERSION,))
-            elif meta["schema_version"] != SCHEMA_VERSION:
-                raise DataIntegrityError(
-                    "the alert log was written by an incompatible version of studentprofile",
-                    arrived=f"schema version {meta['schema_version']!r}, "
-                    f"expected {SCHEMA_VERSION!r}",
-                    hint="open it with the version that wrote it, or start a new log",
-                )
             if time_kind is not None:
                 self._set_kind("time_kind", time_kind)
 
     def _meta(self) -> dict[str, str]:
-        return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        with self._errors("reading"):
+            return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
 
     def _set_kind(self, key: str, value: str) -> None:
         have = self._meta().get(key)
@@ -236,22 +362,21 @@ class AlertLog:
                 hint="convert the values, or use another log file",
             )
 
-    class _Txn:
-        def __init__(self, conn: sqlite3.Connection):
-            self.conn = conn
-
-        def __enter__(self) -> sqlite3.Connection:
-            self.conn.execute("BEGIN IMMEDIATE")
-            return self.conn
-
-        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-            if exc_type is None:
-                self.conn.execute("COMMIT")
-            else:
-                self.conn.execute("ROLLBACK")
-
-    def _transaction(self) -> AlertLog._Txn:
-        return AlertLog._Txn(self._conn)
+    @contextlib.contextmanager
+    def _transaction(self, doing: str = "writing") -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back whole."""
+        self._writable(doing)
+        with self._errors(doing):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                # SQLite may have rolled back already (a full disk, a damaged page)
+                if self._conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the database connection."""
@@ -274,7 +399,7 @@ class AlertLog:
             self._set_kind("time_kind", "datetime")
             ts = pd.to_datetime(pd.Series(arr))
             if getattr(ts.dt, "tz", None) is not None:
-                ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+                ts = naive_utc(ts)  # the one time module's rule: the instant, in UTC
             return [t.strftime("%Y-%m-%dT%H:%M:%S.%f") for t in ts]
         if arr.dtype.kind in "iuf":
             f = arr.astype("float64")
@@ -364,7 +489,7 @@ class AlertLog:
             frame = frame[frame["alert"].fillna(False).astype(bool).to_numpy()]
             frame = frame.reset_index(drop=True)
         n = len(frame)
-        with self._transaction() as conn:
+        with self._transaction("recording alerts") as conn:
             if n == 0:
                 return RecordResult(0, 0, 0, 0, [])
             ids = self._encode_ids(frame["student_id"])
@@ -492,9 +617,9 @@ class AlertLog:
                     rule="required-column",
                     arrived=f"missing {missing!r}",
                 )
-        times = self._encode_times(_time_array([r["time"] for r in rows]), what="time")
         written = 0
-        with self._transaction() as conn:
+        with self._transaction("recording lifecycle events") as conn:
+            times = self._encode_times(_time_array([r["time"] for r in rows]), what="time")
             now = _now()
             state: dict[str, tuple[str, Any]] = {}
             for r, t in zip(rows, times, strict=True):
@@ -556,9 +681,10 @@ class AlertLog:
 
     # ------------------------------------------------------------------ reading
     def _read(self, sql: str, params: Iterable[Any] = ()) -> pd.DataFrame:
-        cur = self._conn.execute(sql, tuple(params))
-        cols = [d[0] for d in cur.description]
-        return pd.DataFrame(cur.fetchall(), columns=cols)
+        with self._errors("reading"):
+            cur = self._conn.execute(sql, tuple(params))
+            cols = [d[0] for d in cur.description]
+            return pd.DataFrame(cur.fetchall(), columns=cols)
 
     def alerts(self, *, source: str | None = None, status: str | None = None) -> pd.DataFrame:
         """Every alert with its current status.
@@ -648,14 +774,16 @@ class AlertLog:
         Raises
         ------
         DataIntegrityError
-            Any broken rule, named.
+            Any broken rule, named; a damaged file (SQLite's integrity check, or a page that
+            cannot be read).
         """
-        ok = self._conn.execute("PRAGMA integrity_check").fetchone()[0]
-        if ok != "ok":
-            raise DataIntegrityError("the alert log file is damaged", arrived=str(ok),
-                                     hint="restore it from a backup")
+        with self._errors("verifying"):
+            problems = [r[0] for r in self._conn.execute("PRAGMA integrity_check")]
+            if problems != ["ok"]:
+                raise DataIntegrityError(DAMAGED, arrived="; ".join(problems[:5]),
+                                         hint=_DAMAGED_HINT)
+            n_alerts = self._conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
         h = self._read("SELECT alert_id, status, time FROM lifecycle ORDER BY seq")
-        n_alerts = self._conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
         raised = h[h["status"] == "raised"]
         if raised["alert_id"].duplicated().any() or len(raised) != n_alerts:
             raise DataIntegrityError(

@@ -8,8 +8,11 @@ self-contained HTML fragment (inline CSS and SVG, every text escaped).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
+import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,10 +26,58 @@ from studentprofile.warning._inputs import days_of, keyed_frame
 from studentprofile.warning._profiles import Profiles, ProfileTypes
 from studentprofile.warning._reasons import day_key, reasons_lookup
 
-__all__ = ["CARD_VERSION", "profile_card", "render_card_html"]
+__all__ = ["CARD_VERSION", "card_file_stem", "profile_card", "render_card_html"]
 
 #: Version of the card's JSON layout.
 CARD_VERSION = 1
+
+#: Longest readable part of a card's file name (the hash follows it).
+_SLUG_MAX = 40
+#: Hex digits of SHA-256 in a card's file name: 64 bits, distinct for any realistic campus.
+_HASH_HEX = 16
+# names Windows reserves whatever the extension (CON.json is the console, not a file)
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{d}{i}" for d in ("COM", "LPT") for i in (*"123456789", "¹", "²", "³")}
+)
+
+
+def card_file_stem(student_id: Any) -> str:
+    """Return the file name (without extension) of a student's profile card.
+
+    A readable slug of the id (accents folded to ASCII, anything else but letters, digits,
+    ``_`` and ``-`` replaced by ``_``, at most 40 characters) followed by ``-`` and 16 hex
+    digits of the SHA-256 of the exact id as text (UTF-8). Distinct ids give distinct names
+    (``Zoë-1`` and ``Zoé-1``, two Chinese names, ``a/b`` and ``a_b``), also on file systems
+    that ignore case; the name has no path separator, no leading dot or dash, no trailing dot
+    or space and is never a name Windows reserves. The card's JSON keeps the exact id.
+
+    Parameters
+    ----------
+    student_id : int or str
+        The student's id (compared as text: ``123`` and ``"123"`` are the same student).
+
+    Returns
+    -------
+    str
+        At most 57 characters of ``[A-Za-z0-9_-]``.
+
+    Examples
+    --------
+    >>> card_file_stem("AAA/2014J/11391")
+    'AAA_2014J_11391-dccf73ffd4a98789'
+    >>> card_file_stem("Zoë-1") != card_file_stem("Zoé-1")
+    True
+    >>> card_file_stem("王小明")[:8]
+    'student-'
+    """
+    text = str(student_id)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_HEX]
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", folded)[:_SLUG_MAX].strip("_-")
+    if not slug or slug.upper() in _WINDOWS_RESERVED:
+        slug = f"student_{slug}".rstrip("_")
+    return f"{slug}-{digest}"
 
 
 def _json_value(v: Any) -> Any:
@@ -351,10 +402,12 @@ def render_card_html(card: dict[str, Any], *, full_page: bool = False) -> str:
     >>> "&lt;ana&gt;" in html_text and "41%" in html_text
     True
 
-    A card whose ``student_id`` is None (a withheld identifier) says so:
+    A card whose ``student_id`` is None (a withheld identifier) says so, in its heading and in
+    a full page's title:
 
-    >>> "identifier withheld" in render_card_html({"student_id": None, "as_of": 60.0})
-    True
+    >>> page = render_card_html({"student_id": None, "as_of": 60.0}, full_page=True)
+    >>> "<title>Profile card (identifier withheld)</title>" in page, "None" in page
+    (True, False)
     """
     if not isinstance(card, dict) or "student_id" not in card:
         raise SchemaError("a card is the dictionary profile_card returns", table="card",
@@ -437,6 +490,7 @@ def render_card_html(card: dict[str, Any], *, full_page: bool = False) -> str:
     fragment = "\n".join(out)
     if not full_page:
         return fragment
-    title = e(f"Profile card: student {card['student_id']}")
+    title = e("Profile card (identifier withheld)" if sid is None
+              else f"Profile card: student {sid}")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}'
             f"</title></head><body>\n{fragment}\n</body></html>\n")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import dataclasses
+import functools
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -11,8 +14,44 @@ import pandas as pd
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.features._info import FeatureInfo, infer_feature_infos
 from studentprofile.tables._checks import show_values
+from studentprofile.tables._time import naive_utc, to_days
 
 KEY = ["student_id", "as_of"]
+
+_Cls = TypeVar("_Cls", bound=type)
+
+
+def keyword_only(cls: _Cls) -> _Cls:
+    """Let a ``kw_only`` dataclass still take positional arguments, with a FutureWarning.
+
+    The constructor's signature is keyword-only; for one release a positional call is mapped
+    onto the fields in their declared order and warns that it will stop working.
+    """
+    init: Callable[..., None] = cls.__init__  # type: ignore[misc]
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if args:
+            if len(args) > len(names):
+                raise TypeError(f"{cls.__name__}() takes at most {len(names)} arguments, "
+                                f"got {len(args)} positional")
+            given = dict(zip(names, args, strict=False))
+            twice = sorted(set(given) & set(kwargs))
+            if twice:
+                raise TypeError(f"{cls.__name__}() got multiple values for {twice!r}")
+            shown = ", ".join(f"{n}=..." for n in given)
+            warnings.warn(
+                f"{cls.__name__} takes keyword arguments only; positional arguments will stop "
+                f"working in the next release: write {cls.__name__}({shown})",
+                FutureWarning,
+                stacklevel=2,
+            )
+            kwargs = {**given, **kwargs}
+        init(self, **kwargs)
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    return cls
 
 
 def keyed_frame(
@@ -108,15 +147,12 @@ def days_of(values: Any) -> np.ndarray:
     """Convert times (datetime64 or float days) to float64 days (datetimes: from 1970-01-01)."""
     arr = np.asarray(values)
     if arr.dtype.kind == "M":
-        ns = arr.astype("datetime64[ns]")
-        out = ns.view("int64").astype("float64") / 86_400e9
-        out[np.isnat(ns)] = np.nan
-        return out
+        return to_days(arr, "datetime")
     if arr.dtype.kind in "iufb":
-        return arr.astype("float64")
-    converted = pd.to_datetime(pd.Series(arr), errors="coerce")
+        return to_days(arr, "float")
+    converted = pd.to_datetime(pd.Series(arr), errors="coerce", utc=True)
     if converted.notna().all():
-        return days_of(converted.to_numpy(dtype="datetime64[ns]"))
+        return to_days(naive_utc(converted), "datetime")
     raise SchemaError(
         "`as_of` must hold datetimes or float days",
         table="as_of",

@@ -27,7 +27,13 @@ import pandas as pd
 
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.warning import _kernels
-from studentprofile.warning._inputs import days_of, keyed_frame, numeric_column, raise_repeated
+from studentprofile.warning._inputs import (
+    days_of,
+    keyed_frame,
+    keyword_only,
+    numeric_column,
+    raise_repeated,
+)
 from studentprofile.warning._reasons import reasons_lookup
 
 __all__ = ["AlertPolicy"]
@@ -37,9 +43,13 @@ logger = logging.getLogger(__name__)
 _MODES = ("probability", "top_fraction")
 
 
-@dataclass(frozen=True)
+@keyword_only
+@dataclass(frozen=True, kw_only=True)
 class AlertPolicy:
     """Tiers, hysteresis and cool-down that turn risk scores into alerts.
+
+    Parameters are keyword-only (positional use still works, with a FutureWarning, for one
+    release).
 
     Parameters
     ----------

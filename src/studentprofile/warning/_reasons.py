@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from studentprofile.errors import SchemaError
+from studentprofile.tables._time import moment_days
 from studentprofile.warning._inputs import days_of, keyed_frame
 
 __all__ = ["day_key", "reasons_lookup"]
@@ -25,10 +26,11 @@ Key = tuple[Any, float]
 
 
 def day_key(as_of: Any) -> float:
-    """Convert an as-of value (Timestamp, datetime64, ISO text or float days) to float days."""
-    if isinstance(as_of, str | pd.Timestamp | np.datetime64):
-        return float(days_of(np.array([pd.Timestamp(as_of).to_datetime64()]))[0])
-    return float(as_of)
+    """Convert an as-of value (Timestamp, datetime64, ISO text or float days) to float days.
+
+    Through the one time module: the same instant in any zone or form is the same day key.
+    """
+    return moment_days(as_of, key="as_of")[0]
 
 
 def _plain(v: Any) -> Any:

@@ -1,0 +1,265 @@
+"""The sections of an experiment config: frozen dataclasses with their defaults.
+
+A leaf module: it imports nothing from the pipeline, so the config reader (``_config``) and the
+feature presets (``_presets``) can both import it without a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "DATASETS",
+    "DEFAULT_TRACKING_DIR",
+    "ID_COLUMNS",
+    "NAME_MAX_LENGTH",
+    "NAME_RULE",
+    "PRESETS",
+    "DataConfig",
+    "EvaluationConfig",
+    "FeaturesConfig",
+    "GridConfig",
+    "LabelConfig",
+    "SplitsConfig",
+    "TableSource",
+    "TrackingConfig",
+]
+
+PRESETS = ("oulad", "academic", "behavioral", "participation", "wellbeing")
+DATASETS = ("oulad", "uci_dropout", "simulated")
+CANONICAL_COLUMNS = {
+    "students": ("student_id",),
+    "events": ("student_id", "time", "family", "kind", "value", "known_at", "course_id",
+               "max_value"),
+    "outcomes": ("student_id", "time", "outcome"),
+}
+#: Id columns (canonical names), read as text from CSV files unless ``data.ids_as_text = false``.
+ID_COLUMNS = ("student_id", "course_id")
+DEFAULT_TRACKING_DIR = "studentprofile-runs"
+#: An experiment's name becomes folder and MLflow run names.
+NAME_MAX_LENGTH = 100
+NAME_RULE = (f"1 to {NAME_MAX_LENGTH} characters: letters (any script), digits, '_', '-', '.' "
+             "and spaces; starting with a letter, digit or '_', not ending with a space or '.'")
+
+
+# ---------------------------------------------------------------------------------- sections
+@dataclass(frozen=True)
+class TableSource:
+    """One input table read from a CSV or Parquet file.
+
+    Attributes
+    ----------
+    path : Path
+        The file (``.csv``, ``.csv.gz`` or ``.parquet``), resolved against the config's folder.
+    columns : dict of str -> str
+        Canonical column name -> the file's column name (``{"student_id": "StudentNo"}``);
+        columns not named here keep their own names.
+    parse_dates : tuple of str
+        Canonical columns to parse as dates (CSV only; Parquet keeps its types).
+    """
+
+    path: Path
+    columns: Mapping[str, str] = field(default_factory=dict)
+    parse_dates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the tables come from: a bundled dataset or three files.
+
+    Attributes
+    ----------
+    dataset : str or None
+        ``"oulad"``, ``"uci_dropout"`` or ``"simulated"`` (bundled / generated), or None for files.
+    students, events, outcomes : TableSource or None
+        The files when ``dataset`` is None (``students`` and ``outcomes`` required).
+    audit_attributes : tuple of str
+        Columns of the students table kept for fairness audits and never used as features
+        (files only; bundled datasets declare their own).
+    time_origin : str or None
+        Date of day 0 when file times are float days.
+    sample_students : float or int or None
+        Keep a seeded random share (a float in (0, 1]) or number (an int) of students: quick
+        runs and tests.
+    simulate : dict
+        Keyword arguments of :func:`studentprofile.datasets.simulate_campus` (``dataset =
+        "simulated"``).
+    ids_as_text : bool
+        Id columns (:data:`ID_COLUMNS`, found through the column mapping) are text: CSV files
+        are read as written (``000123`` stays ``000123``, never the number 123) and integer
+        ids of Parquet files become their exact decimal text (``123`` -> ``"123"``). False
+        lets pandas guess CSV types and keeps Parquet's (numbers lose leading zeros; not
+        recommended).
+    """
+
+    dataset: str | None = "oulad"
+    students: TableSource | None = None
+    events: TableSource | None = None
+    outcomes: TableSource | None = None
+    audit_attributes: tuple[str, ...] = ()
+    time_origin: str | None = None
+    sample_students: float | int | None = None
+    simulate: Mapping[str, Any] = field(default_factory=dict)
+    ids_as_text: bool = True
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """The as-of grid: when predictions would have been made (see ``make_grid``)."""
+
+    every: float = 7.0
+    per: str = "enrolment"
+    start: Any = None
+    end: Any = None
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """The feature spec: named presets, minus dropped entries, plus custom entries.
+
+    Attributes
+    ----------
+    presets : tuple of str
+        Any of ``"oulad"`` (the OULAD spec of the models study), ``"academic"``,
+        ``"behavioral"``, ``"participation"``, ``"wellbeing"`` (the generic presets).
+    drop : tuple of str
+        Entries to remove, by column prefix (event entries) or static column.
+    add : tuple of dict
+        Custom entries in :meth:`FeatureSpec.to_dict` form (``type = "events"`` or
+        ``"static"``).
+    """
+
+    presets: tuple[str, ...] = ("oulad",)
+    drop: tuple[str, ...] = ()
+    add: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """What is predicted: one of ``outcome`` within ``horizon`` days of the as-of date.
+
+    Attributes
+    ----------
+    outcome : tuple of str
+        The outcomes that count.
+    horizon : float
+        Days after the as-of date (at most 100 years).
+    observed_until : date or float or None
+        When the outcomes table was last complete (``make_labels(observed_until=)``): rows
+        whose window reaches past it are censored (no label) instead of counted as negatives.
+        None: the latest time in the tables.
+    """
+
+    outcome: tuple[str, ...] = ("withdrawn",)
+    horizon: float = 60.0
+    observed_until: Any = None
+
+
+@dataclass(frozen=True)
+class SplitsConfig:
+    """The temporal backtest (see ``studentprofile.evaluation.TemporalSplits``).
+
+    Attributes
+    ----------
+    test_start, test_end : date or float or None
+        The test period; None: the last third of the as-of dates (one split).
+    retrain_every, gap, max_history, train_start : optional
+        As in ``TemporalSplits``.
+    train_where, test_where : dict
+        Restrict training / test rows by a students-table column: ``{column = "cohort",
+        startswith = "2013"}`` or ``{column = "cohort", in = ["2014B", "2014J"]}``.
+    truncate : bool
+        Rebuild features from truncated tables per as-of date (slow; the builder is already
+        leakage-safe, so the default is False).
+    """
+
+    test_start: Any = None
+    test_end: Any = None
+    retrain_every: float | None = None
+    gap: float = 0.0
+    max_history: float | None = None
+    train_start: Any = None
+    train_where: Mapping[str, Any] = field(default_factory=dict)
+    test_where: Mapping[str, Any] = field(default_factory=dict)
+    truncate: bool = False
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Evaluation and fairness audit settings.
+
+    Attributes
+    ----------
+    k : tuple
+        Caseloads for precision / recall / lift at k (fractions or counts).
+    audit_attributes : tuple of str or None
+        Attributes to audit; None: the tables' declared audit attributes.
+    audit_k : float
+        The flagging policy audited: the top ``audit_k`` of each as-of date's scores.
+    min_group_size : int
+        Smaller groups are suppressed in the audit.
+    n_boot : int
+        Bootstrap draws for the audit's confidence intervals.
+    tiers : dict of str -> float
+        Tier name -> top fraction of the final model's training scores that reaches the tier;
+        turned into probability thresholds stored with the model.
+    explain_rows : int
+        Rows explained for the SHAP summary (a seeded sample of the latest as-of date).
+    enter_after, exit_after : int
+        Alert policy hysteresis: a student enters a tier after ``enter_after`` consecutive
+        as-of dates at or above it and leaves after ``exit_after`` below.
+    cooldown_days : float
+        No new alert for a student within this many days of the last (escalations excepted).
+    """
+
+    k: tuple[float, ...] = (0.05, 0.1, 0.2)
+    audit_attributes: tuple[str, ...] | None = None
+    audit_k: float = 0.1
+    min_group_size: int = 20
+    n_boot: int = 200
+    tiers: Mapping[str, float] = field(default_factory=lambda: {"high": 0.05, "medium": 0.15})
+    explain_rows: int = 2000
+    enter_after: int = 2
+    exit_after: int = 2
+    cooldown_days: float = 21.0
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where and how runs are tracked in MLflow.
+
+    Attributes
+    ----------
+    enabled : bool
+        Track at all (the model and reports are written to ``output_dir`` either way).
+    uri : str or None
+        Tracking URI; None: ``MLFLOW_TRACKING_URI`` if set, else a local SQLite store
+        ``sqlite:///<output_dir>/mlflow.db`` (artefacts next to it).
+    experiment : str
+        MLflow experiment name.
+    registered_model : str or None
+        Register the logged model under this name.
+    alias : str
+        Alias given to the new model version (``models:/name@alias``).
+    per_student : bool
+        Also log per-student scores and reasons, with student ids replaced by a keyed pseudonym
+        (needs the key in the environment variable ``pseudonym_key_env``).
+    pseudonym_key_env : str
+        Environment variable holding the pseudonym key.
+    output_dir : Path
+        Where models, reports and the default tracking store go (relative: to the working
+        directory).
+    """
+
+    enabled: bool = True
+    uri: str | None = None
+    experiment: str = "studentprofile"
+    registered_model: str | None = None
+    alias: str = "candidate"
+    per_student: bool = False
+    pseudonym_key_env: str = "STUDENTPROFILE_PSEUDONYM_KEY"
+    output_dir: Path = Path(DEFAULT_TRACKING_DIR)
