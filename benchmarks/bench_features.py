@@ -100,7 +100,7 @@ def run_studentprofile(tables: Any, grid: pd.DataFrame) -> pd.DataFrame:
 
     spec = FeatureSpec([EventFeatures("lms_click", family="behavioral", aggregates=AGGS,
                                       windows=WINDOWS)])
-    out = FeatureBuilder(spec).transform(tables, grid)
+    out = FeatureBuilder(spec).fit_transform(tables, grid)
     return out[columns()]
 
 

@@ -137,15 +137,15 @@ class Reference:
         if aggregate == "count":
             return float(len(w))
         if aggregate == "sum":
-            return math.fsum(vals)
+            return exact_sum(vals)
         if aggregate == "mean":
-            return math.fsum(vals) / len(vals) if len(vals) else math.nan
+            return exact_mean(vals)
         if aggregate == "min":
             return float(vals.min()) if len(vals) else math.nan
         if aggregate == "max":
             return float(vals.max()) if len(vals) else math.nan
         if aggregate == "std":
-            return float(stdev(vals.tolist())) if len(vals) >= 2 else math.nan
+            return exact_std(vals.tolist())
         if aggregate in ("first", "last"):
             srt = w.sort_values(["_t", "_k", "value"], na_position="last", kind="stable")
             srt = srt[srt["value"].notna()]
@@ -169,7 +169,9 @@ class Reference:
             both = w[w["value"].notna() & w["max_value"].notna()]
             if not len(both):
                 return math.nan
-            return math.fsum(both["value"]) / math.fsum(both["max_value"])
+            num = sum(map(Fraction, both["value"].tolist()), Fraction(0))
+            den = sum(map(Fraction, both["max_value"].tolist()), Fraction(0))
+            return _to_float(num / den)
         local = w["_local"].tolist()
         if self.kind == "datetime":
             days = [c // day for c in local]
@@ -213,6 +215,47 @@ class Reference:
         return pd.DataFrame(data)
 
 
+def exact_sum(vals) -> float:
+    """The sum rounded once (exact fractions): inf only when the true sum overflows."""
+    vals = [float(v) for v in vals]
+    if not all(math.isfinite(v) for v in vals):
+        with np.errstate(invalid="ignore", over="ignore"):
+            return float(np.sum(vals))  # IEEE rules for inf and NaN
+    return _to_float(sum(map(Fraction, vals), Fraction(0)))
+
+
+def exact_mean(vals) -> float:
+    """The mean rounded once (exact fractions); finite whenever the values are."""
+    vals = [float(v) for v in vals]
+    if not vals:
+        return math.nan
+    if not all(math.isfinite(v) for v in vals):
+        with np.errstate(invalid="ignore", over="ignore"):
+            return float(np.mean(vals))
+    return _to_float(sum(map(Fraction, vals), Fraction(0)) / len(vals))
+
+
+def exact_std(vals) -> float:
+    """The sample standard deviation (ddof 1) by Python's exact ``statistics.stdev``."""
+    vals = [float(v) for v in vals]
+    if len(vals) < 2:
+        return math.nan
+    if not all(math.isfinite(v) for v in vals):
+        with np.errstate(invalid="ignore", over="ignore"):
+            return float(np.std(vals, ddof=1))
+    try:
+        return float(stdev(vals))
+    except OverflowError:  # the true spread is beyond the largest float
+        return math.inf
+
+
+def _to_float(q: Fraction) -> float:
+    try:
+        return float(q)
+    except OverflowError:
+        return math.inf if q > 0 else -math.inf
+
+
 def ref_cohort(values: pd.Series, groups: pd.Series, how: str) -> pd.Series:
     """Cohort statistic of ``values`` within ``groups`` (one as-of date), pandas style."""
     # inf - inf in pandas' own arithmetic warns; NaN is the answer we compare against
@@ -226,6 +269,9 @@ def _ref_cohort(values: pd.Series, groups: pd.Series, how: str) -> pd.Series:
     for _, part in df[df["g"].notna()].groupby("g"):
         x = part["x"]
         valid = x.dropna()
+        if len(valid) and np.isfinite(valid.to_numpy()).all():
+            out[part.index] = _exact_cohort(x, valid, how)
+            continue
         if how == "mean":
             out[part.index] = valid.mean() if len(valid) else np.nan
         elif how == "ratio":
@@ -242,6 +288,29 @@ def _ref_cohort(values: pd.Series, groups: pd.Series, how: str) -> pd.Series:
             r = x.rank(method="average")  # NaN stay NaN
             out[part.index] = (r - 0.5) / len(valid)
     return out
+
+
+def _exact_cohort(x: pd.Series, valid: pd.Series, how: str) -> np.ndarray:
+    """Cohort statistics of finite values in exact arithmetic (huge values included)."""
+    mean = sum(map(Fraction, valid.tolist()), Fraction(0)) / len(valid)
+    xs = x.tolist()
+    if how == "mean":
+        return np.full(len(xs), _to_float(mean))
+    if how == "ratio":
+        if mean == 0:
+            return np.full(len(xs), np.nan)
+        return np.array([np.nan if math.isnan(v) else _to_float(Fraction(v) / mean)
+                         if math.isfinite(v) else v / float(mean) for v in xs])
+    if how == "zscore":
+        if len(valid) < 2:
+            return np.full(len(xs), np.nan)
+        sd = exact_std(valid.tolist())
+        if sd == 0:
+            return np.array([np.nan if math.isnan(v) else 0.0 for v in xs])
+        return np.array([np.nan if math.isnan(v) else _to_float((Fraction(v) - mean)
+                                                                 / Fraction(sd)) for v in xs])
+    r = x.rank(method="average")  # percentile: NaN stay NaN
+    return ((r - 0.5) / len(valid)).to_numpy()
 
 
 # ------------------------------------------------------------------------------ strategies

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from studentprofile.compiled import CompiledScorer, compile
 from studentprofile.compiled import _kernels as K
-from studentprofile.compiled._parse import ParsedModel, parse_model_text
 from studentprofile.errors import ConfigError, ModelIntegrityError, SchemaError
+from studentprofile.models._lgb_text import ParsedModel, parse_model_text
 
 MODELS = Path(__file__).parent / "models"
 KZERO = float(np.float32(1e-35))

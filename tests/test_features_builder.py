@@ -79,7 +79,7 @@ def test_known_answers(campus):
     )
     grid = pd.DataFrame({"student_id": ["ana", "ana", "ben", "cai"],
                          "as_of": [10.0, 13.0, 10.0, 10.0]})
-    X = FeatureBuilder(spec).transform(campus, grid)
+    X = FeatureBuilder(spec).fit_transform(campus, grid)
     assert list(X.index) == [("ana", 10.0), ("ana", 13.0), ("ben", 10.0), ("cai", 10.0)]
     ana, ana13, ben, cai = (X.iloc[i] for i in range(4))
     # ana at day 10: the 7-day window [3, 10) holds the classes at 8.25 and 9.75
@@ -146,7 +146,7 @@ ENTRIES = [
 
 def check_against_reference(tables, grid):
     spec = FeatureSpec(ENTRIES)
-    X = FeatureBuilder(spec, on_absent_kind="keep").transform(tables, grid)
+    X = FeatureBuilder(spec, on_absent_kind="keep").fit_transform(tables, grid)
     ref = Reference(tables)
     assert len(X) == len(grid)
     for entry in ENTRIES:
@@ -173,7 +173,7 @@ def test_parallel_kernels_match_reference(case):
         mp.setattr(_layout, "PARALLEL_MIN", 0)
         mp.setattr(_builder, "PARALLEL_MIN", 0)
         check_against_reference(*case)
-        X = FeatureBuilder(PROP_SPEC, on_absent_kind="keep").transform(*case)
+        X = FeatureBuilder(PROP_SPEC, on_absent_kind="keep").fit_transform(*case)
     assert_frames_identical(X, build(*case))
 
 
@@ -197,14 +197,14 @@ def test_hour_of_day_uses_local_time():
     spec = FeatureSpec([EventFeatures("canteen_swipe", aggregates=["tod_entropy", "lz_entropy"],
                                       windows=["all"])])
     grid = pd.DataFrame({"student_id": ["ana"], "as_of": [pd.Timestamp("2024-04-10")]})
-    X = FeatureBuilder(spec).transform(tables, grid)
+    X = FeatureBuilder(spec).fit_transform(tables, grid)
     assert X["canteen_swipe_tod_entropy_all"].iloc[0] == 0.0  # one local hour only
     # a constant daily sequence of 4 symbols: L = 1, 2, 3, 2 -> 4 log2(4) / 8
     assert X["canteen_swipe_lz_entropy_all"].iloc[0] == 1.0
     # read as UTC the swipes would fall in two different hours
     utc = local.tz_convert("UTC").tz_localize(None)
     naive = EventTables(students=students, events=events.assign(time=utc))
-    X = FeatureBuilder(spec).transform(naive, grid)
+    X = FeatureBuilder(spec).fit_transform(naive, grid)
     assert X["canteen_swipe_tod_entropy_all"].iloc[0] == 1.0
 
 
@@ -251,7 +251,7 @@ def ref_relative(tables, grid, entry):
 @given(feature_case())
 def test_relative_features_match_reference(case):
     tables, grid = case
-    X = FeatureBuilder(FeatureSpec([REL_ENTRY]), on_absent_kind="keep").transform(tables, grid)
+    X = FeatureBuilder(FeatureSpec([REL_ENTRY]), on_absent_kind="keep").fit_transform(tables, grid)
     expected = ref_relative(tables, grid, REL_ENTRY)
     for col in expected.columns:
         assert_same(X[col].to_numpy(), expected[col].to_numpy(), col)
@@ -266,7 +266,7 @@ def test_missing_rules(campus):
         EventFeatures(**mk, name="const_rule", missing="constant", fill_value=-1.0),
         EventFeatures(**mk, name="cohort_rule", missing="cohort_mean", by="program"),
     ])
-    X = FeatureBuilder(spec).transform(campus, grid)
+    X = FeatureBuilder(spec).fit_transform(campus, grid)
     # ana 1.0 (two classes, both attended); ben and cai have no classes in [3, 10)
     assert X["nan_rule_mean_7d"].tolist()[0] == 1.0
     assert np.isnan(X["nan_rule_mean_7d"].to_numpy()[1:]).all()
@@ -283,8 +283,8 @@ def test_cohort_includes_students_outside_the_grid(campus):
                                       relative=["zscore", "percentile"])])
     full = pd.DataFrame({"student_id": ["ana", "ben", "cai"], "as_of": [10.0] * 3})
     one = full.iloc[[1]]
-    X_full = FeatureBuilder(spec).transform(campus, full)
-    X_one = FeatureBuilder(spec).transform(campus, one)
+    X_full = FeatureBuilder(spec).fit_transform(campus, full)
+    X_one = FeatureBuilder(spec).fit_transform(campus, one)
     assert_frames_identical(X_one, X_full.iloc[[1]])
     # counts 4, 1, 0: ben is the middle one
     assert X_one["class_attendance_count_all_percentile_cohort"].iloc[0] == pytest.approx(0.5)
@@ -304,7 +304,7 @@ PROP_SPEC = FeatureSpec(
 
 def build(tables, grid, builder=None):
     b = builder or FeatureBuilder(PROP_SPEC, on_absent_kind="keep")
-    return b.transform(tables, grid)
+    return b.fit_transform(tables, grid)
 
 
 def rebuild(tables: EventTables, events: pd.DataFrame, students=None) -> EventTables:
@@ -378,15 +378,15 @@ def test_cohort_features_depend_on_what_the_cohort_knew(campus):
     spec = FeatureSpec([EventFeatures("class_attendance", aggregates=["count"],
                                       windows=["all"], relative="zscore")])
     grid = pd.DataFrame({"student_id": ["cai"], "as_of": [10.0]})
-    before = FeatureBuilder(spec).transform(campus, grid).iloc[0, 1]
+    before = FeatureBuilder(spec).fit_transform(campus, grid).iloc[0, 1]
     ev = campus.events.copy()
     # ben attends one more class at day 4 (known then): cai's z-score moves
     extra = ev.iloc[[4]].assign(time=4.0, known_at=4.0)
     more = rebuild(campus, pd.concat([ev, extra], ignore_index=True))
-    assert FeatureBuilder(spec).transform(more, grid).iloc[0, 1] != before
+    assert FeatureBuilder(spec).fit_transform(more, grid).iloc[0, 1] != before
     # the same class published only at day 10 (as_of): nothing moves
     late = rebuild(campus, pd.concat([ev, extra.assign(known_at=10.0)], ignore_index=True))
-    assert FeatureBuilder(spec).transform(late, grid).iloc[0, 1] == before
+    assert FeatureBuilder(spec).fit_transform(late, grid).iloc[0, 1] == before
 
 
 # ----------------------------------------------------------------------- output and manners
@@ -395,7 +395,7 @@ def test_output_follows_grid_order_with_repeats(campus):
                                       windows=["all"])])
     grid = pd.DataFrame({"student_id": ["cai", "ana", "ana", "cai"],
                          "as_of": [5.0, 10.0, 2.0, 5.0]})
-    X = FeatureBuilder(spec).transform(campus, grid)
+    X = FeatureBuilder(spec).fit_transform(campus, grid)
     assert list(X.index) == list(zip(grid["student_id"], grid["as_of"], strict=True))
     assert X.index.names == ["student_id", "as_of"]
     assert X.iloc[:, 0].tolist() == [0.0, 4.0, 1.0, 0.0]
@@ -407,11 +407,11 @@ def test_empty_grid_and_empty_events(campus):
                                       windows=[7])])
     empty = pd.DataFrame({"student_id": pd.Series([], dtype=object),
                           "as_of": pd.Series([], dtype=float)})
-    X = FeatureBuilder(spec).transform(campus, empty)
+    X = FeatureBuilder(spec).fit_transform(campus, empty)
     assert X.shape == (0, 2) and (X.dtypes == "float64").all()
     no_events = EventTables(students=campus.students)
     b = FeatureBuilder(spec, on_absent_kind="keep")
-    X = b.transform(no_events, pd.DataFrame({"student_id": ["ana"], "as_of": [3.0]}))
+    X = b.fit_transform(no_events, pd.DataFrame({"student_id": ["ana"], "as_of": [3.0]}))
     assert X.iloc[0].tolist()[0] == 0.0 and math.isnan(X.iloc[0].tolist()[1])
 
 
@@ -467,7 +467,7 @@ def test_static_features(campus):
                         StaticFeatures("gender", allow_audit=["gender"])])
     grid = pd.DataFrame({"student_id": ["cai", "ana"], "as_of": [10.0, 4.0]})
     b = FeatureBuilder(spec)
-    X = b.transform(campus, grid)
+    X = b.fit_transform(campus, grid)
     assert X["program"].tolist() == [0.0, 1.0]  # art, law
     assert X["term_start"].tolist() == [8.0, 4.0]  # days since term start
     assert X["gender"].tolist() == [0.0, 0.0]
@@ -498,7 +498,7 @@ def test_term_window_without_a_start_is_nan():
     events = pd.DataFrame({"student_id": ["a", "a", "b"], "time": [1.0, 3.0, 3.0],
                            "family": "academic", "kind": "quiz", "value": 1.0})
     t = EventTables(students=students, events=events)
-    X = FeatureBuilder(FeatureSpec([EventFeatures("quiz", windows=["term"])])).transform(
+    X = FeatureBuilder(FeatureSpec([EventFeatures("quiz", windows=["term"])])).fit_transform(
         t, pd.DataFrame({"student_id": ["a", "b"], "as_of": [5.0, 5.0]}))
     assert X.iloc[0, 0] == 1.0 and math.isnan(X.iloc[1, 0])
 
@@ -523,8 +523,24 @@ def test_absent_kind_raise(campus):
         FeatureBuilder(spec, on_absent_kind="ignore").fit(campus)
 
 
-def test_bad_inputs(campus):
+def test_transform_before_fit_is_not_fitted_like_scikit_learn(campus):
+    # regression (issue 13.12): transform fitted an unfitted builder silently, on whatever
+    # tables it got (test-period tables included); now it refuses, as a scikit-learn
+    # transformer does, and the error is also scikit-learn's NotFittedError
+    from sklearn.exceptions import NotFittedError as SkNotFittedError
+
     b = FeatureBuilder(FeatureSpec([EventFeatures("class_attendance")]))
+    grid = pd.DataFrame({"student_id": ["ana"], "as_of": [3.0]})
+    with pytest.raises(NotFittedError, match=r"(?s)not fitted yet.*fit_transform"):
+        b.transform(campus, grid)
+    with pytest.raises(SkNotFittedError):
+        b.transform(campus, grid)
+    assert not hasattr(b, "feature_names_out_")
+    assert b.fit_transform(campus, grid).shape == (1, len(b.feature_names_out_))
+
+
+def test_bad_inputs(campus):
+    b = FeatureBuilder(FeatureSpec([EventFeatures("class_attendance")])).fit(campus)
     with pytest.raises(SchemaError, match="features are built from an EventTables"):
         b.transform(campus.events, pd.DataFrame())
     with pytest.raises(SchemaError, match=r"grid.student_id \[membership\]"):
@@ -552,7 +568,9 @@ def test_sums_and_spread_are_accurate(values):
     spec = FeatureSpec([EventFeatures("quiz", aggregates=["sum", "mean", "std"],
                                       windows=["all", 5])])
     t = EventTables(students=students, events=events, check_duplicates=False)
-    X = FeatureBuilder(spec).transform(t, pd.DataFrame({"student_id": ["ana"], "as_of": [11.0]}))
+    X = FeatureBuilder(spec).fit_transform(
+        t, pd.DataFrame({"student_id": ["ana"], "as_of": [11.0]})
+    )
     half = values[events["time"].to_numpy() >= 6.0]
     for window, vals in (("all", values), ("5d", half)):
         assert X[f"quiz_sum_{window}"].iloc[0] == pytest.approx(math.fsum(vals), rel=1e-12)

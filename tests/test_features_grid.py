@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,12 +53,13 @@ def test_per_enrolment_clipped_keeps_rhythm(enrolments):
 
 
 def test_per_cohort(enrolments):
-    g = make_grid(enrolments, start="2024-01-01", end="2024-01-15", every=7)
+    g = make_grid(enrolments, start="2024-01-01", end="2024-01-15", every=7, per="cohort")
     assert len(g) == 9 and dates(g, "ben") == ["01-01", "01-08", "01-15"]
-    default = make_grid(enrolments, every=30)
+    default = make_grid(enrolments, every=30, per="cohort")
     assert default["as_of"].min() == pd.Timestamp("2024-02-05")  # earliest term_start
     assert default["as_of"].max() <= pd.Timestamp("2024-03-01")  # latest term_end
-    one = make_grid(enrolments, start="2024-01-01", end="2024-01-15", students=["cai"])
+    one = make_grid(enrolments, start="2024-01-01", end="2024-01-15", students=["cai"],
+                    per="cohort")
     assert set(one["student_id"]) == {"cai"}
 
 
@@ -72,7 +77,7 @@ def test_events_only_default_starts_at_midnight():
     events = pd.DataFrame({"student_id": ["a", "a"],
                            "time": pd.to_datetime(["2024-01-03 14:00", "2024-01-20 09:00"]),
                            "family": "behavioral", "kind": "lms_click", "value": 1.0})
-    g = make_grid(EventTables(students=students, events=events), every=7)
+    g = make_grid(EventTables(students=students, events=events), every=7, per="cohort")
     assert list(g["as_of"]) == list(pd.to_datetime(["2024-01-03", "2024-01-10", "2024-01-17"]))
 
 
@@ -83,14 +88,45 @@ def test_errors(enrolments):
         make_grid(enrolments, per="student")
     with pytest.raises(ConfigError, match="start must be a date for tables with datetime"):
         make_grid(enrolments, start=3.0)
-    with pytest.raises(ConfigError, match="end must not be before start"):
-        make_grid(enrolments, start="2024-03-01", end="2024-02-01")
+    for per in ("cohort", "enrolment"):
+        with pytest.raises(ConfigError, match="end must not be before start"):
+            make_grid(enrolments, start="2024-03-01", end="2024-02-01", per=per)
     with pytest.raises(SchemaError, match=r"students.student_id \[membership\]"):
         make_grid(enrolments, students=["zoe"])
     plain = EventTables(students=pd.DataFrame({"student_id": ["a"]}))
     with pytest.raises(SchemaError, match=r"per='enrolment' needs each student's term_start"):
         make_grid(plain, per="enrolment", end="2024-03-01")
     with pytest.raises(ConfigError, match="start and end are needed"):
-        make_grid(plain)
+        make_grid(plain, per="cohort")
     with pytest.raises(SchemaError, match="a grid is built from an EventTables"):
         make_grid(pd.DataFrame())
+
+
+def test_default_per_is_the_configs(enrolments):
+    from studentprofile.features._grid import PER_DEFAULT_CHANGED
+    from studentprofile.pipeline._config import GridConfig
+
+    assert GridConfig().per == "enrolment"
+    assert inspect.signature(make_grid).parameters["per"].default is None  # "enrolment"
+    expected = make_grid(enrolments, every=7, per="enrolment")
+    with pytest.warns(FutureWarning, match=re.escape(PER_DEFAULT_CHANGED)):
+        got = make_grid(enrolments, every=7)
+    assert got.equals(expected)
+
+
+def test_default_per_is_silent_when_the_grid_is_unchanged():
+    students = pd.DataFrame({"student_id": ["a", "b"], "term_start": [0.0, 0.0],
+                             "term_end": [14.0, 14.0]})
+    t = EventTables(students=students)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert make_grid(t, every=7).equals(make_grid(t, every=7, per="enrolment"))
+
+
+def test_default_per_without_start_dates_keeps_the_cohort_grid():
+    from studentprofile.features._grid import PER_DEFAULT_NO_STARTS
+
+    plain = EventTables(students=pd.DataFrame({"student_id": ["a"]}), time_kind="float")
+    with pytest.warns(FutureWarning, match=re.escape(PER_DEFAULT_NO_STARTS)):
+        g = make_grid(plain, start=0.0, end=14.0)
+    assert g.equals(make_grid(plain, start=0.0, end=14.0, per="cohort"))

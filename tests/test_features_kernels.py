@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features_reference import ref_cohort, ref_entropy, ref_lz_entropy
+from features_reference import (
+    _to_float,
+    exact_mean,
+    exact_std,
+    exact_sum,
+    ref_cohort,
+    ref_entropy,
+    ref_lz_entropy,
+)
 from studentprofile.features import _kernels as K
 from studentprofile.features import _layout
 from studentprofile.features._layout import build_layout
@@ -132,6 +141,117 @@ def test_window_kernel_with_inf_and_nan(rows, as_of):
                        x[0] if len(x) else np.nan, x[-1] if len(x) else np.nan]
             got = out[w * len(aggs):(w + 1) * len(aggs), 0]
             np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+# ------------------------------------------------- huge values: finite answers stay finite
+HUGE = [1e308, -1e308, 1.7976931348623157e308, -1.7976931348623157e308, 1e200, -1e200, 1.5e154,
+        1e-100, 0.0]
+# values below 1e-150 are flushed to 0: their squares underflow (as in numpy), which is not
+# what these tests are about
+huge_values = st.one_of(
+    st.sampled_from(HUGE),
+    st.floats(-1.7976931348623157e308, 1.7976931348623157e308, allow_nan=False).map(
+        lambda x: 0.0 if abs(x) < 1e-150 else x),
+    st.floats(-1e3, 1e3, allow_nan=False),
+    st.just(math.nan),
+)
+
+
+def _window_run(t, v, mx, as_of, aggs):
+    cols = np.full((2, K.N_AGG), -1, np.int64)
+    for w in range(2):
+        for j, a in enumerate(aggs):
+            cols[w, a] = w * len(aggs) + j
+    outs = []
+    for kernel in (K.window_features, K.window_features_serial):
+        out = np.full((2 * len(aggs), 1), -7.0)
+        kernel(np.array([0]), np.array([len(t)]), t, t, v, mx, t,
+               np.array([0, 1]), np.array([float(as_of)]), np.zeros(1), np.zeros(1, bool),
+               np.array([K.WIN_FIXED, K.WIN_ALL]), np.array([7.0, 0.0]), cols, 1.0, 24, 48, 0,
+               out)
+        outs.append(out)
+    return outs
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.one_of(huge_values,
+                                                      st.sampled_from([math.inf, -math.inf]))),
+             max_size=25),
+    st.integers(1, 35),
+)
+def test_window_sums_means_and_spreads_of_huge_values(rows, as_of):
+    """Events of 1e308 gave a mean of inf (the sum overflowed): the mean and spread of finite
+    values are finite, equal to exact arithmetic; the sum is inf only when it truly overflows;
+    inf and NaN follow IEEE rules."""
+    rows = sorted(rows, key=lambda r: r[0])
+    t = np.array([float(r[0]) for r in rows])
+    v = np.array([r[1] for r in rows])
+    aggs = [K.AGG_SUM, K.AGG_MEAN, K.AGG_STD]
+    for out in _window_run(t, v, np.empty(0), as_of, aggs):
+        for w, lo in enumerate((as_of - 7.0, -np.inf)):
+            inside = (t >= lo) & (t < as_of)
+            x = v[inside & ~np.isnan(v)]
+            ref = [exact_sum(x), exact_mean(x), exact_std(x)]
+            got = out[w * len(aggs):(w + 1) * len(aggs), 0]
+            np.testing.assert_allclose(got, ref, rtol=1e-9, atol=0, equal_nan=True)
+            if len(x) and np.isfinite(x).all():
+                assert np.isfinite(got[1])  # a mean of finite values is finite
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 30), huge_values,
+                       st.sampled_from([1.0, 1e308, 1.7976931348623157e308, 20.0])),
+             max_size=20),
+)
+def test_window_share_of_huge_values(rows):
+    rows = sorted(rows, key=lambda r: r[0])
+    t = np.array([float(r[0]) for r in rows])
+    v = np.array([r[1] for r in rows])
+    mx = np.array([r[2] for r in rows])
+    ok = ~np.isnan(v)
+    ref = math.nan
+    if ok.any():
+        q = sum(map(Fraction, v[ok].tolist()), Fraction(0)) / sum(
+            map(Fraction, mx[ok].tolist()), Fraction(0))
+        ref = _to_float(q)
+    for out in _window_run(t, v, mx, 40, [K.AGG_SHARE]):
+        np.testing.assert_allclose(out[1, 0], ref, rtol=1e-9, atol=0, equal_nan=True)
+
+
+def test_mean_of_1e308_events_is_1e308():
+    t = np.arange(5, dtype=float)
+    v = np.full(5, 1e308)
+    for out in _window_run(t, v, np.empty(0), 10, [K.AGG_MEAN, K.AGG_STD, K.AGG_SUM]):
+        assert out[0, 0] == 1e308 and out[1, 0] == 0.0 and out[2, 0] == math.inf  # 7 days
+        assert out[3, 0] == 1e308 and out[4, 0] == 0.0 and out[5, 0] == math.inf  # all
+    v = np.array([1e308, -1e308, 1e308, -1e308, 0.0])
+    for out in _window_run(t, v, np.empty(0), 10, [K.AGG_MEAN, K.AGG_STD, K.AGG_SUM]):
+        # rows 3-5: the window of all events (rows 0-2: the last 7 days, days 3 and 4)
+        assert out[3, 0] == 0.0 and out[5, 0] == 0.0
+        assert out[4, 0] == pytest.approx(exact_std(v), rel=1e-12)
+        assert out[0, 0] == -5e307 and out[2, 0] == -1e308
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["x", "y", None]), huge_values), min_size=1, max_size=20),
+    st.sampled_from(["mean", "zscore", "ratio"]),
+)
+def test_cohort_transform_of_huge_values(rows, how):
+    groups = pd.Series([g for g, _ in rows], dtype=object)
+    x = np.array([v for _, v in rows], dtype=np.float64)
+    codes, _ = pd.factorize(groups, use_na_sentinel=True)
+    keep = np.flatnonzero(codes >= 0)
+    order = keep[np.argsort(codes[keep], kind="stable")]
+    gs = codes[order]
+    change = np.ones(len(order), bool)
+    change[1:] = gs[1:] != gs[:-1]
+    seg = np.append(np.flatnonzero(change), len(order)).astype(np.int64)
+    mode = {"mean": K.COHORT_MEAN, "zscore": K.COHORT_ZSCORE, "ratio": K.COHORT_RATIO}[how]
+    ref = ref_cohort(pd.Series(x), groups, how).to_numpy()
+    for kernel in (K.cohort_transform, K.cohort_transform_serial):
+        out = np.full((1, len(x)), np.nan)
+        kernel(seg, order.astype(np.int64), x[None, :], np.array([mode], np.int64), out)
+        np.testing.assert_allclose(out[0], ref, rtol=1e-9, atol=1e-300)
 
 
 # ----------------------------------------------------------------------------------- layout

@@ -34,7 +34,7 @@ def test_oulad_weekly_through_each_presentation(oulad):
     assert ((st.loc[last.index, "term_end"] - last) < pd.Timedelta(days=7)).all()
 
     builder = FeatureBuilder(academic_features() + behavioral_features())
-    X = builder.transform(oulad, grid)
+    X = builder.fit_transform(oulad, grid)
     assert X.shape == (len(grid), len(builder.feature_names_out_))
     assert X.index.names == ["student_id", "as_of"]
     assert (X.index.get_level_values("student_id") == grid["student_id"].to_numpy()).all()
@@ -68,7 +68,7 @@ def test_oulad_features_use_only_published_marks(oulad):
     after = tma["known_at"] + pd.Timedelta(seconds=1)
     grid = pd.DataFrame({"student_id": [sid, sid], "as_of": [before, after]})
     builder = FeatureBuilder(academic_features())
-    X = builder.transform(oulad, grid)
+    X = builder.fit_transform(oulad, grid)
     assert X["assessment_score_count_all"].iloc[1] == X["assessment_score_count_all"].iloc[0] + 1
 
 
@@ -82,7 +82,7 @@ def test_oulad_cohort_relative(oulad):
                             audit_attributes=oulad.audit_attributes, check_duplicates=False)
     grid = make_grid(tables, every=28, per="enrolment")
     spec = academic_features(relative=["zscore", "percentile"], by="presentation")
-    X = FeatureBuilder(spec).transform(tables, grid)
+    X = FeatureBuilder(spec).fit_transform(tables, grid)
     pct = X["assessment_score_mean_all_percentile_presentation"]
     assert pct.dropna().between(0, 1).all()
     z = X["assessment_score_mean_all_zscore_presentation"].dropna()
@@ -102,7 +102,7 @@ def test_simulated_campus_recovers_known_traits():
     spec = (academic_features(term=True) + behavioral_features(relative="zscore", by="program")
             + participation_features() + wellbeing_features())
     builder = FeatureBuilder(spec)
-    X = builder.transform(tables, grid)
+    X = builder.fit_transform(tables, grid)
     assert X.shape[0] == len(grid) and X.shape[1] > 100
     infos = builder.feature_info_
     assert {i.dimension for i in infos.values() if i.dimension} == {

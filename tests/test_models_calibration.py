@@ -103,7 +103,9 @@ def test_multiclass_one_vs_rest_then_normalised(method):
 
 
 def test_all_zero_isotonic_row_becomes_uniform():
-    cal = Calibrator("isotonic", 3, [{"x": [0.0, 1.0], "y": [0.0, 0.0]}] * 3)
+    cal = Calibrator(
+        method="isotonic", n_classes=3, params=[{"x": [0.0, 1.0], "y": [0.0, 0.0]}] * 3
+    )
     np.testing.assert_allclose(cal.transform(np.zeros((2, 3))), 1 / 3)
 
 
@@ -121,15 +123,29 @@ def test_json_round_trip_is_exact(method):
 
 def test_bad_method_and_shapes_are_config_errors():
     with pytest.raises(ConfigError, match="calibration method must be one of"):
-        Calibrator("platt", 2)
+        Calibrator(method="platt", n_classes=2)
     with pytest.raises(ConfigError, match="needs 1 parameter set"):
-        Calibrator("sigmoid", 2, [])
+        Calibrator(method="sigmoid", n_classes=2, params=[])
     with pytest.raises(ConfigError, match=r"takes raw scores of shape \(n,\)"):
         Calibrator.identity(2).transform(np.zeros((3, 2)))
     with pytest.raises(ConfigError, match=r"takes raw scores of shape \(n, 3\)"):
         Calibrator.identity(3).transform(np.zeros(3))
     with pytest.raises(ConfigError, match="x sorted"):
-        Calibrator("isotonic", 2, [{"x": [1.0, 0.0], "y": [0.0, 1.0]}])
+        Calibrator(method="isotonic", n_classes=2, params=[{"x": [1.0, 0.0], "y": [0.0, 1.0]}])
+
+
+def test_positional_arguments_are_deprecated_but_still_work():
+    # keyword-only constructor (issue 13.12); the positional form warns for one release
+    with pytest.warns(FutureWarning, match=r"pass them by name: Calibrator\(method=\.\.\."):
+        old = Calibrator("sigmoid", 2, [{"a": 0.5, "b": -1.0}])
+    assert old == Calibrator(method="sigmoid", n_classes=2, params=[{"a": 0.5, "b": -1.0}])
+    with pytest.raises(TypeError, match="needs the keyword arguments method= and n_classes="):
+        Calibrator()
+    with (
+        pytest.warns(FutureWarning),
+        pytest.raises(TypeError, match="multiple values for argument 'method'"),
+    ):
+        Calibrator("sigmoid", method="none", n_classes=2)
 
 
 def test_malformed_dict_is_a_model_integrity_error():

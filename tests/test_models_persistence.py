@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studentprofile.errors import ConfigError, ModelIntegrityError
+from studentprofile.errors import ConfigError, ModelIntegrityError, OutputError
 from studentprofile.features._info import FeatureInfo
 from studentprofile.models import FORMAT_VERSION, RiskModel
 
@@ -192,8 +192,23 @@ def test_rehashed_but_inconsistent_model_is_refused(saved, model_and_data):
 def test_rehashed_garbage_model_text_is_refused(saved):
     (saved / "model.txt").write_text("tree\nversion=v4\nnum_class=oops\n")
     _rewrite_hashes(saved, "model.txt")
-    with pytest.raises(ModelIntegrityError, match="LightGBM cannot read the model"):
+    with pytest.raises(ModelIntegrityError, match=r"model\.txt: not a well-formed LightGBM model"):
         RiskModel.load(saved)
+
+
+def test_model_text_is_checked_before_lightgbm_reads_it(saved, monkeypatch):
+    """A re-hashed model.txt that LightGBM would misread never reaches lightgbm.Booster."""
+    import lightgbm
+
+    text = (saved / "model.txt").read_text()
+    bad = text.replace("num_tree_per_iteration=1", "num_tree_per_iteration=3")
+    (saved / "model.txt").write_text(bad)
+    _rewrite_hashes(saved, "model.txt")
+    called = []
+    monkeypatch.setattr(lightgbm, "Booster", lambda **kw: called.append(kw))
+    with pytest.raises(ModelIntegrityError, match="num_tree_per_iteration must equal num_class"):
+        RiskModel.load(saved)
+    assert called == []
 
 
 def test_rehashed_malformed_metadata_is_refused(saved):
@@ -232,16 +247,44 @@ def test_failed_write_leaves_old_model_intact(model_and_data, tmp_path, monkeypa
     model, X = model_and_data
     target = model.save(tmp_path / "m")
     before = {p.name: p.read_bytes() for p in target.iterdir()}
-    import studentprofile.models._persistence as persistence
+    import studentprofile._files as files
 
-    def boom(path, data):
+    def boom(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(persistence, "_write", boom)
-    with pytest.raises(OSError, match="disk full"):
+    # the files go through the package's one atomic writer; its fsync fails as on a full disk
+    monkeypatch.setattr(files.os, "fsync", boom)
+    with pytest.raises(OutputError, match=r"(?s)could not be written.*disk full"):
         model.save(target, overwrite=True)
+    monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_save_creates_files_with_the_atomic_writer_only(model_and_data, tmp_path, monkeypatch):
+    """No file of a model directory is opened for writing except by _files.atomic_write."""
+    import studentprofile._files as files
+    import studentprofile.models._persistence as persistence
+
+    written = []
+    real = files.atomic_write_bytes
+
+    def spy(path, data):
+        written.append(path.name)
+        return real(path, data)
+
+    monkeypatch.setattr(persistence, "atomic_write_bytes", spy)
+    model, _ = model_and_data
+    target = model.save(tmp_path / "m")
+    assert sorted(written) == sorted(p.name for p in target.iterdir())
+
+
+def test_unwritable_folder_is_an_output_error(model_and_data, tmp_path):
+    model, _ = model_and_data
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError, match="model directory could not be created"):
+        model.save(blocker / "m")
 
 
 def test_save_unfitted_and_bad_fingerprints(tmp_path, model_and_data):

@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import studentprofile as sp
+from studentprofile.errors import DataQualityWarning
 from studentprofile.features._info import infer_feature_infos
 
 
@@ -35,7 +36,8 @@ def test_uci_end_to_end(uci, tmp_path):
     assert infos["gender"].sensitivity == "audit"
     rng = np.random.default_rng(0)
     test = rng.uniform(size=len(X)) < 0.3
-    model = sp.RiskModel().fit(X[~test], y[~test], feature_info=infos)
+    # gender is a declared audit attribute: kept as a feature only because it is allowed by name
+    model = sp.RiskModel(allow_features=["gender"]).fit(X[~test], y[~test], feature_info=infos)
     assert model.holdout_["strategy"] == "student" and model.training_info_["refit"] is True
     p = model.predict_proba(X[test])[:, 1]
     assert roc_auc_score(y[test], p) > 0.85
@@ -51,3 +53,39 @@ def test_uci_end_to_end(uci, tmp_path):
     back = sp.RiskModel.load(model.save(tmp_path / "uci-dropout"))
     np.testing.assert_array_equal(back.predict_proba(X[test]), model.predict_proba(X[test]))
     assert back.explain(X[test]).reasons(top=3) == reasons
+
+
+def test_uci_protected_columns_are_left_out_by_default(tmp_path):
+    # issue 13.1: the published UCI file as a campus would pass it (its own column names,
+    # Gender / Nacionality / Marital status / Age at enrollment / Educational special needs)
+    from studentprofile.datasets._uci import _raw
+
+    X = _raw()
+    y = (X.pop("Target") == "Dropout").astype(int)
+    protected = ["Marital status", "Nacionality", "Educational special needs", "Gender",
+                 "Age at enrollment"]
+    with pytest.warns(DataQualityWarning, match="look like protected characteristics") as rec:
+        model = sp.RiskModel(n_estimators=200).fit(X, y)
+    assert len(rec) == 1 and all(repr(c) in str(rec[0].message) for c in protected)
+    assert list(model.excluded_features_) == protected
+    assert model.excluded_features_["Nacionality"] == (
+        "its name names a protected characteristic (nationality: 'nacionality')")
+    assert not set(protected) & set(model.feature_names_in_)
+    assert model.n_features_in_ == X.shape[1] - len(protected)
+    reasons = model.explain(X.head(300)).reasons(top=5)
+    cited = {r["feature"] for rec in reasons for r in rec["reasons"]}
+    assert cited and not cited & set(protected)
+    # scoring takes the same frame, with or without the left-out columns
+    np.testing.assert_array_equal(model.predict_proba(X.head(50)),
+                                  model.predict_proba(X.head(50).drop(columns=protected)))
+    # the saved model records them
+    back = sp.RiskModel.load(model.save(tmp_path / "uci"))
+    assert back.excluded_features_ == model.excluded_features_
+    meta = json.loads((tmp_path / "uci" / "metadata.json").read_text())
+    assert sorted(meta["training"]["excluded_features"]) == sorted(protected)
+    # allowed by name: a feature again, marked audit, never a reason unless allowed there too
+    allowed = sp.RiskModel(n_estimators=50, allow_features=["Age at enrollment"],
+                           audit_attributes=protected).fit(X, y)
+    assert "Age at enrollment" in allowed.feature_names_in_
+    assert allowed.feature_info_["Age at enrollment"].sensitivity == "audit"
+    assert "Age at enrollment" not in allowed.excluded_features_

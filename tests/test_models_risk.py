@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from studentprofile.errors import ConfigError, DependencyError, NotFittedError, SchemaError
+from studentprofile.errors import ConfigError, NotFittedError, SchemaError
 from studentprofile.features._info import FeatureInfo
 from studentprofile.models import Calibrator, RiskModel
 
@@ -328,19 +328,51 @@ def test_not_fitted_is_ours_and_sklearns():
             getattr(RiskModel(), method)(np.zeros((2, 2)))
 
 
-def test_compile_without_the_compiled_package_says_so(fitted, monkeypatch):
-    import importlib
+def test_compile_returns_the_compiled_scorer(fitted, data):
+    from studentprofile.compiled import CompiledScorer
 
-    real = importlib.import_module
+    X, _ = data
+    scorer = fitted.compile()
+    assert isinstance(scorer, CompiledScorer)
+    np.testing.assert_allclose(scorer.predict_proba(X.head(5)), fitted.predict_proba(X.head(5)))
 
-    def fake(name, *args, **kwargs):
-        if name == "studentprofile.compiled":
-            raise ModuleNotFoundError("No module named 'studentprofile.compiled'")
-        return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(importlib, "import_module", fake)
-    with pytest.raises(DependencyError, match="needs studentprofile.compiled"):
-        fitted.compile()
+def test_models_import_explain_and_compiled_only_inside_the_facades():
+    # explain/ and compiled/ sit above models/: RiskModel.explain and RiskModel.compile import
+    # them lazily (plain imports inside the method); nothing else in models/ may import them,
+    # and no importlib call may hide an import (regression: compile used import_module)
+    import ast
+    from pathlib import Path
+
+    import studentprofile.models as models
+
+    upward = ("studentprofile.explain", "studentprofile.compiled")
+    found = []
+    for path in sorted(Path(models.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text("utf-8"))
+        assert "import_module" not in path.read_text("utf-8"), path.name
+        type_checking = {
+            id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+            and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith(
+                        upward
+                    ):
+                        found.append((path.name, node.name, inner.module))
+            elif (
+                isinstance(node, ast.ImportFrom)
+                and node.col_offset == 0
+                and (node.module or "").startswith(upward)
+                and id(node) not in type_checking
+            ):
+                found.append((path.name, "<module>", node.module))
+    assert sorted(found) == [
+        ("_risk_model.py", "compile", "studentprofile.compiled"),
+        ("_risk_model.py", "explain", "studentprofile.explain"),
+    ]
 
 
 def test_empty_batch(fitted, data):

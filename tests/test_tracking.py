@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,8 @@ def test_flavour_round_trip_through_mlflow_pyfunc_and_registry(fitted, store):
     uri, tmp = store
     rep = _log(fitted, uri, tmp, registered_model="risk", alias="champion")
     assert rep.complete and rep.registered == "models:/risk@champion"
-    assert rep.logged == ["run", "params", "metrics", "tags", "model", "registry"]
+    assert rep.logged == ["run", "params", "metrics", "tags",
+                          "artifact metrics/metric_names.json", "model", "registry"]
     mlflow.set_tracking_uri(uri)
     expected = model.predict_proba(X.iloc[:20])[:, 1]
     for model_uri in (rep.model_uri, "models:/risk@champion"):
@@ -99,8 +101,9 @@ def test_logged_model_has_no_pickle_and_an_example_without_ids(fitted, store):
 def test_unreachable_server_is_reported_not_raised(fitted, tmp_path):
     rep = _log(fitted, "http://127.0.0.1:9", tmp_path, registered_model="risk", alias="x")
     assert not rep.complete and rep.run_id is None
-    assert [x["what"] for x in rep.not_logged] == ["run", "params", "metrics", "tags", "model",
-                                                  "registry"]
+    assert [x["what"] for x in rep.not_logged] == [
+        "run", "params", "metrics", "tags", "artifact metrics/metric_names.json", "model",
+        "registry"]
     assert "unreachable" in rep.not_logged[0]["why"]
     assert rep.ui_command() is None
 
@@ -117,10 +120,12 @@ def test_disk_full_on_artifacts_keeps_the_rest(fitted, store, monkeypatch, tmp_p
     note.write_text("x")
     rep = _log(fitted, uri, tmp, artifacts={"notes/note.txt": note})
     assert rep.run_id is not None and "model" in rep.logged and "metrics" in rep.logged
-    assert rep.not_logged == [{"what": "artifact notes/note.txt",
-                               "why": "OSError: [Errno 28] No space left on device"}]
+    full_disk = "OSError: [Errno 28] No space left on device"
+    assert rep.not_logged == [{"what": "artifact metrics/metric_names.json", "why": full_disk},
+                              {"what": "artifact notes/note.txt", "why": full_disk}]
     run = MlflowClient(tracking_uri=uri).get_run(rep.run_id)
-    assert run.data.tags["studentprofile.incomplete"] == "artifact notes/note.txt"
+    assert run.data.tags["studentprofile.incomplete"] == \
+        "artifact metrics/metric_names.json, artifact notes/note.txt"
     assert run.data.metrics["roc_auc"] == 0.7 and "bad" not in run.data.metrics
     assert run.data.metrics["fairness.gender.F.tpr"] == 0.5
 
@@ -161,14 +166,152 @@ def test_pseudonyms_are_keyed_and_stable(monkeypatch):
     assert tracking.pseudonym_key("SP_KEY") == b"x" * 20
 
 
-def test_scan_text_finds_ids_inside_tokens_and_skips_short_ones():
-    ids = {"AAA/2013J/11391", "42", "stu-00007"}
+def test_scan_text_finds_whole_ids_and_skips_short_ones():
+    ids = {"AAA/2013J/11391", "42", "stu-00007", "AAA/2013J/1"}
     text = 'path "runs/AAA/2013J/11391.csv" and x=stu-00007, value 42'
+    # "AAA/2013J/1" is only the start of a longer id: not found
     assert tracking.scan_text(text, ids) == ["AAA/2013J/11391", "stu-00007"]
     assert tracking.scan_text("nothing here", ids) == []
 
 
-def test_metric_names_are_valid_for_mlflow():
+def test_metric_names_are_valid_unique_and_stable():
+    from mlflow.utils.validation import _validate_metric_name
+
+    # valid parts stay as they are
+    assert tracking.metric_name("fairness", "imd_band", "tpr", "pass") == \
+        "fairness.imd_band.tpr.pass"
+    # other parts: a readable slug and 8 hex digits of the exact part's SHA-256
+    import hashlib
+
+    h = hashlib.sha256(b"0-10%").hexdigest()[:8]
     assert tracking.metric_name("fairness", "imd_band", "0-10%", "tpr") == \
-        "fairness.imd_band.0-10_.tpr"
-    assert tracking.metric_name("a", "b&c (x)") == "a.b_c _x_"
+        f"fairness.imd_band.0-10pct-{h}.tpr"
+    parts = ["<30k", ">30k", "_30k", "a b", "a_b", "a.b", "a/b", "../x", "", " ", "性别",
+             "Zoë", "Zoé", "x-" + h, "a" * 300, "=HYPERLINK(1)", "a\nb", "..", "/"]
+    names = [tracking.metric_name("fairness", p, "tpr") for p in parts]
+    assert len(set(names)) == len(parts)  # unique
+    assert names == [tracking.metric_name("fairness", p, "tpr") for p in parts]  # stable
+    for n in names:
+        _validate_metric_name(n)
+        assert n.isascii() and len(n) <= 250
+
+
+def test_metric_keys_keep_valid_names_and_map_the_rest_uniquely():
+    from mlflow.utils.validation import _validate_metric_name
+
+    keys = ["roc_auc", "split0.roc_auc", "precision@10%", "precision@10", "precision_10_",
+            "fairness.income.<30k.tpr", "fairness.income.>30k.tpr", "a..b", "x" * 400]
+    names = tracking.metric_names(keys)
+    assert names["roc_auc"] == "roc_auc" and names["split0.roc_auc"] == "split0.roc_auc"
+    assert names["precision_10_"] == "precision_10_"
+    assert names["precision@10%"].startswith("precision_at_10pct-")
+    assert len(set(names.values())) == len(keys)
+    for n in names.values():
+        _validate_metric_name(n)
+        assert len(n) <= 250
+
+
+def _audit(n=240, seed=1):
+    from studentprofile.evaluation import fairness_audit
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    s = np.clip(0.3 * y + rng.uniform(size=n), 0, 1)
+    attrs = pd.DataFrame({"income <30k": rng.choice(["yes", "no"], n),
+                          "income >30k": rng.choice(["yes", "no"], n),
+                          "band": rng.choice(["<30k", ">30k", "30-60k"], n)})
+    return fairness_audit(y_true=y, scores=s, attributes=attrs, k=0.2, min_group_size=5,
+                          n_boot=0, intersections=None)
+
+
+def test_fairness_is_logged_as_verdicts_and_worst_disparity_with_tables(fitted, store):
+    from mlflow import MlflowClient
+
+    from studentprofile.evaluation import DISPARITY_METRICS
+
+    model, X = fitted
+    uri, tmp = store
+    audit = _audit()
+    rep = tracking.log_experiment(tracking_uri=uri, experiment="t", run_name="r",
+                                  metrics={"roc_auc": 0.7}, fairness=audit,
+                                  artifact_location=tmp / "artifacts")
+    assert rep.complete and "artifact fairness/fairness_groups.csv" in rep.logged
+    client = MlflowClient(tracking_uri=uri)
+    metrics = client.get_run(rep.run_id).data.metrics
+    fair = {k: v for k, v in metrics.items() if k.startswith("fairness.")}
+    # at most a verdict and a worst disparity per attribute and compared metric
+    assert 0 < len(fair) <= 3 * len(DISPARITY_METRICS) * 2
+    summary = audit.summary()
+    for row in summary.itertuples():
+        verdict = fair.get(tracking.metric_name("fairness", row.attribute, row.metric, "pass"))
+        assert verdict == {"pass": 1.0, "fail": 0.0, "undefined": None}[row.verdict]
+        worst = fair[tracking.metric_name("fairness", row.attribute, row.metric,
+                                          "worst_disparity")]
+        assert worst in (pytest.approx(row.min_disparity), pytest.approx(row.max_disparity))
+        assert abs(np.log(worst)) == pytest.approx(
+            max(abs(np.log(row.min_disparity)), abs(np.log(row.max_disparity))))
+    # "<30k" and ">30k" attributes get two names; group names never enter a metric name
+    lt = tracking.metric_name("fairness", "income <30k", "tpr", "pass")
+    gt = tracking.metric_name("fairness", "income >30k", "tpr", "pass")
+    assert lt != gt and lt in fair and gt in fair
+    assert not any("30-60k" in k or "yes" in k for k in fair)
+    # the mapping and the readable tables
+    local = Path(mlflow.artifacts.download_artifacts(run_id=rep.run_id, dst_path=str(tmp / "d"),
+                                                     tracking_uri=uri))
+    doc = json.loads((local / "metrics" / "metric_names.json").read_text())
+    assert doc["fairness"][lt] == {"attribute": "income <30k", "metric": "tpr",
+                                   "statistic": "pass"}
+    assert doc["metrics"] == {"roc_auc": "roc_auc"}
+    groups = pd.read_csv(local / "fairness" / "fairness_groups.csv")
+    assert set(groups.loc[groups["attribute"] == "band", "group"]) == {"<30k", ">30k", "30-60k"}
+    assert len(pd.read_csv(local / "fairness" / "fairness_summary.csv")) == len(summary)
+
+
+@pytest.mark.parametrize("uri, hint", [
+    ("bogus://x", "use a URI scheme MLflow supports"),
+    ("./mlruns", "this MLflow refuses plain file stores"),
+    ("file:./mlruns-file", "this MLflow refuses plain file stores"),
+])
+def test_a_store_mlflow_refuses_is_reported_as_a_tracking_error(fitted, tmp_path, monkeypatch,
+                                                                uri, hint):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mine.db'}")
+    rep = _log(fitted, uri, tmp_path, registered_model="risk", alias="x")
+    # the caller's own MLflow set-up is left as it was
+    assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'mine.db'}"
+    assert not rep.complete and rep.run_id is None and rep.logged == []
+    first = rep.not_logged[0]
+    assert first["what"] == "run"
+    assert first["why"].startswith(f"MLflow could not track to {uri!r}: ")
+    assert hint in first["why"] and "the run's files are complete on local disk" in first["why"]
+    assert [x["what"] for x in rep.not_logged[1:]] == [
+        "params", "metrics", "tags", "artifact metrics/metric_names.json", "model", "registry"]
+    assert {x["why"] for x in rep.not_logged[1:]} == {tracking._runs.NO_RUN}
+
+
+def test_tracking_error_keeps_a_tracking_error_and_explains_the_rest():
+    from studentprofile.errors import TrackingError
+
+    err = tracking.tracking_error(RuntimeError("Connection refused. Retry later."), "http://h:1")
+    assert isinstance(err, TrackingError)
+    assert str(err) == ("MLflow could not track to 'http://h:1'\n"
+                        "  arrived: RuntimeError: Connection refused.\n"
+                        "  what to do: check the tracking URI and that the store is reachable "
+                        "and writable; the run's files are complete on local disk")
+    assert tracking.tracking_error(err, "x") is err
+
+
+def test_fairness_table_counts_suppressed_groups_and_never_names_them():
+    from studentprofile.evaluation import fairness_audit
+    from studentprofile.tracking._metrics import fairness_log
+
+    rng = np.random.default_rng(3)
+    groups = ["north"] * 60 + ["south"] * 60 + ["Zoë-Müller-0001"] * 3
+    audit = fairness_audit(y_true=rng.integers(0, 2, 123), scores=rng.uniform(size=123),
+                           attributes=pd.DataFrame({"region": groups}), k=0.2,
+                           min_group_size=5, n_boot=0)
+    table = fairness_log(audit).groups
+    assert "Zoë-Müller-0001" not in set(table["group"])
+    hidden = table.loc[table["suppressed"].astype(bool), "group"].tolist()
+    assert hidden == ["(1 suppressed group(s))"]  # the evaluation's counted label is kept

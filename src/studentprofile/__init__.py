@@ -20,7 +20,10 @@ import importlib
 import logging
 from typing import Any
 
-from studentprofile import errors
+from studentprofile import (
+    _numba_cache,  # noqa: F401 - first: settles numba's cache folder before any kernel exists
+    errors,
+)
 from studentprofile._version import __version__
 from studentprofile.tables import EventTables
 

@@ -211,6 +211,51 @@ def _cmd_train(args: argparse.Namespace, out: _Out) -> int:
     return _finish_run(result, out, f"Result of {cfg.name} (temporal backtest):")
 
 
+def _cmd_check(args: argparse.Namespace, out: _Out) -> int:
+    from studentprofile.pipeline import load_config
+    from studentprofile.pipeline._check import check_sources
+
+    cfg = load_config(args.config)
+    report = check_sources(cfg)
+    out.result(report)
+    out.line(f"studentprofile check: {cfg.name} ({args.config})")
+    for s in report["sources"]:
+        head = f"  {s['table']:<9} {s['source']:<20} {s.get('kind', ''):<7}"
+        if "error" in s:
+            out.line(f"{head} ERROR")
+            out.line("    " + s["error"].replace("\n", "\n    "))
+            continue
+        if s.get("kind") == "dataset":
+            out.line(f"{head} bundled dataset")
+            continue
+        parts = [f"{s['rows']:,} rows"]
+        if "students" in s:
+            parts.append(f"{s['students']:,} students")
+        if s.get("unknown_ids"):
+            parts.append(f"{s['unknown_ids']:,} unknown ids (e.g. {s['unknown_ids_example']})")
+        if s.get("time_from") is not None:
+            parts.append(f"time {s['time_from']} .. {s['time_until']}")
+        rec = s.get("records")
+        if rec:
+            rejected = sum(rec["rejected"].values())
+            parts.append(f"{rec['records']:,} records: {rec['voided']:,} voided, "
+                         f"{sum(rec['skipped'].values()):,} skipped, {rejected:,} rejected"
+                         + (f" ({', '.join(f'{k} {v}' for k, v in rec['rejected'].items())})"
+                            if rejected else ""))
+        lag = s.get("known_at_lag_days")
+        if lag:
+            parts.append(f"known_at lag median {lag['median']:g} d, max {lag['max']:g} d")
+        out.line(f"{head} " + "; ".join(parts))
+    t = report.get("tables", {})
+    if "error" in t:
+        out.line("tables: NOT VALID")
+        out.line("    " + t["error"].replace("\n", "\n    "))
+    else:
+        out.line(f"tables: valid ({t['students']:,} students, {t['events']:,} events, "
+                 f"{t['outcomes']:,} outcomes; times are {t['time_kind']})")
+    return EXIT_OK if report["ok"] else EXIT_ERROR
+
+
 def _read_frame(path: str, what: str) -> Any:
     import pandas as pd
 
@@ -568,6 +613,10 @@ def _opts_audit(p: argparse.ArgumentParser) -> None:
     _opts_runs_dir(p)
 
 
+def _opts_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG", help="experiment config (TOML)")
+
+
 def _no_opts(p: argparse.ArgumentParser) -> None:
     return None
 
@@ -586,6 +635,15 @@ COMMANDS: dict[str, Command] = {
         "  studentprofile demo --tracking-uri http://127.0.0.1:5000\n"
         "then: mlflow ui --backend-store-uri sqlite:///$PWD/studentprofile-runs/mlflow.db",
         _opts_demo,
+    ),
+    "check": (
+        _cmd_check,
+        "read and validate every source of a config, without training (per-source report)",
+        "examples:\n"
+        "  studentprofile check my_campus.toml\n"
+        "  studentprofile check my_campus.toml --json\n"
+        "exit status 2: a source could not be read or the tables are not valid",
+        _opts_check,
     ),
     "train": (
         _cmd_train,

@@ -39,6 +39,7 @@ __all__ = [
     "NotFittedError",
     "OutputError",
     "SchemaError",
+    "SourceError",
     "StudentProfileError",
     "TrackingError",
 ]
@@ -205,6 +206,37 @@ class OutputError(StudentProfileError, OSError):
 
     It is also an ``OSError``, so code that already catches file errors keeps working.
     """
+
+
+class SourceError(StudentProfileError):
+    """A campus data source (a database, a file, an export) could not be read.
+
+    The message names the source and says why; it never contains a password or a full
+    connection URL. Nothing from a source that failed is returned half-read.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong.
+    source : str, optional
+        The source's name (``"events"``, ``"sis_students"``, ...).
+    arrived, hint : str, optional
+        See :class:`StudentProfileError`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        arrived: str | None = None,
+        hint: str | None = None,
+    ):
+        self.source = source
+        super().__init__(message, arrived=arrived, hint=hint)
+
+    def _prefix(self) -> str:
+        return f"source {self.source!r}: " if self.source else ""
 
 
 class DependencyError(StudentProfileError, ImportError):

@@ -32,18 +32,23 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from studentprofile.errors import ConfigError, SchemaError
+from studentprofile.errors import ConfigError, DataQualityWarning, SchemaError
 from studentprofile.tables import EventTables
-from studentprofile.tables._checks import show_values
-from studentprofile.tables._time import as_days, as_moment, days_delta, time_column
+from studentprofile.tables._checks import show_values, time_column
+from studentprofile.tables._time import as_days, as_moment, days_delta
 
 __all__ = ["check_grid", "final_outcome", "make_labels"]
+
+#: The first lines of the warnings ``make_labels`` gives for labels a model cannot learn from.
+LABELS_ALL_MISSING = "make_labels: every label is missing (NaN), so there is nothing to learn from"
+LABELS_ONE_CLASS = "make_labels: every known label is {value}, so a model sees one class only"
 
 
 def check_grid(grid: Any, tables: EventTables) -> pd.DataFrame:
@@ -156,20 +161,28 @@ def _outcome_set(tables: EventTables, outcome: str | Sequence[str]) -> list[str]
     return wanted
 
 
+def _latest_time(tables: EventTables) -> Any:
+    """Return the latest time in the tables (a Timestamp or a float)."""
+    times = [tables.events["known_at"], tables.events["time"], tables.outcomes["time"]]
+    present = [t for t in times if len(t)]
+    if not present:
+        raise ConfigError(
+            "observed_until is needed when the tables hold no events or outcomes",
+            key="observed_until",
+            arrived="None",
+            hint="pass the date up to which outcomes were recorded",
+        )
+    latest = pd.concat(present, ignore_index=True).max()
+    return pd.Timestamp(latest) if tables.time_kind == "datetime" else float(latest)
+
+
 def _end_of_observation(tables: EventTables, observed_until: Any) -> Any:
+    """Return the end of observation: given, or just after the latest time (so it is seen)."""
     if observed_until is None:
-        times = [tables.events["known_at"], tables.events["time"], tables.outcomes["time"]]
-        stacked = pd.concat([t for t in times if len(t)], ignore_index=True) if any(
-            len(t) for t in times
-        ) else None
-        if stacked is None:
-            raise ConfigError(
-                "observed_until is needed when the tables hold no events or outcomes",
-                key="observed_until",
-                arrived="None",
-                hint="pass the date up to which outcomes were recorded",
-            )
-        return stacked.max()
+        latest = _latest_time(tables)
+        if tables.time_kind == "datetime":
+            return latest + pd.Timedelta(1, "ns")
+        return float(np.nextafter(latest, np.inf))
     return as_moment(observed_until, tables.time_kind, key="observed_until")
 
 
@@ -198,9 +211,9 @@ def make_labels(
     observed_until : date or float, optional
         Outcomes are known up to (not including) this time: a date for datetime tables (naive,
         or aware in any zone: converted to UTC like the tables' times), days for float tables.
-        Rows whose window runs past it with no outcome yet are censored (NaN). Defaults to the
-        latest time in the tables. A temporal backtest passes the test split's as-of date here
-        so no training label looks past it.
+        Rows whose window runs past it with no outcome yet are censored (NaN). Defaults to just
+        after the latest time in the tables (so outcomes at that time are seen). A temporal
+        backtest passes the test split's as-of date here so no training label looks past it.
     exclude_prior : bool, default True
         Label NaN when the student reached one of the outcomes before ``as_of`` (no longer at
         risk).
@@ -216,15 +229,61 @@ def make_labels(
         A bad grid (see :func:`check_grid`).
     ConfigError
         A bad ``outcome``, ``horizon`` or ``observed_until``.
+
+    Warns
+    -----
+    DataQualityWarning
+        When every label is missing or every known label is one class: the message says why
+        (rows censored by ``observed_until``, rows after a prior outcome, no outcome of that name,
+        every outcome at or after ``observed_until``, none within the horizon) and what to do.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from studentprofile.errors import DataQualityWarning
+    >>> students = pd.DataFrame({"student_id": ["ana", "ben"]})
+    >>> outcomes = pd.DataFrame({"student_id": ["ana", "ben"], "time": [300.0, 300.0],
+    ...                          "outcome": ["withdrawn", "passed"]})
+    >>> tables = EventTables(students=students, outcomes=outcomes)
+    >>> grid = pd.DataFrame({"student_id": ["ana", "ben"], "as_of": [0.0, 0.0]})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     y = make_labels(tables, grid, outcome="withdrawn", horizon=301)
+    >>> y.tolist()  # ben's window runs past the end of observation (just after t=300)
+    [1.0, nan]
+    >>> print(str(caught[0].message).splitlines()[0])
+    make_labels: every known label is 1, so a model sees one class only
+    """
+    labels, problem = _labels(tables, grid, outcome=outcome, horizon=horizon,
+                              observed_until=observed_until, exclude_prior=exclude_prior)
+    if problem:
+        warnings.warn(problem, DataQualityWarning, stacklevel=2)
+    return labels
+
+
+def _labels(
+    tables: EventTables,
+    grid: pd.DataFrame,
+    *,
+    outcome: str | Sequence[str],
+    horizon: float | pd.Timedelta,
+    observed_until: Any = None,
+    exclude_prior: bool = True,
+) -> tuple[pd.Series, str | None]:
+    """Return :func:`make_labels`' labels and, when no model can learn from them, why.
+
+    A temporal backtest labels each split's rows with this and reports degenerate splits itself
+    (one class in a small test window is expected there, not a data problem).
     """
     grid = check_grid(grid, tables)
     wanted = _outcome_set(tables, outcome)
     h = _horizon(horizon, tables.time_kind)
     end = _end_of_observation(tables, observed_until)
-    oc = tables.outcomes
-    oc = oc[oc["outcome"].astype(str).isin(wanted) & (oc["time"] < end)]
+    named = tables.outcomes[tables.outcomes["outcome"].astype(str).isin(wanted)]
+    oc = named[named["time"] < end]
     n = len(grid)
     label = np.zeros(n, dtype="float64")
+    problem = None
     if n:
         as_of = grid["as_of"].to_numpy()
         next_time, prior = _next_and_prior(grid, oc)
@@ -232,14 +291,84 @@ def make_labels(
         pos = np.zeros(n, dtype=bool)
         pos[has_next] = next_time[has_next] < (as_of[has_next] + _np(h))
         label[pos] = 1.0
-        complete = (as_of + _np(h)) <= _np(end)
-        label[~pos & ~complete] = np.nan
+        censored = ~pos & ~((as_of + _np(h)) <= _np(end))
+        label[censored] = np.nan
         if exclude_prior:
             label[prior] = np.nan
+        else:
+            prior = np.zeros(n, dtype=bool)
+        problem = _degenerate(
+            label,
+            censored=int((censored & ~prior).sum()),
+            prior=int(prior.sum()),
+            n_named=len(named),
+            n_seen=len(oc),
+            wanted=wanted,
+            present=sorted(map(str, tables.outcomes["outcome"].unique())),
+            end=end,
+            latest=_latest_time(tables) if observed_until is None else None,
+            horizon=horizon,
+        )
     index = pd.MultiIndex.from_arrays(
         [grid["student_id"].to_numpy(), grid["as_of"].to_numpy()], names=["student_id", "as_of"]
     )
-    return pd.Series(label, index=index, name="label")
+    return pd.Series(label, index=index, name="label"), problem
+
+
+def _degenerate(
+    label: np.ndarray,
+    *,
+    censored: int,
+    prior: int,
+    n_named: int,
+    n_seen: int,
+    wanted: list[str],
+    present: list[str],
+    end: Any,
+    latest: Any,
+    horizon: Any,
+) -> str | None:
+    """Say why, and what to do, when no label or only one class is known; else None."""
+    known = label[~np.isnan(label)]
+    if len(known) and 0.0 in known and 1.0 in known:
+        return None
+    until = (
+        f"observed_until={end!r}" if latest is None
+        else f"observed_until (the default: just after the latest time in the tables, {latest!r})"
+    )
+    why: list[str] = []
+    todo: list[str] = []
+    if not len(known):
+        head = LABELS_ALL_MISSING
+    else:
+        value = int(known[0])
+        head = LABELS_ONE_CLASS.format(value=value)
+        why.append(f"{len(known):,} known label(s), all {value}")
+    if censored:
+        why.append(
+            f"{censored:,} row(s) censored: the window [as_of, as_of + horizon={horizon!r}) runs "
+            f"past {until} and no outcome was seen in it"
+        )
+        todo.append("pass a later observed_until (outcomes are seen only before it), a shorter "
+                    "horizon, or earlier as-of dates")
+    if prior:
+        why.append(f"{prior:,} row(s) left out: the student had reached {wanted!r} before "
+                   "as_of (exclude_prior=True)")
+        todo.append("use as-of dates before the outcomes")
+    if len(known) and int(known[0]) == 0:
+        if not n_named:
+            why.append(f"no outcome named {wanted!r} in the tables (they hold {present!r})")
+            todo.append("check the outcome name")
+        elif not n_seen:
+            why.append(f"every {wanted!r} outcome is at or after {until}, so none is seen")
+            todo.append("pass a later observed_until")
+        else:
+            why.append(f"no {wanted!r} outcome falls within horizon={horizon!r} days of an as-of "
+                       "date")
+            todo.append("use a longer horizon or as-of dates closer to the outcomes")
+    elif len(known):
+        todo.append("check the outcome name and the as-of dates: every student reaches it")
+    return f"{head}\n  why: " + "; ".join(why) + "\n  what to do: " + "; or ".join(todo)
 
 
 def _np(x: Any) -> Any:

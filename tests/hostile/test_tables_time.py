@@ -65,6 +65,11 @@ instants = st.integers(min_value=0, max_value=5 * 24 * 4).map(
 )
 
 
+# tiny grids are often one class: the labels' DataQualityWarning is tested in test_labels.py
+ONE_CLASS_OK = pytest.mark.filterwarnings("ignore::studentprofile.errors.DataQualityWarning")
+
+
+@ONE_CLASS_OK
 @settings(max_examples=25)
 @given(instant=instants, zone=st.sampled_from(ZONES))
 def test_same_instant_in_any_zone_or_form_gives_the_same_answer(instant, zone):
@@ -73,7 +78,8 @@ def test_same_instant_in_any_zone_or_form_gives_the_same_answer(instant, zone):
     for form in _forms(instant, zone):
         y = make_labels(TABLES, grid, outcome="withdrawn", horizon=6, observed_until=form)
         labels.append(y.fillna(-1).tolist())
-        grids.append(make_grid(TABLES, start=BASE, end=form, every=0.25)["as_of"].tolist())
+        g = make_grid(TABLES, start=BASE, end=form, every=0.25, per="cohort")
+        grids.append(g["as_of"].tolist())
         cut = TABLES.known_before(form)
         cuts.append((len(cut.events), len(cut.outcomes)))
         splits.append(list(TemporalSplits(test_start=form, test_end=BASE + pd.Timedelta(days=9),
@@ -84,6 +90,20 @@ def test_same_instant_in_any_zone_or_form_gives_the_same_answer(instant, zone):
     assert moments[0] == instant
 
 
+@ONE_CLASS_OK
+@settings(max_examples=15)
+@given(instant=instants, zone=st.sampled_from(ZONES))
+def test_same_instant_in_a_time_column_is_the_same_time(instant, zone):
+    stored = []
+    for form in _forms(instant, zone):
+        events = pd.DataFrame({"student_id": ["a"], "time": pd.Series([form]),
+                               "family": "academic", "kind": "quiz", "value": 1.0})
+        t = EventTables(students=pd.DataFrame({"student_id": ["a"]}), events=events)
+        stored.append(t.events["time"].iloc[0])
+    assert all(x == instant for x in stored), stored
+
+
+@ONE_CLASS_OK
 def test_observed_until_with_an_offset_is_the_utc_instant():
     # the bug: labels.py kept the local clock time of an offset, so 00:30+02:00 counted an
     # outcome at 23:00 UTC (after the real end of observation, 22:30 UTC) as seen
@@ -98,6 +118,7 @@ def test_observed_until_with_an_offset_is_the_utc_instant():
     assert local.isna().all() and utc.isna().all()
 
 
+@ONE_CLASS_OK
 def test_as_of_column_in_several_zones_is_one_instant():
     tables = EventTables(students=pd.DataFrame({"student_id": ["a"]}), time_kind="datetime")
     grid = pd.DataFrame({"student_id": ["a", "a"],
@@ -131,6 +152,7 @@ def test_non_negative_days_accept_zero_only_when_asked():
         _time.as_days(-0.5, key="gap", positive=False)
 
 
+@ONE_CLASS_OK
 @pytest.mark.parametrize("horizon", [7, 7.0, pd.Timedelta(days=7), dt.timedelta(days=7)])
 def test_every_function_reads_days_and_timedeltas_alike(horizon):
     grid = pd.DataFrame({"student_id": ["ana"], "as_of": [BASE]})
@@ -139,8 +161,9 @@ def test_every_function_reads_days_and_timedeltas_alike(horizon):
     got = make_labels(TABLES, grid, outcome="withdrawn", horizon=horizon,
                       observed_until=BASE + pd.Timedelta(days=30))
     assert got.equals(ref)
-    assert make_grid(TABLES, every=horizon, start=BASE, end=BASE + pd.Timedelta(days=14)).equals(
-        make_grid(TABLES, every=7, start=BASE, end=BASE + pd.Timedelta(days=14)))
+    two_weeks = {"start": BASE, "end": BASE + pd.Timedelta(days=14), "per": "cohort"}
+    assert make_grid(TABLES, every=horizon, **two_weeks).equals(
+        make_grid(TABLES, every=7, **two_weeks))
     assert TemporalSplits(test_start=BASE, test_end=BASE + pd.Timedelta(days=9),
                           horizon=horizon).horizon_days == 7.0
 
@@ -152,7 +175,7 @@ def test_every_function_reads_days_and_timedeltas_alike(horizon):
 def test_dates_out_of_range_are_config_errors(when):
     msg = re.escape(_time.DATE_OUT_OF_RANGE.format(key="start"))
     with pytest.raises(ConfigError, match=msg):
-        make_grid(TABLES, start=when)
+        make_grid(TABLES, start=when, per="cohort")
     grid = pd.DataFrame({"student_id": ["ana"], "as_of": [BASE]})
     with pytest.raises(ConfigError, match=re.escape(
             _time.DATE_OUT_OF_RANGE.format(key="observed_until"))):
@@ -254,3 +277,49 @@ def test_real_values_in_any_form_are_kept():
     assert t.events["value"].tolist()[:2] == [3.5, 2.0]
     assert np.isnan(t.events["value"].iloc[2])
     assert t.events["value"].tolist()[3:] == [0.5, 1.0, 1.25]
+
+
+# ------------------------------------------------------- 12.18: grids and horizons in range
+def test_grid_from_1700_or_to_2300_names_the_allowed_range():
+    for key, kw in (("start", {"start": "1700-01-01"}), ("end", {"end": "2300-01-01"})):
+        with pytest.raises(ConfigError, match=re.escape(_time.DATE_OUT_OF_RANGE.format(key=key))):
+            make_grid(TABLES, per="cohort", **kw)
+
+
+@pytest.mark.parametrize("per", ["cohort", "enrolment"])
+def test_a_grid_too_large_to_allocate_is_a_config_error(per):
+    tables = EventTables(students=pd.DataFrame({"student_id": ["a", "b"],
+                                                "term_start": [0.0, 0.0],
+                                                "term_end": [1e12, 1e12]}))
+    with pytest.raises(ConfigError, match=r"every: the grid would have [\d,]+ rows, more than"):
+        make_grid(tables, start=0.0, end=1e12, every=1, per=per)
+    dates = EventTables(students=pd.DataFrame({"student_id": ["a"]}), time_kind="datetime")
+    with pytest.raises(ConfigError, match="the grid would have"):
+        make_grid(dates, start="1900-01-01", end="2149-12-31", every=pd.Timedelta(seconds=1),
+                  per="cohort")
+
+
+# ------------------------------------------------------ 12.20: events of 1e308 (features part)
+def test_events_of_1e308_give_a_finite_mean_and_spread():
+    from studentprofile.features import EventFeatures, FeatureBuilder, FeatureSpec
+
+    events = _events(time=[1.0, 2.0, 3.0], value=[1e308, 1e308, -1e308])
+    tables = EventTables(students=STUDENTS, events=events)
+    spec = FeatureSpec([EventFeatures(kinds="quiz", aggregates=("mean", "std", "sum"),
+                                      windows=("all",))])
+    grid = pd.DataFrame({"student_id": ["a"], "as_of": [10.0]})
+    X = FeatureBuilder(spec).fit_transform(tables, grid)
+    row = X.iloc[0]
+    mean = next(c for c in X.columns if "mean" in c)
+    std = next(c for c in X.columns if "std" in c)
+    total = next(c for c in X.columns if "sum" in c)
+    assert row[mean] == pytest.approx(1e308 / 3, rel=1e-12)  # was inf: the sum overflowed
+    assert np.isfinite(row[std]) and row[std] == pytest.approx(1.1547005383792515e308, rel=1e-12)
+    assert row[total] == 1e308
+
+
+def test_simulated_campus_start_out_of_range_is_a_config_error():
+    from studentprofile.datasets import simulate_campus
+
+    with pytest.raises(ConfigError, match=re.escape(_time.DATE_OUT_OF_RANGE.format(key="start"))):
+        simulate_campus(n_students=5, days=30, start="2300-01-01")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from studentprofile.compiled import _kernels as K
-from studentprofile.compiled._parse import ParsedModel, ParsedTree
+from studentprofile.models._lgb_text import ParsedModel, ParsedTree
 
 __all__ = ["Layout", "ShapLayout", "build_layout", "build_shap_layout"]
 

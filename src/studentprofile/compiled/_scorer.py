@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -13,8 +12,8 @@ import pandas as pd
 
 from studentprofile.compiled import _kernels as K
 from studentprofile.compiled._layout import Layout, ShapLayout, build_layout, build_shap_layout
-from studentprofile.compiled._parse import ParsedModel, objective_name, parse_model_text
 from studentprofile.errors import ConfigError, ModelIntegrityError, SchemaError
+from studentprofile.models._lgb_text import ParsedModel, objective_name, parse_model_text
 
 __all__ = ["CompiledScorer", "compile"]
 
@@ -54,7 +53,8 @@ def _model_text(obj: Any) -> tuple[str, Any, int | None]:
     if isinstance(obj, (str, os.PathLike)):
         path = os.fspath(obj)
         try:
-            with open(path, encoding="utf-8") as handle:
+            # newline="": the text exactly as LightGBM would read it (no newline translation)
+            with open(path, encoding="utf-8", newline="") as handle:
                 return handle.read(), None, None
         except OSError as exc:
             raise ConfigError(
@@ -381,21 +381,21 @@ class CompiledScorer:
         raw = np.asarray(raw, dtype=np.float64)
         if self._scale != 1.0:
             raw = raw / self.num_iteration
-        name, opts = self._obj_name, self._obj_options
-        if name == "binary":
-            return 1.0 / (1.0 + np.exp(-float(opts.get("sigmoid", 1.0)) * raw))
-        if name in ("cross_entropy", "xentropy"):
-            return 1.0 / (1.0 + np.exp(-raw))
-        if name in ("cross_entropy_lambda", "xentlambda"):
-            return np.log1p(np.exp(raw))
-        if name in _SOFTMAX:
-            z = raw - raw.max(axis=-1, keepdims=True)
-            e = np.exp(z)
-            return e / e.sum(axis=-1, keepdims=True)
-        if name in _OVA:
-            return 1.0 / (1.0 + np.exp(-float(opts.get("sigmoid", 1.0)) * raw))
-        if name in _EXP:
-            return np.exp(raw)
+        name = self._obj_name
+        # exp may overflow to inf, which gives the right limit (0.0 or inf) without a warning
+        with np.errstate(over="ignore"):
+            if name == "binary" or name in _OVA:
+                return 1.0 / (1.0 + np.exp(-self._sigmoid * raw))
+            if name in ("cross_entropy", "xentropy"):
+                return 1.0 / (1.0 + np.exp(-raw))
+            if name in ("cross_entropy_lambda", "xentlambda"):
+                return np.log1p(np.exp(raw))
+            if name in _SOFTMAX:
+                z = raw - raw.max(axis=-1, keepdims=True)
+                e = np.exp(z)
+                return e / e.sum(axis=-1, keepdims=True)
+            if name in _EXP:
+                return np.exp(raw)
         if name in _REGRESSION and "sqrt" in self._obj_flags:
             return np.sign(raw) * raw * raw
         return raw
@@ -477,8 +477,13 @@ class CompiledScorer:
         if raw:
             return float(out[0]) if self.n_classes == 1 else out
         if self._plain_binary:
+            # the same operations as transform(), in the same order, with numpy's exp (whose
+            # results differ from math.exp in the last bit): equal to predict_proba bit for bit
             z = -self._sigmoid * float(out[0])
-            return 1.0 / (1.0 + math.exp(z)) if z < 700.0 else 0.0
+            if z < 709.0:
+                return float(1.0 / (1.0 + np.exp(z)))
+            with np.errstate(over="ignore"):
+                return float(1.0 / (1.0 + np.exp(z)))
         if self._risk_model is not None:
             proba = self._proba_from_raw(out.reshape(1, -1) if self.n_classes > 1 else out)
             return float(proba[0, 1]) if self.n_classes == 1 else proba[0]
@@ -653,6 +658,13 @@ def compile(  # noqa: A001 - the public name the issue asks for
         else "file" if isinstance(obj, (str, os.PathLike)) else "booster"
     )
     model = parse_model_text(text)
+    if model.has_linear_trees:
+        raise ModelIntegrityError(
+            "linear trees (linear_tree=True) are not supported by the compiled scorer",
+            arrived=f"{sum(t.is_linear for t in model.trees)} of {len(model.trees)} trees "
+            "have is_linear=1",
+            hint="score this model with lightgbm itself, or retrain it with linear_tree=False",
+        )
     total = model.num_iterations
     wanted = best if num_iteration is None else int(num_iteration)
     n_iter = total if wanted is None or wanted <= 0 or wanted > total else wanted

@@ -15,12 +15,13 @@ Both datasets ship inside the package, verified by SHA-256 on load; nothing is d
 from studentprofile.datasets._oulad import load_oulad, presentation_start
 from studentprofile.datasets._registry import list_datasets
 from studentprofile.datasets._simulate import simulate_campus
-from studentprofile.datasets._uci import load_uci_dropout
+from studentprofile.datasets._uci import load_uci_dropout, uci_dropout_frame
 
 __all__ = [
     "list_datasets",
     "load_oulad",
     "load_uci_dropout",
+    "uci_dropout_frame",
     "presentation_start",
     "simulate_campus",
 ]

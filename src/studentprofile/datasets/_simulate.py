@@ -15,6 +15,7 @@ import pandas as pd
 
 from studentprofile.errors import ConfigError
 from studentprofile.tables import EventTables
+from studentprofile.tables._time import as_moment
 
 __all__ = ["CALENDAR", "TRUTH", "simulate_campus"]
 
@@ -231,7 +232,7 @@ def _validate(
             arrived=repr(start),
             hint="pass e.g. '2024-09-02' (no timezone)",
         )
-    ts = ts.normalize()
+    ts = as_moment(ts, "datetime", key="start").normalize()  # the tables' range of dates
     p = _int_param(
         n_programs, "n_programs", 1, len(_PROGRAMS), f"pass 1 to {len(_PROGRAMS)} programs"
     )

@@ -258,6 +258,31 @@ def _mapped() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]
     return st, events, outcomes, metadata
 
 
+def uci_dropout_frame() -> pd.DataFrame:
+    """Return the bundled UCI dropout file as published: one row per student, 37 columns.
+
+    The flat table a campus would export (attributes, first-year results and ``Target``), for
+    the snapshot path (:func:`studentprofile.io.from_snapshot`). It has no student id column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        4,424 rows.
+
+    Raises
+    ------
+    DataIntegrityError
+        The bundled file is missing or does not match its recorded SHA-256.
+
+    Examples
+    --------
+    >>> frame = uci_dropout_frame()
+    >>> frame.shape, frame["Target"].value_counts()["Dropout"]
+    ((4424, 37), np.int64(1421))
+    """
+    return _raw()
+
+
 def load_uci_dropout() -> EventTables:
     """Load the bundled UCI dropout dataset as :class:`~studentprofile.tables.EventTables`.
 

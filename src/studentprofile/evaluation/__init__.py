@@ -22,15 +22,32 @@ metric is undefined for the data):
 - intervention outcomes: :func:`contact_trajectories`, :func:`platform_outcomes`,
   :func:`term_outcomes`, :func:`contact_comparison` (observational, not causal);
 - :func:`evaluate` and :class:`EvaluationReport` (``to_frame``, ``to_dict``, ``to_html``,
-  ``save``).
+  ``save``);
+- the workbench: :func:`compare` (candidates and baselines on the same splits:
+  :func:`logistic_baseline`, :class:`OneFeatureRanking`, :class:`RuleScorer` for rules such as
+  ABC); :func:`audition` with :class:`SelectionRule` (triage's selection rules over splits, and
+  their regret); top-k lists: :func:`top_k`, :func:`compare_lists`, :func:`list_churn`;
+  :func:`crosstabs` and :func:`error_analysis` (descriptive feature contrasts);
+  :func:`mitigate` (opt-in per-group shares of a caseload for equal TPR or selection rate).
 
-Definitions, tie handling and how to read an audit: ``docs/evaluation.md``.
+Definitions, tie handling and how to read an audit: ``docs/evaluation.md``; the workbench:
+``docs/workbench.md``.
 """
 
 from studentprofile.evaluation._backtest import BacktestResult, Split, TemporalSplits, backtest
+from studentprofile.evaluation._baselines import OneFeatureRanking, RuleScorer, logistic_baseline
+from studentprofile.evaluation._compare import BASELINES, Comparison, compare
+from studentprofile.evaluation._crosstabs import (
+    DESCRIPTIVE_CAVEAT,
+    Crosstabs,
+    crosstabs,
+    error_analysis,
+)
+from studentprofile.evaluation._cv import CrossValidation, cross_validate
 from studentprofile.evaluation._fairness import DISPARITY_METRICS, FairnessAudit, fairness_audit
 from studentprofile.evaluation._json import to_json_safe
 from studentprofile.evaluation._lead_time import LeadTime, flags_from_scores, lead_time, long_scores
+from studentprofile.evaluation._lists import ListComparison, compare_lists, list_churn, top_k
 from studentprofile.evaluation._metrics import (
     brier_score,
     expected_calibration_error,
@@ -40,6 +57,12 @@ from studentprofile.evaluation._metrics import (
     reliability_curve,
     roc_auc,
     roc_curve,
+)
+from studentprofile.evaluation._mitigation import (
+    CONSTRAINTS,
+    MITIGATION_NOTICE,
+    Mitigation,
+    mitigate,
 )
 from studentprofile.evaluation._outcomes import (
     OBSERVATIONAL_CAVEAT,
@@ -61,33 +84,68 @@ from studentprofile.evaluation._ranking import (
     recall_at_k,
 )
 from studentprofile.evaluation._report import EvaluationReport, evaluate
+from studentprofile.evaluation._selection import (
+    LOWER_IS_BETTER,
+    RULES,
+    Audition,
+    SelectionRule,
+    audition,
+    default_rules,
+    greater_is_better,
+)
 
 __all__ = [
+    "BASELINES",
+    "CONSTRAINTS",
+    "DESCRIPTIVE_CAVEAT",
     "DISPARITY_METRICS",
+    "LOWER_IS_BETTER",
+    "MITIGATION_NOTICE",
     "OBSERVATIONAL_CAVEAT",
+    "RULES",
+    "Audition",
     "BacktestResult",
+    "CrossValidation",
+    "Comparison",
     "ContactComparison",
+    "Crosstabs",
     "EvaluationReport",
     "FairnessAudit",
     "InterventionOutcomes",
     "LeadTime",
+    "ListComparison",
+    "Mitigation",
+    "OneFeatureRanking",
     "PlatformOutcomes",
+    "RuleScorer",
+    "SelectionRule",
     "Split",
     "TemporalSplits",
     "Trajectories",
+    "audition",
     "backtest",
     "brier_score",
     "capacity_report",
+    "compare",
+    "compare_lists",
     "contact_comparison",
     "contact_trajectories",
+    "cross_validate",
+    "crosstabs",
+    "default_rules",
+    "error_analysis",
     "evaluate",
     "expected_calibration_error",
     "fairness_audit",
     "flags_from_scores",
+    "greater_is_better",
     "lead_time",
     "lift_at_k",
+    "list_churn",
     "log_loss",
+    "logistic_baseline",
     "long_scores",
+    "mitigate",
     "platform_outcomes",
     "pr_auc",
     "pr_curve",
@@ -100,4 +158,5 @@ __all__ = [
     "roc_curve",
     "term_outcomes",
     "to_json_safe",
+    "top_k",
 ]

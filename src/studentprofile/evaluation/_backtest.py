@@ -822,7 +822,7 @@ def backtest(
 
     ``docs/evaluation.md`` and ``examples/oulad_backtest.py`` show a real one.
     """
-    from studentprofile.labels import _end_of_observation, check_grid, make_labels
+    from studentprofile.labels import _end_of_observation, _labels, check_grid
 
     if not isinstance(tables, EventTables):
         raise SchemaError(
@@ -880,24 +880,24 @@ def backtest(
         te = te[test_ok[te]]
         y_tr = np.zeros(0)
         if len(tr):
-            y_tr = make_labels(
+            y_tr = _labels(  # no DataQualityWarning per split: degenerate splits raise below
                 tables,
                 grid.iloc[tr],
                 outcome=outcome,
                 horizon=horizon,
                 observed_until=window.label_cutoff,
-            ).to_numpy()
+            )[0].to_numpy()
         keep = ~np.isnan(y_tr)
         tr, y_tr = tr[keep], y_tr[keep]
         y_te = np.zeros(0)
         if len(te):
-            y_te = make_labels(
+            y_te = _labels(
                 tables,
                 grid.iloc[te],
                 outcome=outcome,
                 horizon=horizon,
                 observed_until=end,
-            ).to_numpy(copy=True)
+            )[0].to_numpy(copy=True)
             # a window that runs past the end of observation is unknown even when an outcome
             # was seen in it: keeping only those positives would inflate the prevalence
             y_te[as_of_days[te] + horizon > end_days] = np.nan

@@ -312,6 +312,16 @@ class Explanations:
                 f".for_class({(self.classes or [''])[0]!r})",
             )
 
+    def _outcome(self) -> str:
+        """Name the explained outcome: a text class by its name, a 0/1 class "the outcome".
+
+        Axis labels used to say "log-odds of 1", which names a code, not an outcome.
+        """
+        c = self.output_class
+        if isinstance(c, str) and c.strip():
+            return c
+        return "the outcome"
+
     def _target(self) -> str:
         if self.classes is not None and len(self.classes) > 2:
             return f"the estimated chance of {self.output_class}"
@@ -369,7 +379,9 @@ class Explanations:
         Parameters
         ----------
         top : int, default 3
-            Most reasons per student (fewer when fewer features contributed).
+            Most reasons per student (fewer when fewer features contributed). A feature whose
+            value reads the same as its reference ("most common GP" for a student at GP) is
+            never a reason: the next feature is cited instead.
         allow : iterable of str, default ()
             Sensitive (well-being) or audit features to let into the reasons, by name. Without
             this they never appear (they still count in ``values`` and the sums).
@@ -560,7 +572,7 @@ class Explanations:
             path,
             max_display=max_display,
             title=title,
-            xlabel=f"raw score (log-odds of {self.output_class})",
+            xlabel=f"risk of {self._outcome()}, log-odds",
         )
 
     def plot_summary(self, path: Any, *, kind: str = "beeswarm", max_display: int = 15) -> Path:
@@ -587,5 +599,5 @@ class Explanations:
             path,
             kind=kind,
             max_display=max_display,
-            xlabel=f"SHAP value (log-odds of {self.output_class})",
+            xlabel=f"SHAP value: push on the risk of {self._outcome()} (log-odds)",
         )

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from studentprofile._files import atomic_write
 from studentprofile.errors import ConfigError, DependencyError
 from studentprofile.features._info import FeatureInfo
 
@@ -20,6 +21,12 @@ __all__ = ["plot_summary", "plot_waterfall"]
 
 _RED = "#d62728"
 _BLUE = "#1f77b4"
+_PURPLE = "#9467bd"
+#: The colour of a missing feature value, and only of that: the value map below runs from blue
+#: through purple to red and holds no grey (coolwarm, used before, is grey in the middle, so
+#: mid-range values and category codes looked missing).
+MISSING_COLOUR = "0.7"
+_VALUE_COLOURS = (_BLUE, _PURPLE, _RED)
 
 
 def _figure(width: float, height: float) -> Any:
@@ -45,11 +52,16 @@ def _save(fig: Any, path: Any) -> Path:
             "plots are saved as PNG files", key="path", arrived=repr(str(path)),
             hint="give a path ending in .png",
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    fig.savefig(tmp, format="png", bbox_inches="tight")
-    tmp.replace(target)
+    # the package's one atomic writer: unique O_EXCL temp file in the folder, fsync, rename
+    with atomic_write(target, "wb") as fh:
+        fig.savefig(fh, format="png", bbox_inches="tight")
     return target
+
+
+def _value_cmap() -> Any:
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("studentprofile_value", list(_VALUE_COLOURS))
 
 
 def _label(info: FeatureInfo, value: Any = None, with_value: bool = False) -> str:
@@ -147,9 +159,16 @@ def _swarm_offsets(x: np.ndarray, nbins: int = 80, width: float = 0.4) -> np.nda
 
 
 def _colour_values(col: pd.Series) -> np.ndarray:
+    """Position of each value on the colour map, 0 (low) .. 1 (high); NaN only when missing.
+
+    Numbers: clipped between the 5th and 95th percentiles. Categories: their level's place in
+    the level order (first level 0, last 1), so every level has a colour and none is grey.
+    """
     if isinstance(col.dtype, pd.CategoricalDtype):
         v = col.cat.codes.to_numpy().astype("float64")
         v[v < 0] = np.nan
+        n_levels = len(col.cat.categories)
+        return v / (n_levels - 1) if n_levels > 1 else np.where(np.isfinite(v), 0.5, np.nan)
     else:
         v = col.to_numpy(dtype="float64", na_value=np.nan)
     finite = v[np.isfinite(v)]
@@ -171,10 +190,28 @@ def plot_summary(
     *,
     kind: str = "beeswarm",
     max_display: int = 15,
-    xlabel: str = "SHAP value (log-odds)",
+    xlabel: str = "SHAP value (change in the log-odds of the outcome)",
     feature_names: Sequence[str] | None = None,
 ) -> Path:
     """Plot a population summary: a beeswarm of SHAP values, or bars of mean |SHAP| per feature."""
+    fig = summary_figure(
+        values, data, infos, kind=kind, max_display=max_display, xlabel=xlabel,
+        feature_names=feature_names,
+    )
+    return _save(fig, path)
+
+
+def summary_figure(
+    values: np.ndarray,
+    data: pd.DataFrame,
+    infos: Mapping[str, FeatureInfo],
+    *,
+    kind: str = "beeswarm",
+    max_display: int = 15,
+    xlabel: str = "SHAP value (change in the log-odds of the outcome)",
+    feature_names: Sequence[str] | None = None,
+) -> Any:
+    """Draw :func:`plot_summary`'s figure (a matplotlib ``Figure`` on the Agg canvas)."""
     if kind not in ("beeswarm", "bar"):
         raise ConfigError(
             "kind must be 'beeswarm' or 'bar'", key="kind", arrived=repr(kind)
@@ -192,9 +229,7 @@ def plot_summary(
             ax.text(v, yi, f" {v:.3f}", va="center", fontsize=8)
         ax.set_xlabel(f"mean |{xlabel}|")
     else:
-        from matplotlib import colormaps
-
-        cmap = colormaps["coolwarm"]
+        cmap = _value_cmap()
         scatter = None
         for yi, j in zip(y, order, strict=True):
             x = values[:, j]
@@ -202,7 +237,9 @@ def plot_summary(
             off = _swarm_offsets(x)
             missing = ~np.isfinite(colour)
             if missing.any():
-                ax.scatter(x[missing], yi + off[missing], s=6, c="0.7", linewidths=0)
+                ax.scatter(
+                    x[missing], yi + off[missing], s=6, c=MISSING_COLOUR, linewidths=0
+                )
             scatter = ax.scatter(
                 x[~missing],
                 yi + off[~missing],
@@ -218,8 +255,10 @@ def plot_summary(
         if scatter is not None:
             bar = fig.colorbar(scatter, ax=ax, ticks=[0, 1], aspect=40, pad=0.02)
             bar.set_ticklabels(["low", "high"])
-            bar.set_label("feature value (grey: missing)", fontsize=8)
+            bar.set_label(
+                "feature value (categories in level order; grey: missing)", fontsize=8
+            )
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
-    return _save(fig, path)
+    return fig

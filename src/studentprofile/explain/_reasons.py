@@ -6,7 +6,8 @@ and how to format its values), never from the column name, and reads
     "<Phrase> was <value> (cohort median <median>); this raised the risk estimate."
 
 Features whose ``sensitivity`` is ``"sensitive"`` (well-being) or ``"audit"`` (protected
-attributes) are left out unless the caller names them in ``allow``.
+attributes) are left out unless the caller names them in ``allow``, and so is a feature whose
+value reads the same as its reference (``"School was GP (most common GP)"`` is not a reason).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from studentprofile.features._info import FeatureInfo
 
 __all__ = [
     "DIRECTIONS",
+    "at_reference",
     "display_value",
     "eligible_features",
     "reason_sentence",
@@ -140,6 +142,33 @@ def display_value(info: FeatureInfo, value: Any) -> Any:
     return value
 
 
+def at_reference(info: FeatureInfo, value: Any, reference: Any) -> bool:
+    """Tell whether a student's value reads the same as the reference (median or usual level).
+
+    Such a feature still has a SHAP value (it is measured against the average over the
+    training data, not against the median), but "School was GP (most common GP); this lowered
+    the risk estimate" tells an advisor nothing about the student, so reasons pass it over and
+    cite the next feature. Values are compared as a person reads them (formatted), so 0.604
+    and 0.6 shown as "60%" both count as the reference "60%". A missing value is never at the
+    reference.
+
+    Examples
+    --------
+    >>> from studentprofile.features._info import FeatureInfo
+    >>> info = FeatureInfo(name="school", family="static", kind="school", aggregate="value",
+    ...                    window="static", phrase="school", unit="category")
+    >>> at_reference(info, "GP", "GP"), at_reference(info, "MS", "GP")
+    (True, False)
+    >>> at_reference(info, None, None)
+    False
+    """
+    if value is None or reference is None:
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return info.format_value(value) == info.format_value(reference)
+
+
 def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
         v = v.item()
@@ -178,8 +207,9 @@ def top_reasons(
     elif direction == "lowered":
         score[values >= 0] = 0.0
     k = min(int(top), len(names))
-    # order by |contribution| descending, ties by column order (stable)
-    order = np.argsort(-score, axis=1, kind="stable")[:, :k]
+    # order by |contribution| descending, ties by column order (stable); every column is
+    # ranked because a feature at its reference value is passed over (see below)
+    order = np.argsort(-score, axis=1, kind="stable")
     categorical = {
         c: isinstance(data[c].dtype, pd.CategoricalDtype) for c in names
     }
@@ -188,12 +218,14 @@ def top_reasons(
     for i in range(values.shape[0]):
         rows: list[dict[str, Any]] = []
         for j in order[i]:
-            if score[i, j] <= 0:
+            if score[i, j] <= 0 or len(rows) == k:
                 break
             name = names[j]
             info = infos[name]
             value = display_value(info, _plain(columns[name][i]))
             ref = display_value(info, _plain(reference.get(name)))
+            if at_reference(info, value, ref):
+                continue
             contribution = float(values[i, j])
             rows.append(
                 {

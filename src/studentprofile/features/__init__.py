@@ -12,7 +12,13 @@ True
 
 from studentprofile.features._builder import FeatureBuilder
 from studentprofile.features._grid import make_grid
-from studentprofile.features._info import SENSITIVITY_LEVELS, FeatureInfo, infer_feature_infos
+from studentprofile.features._info import (
+    FEATURE_INFO_ATTR,
+    SENSITIVITY_LEVELS,
+    FeatureInfo,
+    attached_feature_infos,
+    infer_feature_infos,
+)
 from studentprofile.features._presets import (
     EDUCATION_DIMENSIONS,
     SCORE_KINDS,
@@ -22,6 +28,7 @@ from studentprofile.features._presets import (
     participation_features,
     wellbeing_features,
 )
+from studentprofile.features._snapshot import snapshot_matrix
 from studentprofile.features._spec import (
     AGGREGATES,
     MISSING_RULES,
@@ -35,6 +42,7 @@ from studentprofile.features._spec import (
 __all__ = [
     "AGGREGATES",
     "EDUCATION_DIMENSIONS",
+    "FEATURE_INFO_ATTR",
     "MISSING_RULES",
     "SCORE_KINDS",
     "SENSITIVITY_LEVELS",
@@ -45,11 +53,13 @@ __all__ = [
     "FeatureSpec",
     "StaticFeatures",
     "academic_features",
+    "attached_feature_infos",
     "behavioral_features",
     "infer_feature_infos",
     "make_grid",
     "oulad_features",
     "participation_features",
+    "snapshot_matrix",
     "wellbeing_features",
     "window_label",
 ]

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from studentprofile.errors import ConfigError, NotFittedError, SchemaError
 from studentprofile.features import _kernels as K
-from studentprofile.features._info import FeatureInfo
+from studentprofile.features._info import FEATURE_INFO_ATTR, FeatureInfo
 from studentprofile.features._layout import (
     NS_PER_DAY,
     PARALLEL_MIN,
@@ -30,6 +31,10 @@ from studentprofile.labels import check_grid
 from studentprofile.tables import STUDENT_TIME_COLUMNS, EventTables
 
 logger = logging.getLogger(__name__)
+
+
+class _NotFittedError(NotFittedError, _SklearnNotFittedError):
+    """Our NotFittedError that is also scikit-learn's, so both ``except`` clauses catch it."""
 
 __all__ = ["FeatureBuilder"]
 
@@ -118,7 +123,7 @@ class FeatureBuilder:
     >>> spec = FeatureSpec([EventFeatures("class_attendance", aggregates=["mean", "count"],
     ...                                   windows=[7], mean_phrase="class attendance rate")])
     >>> grid = pd.DataFrame({"student_id": ["ana", "ben"], "as_of": [6.0, 6.0]})
-    >>> builder = FeatureBuilder(spec)
+    >>> builder = FeatureBuilder(spec).fit(tables)
     >>> builder.transform(tables, grid)
                      class_attendance_mean_7d  class_attendance_count_7d
     student_id as_of
@@ -163,9 +168,10 @@ class FeatureBuilder:
 
     def _check_fitted(self) -> None:
         if "_fitted" not in self.__dict__:
-            raise NotFittedError(
-                "this FeatureBuilder is not fitted yet",
-                hint="call fit(tables) or transform(tables, grid) first",
+            raise _NotFittedError(
+                "This FeatureBuilder instance is not fitted yet",
+                hint="call builder.fit(tables) first (e.g. on the training tables), or "
+                "builder.fit_transform(tables, grid)",
             )
 
     def _spec(self) -> FeatureSpec:
@@ -284,8 +290,9 @@ class FeatureBuilder:
     def transform(self, tables: EventTables, grid: pd.DataFrame) -> pd.DataFrame:
         """Build the feature matrix for every row of ``grid``.
 
-        On first use an unfitted builder fits itself to ``tables`` (see :meth:`fit`); later calls
-        return the same columns, whatever tables they get.
+        The builder must be fitted first (:meth:`fit` or :meth:`fit_transform`), as a
+        scikit-learn transformer must: the columns and static categories are fixed by ``fit``,
+        and every call returns the same columns, whatever tables it gets.
 
         Parameters
         ----------
@@ -298,17 +305,20 @@ class FeatureBuilder:
         -------
         DataFrame
             Indexed by (``student_id``, ``as_of``) in grid row order, one float64 column per
-            feature, named as in ``feature_names_out_``.
+            feature, named as in ``feature_names_out_``. ``X.attrs["feature_info"]`` holds each
+            column's :class:`FeatureInfo` (as ``to_dict()``), so ``RiskModel().fit(X, y)`` words
+            reasons with the builder's phrases without a ``feature_info=`` keyword.
 
         Raises
         ------
+        NotFittedError
+            The builder was not fitted (also scikit-learn's ``NotFittedError``).
         SchemaError
             A bad grid (see :func:`studentprofile.labels.check_grid`) or tables missing a column
             the spec needs.
         """
+        self._check_fitted()
         _require_tables(tables)
-        if "_fitted" not in self.__dict__:
-            self.fit(tables)
         fitted = self._fitted
         for e in fitted.entries.values():
             _check_requirements(tables, e)
@@ -342,6 +352,10 @@ class FeatureBuilder:
                              copy=False)
         if n_rows == 0:
             frame = frame.astype("float64")
+        # the matrix carries what its columns mean, so fit(X, y) and reasons find it
+        frame.attrs[FEATURE_INFO_ATTR] = {
+            c.name: c.info.to_dict() for c in columns if c.info is not None
+        }
         return frame
 
     def _event_columns(
@@ -773,6 +787,10 @@ def _static_info(e: StaticFeatures, plan: _StaticPlan, tables: EventTables) -> F
     col = plan.column
     sens = "audit" if col in tables.audit_attributes else "normal"
     extra: dict[str, Any] = {}
+    if sens == "audit":
+        # StaticFeatures(allow_audit=[col]) let it in by name: RiskModel keeps it as a feature
+        # (reasons still need reasons(allow=[col]))
+        extra["allowed_as_feature"] = True
     if plan.how == "category":
         unit = e.units.get(col, "category")
         extra["categories"] = [c if isinstance(c, str | int | float | bool) else str(c)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,33 @@ from studentprofile.tables._time import TimeKind, as_days, as_moment, days_delta
 __all__ = ["make_grid"]
 
 _PER = ("cohort", "enrolment", "enrollment")
+
+#: Warnings of the one release in which ``per``'s default moved from "cohort" to "enrolment".
+PER_DEFAULT_CHANGED = (
+    "make_grid's default per is now 'enrolment' (the default of the config's grid.per); "
+    "this grid differs from the 'cohort' grid earlier releases built by default. Pass "
+    "per='enrolment' to keep this grid and silence the warning, or per='cohort' for the old one"
+)
+PER_DEFAULT_NO_STARTS = (
+    "make_grid's default per is now 'enrolment' (the default of the config's grid.per), which "
+    "needs each student's term_start or entry_date; these tables have none, so the 'cohort' grid "
+    "was built as before. The next release raises instead: pass per='cohort'"
+)
+
+#: The most rows a grid may have (16 bytes a row: 16 GB); more is a mistake in start, end or every.
+MAX_GRID_ROWS = 10**9
+GRID_TOO_LARGE = "the grid would have {rows:,} rows, more than the {limit:,} allowed"
+
+
+def _check_size(rows: int, start: Any, end: Any, every: Any) -> None:
+    if rows > MAX_GRID_ROWS:
+        raise ConfigError(
+            GRID_TOO_LARGE.format(rows=rows, limit=MAX_GRID_ROWS),
+            key="every",
+            arrived=f"start={start!r}, end={end!r}, every={every!r}",
+            hint="check start and end (a wrong year?), make every larger, or build the grid for "
+            "fewer students at a time (students=...)",
+        )
 
 
 def _moment(value: Any, key: str, kind: TimeKind) -> float | int | None:
@@ -75,7 +103,7 @@ def make_grid(
     start: Any = None,
     end: Any = None,
     every: float | pd.Timedelta = 7,
-    per: str = "cohort",
+    per: str | None = None,
     students: Any = None,
 ) -> pd.DataFrame:
     """Build an as-of grid: every ``every`` days from a start to an end date, per student.
@@ -90,7 +118,11 @@ def make_grid(
         The last date is ``start + k * every <= end``.
     every : float or Timedelta, default 7
         Days between consecutive as-of dates (from one second to 100 years).
-    per : {"cohort", "enrolment"}, default "cohort"
+    per : {"enrolment", "cohort"}, default "enrolment"
+        The default is the config's (``grid.per``). It was ``"cohort"`` before this release:
+        left unset, a ``FutureWarning`` says when the grid differs from the old default's, and
+        tables without any ``term_start``/``entry_date`` still get the cohort grid (with a
+        ``FutureWarning``; the next release raises, as ``per="enrolment"`` does).
         ``"cohort"``: every student gets the same dates, from ``start`` (default: the earliest
         ``term_start``, else ``entry_date``, else midnight of the first event) to ``end``
         (default: the latest ``term_end``, else the latest ``known_at``).
@@ -126,7 +158,7 @@ def make_grid(
     ana     [0.0, 7.0, 14.0, 21.0]
     ben    [14.0, 21.0, 28.0]
     Name: as_of, dtype: object
-    >>> len(make_grid(t, start=0.0, end=14.0))  # per cohort: 3 dates x 2 students
+    >>> len(make_grid(t, start=0.0, end=14.0, per="cohort"))  # 3 dates x 2 students
     6
     """
     if not isinstance(tables, EventTables):
@@ -137,6 +169,8 @@ def make_grid(
             arrived=f"an object of type {type(tables).__name__}",
             hint="wrap the frames: EventTables(students=..., events=...)",
         )
+    if per is None:
+        return _default_per(tables, start=start, end=end, every=every, students=students)
     if per not in _PER:
         raise ConfigError(
             "per must be 'cohort' or 'enrolment'",
@@ -151,6 +185,9 @@ def make_grid(
     step: float | int = int(delta.astype(np.int64)) if kind == "datetime" else delta
     lo = _moment(start, "start", kind)
     hi = _moment(end, "end", kind)
+    if lo is not None and hi is not None and hi < lo:  # per enrolment too: not an empty grid
+        raise ConfigError("end must not be before start", key="end",
+                          arrived=f"start={start!r}, end={end!r}")
     st = tables.students
     pos = np.arange(len(st))
     if students is not None:
@@ -180,6 +217,7 @@ def make_grid(
             raise ConfigError("end must not be before start", key="end",
                               arrived=f"start={start!r}, end={end!r}")
         n_dates = int((b - a) // step) + 1
+        _check_size(n_dates * len(pos), start, end, every)
         dates = a + step * np.arange(n_dates)
         s_pos = np.repeat(pos, n_dates)
         as_of = np.tile(dates, len(pos))
@@ -220,7 +258,9 @@ def make_grid(
             k = -(-behind // step) if kind == "datetime" else np.ceil(behind / step)
             first = b0 + k * step
         ok = has_b & (e_all >= first)
-        counts = np.where(ok, (e_all - first) // step + 1, 0).astype(np.int64)
+        spans = np.where(ok, (e_all - first) // step + 1, 0)
+        _check_size(int(np.sum(spans, dtype=np.float64)), start, end, every)
+        counts = spans.astype(np.int64)
         s_pos = np.repeat(pos, counts)
         offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
         as_of = np.repeat(first, counts) + offs * step
@@ -232,3 +272,29 @@ def make_grid(
         {"student_id": st["student_id"].to_numpy()[s_pos], "as_of": values}
     )
     return check_grid(grid, tables)
+
+
+def _has_starts(tables: EventTables) -> bool:
+    """Whether any student has a start date (``per="enrolment"`` can build rows)."""
+    for name in ("term_start", "entry_date"):
+        c = _column(tables, name)
+        if c is not None and c[1].any():
+            return True
+    return False
+
+
+def _default_per(tables: EventTables, **kw: Any) -> pd.DataFrame:
+    """Build the grid of ``per``'s default, warning where the old default's grid differs."""
+    if not isinstance(tables, EventTables):
+        return make_grid(tables, per="enrolment", **kw)  # raises the type error
+    if not _has_starts(tables):
+        warnings.warn(PER_DEFAULT_NO_STARTS, FutureWarning, stacklevel=3)
+        return make_grid(tables, per="cohort", **kw)
+    grid = make_grid(tables, per="enrolment", **kw)
+    try:
+        old: pd.DataFrame | None = make_grid(tables, per="cohort", **kw)
+    except (ConfigError, SchemaError):
+        old = None
+    if old is None or not old.equals(grid):
+        warnings.warn(PER_DEFAULT_CHANGED, FutureWarning, stacklevel=3)
+    return grid

@@ -17,7 +17,18 @@ import pandas as pd
 
 from studentprofile.errors import ConfigError
 
-__all__ = ["SENSITIVITY_LEVELS", "FeatureInfo", "infer_feature_infos"]
+__all__ = [
+    "FEATURE_INFO_ATTR",
+    "SENSITIVITY_LEVELS",
+    "FeatureInfo",
+    "attached_feature_infos",
+    "infer_feature_infos",
+]
+
+#: The key under which a feature matrix carries its feature infos in ``X.attrs``: a dict of
+#: column name -> :meth:`FeatureInfo.to_dict` (JSON-ready, so the frame still writes to Parquet).
+#: pandas keeps ``attrs`` through the usual slicing (``X[mask]``, ``X.tail(5)``, ``X.loc[...]``).
+FEATURE_INFO_ATTR = "feature_info"
 
 Sensitivity = Literal["normal", "sensitive", "audit"]
 
@@ -183,6 +194,76 @@ class FeatureInfo:
         return cls(**dict(data))
 
 
+def attached_feature_infos(X: Any) -> dict[str, FeatureInfo]:
+    """Return the feature infos a matrix carries in ``X.attrs["feature_info"]`` (else ``{}``).
+
+    :class:`~studentprofile.features.FeatureBuilder` attaches them, so ``RiskModel().fit(X, y)``
+    and explanations word reasons with the builder's phrases without a ``feature_info=``
+    keyword. Entries may be :class:`FeatureInfo` records or their ``to_dict()`` form.
+
+    Parameters
+    ----------
+    X : DataFrame or any object
+        A feature matrix.
+
+    Returns
+    -------
+    dict
+        Column name -> FeatureInfo, for the entries naming a column of ``X``.
+
+    Raises
+    ------
+    ConfigError
+        ``X.attrs["feature_info"]`` is not a mapping of names to feature infos.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"att_30d": [0.9, 0.5]})
+    >>> X.attrs["feature_info"] = {"att_30d": FeatureInfo(
+    ...     name="att_30d", family="behavioral", kind="class_attendance", aggregate="mean",
+    ...     window="30d", phrase="class attendance over the last 30 days").to_dict()}
+    >>> attached_feature_infos(X.tail(1))["att_30d"].phrase
+    'class attendance over the last 30 days'
+    """
+    attrs = getattr(X, "attrs", None)
+    if not isinstance(attrs, Mapping) or attrs.get(FEATURE_INFO_ATTR) is None:
+        return {}
+    raw = attrs[FEATURE_INFO_ATTR]
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f'X.attrs["{FEATURE_INFO_ATTR}"] must map column names to feature infos',
+            key=f"X.attrs[{FEATURE_INFO_ATTR!r}]",
+            arrived=f"{type(raw).__name__}",
+            hint=f'delete it (del X.attrs["{FEATURE_INFO_ATTR}"]) or pass feature_info=',
+        )
+    columns = {str(c) for c in getattr(X, "columns", [])}
+    out: dict[str, FeatureInfo] = {}
+    for name, entry in raw.items():
+        if str(name) not in columns:
+            continue
+        if isinstance(entry, FeatureInfo):
+            out[str(name)] = entry
+        elif isinstance(entry, Mapping):
+            try:
+                out[str(name)] = FeatureInfo.from_dict(entry)
+            except (ConfigError, TypeError) as exc:
+                raise ConfigError(
+                    f'X.attrs["{FEATURE_INFO_ATTR}"][{name!r}] is not a feature info',
+                    key=f"X.attrs[{FEATURE_INFO_ATTR!r}]",
+                    arrived=repr(dict(entry))[:200],
+                    hint="use FeatureInfo(...).to_dict(), or delete the entry",
+                ) from exc
+        else:
+            raise ConfigError(
+                f'X.attrs["{FEATURE_INFO_ATTR}"][{name!r}] is not a feature info',
+                key=f"X.attrs[{FEATURE_INFO_ATTR!r}]",
+                arrived=f"{type(entry).__name__}",
+                hint="use FeatureInfo(...).to_dict(), or delete the entry",
+            )
+    return out
+
+
 def _humanise(name: str) -> str:
     return str(name).replace("_", " ").strip()
 
@@ -200,7 +281,9 @@ def infer_feature_infos(
     X : DataFrame
         A feature matrix.
     known : mapping or iterable of FeatureInfo, optional
-        Records to use where they exist (e.g. ``builder.feature_info_``).
+        Records to use where they exist (e.g. ``builder.feature_info_``); they take precedence
+        over the records ``X`` carries in ``X.attrs["feature_info"]`` (see
+        :func:`attached_feature_infos`), which are used for the other columns.
     audit_attributes : iterable of str, default ()
         Columns to mark ``sensitivity="audit"``.
 
@@ -217,12 +300,13 @@ def infer_feature_infos(
     >>> infos["credits"].phrase, infos["gender"].sensitivity
     ('credits', 'audit')
     """
+    known_map: dict[str, FeatureInfo] = attached_feature_infos(X)
     if known is None:
-        known_map: dict[str, FeatureInfo] = {}
+        pass
     elif isinstance(known, Mapping):
-        known_map = dict(known)
+        known_map.update(known)
     else:
-        known_map = {info.name: info for info in known}
+        known_map.update({info.name: info for info in known})
     audit = set(audit_attributes)
     out: dict[str, FeatureInfo] = {}
     for col in X.columns:

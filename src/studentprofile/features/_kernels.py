@@ -422,6 +422,57 @@ def _two_sum(s: float, c: float, x: float) -> tuple[float, float]:
     return t, c
 
 
+# Sums of huge values (1e308) overflow although their mean or spread is finite. The sums below
+# switch, on the first overflow, to units of 2**540: scaling by a power of two is exact, and
+# in those units n values or squared deviations of any finite size cannot overflow. Values
+# so small that they vanish in those units are below the rounding of a sum that overflowed.
+_DOWN = 2.0 ** -540
+_UP = 2.0 ** 540
+#: Cohort statistics work in units of 2**540 when a value exceeds this (squares then cannot
+#: overflow in the usual units).
+_BIG = 2.0 ** 480
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_big(s: float, c: float, big: bool, x: float) -> tuple[float, float, bool]:
+    # add x to a compensated sum that moves to units of 2**540 when it would overflow
+    if not big:
+        t, c2 = _two_sum(s, c, x)
+        if np.isfinite(t) or not (np.isfinite(s) and np.isfinite(x)):
+            return t, c2, False  # finite, or a genuine inf / NaN among the values
+        s = s * _DOWN
+        c = c * _DOWN
+    t, c = _two_sum(s, c, x * _DOWN)
+    return t, c, True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _big_value(s: float, c: float, big: bool) -> float:
+    # the value of a sum kept by _add_big, in the usual units (inf when it truly overflows)
+    return _total(s, c) * _UP if big else _total(s, c)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_dev(d1: float, d1c: float, d2: float, d2c: float, big: bool, x: float, shift: float
+             ) -> tuple[float, float, float, float, bool]:
+    # add x - shift and its square to compensated sums; on overflow move to units of 2**540
+    # (squares: 2**1080) so the spread of finite values stays finite
+    if not big:
+        d = x - shift
+        n1, c1 = _two_sum(d1, d1c, d)
+        n2, c2 = _two_sum(d2, d2c, d * d)
+        if np.isfinite(n2) or not (np.isfinite(x) and np.isfinite(shift) and np.isfinite(d2)):
+            return n1, c1, n2, c2, False
+        d1 = d1 * _DOWN
+        d1c = d1c * _DOWN
+        d2 = d2 * _DOWN * _DOWN
+        d2c = d2c * _DOWN * _DOWN
+    ds = x * _DOWN - shift * _DOWN
+    d1, d1c = _two_sum(d1, d1c, ds)
+    d2, d2c = _two_sum(d2, d2c, ds * ds)
+    return d1, d1c, d2, d2c, True
+
+
 # ------------------------------------------------------------------------ windowed aggregates
 @njit(cache=True, nogil=True)
 def _clock_stats(
@@ -552,6 +603,7 @@ def _features_one(
         nv = 0
         total = 0.0
         comp = 0.0
+        tbig = False
         vmin = np.inf
         vmax = -np.inf
         first = np.nan
@@ -564,14 +616,17 @@ def _features_one(
         d1c = 0.0
         d2 = 0.0
         d2c = 0.0
+        dbig = False
         s_mx = 0.0
         s_my = 0.0
         s_cxy = 0.0
         s_m2x = 0.0
         sv = 0.0
         svc = 0.0
+        svbig = False
         sm = 0.0
         smc = 0.0
+        smbig = False
         ns = 0
         i = hi - 1
         for pos in range(n_valid):
@@ -594,13 +649,11 @@ def _features_one(
                             shift = x
                         first = x
                         nv += 1
-                        total, comp = _two_sum(total, comp, x)
+                        total, comp, tbig = _add_big(total, comp, tbig, x)
                         vmin = min(vmin, x)
                         vmax = max(vmax, x)
                         if need_std:
-                            d = x - shift
-                            d1, d1c = _two_sum(d1, d1c, d)
-                            d2, d2c = _two_sum(d2, d2c, d * d)
+                            d1, d1c, d2, d2c, dbig = _add_dev(d1, d1c, d2, d2c, dbig, x, shift)
                         if need_slope:
                             xt = (ti - a) / day
                             dx = xt - s_mx
@@ -611,15 +664,20 @@ def _features_one(
                         if need_share:
                             mxi = mx[i]
                             if mxi == mxi:
-                                sv, svc = _two_sum(sv, svc, x)
-                                sm, smc = _two_sum(sm, smc, mxi)
+                                sv, svc, svbig = _add_big(sv, svc, svbig, x)
+                                sm, smc, smbig = _add_big(sm, smc, smbig, mxi)
                                 ns += 1
                 i -= 1
             # snapshot for the window that starts at `stop`
             w = order[pos]
             res[AGG_COUNT] = n
-            res[AGG_SUM] = _total(total, comp)
-            res[AGG_MEAN] = _total(total, comp) / nv if nv > 0 else np.nan
+            res[AGG_SUM] = _big_value(total, comp, tbig)
+            if nv == 0:
+                res[AGG_MEAN] = np.nan
+            elif tbig:  # divide in the scaled units, then scale back: finite if the mean is
+                res[AGG_MEAN] = _total(total, comp) / nv * _UP
+            else:
+                res[AGG_MEAN] = _total(total, comp) / nv
             res[AGG_MIN] = vmin if nv > 0 else np.nan
             res[AGG_MAX] = vmax if nv > 0 else np.nan
             res[AGG_FIRST] = first
@@ -630,13 +688,21 @@ def _features_one(
                 dd = _total(d1, d1c)
                 var = (_total(d2, d2c) - dd * dd / nv) / (nv - 1)
                 if var > 0.0:
-                    res[AGG_STD] = np.sqrt(var)
+                    res[AGG_STD] = np.sqrt(var) * _UP if dbig else np.sqrt(var)
                 else:  # rounding below zero -> 0; an infinite value makes it undefined
                     res[AGG_STD] = 0.0 if (var == var and np.isfinite(dd)) else np.nan
             else:
                 res[AGG_STD] = np.nan
             res[AGG_SLOPE] = s_cxy / s_m2x if (nv >= 2 and s_m2x > 0.0) else np.nan
-            res[AGG_SHARE] = _total(sv, svc) / _total(sm, smc) if ns > 0 else np.nan
+            if ns > 0:
+                share = _total(sv, svc) / _total(sm, smc)
+                if svbig and not smbig:
+                    share = share * _UP
+                elif smbig and not svbig:
+                    share = share * _DOWN
+                res[AGG_SHARE] = share
+            else:
+                res[AGG_SHARE] = np.nan
             if n > 0:
                 tail = a - last_t
                 res[AGG_DAYS_SINCE_LAST] = tail / day
@@ -731,11 +797,19 @@ def _cohort_one(seg_offsets: np.ndarray, order: np.ndarray, x: np.ndarray, mode:
             vals[p] = xi
             p += 1
     vals = np.sort(vals)
+    # huge finite values: work in units of 2**540 (exact scaling) so sums and squares of
+    # values whose mean and spread are finite cannot overflow
+    scale = 1.0
+    if nv > 0:
+        top = max(abs(vals[0]), abs(vals[nv - 1]))
+        if np.isfinite(top) and top > _BIG:
+            scale = _DOWN
     s = 0.0
     c = 0.0
     for j in range(nv):
-        s, c = _two_sum(s, c, vals[j])
-    mean = _total(s, c) / nv if nv > 0 else np.nan
+        s, c = _two_sum(s, c, vals[j] * scale)
+    mean_s = _total(s, c) / nv if nv > 0 else np.nan  # in scaled units
+    mean = mean_s / scale
     if mode == COHORT_MEAN:
         for i in range(a, b):
             out[order[i]] = mean
@@ -743,22 +817,22 @@ def _cohort_one(seg_offsets: np.ndarray, order: np.ndarray, x: np.ndarray, mode:
     if mode == COHORT_RATIO:
         for i in range(a, b):
             xi = x[order[i]]
-            out[order[i]] = xi / mean if (nv > 0 and mean != 0.0) else np.nan
+            out[order[i]] = xi * scale / mean_s if (nv > 0 and mean_s != 0.0) else np.nan
         return
     if mode == COHORT_ZSCORE:
         ss = 0.0
         for j in range(nv):
-            d = vals[j] - mean
+            d = vals[j] * scale - mean_s
             ss += d * d
-        sd = np.sqrt(ss / (nv - 1)) if nv >= 2 else np.nan
+        sd_s = np.sqrt(ss / (nv - 1)) if nv >= 2 else np.nan
         for i in range(a, b):
             xi = x[order[i]]
             if xi != xi or nv < 2:
                 out[order[i]] = np.nan
-            elif sd != sd:  # undefined spread (an infinite value)
+            elif sd_s != sd_s:  # undefined spread (an infinite value)
                 out[order[i]] = np.nan
-            elif sd > 0.0:
-                out[order[i]] = (xi - mean) / sd
+            elif sd_s > 0.0:
+                out[order[i]] = (xi * scale - mean_s) / sd_s
             else:
                 out[order[i]] = 0.0
         return

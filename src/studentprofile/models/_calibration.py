@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,6 +116,31 @@ def _fit_isotonic(f: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarr
     )
 
 
+def _positional(
+    args: tuple[Any, ...], method: Any, n_classes: Any, params: Any
+) -> tuple[Any, Any, Any]:
+    """Map the deprecated positional form ``Calibrator(method, n_classes, params)``."""
+    names = ("method", "n_classes", "params")
+    if len(args) > len(names):
+        raise TypeError(
+            f"Calibrator() takes at most {len(names)} arguments ({len(args)} given)"
+        )
+    warnings.warn(
+        "Calibrator(method, n_classes, params) with positional arguments is deprecated and "
+        "will stop working in the next release; pass them by name: "
+        "Calibrator(method=..., n_classes=..., params=...)",
+        FutureWarning,
+        stacklevel=3,
+    )
+    given = {"method": method, "n_classes": n_classes, "params": params}
+    for name, value in zip(names, args, strict=False):
+        default = () if name == "params" else None
+        if given[name] is not default and given[name] != default:
+            raise TypeError(f"Calibrator() got multiple values for argument {name!r}")
+        given[name] = value
+    return given["method"], given["n_classes"], given["params"]
+
+
 class Calibrator:
     """Map raw scores to calibrated probabilities; numpy only, JSON-serialisable.
 
@@ -142,14 +168,24 @@ class Calibrator:
     >>> cal.transform(np.array([0.0, 2.0])).round(3)
     array([[0.5  , 0.5  ],
            [0.119, 0.881]])
-    >>> cal = Calibrator("sigmoid", 2, [{"a": 0.5, "b": -1.0}])
+    >>> cal = Calibrator(method="sigmoid", n_classes=2, params=[{"a": 0.5, "b": -1.0}])
     >>> cal.transform(np.array([2.0]))[:, 1]
     array([0.5])
     >>> Calibrator.from_dict(cal.to_dict()) == cal
     True
     """
 
-    def __init__(self, method: str, n_classes: int, params: Any = ()):
+    def __init__(
+        self,
+        *args: Any,
+        method: str | None = None,
+        n_classes: int | None = None,
+        params: Any = (),
+    ):
+        if args:
+            method, n_classes, params = _positional(args, method, n_classes, params)
+        if method is None or n_classes is None:
+            raise TypeError("Calibrator() needs the keyword arguments method= and n_classes=")
         if method not in CALIBRATION_METHODS:
             raise ConfigError(
                 f"calibration method must be one of {list(CALIBRATION_METHODS)!r}",
@@ -229,7 +265,7 @@ class Calibrator:
         -------
         Calibrator
         """
-        return cls("none", n_classes)
+        return cls(method="none", n_classes=n_classes)
 
     @classmethod
     def fit(
@@ -288,8 +324,8 @@ class Calibrator:
                 xs, ys = _fit_isotonic(f, t, w)
                 params.append({"x": xs.tolist(), "y": ys.tolist()})
             else:
-                cls(method, n_classes)  # raises the ConfigError for an unknown method
-        return cls(method, n_classes, params)
+                cls(method=method, n_classes=n_classes)  # the ConfigError for a bad method
+        return cls(method=method, n_classes=n_classes, params=params)
 
     # ------------------------------------------------------------------------------ predicting
     def transform(self, raw: np.ndarray) -> np.ndarray:
@@ -366,7 +402,11 @@ class Calibrator:
             When the dictionary is malformed.
         """
         try:
-            return cls(str(data["method"]), int(data["n_classes"]), list(data.get("params", [])))
+            return cls(
+                method=str(data["method"]),
+                n_classes=int(data["n_classes"]),
+                params=list(data.get("params", [])),
+            )
         except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise ModelIntegrityError(
                 "the calibration parameters are malformed",

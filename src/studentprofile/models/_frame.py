@@ -10,7 +10,8 @@ which LightGBM sends down the side its trees learnt for missing values. LightGBM
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import pandas as pd
 from studentprofile.errors import SchemaError
 
 __all__ = [
+    "ALIGN_MESSAGE",
     "apply_categories",
     "as_frame",
     "check_target",
@@ -26,6 +28,7 @@ __all__ = [
     "encode_matrix",
     "encode_numeric",
     "learn_categories",
+    "lgb_feature_names",
     "reference_values",
     "row_keys",
 ]
@@ -136,6 +139,42 @@ def as_frame(X: Any, *, table: str = "X") -> tuple[pd.DataFrame, bool]:
                 hint="turn them into numbers first (e.g. days since entry)",
             )
     return frame, named
+
+
+_LGB_SAFE = re.compile(r"[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*")
+
+
+def lgb_feature_name(name: str) -> str:
+    """Return the name LightGBM gets for a feature column: the name itself when plain.
+
+    LightGBM refuses JSON characters in feature names (``"``, ``,``, ``:``, ``{``, ...) and
+    turns spaces into ``_``, so ``a b`` and ``a_b`` collide. A plain name (ASCII letters and
+    digits, single underscores between them) is kept as it is, so the usual feature names read
+    the same in ``model.txt``; any other name becomes ``"__"`` followed by its characters, each
+    ASCII letter or digit as itself and any other character as ``_x<hex code>_``. Plain names
+    never start with ``_`` and the escaped body parses one way only, so two different names
+    never get the same LightGBM name. The readable names stay everywhere else (``X``'s
+    columns, ``feature_names_in_``, feature infos, explanations, reasons, ``metadata.json``).
+
+    Examples
+    --------
+    >>> lgb_feature_name("absences_30d")
+    'absences_30d'
+    >>> lgb_feature_name("a b"), lgb_feature_name("a_b"), lgb_feature_name("a__b")
+    ('__a_x20_b', 'a_b', '__a_x5f__x5f_b')
+    >>> lgb_feature_name('quiz "final": score')
+    '__quiz_x20__x22_final_x22__x3a__x20_score'
+    """
+    if _LGB_SAFE.fullmatch(name):
+        return name
+    return "__" + "".join(
+        c if c.isascii() and c.isalnum() else f"_x{ord(c):x}_" for c in name
+    )
+
+
+def lgb_feature_names(names: Iterable[Any]) -> list[str]:
+    """:func:`lgb_feature_name` of every column (distinct names stay distinct)."""
+    return [lgb_feature_name(str(n)) for n in names]
 
 
 def _is_text_dtype(dtype: Any) -> bool:
@@ -294,8 +333,14 @@ def encode_numeric(prepared: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def check_target(y: Any, X: pd.DataFrame) -> np.ndarray:
-    """Validate labels: 1-d, one per row, no missing values; return them as an array."""
+def check_target(y: Any, X: pd.DataFrame, *, index: pd.Index | None = None) -> np.ndarray:
+    """Validate labels: 1-d, one per row, no missing values; return them as an array.
+
+    ``index`` is the index of the ``X`` the caller passed when it was a pandas object (``None``
+    for an array): a pandas ``y`` must then carry exactly that index, whatever its type (a
+    ``RangeIndex`` included), because labels are matched to rows by position and a different
+    index means they were filtered, sorted or built apart from ``X``.
+    """
     if y is None:
         raise SchemaError(
             "RiskModel requires y to be passed, but the target y is None",
@@ -314,17 +359,14 @@ def check_target(y: Any, X: pd.DataFrame) -> np.ndarray:
             )
         y = y.iloc[:, 0]
     if isinstance(y, pd.Series):
-        if (
-            not isinstance(X.index, pd.RangeIndex)
-            and not isinstance(y.index, pd.RangeIndex)
-            and not y.index.equals(X.index)
-        ):
+        if index is not None and not _same_index(y.index, index):
             raise SchemaError(
-                "y's index must equal X's index (same rows, same order)",
+                ALIGN_MESSAGE,
                 table="y",
                 rule="aligned",
-                arrived=f"y index {y.index[:3].tolist()!r}..., X index {X.index[:3].tolist()!r}...",
-                hint="align them first, e.g. y = y.reindex(X.index)",
+                arrived=_index_difference(y.index, index),
+                hint="align them first: y = y.loc[X.index] (or X = X.loc[y.index]); pass "
+                "y.to_numpy() only if the rows are already in the same order",
             )
         arr: np.ndarray = np.asarray(y.to_numpy())
         missing = y.isna().to_numpy()
@@ -361,6 +403,38 @@ def check_target(y: Any, X: pd.DataFrame) -> np.ndarray:
             "y must be finite", table="y", rule="finite", arrived="inf in the labels"
         )
     return arr
+
+
+#: The rule a pandas ``y`` breaks when its index is not ``X``'s.
+ALIGN_MESSAGE = "y's index must equal X's index (same rows, same order)"
+
+
+def _same_index(a: pd.Index, b: pd.Index) -> bool:
+    return len(a) == len(b) and a.nlevels == b.nlevels and bool(a.equals(b))
+
+
+def _index_difference(y_index: pd.Index, x_index: pd.Index) -> str:
+    """Say where the two indexes part: their lengths, or the first differing position."""
+    if len(y_index) != len(x_index):
+        return (
+            f"y has {len(y_index):,} rows ({type(y_index).__name__}), X has {len(x_index):,} "
+            f"({type(x_index).__name__})"
+        )
+    if y_index.nlevels != x_index.nlevels:
+        return (
+            f"y's index has {y_index.nlevels} level(s) {list(y_index.names)!r}, X's has "
+            f"{x_index.nlevels} {list(x_index.names)!r}"
+        )
+    ya = y_index.to_numpy()
+    xa = x_index.to_numpy()
+    at = next((i for i in range(len(ya)) if not ya[i] == xa[i]), 0)
+    def plain(v: Any) -> Any:
+        return v.item() if isinstance(v, np.generic) else v
+
+    return (
+        f"row {at:,}: y's index has {plain(ya[at])!r}, X's has {plain(xa[at])!r} "
+        f"(y: {type(y_index).__name__}, X: {type(x_index).__name__})"
+    )
 
 
 def row_keys(X: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -16,6 +16,7 @@ the files can also rewrite the hashes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -30,7 +31,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from studentprofile._environment import package_versions
-from studentprofile.errors import ConfigError, ModelIntegrityError
+from studentprofile._files import atomic_write_bytes
+from studentprofile.errors import ConfigError, ModelIntegrityError, OutputError
+from studentprofile.models._frame import lgb_feature_names
+from studentprofile.models._lgb_text import parse_model_text
 
 if TYPE_CHECKING:
     from studentprofile.models._risk_model import RiskModel
@@ -114,24 +118,14 @@ def _metadata(model: RiskModel, fingerprints: Mapping[str, str] | None) -> dict[
 
 
 # ---------------------------------------------------------------------------------- saving
-def _write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 def _fsync_dir(path: Path) -> None:
-    try:
+    # durability of the directory swap; not every platform or file system can open a folder
+    with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def save_model(
@@ -177,21 +171,40 @@ def save_model(
     ).encode("ascii")
 
     parent = target.parent if str(target.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tag = f"{os.getpid()}-{uuid.uuid4().hex}"
     tmp = parent / f".{target.name}.tmp-{tag}"
     old = parent / f".{target.name}.old-{tag}"
-    tmp.mkdir()
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        # a new, private directory with a unique name: mkdir fails rather than follow anything
+        # planted at that name, and every file inside is created by the package's one atomic
+        # writer (O_EXCL temp file, fsync, rename)
+        tmp.mkdir(mode=0o777)
+    except OSError as exc:
+        raise OutputError(
+            f"{target}: the model directory could not be created",
+            arrived=f"{type(exc).__name__}: {exc}",
+            hint="save the model to a folder you can write to, on a disk with space",
+        ) from exc
     try:
         for name, data in payload.items():
-            _write(tmp / name, data)
+            atomic_write_bytes(tmp / name, data)
         _fsync_dir(tmp)
-        if target.exists():
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        try:
+            if target.exists():
+                os.replace(target, old)
+                os.replace(tmp, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, target)
+        except OSError as exc:
+            if old.exists() and not target.exists():
+                os.replace(old, target)  # put the previous model back
+            raise OutputError(
+                f"{target}: the model directory could not be put in place",
+                arrived=f"{type(exc).__name__}: {exc}",
+                hint="save the model to a folder you can write to",
+            ) from exc
         _fsync_dir(parent)
     finally:
         if tmp.exists():
@@ -288,6 +301,50 @@ def _check_format(path: Path, doc: Mapping[str, Any]) -> None:
         _fail(path, "format_version must be at least 1", arrived=repr(version))
 
 
+def _check_model_text(
+    path: Path, data: bytes, names: list[str], named: bool, n_classes: int, best: int
+) -> str:
+    """Check model.txt with the package's own reader before LightGBM sees it.
+
+    LightGBM trusts its text: a re-hashed file with a wrong array length, child index or
+    ``num_class`` aborts the interpreter inside LightGBM instead of raising. Every structural
+    rule of :func:`~studentprofile.models._lgb_text.parse_model_text` is checked first, then the
+    text is held against metadata.json: features, classes and iterations.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _fail(path, f"the model text is not UTF-8 ({exc})")
+    try:
+        parsed = parse_model_text(text)
+    except ModelIntegrityError as exc:
+        _fail(path, f"not a well-formed LightGBM model: {exc.message}", arrived=exc.arrived)
+    if parsed.num_features != len(names):
+        _fail(
+            path,
+            "the model's feature count differs from metadata.json",
+            arrived=f"{parsed.num_features} features, metadata.json lists {len(names)}",
+        )
+    # LightGBM holds the escaped, safe names (models._frame.lgb_feature_names); metadata the
+    # readable ones
+    if named and parsed.feature_names != lgb_feature_names(names):
+        _fail(path, "the model's feature names differ from metadata.json")
+    per_round = 1 if n_classes == 2 else n_classes
+    if parsed.num_class != per_round:
+        _fail(
+            path,
+            "the model's num_class does not fit the classes in metadata.json",
+            arrived=f"num_class={parsed.num_class} for {n_classes} classes",
+        )
+    if best < 1 or len(parsed.trees) != best * per_round:
+        _fail(
+            path,
+            "the model's tree count differs from metadata.json",
+            arrived=f"{len(parsed.trees)} trees, expected {best} iterations x {per_round}",
+        )
+    return text
+
+
 def load_model(path: Any) -> RiskModel:
     """Load and verify a model directory written by :func:`save_model`."""
     import lightgbm as lgb
@@ -349,21 +406,12 @@ def load_model(path: Any) -> RiskModel:
     if calibrator.n_classes != len(classes):
         _fail(meta_path, "the calibration does not match the number of classes")
 
+    model_path = root / MODEL_FILE
+    text = _check_model_text(model_path, data[MODEL_FILE], names, named, len(classes), best)
     try:
-        booster = lgb.Booster(model_str=data[MODEL_FILE].decode("utf-8"))
+        booster = lgb.Booster(model_str=text)
     except Exception as exc:  # LightGBM raises its own error type for a bad model text
-        _fail(root / MODEL_FILE, f"LightGBM cannot read the model ({exc})")
-    per_round = 1 if len(classes) == 2 else len(classes)
-    if booster.feature_name() != names and named:
-        _fail(root / MODEL_FILE, "the model's feature names differ from metadata.json")
-    if booster.num_feature() != len(names):
-        _fail(root / MODEL_FILE, "the model's feature count differs from metadata.json")
-    if booster.num_trees() != best * per_round:
-        _fail(
-            root / MODEL_FILE,
-            "the model's tree count differs from metadata.json",
-            arrived=f"{booster.num_trees()} trees, expected {best * per_round}",
-        )
+        _fail(model_path, f"LightGBM cannot read the model ({exc})")
 
     model.booster_ = booster
     model.calibrator_ = calibrator

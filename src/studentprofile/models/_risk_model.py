@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
+import difflib
+import functools
 import logging
 import math
 import numbers
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -14,13 +17,17 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-from studentprofile.errors import ConfigError, DependencyError, NotFittedError, SchemaError
+from studentprofile.errors import ConfigError, DataQualityWarning, NotFittedError, SchemaError
 from studentprofile.features._info import FeatureInfo, infer_feature_infos
 from studentprofile.models import _frame
 from studentprofile.models._calibration import CALIBRATION_METHODS, Calibrator
+from studentprofile.models._governance import detect_protected, names_param
 from studentprofile.models._split import HoldoutSplit, holdout_split
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type names only, never executed: the layering test allows them
+    from pathlib import Path
+
+    from studentprofile.compiled import CompiledScorer
     from studentprofile.explain import Explanations
 
 logger = logging.getLogger(__name__)
@@ -135,6 +142,18 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     lgb_params : dict or None, default None
         Further LightGBM parameters (e.g. ``{"max_bin": 63}``); the ones RiskModel manages
         (objective, seed, monotone constraints, ...) are refused.
+    audit_attributes : list of str or None, default None
+        Columns that are audit attributes (protected characteristics kept for fairness audits):
+        left out of the model's features. Columns whose name or values match a protected
+        characteristic (sex, gender, race, ethnicity, nationality, religion, disability, age,
+        marital status, pregnancy, sexual orientation; English, pinyin and Chinese; see
+        ``docs/models.md``) and columns whose ``FeatureInfo`` says ``sensitivity="audit"`` are
+        audit attributes too. Names that ``X`` does not have are ignored (a campus policy).
+    allow_features : list of str or None, default None
+        Audit attributes to keep as features anyway, by name (e.g. ``["age_band"]``). They
+        stay ``sensitivity="audit"``: reasons cite them only when ``reasons(allow=...)`` names
+        them. Columns a ``FeatureBuilder`` built with ``StaticFeatures(allow_audit=...)`` are
+        allowed already.
 
     Attributes
     ----------
@@ -161,6 +180,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         How the held-out slice was chosen (strategy, cutoff, row counts), no identifiers.
     training_info_ : dict
         Row, student and class counts, held-out metrics, LightGBM parameters: for the model card.
+    excluded_features_ : dict of str -> str
+        Columns of ``X`` left out of the features as audit attributes, with the reason (also
+        in ``training_info_["excluded_features"]`` and the saved model). ``predict`` and
+        ``explain`` accept ``X`` with or without them.
 
     Examples
     --------
@@ -201,6 +224,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         n_jobs: int = 1,
         lgb_params: Mapping[str, Any] | None = None,
+        audit_attributes: Sequence[str] | None = None,
+        allow_features: Sequence[str] | None = None,
     ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -222,6 +247,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.lgb_params = lgb_params
+        self.audit_attributes = audit_attributes
+        self.allow_features = allow_features
 
     # ------------------------------------------------------------------------------ sklearn
     def __sklearn_tags__(self) -> Any:
@@ -299,6 +326,21 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 key="class_weight",
                 arrived=repr(cw),
             )
+        if isinstance(cw, Mapping):
+            bad_w = {
+                c: w for c, w in cw.items()
+                if isinstance(w, bool | np.bool_)
+                or not isinstance(w, numbers.Real)
+                or not (math.isfinite(float(w)) and float(w) > 0)
+            }
+            if bad_w:
+                raise ConfigError(
+                    "a class weight must be a finite number above 0",
+                    key="class_weight",
+                    arrived=repr(bad_w),
+                    hint="e.g. {1: 5.0} weighs the risk class five times; leave a class out "
+                    "for weight 1, or use 'balanced'",
+                )
         mc = self.monotone_constraints
         if not (mc is None or mc == "auto" or isinstance(mc, Mapping)):
             raise ConfigError(
@@ -314,6 +356,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 key="categorical_features",
                 arrived=repr(cf),
             )
+        names_param(self.audit_attributes, "audit_attributes")
+        names_param(self.allow_features, "allow_features")
         if self.lgb_params is not None:
             if not isinstance(self.lgb_params, Mapping):
                 raise ConfigError(
@@ -321,7 +365,27 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                     key="lgb_params",
                     arrived=repr(self.lgb_params),
                 )
-            bad = sorted(set(self.lgb_params) & _RESERVED)
+            not_text = [k for k in self.lgb_params if not isinstance(k, str)]
+            if not_text:
+                raise ConfigError(
+                    "lgb_params keys must be LightGBM parameter names (text)",
+                    key="lgb_params",
+                    arrived=repr(not_text),
+                )
+            unknown = [k for k in self.lgb_params if k not in _lgb_parameter_names()]
+            if unknown and _lgb_parameter_names():
+                close = difflib.get_close_matches(unknown[0], sorted(_lgb_parameter_names()), 3)
+                raise ConfigError(
+                    "lgb_params names parameters LightGBM does not have (LightGBM would "
+                    "ignore them silently)",
+                    key=f"lgb_params.{unknown[0]}",
+                    arrived=repr(unknown),
+                    hint=(f"did you mean {close!r}? " if close else "")
+                    + "see https://lightgbm.readthedocs.io/en/latest/Parameters.html",
+                )
+            bad = sorted(
+                k for k in self.lgb_params if k in _RESERVED or _canonical(k) in _RESERVED
+            )
             if bad:
                 raise ConfigError(
                     "lgb_params may not set parameters RiskModel manages",
@@ -357,6 +421,36 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         params.update(dict(self.lgb_params or {}))
         return params
 
+    def _check_lgb_params(self, params: Mapping[str, Any], k: int, p: int) -> None:
+        """Let LightGBM read ``params`` on a tiny table; a refusal names the culprit.
+
+        LightGBM checks its parameters (types, ranges, a GPU device that is not there) only
+        when it builds a booster; this probe makes that happen before the real training, so a
+        bad ``lgb_params`` entry is a :class:`ConfigError` naming it, with LightGBM's message as
+        ``arrived``, never a raw ``LightGBMError`` from deep inside ``fit``.
+        """
+        user = dict(self.lgb_params or {})
+        if not user:
+            return
+        problem = _lgb_refusal(params, k, p)
+        if problem is None:
+            return
+        ours = {key: v for key, v in params.items() if key not in user}
+        culprits = [key for key in user if _lgb_refusal({**ours, key: user[key]}, k, p)]
+        culprit = culprits[0] if culprits else sorted(user)[0]
+        raise ConfigError(
+            f"LightGBM refused lgb_params[{culprit!r}] = {user[culprit]!r}",
+            key=f"lgb_params.{culprit}",
+            arrived=problem,
+            hint="fix or drop that parameter"
+            + (
+                " (device_type='gpu' or 'cuda' needs a LightGBM built with GPU support and a "
+                "GPU on this machine; the default 'cpu' always works)"
+                if _canonical(culprit) in ("device_type", "gpu_platform_id", "gpu_device_id")
+                else ""
+            ),
+        )
+
     # ------------------------------------------------------------------------------ fit
     def fit(
         self,
@@ -367,6 +461,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         feature_info: Mapping[str, FeatureInfo] | Iterable[FeatureInfo] | None = None,
         groups: Any = None,
         time: Any = None,
+        audit_attributes: Sequence[str] | None = None,
     ) -> RiskModel:
         """Fit the booster, stop early on a later, student-disjoint slice, calibrate on it.
 
@@ -385,6 +480,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             Student of each row, when ``X`` has no ``student_id`` index level.
         time : array-like of shape (n,), optional
             As-of time of each row, when ``X`` has no ``as_of`` index level.
+        audit_attributes : list of str, optional
+            More audit attributes for this fit (added to the constructor's); see the class
+            docstring. Audit attributes are left out of the features unless ``allow_features``
+            names them.
 
         Returns
         -------
@@ -394,18 +493,29 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         Raises
         ------
         SchemaError
-            Bad ``X`` or ``y`` (missing labels, one class, mismatched lengths, ...).
+            Bad ``X`` or ``y`` (missing labels, one class, mismatched lengths, ...), or no
+            feature left once the audit attributes are left out.
         ConfigError
             Bad parameters (unknown feature in ``monotone_constraints``, ...).
+
+        Warns
+        -----
+        DataQualityWarning
+            Once, naming the columns left out because their name or values look like a
+            protected characteristic (declared ones are left out without a warning).
         """
         self._check_params()
         frame, named = _frame.as_frame(X)
+        y_arr = _frame.check_target(
+            y, frame, index=X.index if isinstance(X, pd.DataFrame) else None
+        )
+        extra_audit = names_param(audit_attributes, "audit_attributes")
+        frame, infos, excluded = self._govern(frame, feature_info, extra_audit)
         n, p = frame.shape
         if n == 0:
             raise SchemaError(
                 "X must have at least one row", table="X", rule="non-empty", arrived="0 rows"
             )
-        y_arr = _frame.check_target(y, frame)
         try:
             classes, y_codes = np.unique(y_arr, return_inverse=True)
         except TypeError as exc:
@@ -435,7 +545,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         weights = self._row_weights(sample_weight, n)
 
         cat_extra: list[str] = [] if self.categorical_features == "auto" else [
-            str(c) for c in self.categorical_features
+            str(c) for c in self.categorical_features if str(c) not in excluded
         ]
         unknown = sorted(set(cat_extra) - set(frame.columns))
         if unknown:
@@ -445,7 +555,6 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 arrived=repr(unknown),
                 hint=f"X's columns are {list(frame.columns)[:20]!r}",
             )
-        infos = infer_feature_infos(frame, feature_info)
         # columns the feature builder already coded as categories (FeatureInfo.extra lists
         # the levels) stay categorical: a programme code is not a number
         cat_extra += [
@@ -464,6 +573,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         split, why_not = self._choose_split(n, student, when, y_codes, k)
 
         params = self._lgb_params(k)
+        self._check_lgb_params(params, k, p)
         if monotone is not None:
             params["monotone_constraints"] = monotone
         rounds = int(self.n_estimators)
@@ -529,7 +639,77 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             n, student, y_codes, classes, params, prepared, calibrator, metrics
         )
         self.training_info_["refit"] = refitted
+        self.training_info_["excluded_features"] = dict(excluded)
         return self
+
+    @property
+    def excluded_features_(self) -> dict[str, str]:
+        """Columns left out of the features as audit attributes, with the reason."""
+        self._check_fitted()
+        return dict(getattr(self, "training_info_", {}).get("excluded_features", {}))
+
+    def _govern(
+        self,
+        frame: pd.DataFrame,
+        feature_info: Mapping[str, FeatureInfo] | Iterable[FeatureInfo] | None,
+        extra_audit: Sequence[str],
+    ) -> tuple[pd.DataFrame, dict[str, FeatureInfo], dict[str, str]]:
+        """Leave audit attributes out of the features (see ``models/_governance.py``).
+
+        Returns the frame of features, their infos (allowed audit attributes marked
+        ``sensitivity="audit"``) and the excluded columns with the reason.
+        """
+        infos = infer_feature_infos(frame, feature_info)
+        declared = set(names_param(self.audit_attributes, "audit_attributes")) | set(extra_audit)
+        allowed = set(names_param(self.allow_features, "allow_features"))
+        excluded: dict[str, str] = {}
+        detected: list[str] = []
+        for name, info in infos.items():
+            builder_allowed = info.sensitivity == "audit" and bool(
+                info.extra.get("allowed_as_feature")
+            )
+            if name in declared:
+                why: str | None = "declared an audit attribute (audit_attributes)"
+            elif info.sensitivity == "audit":
+                why = "its FeatureInfo marks it an audit attribute (sensitivity='audit')"
+            else:
+                why = detect_protected(name, frame[name])
+                if why is not None and name not in allowed:
+                    detected.append(name)
+            if why is None:
+                continue
+            if name in allowed or builder_allowed:
+                if info.sensitivity != "audit":
+                    infos[name] = replace(info, sensitivity="audit")
+                continue
+            excluded[name] = why
+        if detected:
+            warnings.warn(
+                DataQualityWarning(
+                    f"RiskModel.fit: {len(detected)} column(s) look like protected "
+                    f"characteristics and are left out of the model's features as audit "
+                    f"attributes: {detected!r} ("
+                    + "; ".join(f"{c}: {excluded[c]}" for c in detected[:5])
+                    + "). Keep one as a feature with RiskModel(allow_features=[...]) (reasons "
+                    "still leave it out unless reasons(allow=[...]) names it); declare audit "
+                    "attributes with audit_attributes=[...] to silence this warning.",
+                ),
+                stacklevel=3,
+            )
+        if excluded:
+            if len(excluded) == frame.shape[1]:
+                raise SchemaError(
+                    "every column of X is an audit attribute: no feature is left to train on",
+                    table="X",
+                    rule="features",
+                    arrived=f"excluded {sorted(excluded)!r}",
+                    hint="add real features, or keep some with allow_features=[...]",
+                )
+            logger.info("RiskModel: audit attributes left out of the features: %s", excluded)
+            keep = [c for c in frame.columns if c not in excluded]
+            frame = frame[keep]
+            infos = {c: infos[c] for c in keep}
+        return frame, infos, excluded
 
     def _row_weights(self, sample_weight: Any, n: int) -> np.ndarray:
         if sample_weight is None:
@@ -695,6 +875,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         frame, named = _frame.as_frame(X)
         names = self._feature_names
+        left_out = [c for c in self.excluded_features_ if c in frame.columns and c not in names]
+        if left_out:
+            # audit attributes fit left out may come along (the same frame); they are not read
+            frame = frame.drop(columns=left_out)
         if self._named:
             if not named:
                 raise SchemaError(
@@ -895,7 +1079,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         c3 = contrib.reshape(n, k, p + 1)
         return np.ascontiguousarray(c3[:, :, :p].transpose(0, 2, 1)), c3[0, :, p].copy()
 
-    def _scorer(self) -> Any:
+    def _scorer(self) -> CompiledScorer:
         """Return the compiled scorer of this booster (compiled once, kept while the booster is)."""
         cached = self.__dict__.get("_compiled_cache")
         if cached is not None and cached[0] is self.booster_:
@@ -911,7 +1095,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         *,
         fingerprints: Mapping[str, str] | None = None,
         overwrite: bool = False,
-    ) -> Any:
+    ) -> Path:
         """Write the model to a directory of plain files, atomically, with a SHA-256 manifest.
 
         Parameters
@@ -955,24 +1139,19 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
         return load_model(path)
 
-    def compile(self) -> Any:
+    def compile(self) -> CompiledScorer:
         """Return a numba ``CompiledScorer`` for fast scoring (``studentprofile.compiled``).
 
         Returns
         -------
         CompiledScorer
+            Scores and explains like this model (probabilities equal to ``predict_proba``).
         """
         self._check_fitted()
-        try:
-            compiled = importlib.import_module("studentprofile.compiled")
-            _compile = compiled.compile
-        except (ImportError, AttributeError) as exc:
-            raise DependencyError(
-                "RiskModel.compile needs studentprofile.compiled, which this installation lacks",
-                arrived=repr(exc),
-                hint="install a studentprofile release that ships studentprofile.compiled, or "
-                "score with model.predict_proba",
-            ) from exc
+        # compiled/ sits above models/ in the layers; this facade is the one other call upward,
+        # kept lazy (a plain import inside the method, so the layering test can see it).
+        from studentprofile.compiled import compile as _compile
+
         return _compile(self)
 
 
@@ -996,16 +1175,46 @@ def _train(
         prepared.iloc[train_rows],
         label=y_codes[train_rows],
         weight=weights[train_rows] * class_w[y_codes[train_rows]],
+        # LightGBM-safe names (JSON characters, spaces, collisions); readable names elsewhere
+        feature_name=_frame.lgb_feature_names(prepared.columns),
         categorical_feature="auto",
         params={"verbosity": -1},
         free_raw_data=True,
     )
+    try:
+        return _boost(params, train_set, prepared, y_codes, weights, class_w, model,
+                      valid_rows, rounds)
+    except lgb.basic.LightGBMError as exc:
+        if not model.lgb_params:
+            raise  # our own parameters: a bug, not the caller's input
+        raise ConfigError(
+            "LightGBM could not train with these lgb_params",
+            key="lgb_params",
+            arrived=str(exc).strip(),
+            hint=f"check or drop the LightGBM parameters {sorted(model.lgb_params)!r}",
+        ) from exc
+
+
+def _boost(
+    params: Mapping[str, Any],
+    train_set: Any,
+    prepared: pd.DataFrame,
+    y_codes: np.ndarray,
+    weights: np.ndarray,
+    class_w: np.ndarray,
+    model: RiskModel,
+    valid_rows: np.ndarray | None,
+    rounds: int,
+) -> Any:
+    import lightgbm as lgb
+
     if valid_rows is None:
         return lgb.train(dict(params), train_set, num_boost_round=rounds)
     valid_set = lgb.Dataset(
         prepared.iloc[valid_rows],
         label=y_codes[valid_rows],
         weight=weights[valid_rows] * class_w[y_codes[valid_rows]],
+        feature_name=_frame.lgb_feature_names(prepared.columns),
         reference=train_set,
     )
     return lgb.train(
@@ -1019,6 +1228,46 @@ def _train(
                                verbose=False)
         ],
     )
+
+
+def _lgb_parameter_names() -> frozenset[str]:
+    """Every LightGBM parameter name and alias (empty when this LightGBM cannot list them)."""
+    aliases = _lgb_aliases()
+    return frozenset(aliases) | frozenset(a for names in aliases.values() for a in names)
+
+
+@functools.cache
+def _lgb_aliases() -> dict[str, list[str]]:
+    try:
+        import lightgbm as lgb
+
+        table = lgb.basic._ConfigAliases._get_all_param_aliases()
+    except Exception:  # a LightGBM without the (private) alias table: skip the name check
+        return {}
+    return {str(k): [str(a) for a in v] for k, v in dict(table).items()}
+
+
+def _canonical(name: str) -> str:
+    """Return the parameter an alias stands for (``num_round`` -> ``num_iterations``)."""
+    for canonical, aliases in _lgb_aliases().items():
+        if name == canonical or name in aliases:
+            return canonical
+    return name
+
+
+def _lgb_refusal(params: Mapping[str, Any], k: int, p: int) -> str | None:
+    """LightGBM's message when it refuses ``params`` on a tiny table of ``p`` columns."""
+    import lightgbm as lgb
+
+    rows = 2 * k
+    x = np.tile((np.arange(rows) % 2).astype("float64")[:, None], (1, p))
+    y = np.arange(rows) % k
+    try:
+        data = lgb.Dataset(x, label=y, params={"verbosity": -1}, free_raw_data=True)
+        lgb.train({**params, "verbosity": -1}, data, num_boost_round=1)
+    except lgb.basic.LightGBMError as exc:
+        return str(exc).strip() or type(exc).__name__
+    return None
 
 
 def _cut(booster: Any, rounds: int) -> Any:

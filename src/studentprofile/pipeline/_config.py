@@ -35,6 +35,7 @@ from studentprofile.pipeline._sections import (
     TrackingConfig,
 )
 from studentprofile.pipeline._toml import Source, check_depth, read_toml
+from studentprofile.tables import FAMILIES
 from studentprofile.tables._time import as_days, as_moment
 
 __all__ = [
@@ -373,23 +374,59 @@ class _Reader:
     def table(self, d: Any, key: str) -> TableSource:
         if isinstance(d, str):
             d = {"path": d}
-        d = self.section(d, key, ["path", "columns", "parse_dates"])
-        if "path" not in d:
-            raise self.src.error("a table needs a path", f"{key}.path",
-                                 hint='e.g. path = "students.csv"')
-        raw = self.text(d["path"], f"{key}.path")
-        path = Path(os.path.expanduser(raw))
-        if not path.is_absolute():
-            path = self.base / path
-        if not any(str(path).lower().endswith(s) for s in (".csv", ".csv.gz", ".parquet",
-                                                             ".pq")):
-            raise self.src.error("must be a .csv, .csv.gz or .parquet file", f"{key}.path",
-                                 arrived=repr(raw))
-        table = key.rpartition(".")[2]
+        if isinstance(d, Mapping):  # to_dict writes every field; null means "not set"
+            d = {k: v for k, v in d.items() if v is not None}
+        table = key.split(".")[1] if key.count(".") >= 1 else key
+        is_events = table == "events"
+        allowed = ["path", "columns", "parse_dates", "sep", "encoding", "decimal", "dtype",
+                   "sheet", "sql", "url"]
+        if is_events:
+            allowed += ["name", "family", "kind", "value", "known_at_delay", "format",
+                        "hash_key_env"]
+        d = self.section(d, key, allowed)
+        if ("path" in d) == ("sql" in d):
+            raise self.src.error("a table needs a path or a sql query (one of them)",
+                                 f"{key}.path", hint='e.g. path = "students.csv", or sql = '
+                                 '"select ..." with url = "${CAMPUS_DB_URL}"')
+        kw: dict[str, Any] = {}
+        if "path" in d:
+            raw = self.text(d["path"], f"{key}.path")
+            path = Path(os.path.expanduser(raw))
+            if not path.is_absolute():
+                path = self.base / path
+            kw["path"] = path
+            for opt in ("sep", "encoding", "decimal"):
+                if opt in d:
+                    kw[opt] = self.text(d[opt], f"{key}.{opt}")
+            if "sheet" in d:
+                sheet = d["sheet"]
+                if not isinstance(sheet, str | int) or isinstance(sheet, bool):
+                    raise self.src.error("must be a sheet name or position", f"{key}.sheet",
+                                         arrived=repr(sheet))
+                kw["sheet"] = sheet
+            if "url" in d:
+                raise self.src.error("url belongs to a sql source", f"{key}.url")
+        else:
+            kw["sql"] = self.text(d["sql"], f"{key}.sql")
+            if "url" not in d:
+                raise self.src.error("a sql source needs a url", f"{key}.url",
+                                     hint='url = "${CAMPUS_DB_URL}" (the URL in that '
+                                          "environment variable)")
+            url = self.text(d["url"], f"{key}.url")
+            if "${" not in url:
+                from studentprofile.io import safe_url
+
+                if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
+                    raise self.src.error(
+                        "a database password must not be written in the config",
+                        f"{key}.url", arrived=repr(safe_url(url)),
+                        hint='put the URL in an environment variable: url = "${CAMPUS_DB_URL}"',
+                    )
+            kw["url"] = url
         cols = d.get("columns", {})
         if not isinstance(cols, Mapping):
-            raise self.src.error("must be a table: canonical name = file column", f"{key}.columns",
-                                 arrived=repr(cols))
+            raise self.src.error("must be a table: canonical name = source column",
+                                 f"{key}.columns", arrived=repr(cols))
         for canon, src_col in cols.items():
             if table != "students" and canon not in CANONICAL_COLUMNS[table]:
                 raise self.src.error(
@@ -398,14 +435,76 @@ class _Reader:
                     hint=f"map onto {', '.join(CANONICAL_COLUMNS[table])}",
                 )
             self.text(src_col, f"{key}.columns.{canon}")
-        dates = self.strings(d.get("parse_dates", []), f"{key}.parse_dates")
-        return TableSource(path=path, columns=dict(cols), parse_dates=dates)
+        kw["columns"] = dict(cols)
+        kw["parse_dates"] = self.strings(d.get("parse_dates", []), f"{key}.parse_dates")
+        dtype = d.get("dtype", {})
+        if not isinstance(dtype, Mapping):
+            raise self.src.error("must be a table: column = type", f"{key}.dtype",
+                                 arrived=repr(dtype))
+        kw["dtype"] = {str(c): self.text(t, f"{key}.dtype.{c}",
+                                         choices=["str", "text", "string", "float", "int",
+                                                  "bool", "category"])
+                       for c, t in dtype.items()}
+        if is_events:
+            if "name" in d:
+                kw["name"] = self.text(d["name"], f"{key}.name")
+            for rule in ("family", "kind"):
+                if rule in d:
+                    kw[rule] = self.event_rule(d[rule], f"{key}.{rule}", cols)
+            if "value" in d:
+                if "value" in cols:
+                    raise self.src.error("value is a constant or a mapped column, not both",
+                                         f"{key}.value")
+                kw["value"] = self.number(d["value"], f"{key}.value")
+            if "format" in d:
+                kw["format"] = self.text(d["format"], f"{key}.format",
+                                         choices=["xapi", "caliper", "moodle_log"])
+                if "path" not in d:
+                    raise self.src.error("a learning-record source reads a file (path)",
+                                         f"{key}.path")
+            if "hash_key_env" in d:
+                kw["hash_key_env"] = self.text(d["hash_key_env"], f"{key}.hash_key_env")
+            if "known_at_delay" in d:
+                if "known_at" in cols:
+                    raise self.src.error("known_at is a column or a delay, not both",
+                                         f"{key}.known_at_delay")
+                kw["known_at_delay"] = self.number(d["known_at_delay"], f"{key}.known_at_delay",
+                                                   lo=0, hi=36500)
+        return TableSource(**kw)
+
+    def event_rule(self, rule: Any, key: str, cols: Mapping[str, Any]) -> Any:
+        """Read a family/kind rule: a constant, or {column = ..., map = {...}}."""
+        name = key.rsplit(".", 1)[1]
+        if isinstance(rule, str):
+            if name == "family":
+                self.text(rule, key, choices=list(FAMILIES))
+            elif not rule.strip():
+                raise self.src.error("must not be empty", key)
+            if name in cols:
+                raise self.src.error(f"{name} is a constant or a mapped column, not both", key)
+            return rule
+        rule = self.section(rule, key, ["column", "map"])
+        if "column" not in rule:
+            raise self.src.error("a column rule needs column = ...", f"{key}.column",
+                                 hint=f'{name} = {{ column = "type", map = {{ A = "..." }} }}')
+        out: dict[str, Any] = {"column": self.text(rule["column"], f"{key}.column")}
+        if "map" in rule:
+            mapping = rule["map"]
+            if not isinstance(mapping, Mapping) or not mapping:
+                raise self.src.error("must be a table: source value = " + name, f"{key}.map",
+                                     arrived=repr(mapping))
+            for k, v in mapping.items():
+                self.text(v, f"{key}.map.{k}",
+                          choices=list(FAMILIES) if name == "family" else None)
+            out["map"] = {str(k): str(v) for k, v in mapping.items()}
+        return out
 
     def data(self, d: Any) -> DataConfig:
         d = self.section(d, "data", ["dataset", "students", "events", "outcomes",
                                      "audit_attributes", "time_origin", "sample_students",
                                      "simulate", "ids_as_text"])
-        files = [t for t in ("students", "events", "outcomes") if d.get(t) is not None]
+        files = [t for t in ("students", "events", "outcomes")
+                 if d.get(t) is not None and d.get(t) != []]
         dataset = d.get("dataset", None if files else "oulad")
         if dataset is not None:
             self.text(dataset, "data.dataset", choices=DATASETS)
@@ -422,7 +521,19 @@ class _Reader:
                                          hint=f'add [data.{t}] with path = "{t}.csv"')
         kw: dict[str, Any] = {"dataset": dataset}
         for t in files:
-            kw[t] = self.table(d[t], f"data.{t}")
+            if t == "events":
+                entries = d[t] if isinstance(d[t], list) else [d[t]]
+                if not entries:
+                    continue
+                sources = tuple(self.table(e, f"data.events.{i}" if len(entries) > 1
+                                           else "data.events") for i, e in enumerate(entries))
+                names = [s.name or f"events.{i}" for i, s in enumerate(sources)]
+                if len(set(names)) != len(names):
+                    raise self.src.error("every events source needs its own name",
+                                         "data.events", arrived=repr(names))
+                kw[t] = sources
+            else:
+                kw[t] = self.table(d[t], f"data.{t}")
         if d.get("audit_attributes"):
             if dataset is not None:
                 raise self.src.error("bundled datasets declare their own audit attributes",

@@ -140,7 +140,11 @@ def model_card(
     add("## Features by family")
     add("")
     fams: dict[str, list[str]] = {}
+    # audit attributes RiskModel.fit left out of the features (name -> why)
+    excluded = dict((getattr(model, "training_info_", {}) or {}).get("excluded_features") or {})
     for name, inf in feature_info.items():
+        if name in excluded:
+            continue
         fam = getattr(inf, "family", "other") or "other"
         phrase = getattr(inf, "phrase", name) or name
         sens = getattr(inf, "sensitivity", "") or ""
@@ -155,6 +159,12 @@ def model_card(
     add("## Sensitive data policy")
     add("")
     add(SENSITIVE.format(attrs=", ".join(facts.get("audit_attributes") or []) or "none"))
+    if excluded:
+        add("Columns left out of the model's features as audit attributes, and why:")
+        add("")
+        for name, why in excluded.items():
+            add(f"* `{name}`: {why}")
+        add("")
     add("## Performance")
     add("")
     s = report.summary

@@ -49,22 +49,66 @@ NAME_RULE = (f"1 to {NAME_MAX_LENGTH} characters: letters (any script), digits, 
 # ---------------------------------------------------------------------------------- sections
 @dataclass(frozen=True)
 class TableSource:
-    """One input table read from a CSV or Parquet file.
+    """One input table: a file (CSV, Parquet, Excel) or a SQL query.
 
     Attributes
     ----------
-    path : Path
-        The file (``.csv``, ``.csv.gz`` or ``.parquet``), resolved against the config's folder.
+    path : Path or None
+        The file or Parquet folder, resolved against the config's folder (``.csv``, ``.tsv``,
+        ``.txt``, compressed with ``.gz``/``.bz2``/``.zip``/``.xz``/``.zst``; ``.parquet`` or a
+        folder of Parquet files; ``.xlsx``/``.xls``). None for a SQL source.
     columns : dict of str -> str
-        Canonical column name -> the file's column name (``{"student_id": "StudentNo"}``);
+        Canonical column name -> the source's column name (``{"student_id": "StudentNo"}``);
         columns not named here keep their own names.
     parse_dates : tuple of str
-        Canonical columns to parse as dates (CSV only; Parquet keeps its types).
+        Canonical columns to parse as dates (text columns; typed sources keep their types).
+    sep, encoding, decimal : str or None
+        CSV reading options (default ``,``, UTF-8, ``.``).
+    dtype : dict of str -> str
+        Source column -> ``str``/``float``/``int``/``bool``/``category``.
+    sheet : str or int or None
+        Excel sheet (default the first).
+    sql, url : str or None
+        A query and the database URL (``"${CAMPUS_DB_URL}"``: an environment variable; a URL
+        with a password written in the config is refused) for a SQL source.
+    name : str or None
+        The source's name (events sources): recorded in the events' ``source`` column.
+    family, kind : str or dict or None
+        Events sources: a constant (``family = "behavioral"``), or ``{column = "...", map =
+        {...}}`` (a column's values, mapped when ``map`` is given; unmapped values are an
+        error).
+    value : float or None
+        Events sources: a constant value for every event (e.g. 1.0 for a swipe).
+    known_at_delay : float or None
+        Events sources: ``known_at`` = ``time`` plus this many days ("grades are known 7 days
+        after the exam"), when the source has no ``known_at`` column.
+    format : str or None
+        Events sources in a learning-record standard: ``"xapi"`` (statements, JSON or JSON
+        Lines, as an LRS exports them), ``"caliper"`` (IMS Caliper 1.2 events or envelopes) or
+        ``"moodle_log"`` (an export of Moodle's ``logstore_standard_log``); None for a plain
+        events table.
+    hash_key_env : str or None
+        Learning-record sources: the environment variable holding the key of the actors'
+        keyed pseudonyms (HMAC-SHA256); None keeps actor ids as they are.
     """
 
-    path: Path
+    path: Path | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
     parse_dates: tuple[str, ...] = ()
+    sep: str | None = None
+    encoding: str | None = None
+    decimal: str | None = None
+    dtype: Mapping[str, str] = field(default_factory=dict)
+    sheet: str | int | None = None
+    sql: str | None = None
+    url: str | None = None
+    name: str | None = None
+    family: str | Mapping[str, Any] | None = None
+    kind: str | Mapping[str, Any] | None = None
+    value: float | None = None
+    known_at_delay: float | None = None
+    format: str | None = None
+    hash_key_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,8 +119,11 @@ class DataConfig:
     ----------
     dataset : str or None
         ``"oulad"``, ``"uci_dropout"`` or ``"simulated"`` (bundled / generated), or None for files.
-    students, events, outcomes : TableSource or None
-        The files when ``dataset`` is None (``students`` and ``outcomes`` required).
+    students, outcomes : TableSource or None
+        The sources when ``dataset`` is None (both required).
+    events : tuple of TableSource
+        The events sources (``[data.events]`` for one, ``[[data.events]]`` for several, one per
+        source system); their events are concatenated, each recording its ``source``.
     audit_attributes : tuple of str
         Columns of the students table kept for fairness audits and never used as features
         (files only; bundled datasets declare their own).
@@ -98,7 +145,7 @@ class DataConfig:
 
     dataset: str | None = "oulad"
     students: TableSource | None = None
-    events: TableSource | None = None
+    events: tuple[TableSource, ...] = ()
     outcomes: TableSource | None = None
     audit_attributes: tuple[str, ...] = ()
     time_origin: str | None = None

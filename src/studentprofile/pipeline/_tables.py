@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -9,64 +11,123 @@ from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.pipeline._config import ExperimentConfig
 from studentprofile.pipeline._sections import ID_COLUMNS, TableSource
 from studentprofile.tables import EventTables
-from studentprofile.tables._time import time_column
+from studentprofile.tables._checks import time_column
 
 __all__ = ["load_tables"]
 
 
 def _read_table(src: TableSource, table: str, *, ids_as_text: bool = True) -> pd.DataFrame:
-    """Read one table file; CSV id columns as text (``000123`` never becomes 123)."""
-    path = src.path
-    if not path.is_file():
-        raise ConfigError(
-            f"the {table} file does not exist",
-            key=f"data.{table}.path",
-            arrived=repr(str(path)),
-            hint="paths are relative to the config file's folder",
-        )
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        else:
-            # ids are text exactly as written, unless data.ids_as_text = false
-            dtype = ({src.columns.get(c, c): str for c in ID_COLUMNS} if ids_as_text
-                     else None)
-            frame = pd.read_csv(path, dtype=dtype)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise SchemaError(
-            "the file cannot be read",
-            table=table,
-            rule="readable",
-            arrived=f"{path.name}: {type(exc).__name__}: {exc}",
-            hint="check the format (CSV with a header row, or Parquet)",
-        ) from exc
+    """Read one table (file or SQL), rename mapped columns, parse dates; ids as text."""
+    from studentprofile.io import read_sql
+    from studentprofile.io._files import read_table_file
+
+    where = f"data.{table}" if src.name is None else f"data.events ({src.name})"
+    ids = [src.columns.get(c, c) for c in ID_COLUMNS] if ids_as_text else []
+    if src.sql is not None:
+        frame = read_sql(src.sql, src.url or "", source=src.name or table, id_columns=ids)
+    else:
+        assert src.path is not None  # the config reader guarantees a path or a query
+        frame = read_table_file(src.path, table=where, sep=src.sep, encoding=src.encoding,
+                                decimal=src.decimal, dtype=src.dtype, sheet=src.sheet,
+                                id_columns=ids)
     rename = {}
     for canon, col in src.columns.items():
         if col not in frame.columns:
             raise SchemaError(
-                f"the column mapping names a column the file does not have: {col!r}",
+                f"the column mapping names a column the source does not have: {col!r}",
                 table=table,
                 column=canon,
                 rule="mapped-column",
-                arrived=f"columns of {path.name}: {list(frame.columns)!r}",
-                hint=f"fix data.{table}.columns.{canon}",
+                arrived=f"columns: {list(frame.columns)!r}"[:400],
+                hint=f"fix {where}.columns.{canon}",
             )
         rename[col] = canon
     frame = frame.rename(columns=rename)
-    if ids_as_text:
-        # Parquet keeps its types: integer ids become their exact decimal text, so they meet
-        # the text ids of CSV files (never the other way round, through a number)
-        for col in ID_COLUMNS:
-            if col in frame.columns and frame[col].dtype.kind in "iu":
-                frame[col] = frame[col].map(str).astype(object)
-            elif col in frame.columns and isinstance(frame[col].dtype, pd.Int64Dtype):
-                frame[col] = frame[col].map(str, na_action="ignore").astype(object)
     for col in src.parse_dates:
         if col not in frame.columns:
             raise ConfigError(f"parse_dates names a missing column {col!r}",
-                              key=f"data.{table}.parse_dates", arrived=repr(col))
+                              key=f"{where}.parse_dates", arrived=repr(col))
         # the one time module's rule: any zone -> naive UTC; bad values -> SchemaError
         frame[col] = time_column(frame[col], table=table, column=col, frame=frame).values
+    return frame
+
+
+def _apply_rule(frame: pd.DataFrame, rule: Any, name: str, where: str) -> pd.Series:
+    """Apply a family/kind rule: a constant, a column, or a column's values through a map."""
+    if isinstance(rule, str):
+        return pd.Series(rule, index=frame.index, dtype=object)
+    col = rule["column"]
+    if col not in frame.columns:
+        raise SchemaError(f"the {name} rule names a column the source does not have: {col!r}",
+                          table="events", column=name, rule="mapped-column",
+                          arrived=f"columns: {list(frame.columns)!r}"[:400],
+                          hint=f"fix {where}.{name}.column")
+    values = frame[col]
+    if "map" not in rule:
+        return values.astype(object)
+    mapping = rule["map"]
+    text = values.astype(str).where(values.notna())
+    unmapped = sorted(set(text.dropna()) - set(mapping))
+    if unmapped:
+        n = int(text.isin(unmapped).sum())
+        raise SchemaError(
+            f"{n:,} events have a {col!r} value the {name} map does not name",
+            table="events", column=name, rule="unmapped-value", arrived=repr(unmapped[:8]),
+            n_bad=n, hint=f"add them to {where}.{name}.map (or filter them in the query)",
+        )
+    return text.map(mapping).astype(object)
+
+
+def _read_records(src: TableSource, where: str) -> pd.DataFrame:
+    """Read a learning-record export (xAPI, Caliper, Moodle log) into events; log its report."""
+    import logging
+    import os
+
+    from studentprofile.io import read_caliper, read_moodle_log, read_xapi
+    from studentprofile.io._files import read_table_file
+
+    key = None
+    if src.hash_key_env is not None:
+        key = os.environ.get(src.hash_key_env)
+        if not key:
+            raise ConfigError(f"the environment variable {src.hash_key_env} is not set",
+                              key=f"{where}.hash_key_env",
+                              hint="export it with the pseudonym key (16 bytes or more)")
+    assert src.path is not None  # the config reader guarantees a path
+    if src.format == "xapi":
+        got = read_xapi(src.path, hash_key=key)
+    elif src.format == "caliper":
+        got = read_caliper(src.path, hash_key=key)
+    else:
+        log = read_table_file(src.path, table=where, sep=src.sep, encoding=src.encoding,
+                              id_columns=("userid", "courseid", "relateduserid",
+                                          "realuserid"))
+        got = read_moodle_log(log, hash_key=key)
+    logging.getLogger(__name__).info("%s: %s", where, got.report)
+    events = got.events.drop(columns=["record_id", "object_id", "source"])
+    events.attrs["record_report"] = got.report.to_dict()
+    return events
+
+
+def _events(src: TableSource, index: int, ids_as_text: bool) -> pd.DataFrame:
+    """Read one events source and apply its family/kind/value/known_at rules."""
+    name = src.name or ("events" if index == 0 else f"events.{index}")
+    where = f"data.events ({name})"
+    frame = (_read_records(src, where) if src.format is not None
+             else _read_table(src, "events", ids_as_text=ids_as_text))
+    if src.family is not None:
+        frame["family"] = _apply_rule(frame, src.family, "family", where)
+    if src.kind is not None:
+        frame["kind"] = _apply_rule(frame, src.kind, "kind", where)
+    if src.value is not None:
+        frame["value"] = float(src.value)
+    if src.known_at_delay is not None and "time" in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame["time"]):
+            frame["known_at"] = frame["time"] + pd.Timedelta(days=src.known_at_delay)
+        else:
+            frame["known_at"] = pd.to_numeric(frame["time"], errors="coerce") \
+                + src.known_at_delay
+    frame["source"] = name
     return frame
 
 
@@ -104,8 +165,9 @@ def load_tables(cfg: ExperimentConfig) -> EventTables:
             )
         text = d.ids_as_text
         students = _read_table(d.students, "students", ids_as_text=text)
-        events = (_read_table(d.events, "events", ids_as_text=text) if d.events is not None
-                  else None)
+        parts = [_events(src, i, text) for i, src in enumerate(d.events)]
+        events = (None if not parts else parts[0] if len(parts) == 1
+                  else pd.concat(parts, ignore_index=True, sort=False))
         outcomes = _read_table(d.outcomes, "outcomes", ids_as_text=text)
         missing = [a for a in d.audit_attributes if a not in students.columns]
         if missing:

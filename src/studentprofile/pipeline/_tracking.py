@@ -60,7 +60,7 @@ def warning_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
 
 def track_run(cfg: ExperimentConfig, result: RunResult, report: Any, bt: Any, audit: Any,
            model: Any, tiers: dict[str, float], card: str, example_row: pd.DataFrame) -> Any:
-    from studentprofile.tracking import default_tracking_uri, log_experiment, metric_name
+    from studentprofile.tracking import default_tracking_uri, log_experiment
 
     out_root = Path(cfg.tracking.output_dir)
     uri = cfg.tracking.uri or default_tracking_uri(out_root)
@@ -80,21 +80,7 @@ def track_run(cfg: ExperimentConfig, result: RunResult, report: Any, bt: Any, au
         for col, v in row.items():
             if col == "split" or not isinstance(v, int | float | np.number):
                 continue
-            metrics[metric_name(f"split{int(row['split'])}", col)] = float(v)
-    if audit is not None:
-        frame = audit.to_frame()
-        for _, row in frame.iterrows():
-            if row.get("suppressed"):
-                continue
-            for m in ("size", "selection_rate", "tpr", "fpr", "precision", "tpr_disparity",
-                      "fpr_disparity", "selection_rate_disparity"):
-                if m in row and row[m] is not None:
-                    metrics[metric_name("fairness", row["attribute"], row["group"], m)] = \
-                        float(row[m])
-        for rec in result.fairness:
-            metrics[metric_name("fairness", rec["attribute"], rec["metric"], "pass")] = (
-                1.0 if rec["verdict"] == "pass" else 0.0 if rec["verdict"] == "fail"
-                else float("nan"))
+            metrics[f"split{int(row['split'])}.{col}"] = float(v)  # tracking names it
     by_date = bt.metrics_by_as_of(k=[0.1])
     steps = {"by_as_of.roc_auc": [(i, float(v)) for i, v in enumerate(by_date["roc_auc"])]} \
         if len(by_date) else {}
@@ -125,5 +111,6 @@ def track_run(cfg: ExperimentConfig, result: RunResult, report: Any, bt: Any, au
         alias=cfg.tracking.alias,
         artifact_location=(out_root / "artifacts") if local_default else None,
         description=cfg.description or None,
+        fairness=audit,  # verdicts and worst disparities as metrics, the audit as tables
     )
 

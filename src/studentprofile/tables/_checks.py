@@ -479,7 +479,7 @@ def times(series: pd.Series, table: str, column: str, frame: pd.DataFrame) -> Pa
 
     Nulls are left in place (the caller decides whether they are allowed). Datetimes outside
     ``[EARLIEST, LATEST)`` of :mod:`studentprofile.tables._time` are a ``SchemaError``; aware
-    values keep their zone here (see :func:`studentprofile.tables._time.time_column`).
+    values keep their zone here (see :func:`time_column`).
     """
     s = plain(series)
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -680,3 +680,49 @@ def _raise_mixed(
 
 #: Kept for callers of the column checks; the one implementation is in ``tables._time``.
 to_naive_utc = naive_utc
+
+
+def time_column(
+    series: pd.Series, *, table: str, column: str, frame: pd.DataFrame | None = None
+) -> ParsedTime:
+    """Turn a time column into the tables' time type (the kind is read from the values).
+
+    Datetimes (naive or aware, ``datetime64`` of any unit, ``Timestamp`` or ``datetime``
+    objects, ISO 8601 text with or without offsets) become naive UTC ``datetime64[ns]``;
+    numbers become float64 days. Missing values stay missing (the caller decides whether they
+    are allowed).
+
+    Parameters
+    ----------
+    series : Series
+        The column.
+    table, column : str
+        Names used in error messages.
+    frame : DataFrame, optional
+        The table the column belongs to (to show offending rows); default: the column alone.
+
+    Returns
+    -------
+    ParsedTime
+        ``values`` (converted), ``kind`` (``None`` for an all-empty column), ``tz`` (the zone
+        the values arrived in) and ``aware``.
+
+    Raises
+    ------
+    SchemaError
+        Unparseable text, a mixture of kinds, aware mixed with naive values, infinite days or a
+        date outside ``[EARLIEST, LATEST)``.
+
+    Examples
+    --------
+    >>> s = pd.Series(["2024-03-02T00:30+02:00", "2024-03-01T22:30Z"])
+    >>> parsed = time_column(s, table="grid", column="as_of")
+    >>> parsed.values.tolist(), parsed.kind
+    ([Timestamp('2024-03-01 22:30:00'), Timestamp('2024-03-01 22:30:00')], 'datetime')
+    """
+    if frame is None:
+        frame = series.to_frame(column)
+    parsed = times(series, table, column, frame)
+    if parsed.aware:
+        parsed.values = naive_utc(parsed.values)
+    return parsed

@@ -14,7 +14,8 @@ Every public function that takes a date, a duration or a time column goes throug
   ``make_grid(start=, end=)``, ``EventTables.known_before``, ``TemporalSplits`` dates, ...);
 * :func:`as_days` -- one positive (or non-negative) number of days, given as a number or a
   ``pandas.Timedelta`` alike (horizons, grid steps, gaps, ...);
-* :func:`time_column` -- a whole column (events, outcomes, grids);
+* ``tables._checks.time_column`` -- a whole column (events, outcomes, grids), parsed by the
+  tables' column checks under this module's rules (zones to naive UTC, the date range);
 * :func:`to_days` and :func:`days_delta` -- arithmetic in days for either kind.
 
 Dates must lie in ``[EARLIEST, LATEST)`` and durations must not exceed ``MAX_DAYS``: with these
@@ -22,22 +23,20 @@ bounds no date, no date plus or minus a duration and no difference of two dates 
 ``datetime64[ns]`` (whose range is 1677-09-21 to 2262-04-11), so nothing downstream wraps around
 silently.
 
-This module imports only numpy, pandas and :mod:`studentprofile.errors`;
-:func:`time_column` borrows the column parser of :mod:`studentprofile.tables._checks`.
+This module imports only numpy, pandas and :mod:`studentprofile.errors`.
+The column parser lives with the column checks (``tables._checks``), which import this
+module, never the other way round.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from studentprofile.errors import ConfigError
-
-if TYPE_CHECKING:
-    from studentprofile.tables._checks import ParsedTime
 
 __all__ = [
     "EARLIEST",
@@ -52,7 +51,6 @@ __all__ = [
     "moment_days",
     "naive_utc",
     "out_of_range",
-    "time_column",
     "to_days",
 ]
 
@@ -372,51 +370,3 @@ def out_of_range(values: pd.Series) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         bad = (values < EARLIEST) | (values >= LATEST)
     return np.asarray(bad.fillna(False), dtype=bool)
-
-
-def time_column(
-    series: pd.Series, *, table: str, column: str, frame: pd.DataFrame | None = None
-) -> ParsedTime:
-    """Turn a time column into the tables' time type (the kind is read from the values).
-
-    Datetimes (naive or aware, ``datetime64`` of any unit, ``Timestamp`` or ``datetime``
-    objects, ISO 8601 text with or without offsets) become naive UTC ``datetime64[ns]``;
-    numbers become float64 days. Missing values stay missing (the caller decides whether they
-    are allowed).
-
-    Parameters
-    ----------
-    series : Series
-        The column.
-    table, column : str
-        Names used in error messages.
-    frame : DataFrame, optional
-        The table the column belongs to (to show offending rows); default: the column alone.
-
-    Returns
-    -------
-    ParsedTime
-        ``values`` (converted), ``kind`` (``None`` for an all-empty column), ``tz`` (the zone
-        the values arrived in) and ``aware``.
-
-    Raises
-    ------
-    SchemaError
-        Unparseable text, a mixture of kinds, aware mixed with naive values, infinite days or a
-        date outside ``[EARLIEST, LATEST)``.
-
-    Examples
-    --------
-    >>> s = pd.Series(["2024-03-02T00:30+02:00", "2024-03-01T22:30Z"])
-    >>> parsed = time_column(s, table="grid", column="as_of")
-    >>> parsed.values.tolist(), parsed.kind
-    ([Timestamp('2024-03-01 22:30:00'), Timestamp('2024-03-01 22:30:00')], 'datetime')
-    """
-    from studentprofile.tables import _checks  # the column parser; it imports this module
-
-    if frame is None:
-        frame = series.to_frame(column)
-    parsed = _checks.times(series, table, column, frame)
-    if parsed.aware:
-        parsed.values = naive_utc(parsed.values)
-    return parsed

@@ -7,6 +7,8 @@ The only part of studentprofile that imports mlflow (lazily, inside functions, s
   artefacts, the model, the registry), every step tried on its own; failures are reported, never
   raised, and never lose the work;
 - :func:`default_tracking_uri`: ``MLFLOW_TRACKING_URI``, else a local SQLite store;
+- :func:`metric_name`, :func:`metric_names`: valid, unique, stable MLflow metric names;
+  :func:`tracking_error`: any MLflow failure as a :class:`~studentprofile.errors.TrackingError`;
 - the flavour: :func:`save_model`, :func:`log_model`, :func:`load_model` ->
   :class:`StudentProfileModel` (no pickle; ``mlflow.pyfunc.load_model(uri).predict(df)``
   returns risk, tier and reasons);
@@ -35,6 +37,8 @@ from studentprofile.tracking._runs import (
     default_tracking_uri,
     log_experiment,
     metric_name,
+    metric_names,
+    tracking_error,
 )
 from studentprofile.tracking._scan import scan_run
 
@@ -48,10 +52,12 @@ __all__ = [
     "log_experiment",
     "log_model",
     "metric_name",
+    "metric_names",
     "pseudonym_key",
     "pseudonymize",
     "save_model",
     "scan_run",
     "scan_text",
     "synthetic_example",
+    "tracking_error",
 ]

@@ -9,6 +9,13 @@ An MLflow model directory written by :func:`save_model`::
         risk_model/              RiskModel.save(): model.txt, metadata.json, SHA-256 manifest
         settings.json            tiers (probability thresholds) and the number of reasons
         model_card.md            the model card, when one was given
+        mlmodel.json             MLmodel's flavour sections and signature, as saved
+        flavour.sha256           SHA-256 of every file above and of the files MLflow reads
+                                 (``cd <model> && sha256sum -c studentprofile/flavour.sha256``)
+
+Loading checks every hash, that MLmodel still says what ``mlmodel.json`` recorded, that the
+flavour's data folder is ``studentprofile`` inside the model folder, and that the tiers are
+probabilities: anything else is a :class:`~studentprofile.errors.ModelIntegrityError`.
 
 ``mlflow.pyfunc.load_model(uri).predict(df)`` returns one row per input row: ``risk`` (the
 calibrated probability), ``tier``, ``reason_1`` ... ``reason_k`` (plain sentences) and
@@ -18,8 +25,11 @@ plain string or float, so the frame goes to JSON as it is.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from studentprofile._files import atomic_write_text
 from studentprofile._version import __version__
 from studentprofile.errors import ConfigError, ModelIntegrityError, SchemaError
 
@@ -46,6 +57,12 @@ DATA_DIR = "studentprofile"
 RISK_DIR = "risk_model"
 SETTINGS_FILE = "settings.json"
 CARD_FILE = "model_card.md"
+MLMODEL_COPY = "mlmodel.json"
+FLAVOUR_MANIFEST = "flavour.sha256"
+#: Files MLflow writes next to MLmodel and reads when it serves the model (hashed when present).
+MLFLOW_FILES = ("requirements.txt", "python_env.yaml", "input_example.json",
+                "serving_input_example.json")
+MAX_TOP_REASONS = 100
 NO_TIER = "none"
 ID_COLUMNS = ("student_id", "as_of")
 
@@ -220,30 +237,179 @@ class _PyFunc:
 
 
 def _load_pyfunc(path: str) -> _PyFunc:
-    """MLflow's loader hook: ``path`` is the flavour's data folder."""
-    return _PyFunc(_read_data_dir(Path(path)))
+    """MLflow's loader hook: ``path`` is the flavour's data folder (``<model>/studentprofile``)."""
+    data = Path(path)
+    if data.name != DATA_DIR or ".." in data.parts:
+        raise ModelIntegrityError(
+            f"the flavour's data folder must be {DATA_DIR!r} inside the model folder",
+            arrived=repr(str(path)),
+            hint="MLmodel was edited; log the model again",
+        )
+    return _PyFunc(_read_model_dir(data.parent))
 
 
 # ---------------------------------------------------------------------------- files
-def _read_data_dir(data: Path) -> StudentProfileModel:
+def _integrity(path: Path, problem: str, arrived: str) -> ModelIntegrityError:
+    return ModelIntegrityError(
+        f"{path}: {problem}",
+        arrived=arrived,
+        hint="the model folder was changed or damaged after it was saved; do not use it: "
+        "log the model again from its training run",
+    )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _mlmodel_sections(mlmodel: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the parts of MLmodel the flavour and pyfunc act on (not run ids or timestamps)."""
+    flavors = mlmodel.get("flavors") or {}
+    return {
+        "flavors": {k: flavors.get(k) for k in (FLAVOR_NAME, "python_function")},
+        "signature": mlmodel.get("signature"),
+    }
+
+
+def _canonical(doc: Any) -> str:
+    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def _manifest_lines(root: Path) -> list[str]:
+    data = root / DATA_DIR
+    files = [data / SETTINGS_FILE, data / MLMODEL_COPY]
+    if (data / CARD_FILE).is_file():
+        files.append(data / CARD_FILE)
+    files += sorted(p for p in (data / RISK_DIR).rglob("*") if p.is_file())
+    files += [root / n for n in MLFLOW_FILES if (root / n).is_file()]
+    return [f"{_sha256(p)}  {p.relative_to(root).as_posix()}\n" for p in files]
+
+
+_LINE = re.compile(r"([0-9a-f]{64})  (\S[^\n]*)")
+
+
+def _verify(root: Path) -> None:
+    """Check the flavour's manifest, every file in it, and MLmodel against its saved copy."""
+    manifest = root / DATA_DIR / FLAVOUR_MANIFEST
+    try:
+        text = manifest.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _integrity(manifest, "the flavour's SHA-256 manifest is missing or unreadable",
+                         f"{type(exc).__name__}: {exc}") from exc
+    listed: dict[str, str] = {}
+    real_root = root.resolve()
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _LINE.fullmatch(line)
+        rel = m.group(2) if m else ""
+        target = (root / rel).resolve() if m else root
+        if m is None or rel.startswith("/") or ".." in Path(rel).parts \
+                or not target.is_relative_to(real_root):
+            raise _integrity(manifest, "every line must be '<sha256>  <path inside the model "
+                             "folder>'", f"line {n}: {line[:120]!r}")
+        listed[rel] = m.group(1)
+    data = f"{DATA_DIR}/"
+    needed = {data + SETTINGS_FILE, data + MLMODEL_COPY}
+    needed |= {p.relative_to(root).as_posix() for p in (root / DATA_DIR / RISK_DIR).rglob("*")
+               if p.is_file()}
+    if (root / DATA_DIR / CARD_FILE).exists():
+        needed.add(data + CARD_FILE)
+    missing = sorted(needed - set(listed))
+    if missing or not any(k.startswith(f"{data}{RISK_DIR}/") for k in listed):
+        raise _integrity(manifest, "files the flavour reads are not in its manifest",
+                         f"not listed: {missing!r}")
+    for rel, sha in listed.items():
+        path = root / rel
+        try:
+            digest = _sha256(path)
+        except OSError as exc:
+            raise _integrity(path, "a file of the manifest is missing or unreadable",
+                             f"{type(exc).__name__}: {exc}") from exc
+        if digest != sha:
+            raise _integrity(path, "the file's SHA-256 does not match the flavour's manifest "
+                             "(tampered or damaged)", f"sha256 {digest}, manifest says {sha}")
+    from mlflow.models import Model
+
+    try:
+        live = _mlmodel_sections(Model.load(str(root / "MLmodel")).to_dict())
+    except Exception as exc:  # noqa: BLE001 - a broken YAML file is a broken model
+        raise _integrity(root / "MLmodel", "MLmodel is missing or not valid",
+                         f"{type(exc).__name__}: {exc}") from exc
+    try:
+        saved = json.loads((root / DATA_DIR / MLMODEL_COPY).read_text(encoding="utf-8"))
+        changed = _differences(saved, live)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise _integrity(root / DATA_DIR / MLMODEL_COPY, "not the copy of MLmodel's sections "
+                         "this version writes", f"{type(exc).__name__}: {exc}") from exc
+    if changed:
+        raise _integrity(root / "MLmodel", "MLmodel no longer says what it said when the "
+                         f"model was saved ({DATA_DIR}/{MLMODEL_COPY})",
+                         f"changed: {', '.join(changed)}")
+    for section in (FLAVOR_NAME, "python_function"):
+        where = (live["flavors"].get(section) or {}).get("data")
+        if where != DATA_DIR:
+            raise _integrity(root / "MLmodel", f"the {section} flavour's data folder must be "
+                             f"{DATA_DIR!r} inside the model folder", repr(where))
+
+
+def _differences(saved: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """Return what differs between two MLmodel section documents (``flavour.key``)."""
+    out = []
+    for flavour in (FLAVOR_NAME, "python_function"):
+        a = saved["flavors"].get(flavour) or {}
+        b = live["flavors"].get(flavour) or {}
+        out += [f"{flavour}.{k}" for k in sorted(set(a) | set(b))
+                if _canonical(a.get(k)) != _canonical(b.get(k))]
+    if _canonical(saved.get("signature")) != _canonical(live.get("signature")):
+        out.append("signature")
+    return out
+
+
+def _settings(path: Path) -> tuple[dict[str, float], int]:
+    """Read and check settings.json: tiers are probabilities, top_reasons a small integer."""
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _integrity(path, f"the flavour settings file {SETTINGS_FILE} is missing or not "
+                         "JSON", f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(settings, dict):
+        raise _integrity(path, "the settings must be a JSON object", repr(settings)[:200])
+    tiers = settings.get("tiers", {})
+    if not isinstance(tiers, dict):
+        raise _integrity(path, "tiers must map names to probability thresholds",
+                         repr(tiers)[:200])
+    out: dict[str, float] = {}
+    for name, thr in tiers.items():
+        ok = isinstance(thr, int | float) and not isinstance(thr, bool) \
+            and math.isfinite(thr) and 0.0 <= thr <= 1.0
+        if not (ok and name):
+            raise _integrity(path, "every tier must map a name to a probability threshold "
+                             "in [0, 1]", f"tiers[{name!r}] = {thr!r}")
+        out[str(name)] = float(thr)
+    top = settings.get("top_reasons", 3)
+    if not (isinstance(top, int) and not isinstance(top, bool) and 0 <= top <= MAX_TOP_REASONS):
+        raise _integrity(path, f"top_reasons must be an integer in [0, {MAX_TOP_REASONS}]",
+                         repr(top))
+    return out, top
+
+
+def _read_model_dir(root: Path) -> StudentProfileModel:
+    """Load a flavour model folder after checking every file it reads."""
     from studentprofile.models import RiskModel
 
-    settings_file = data / SETTINGS_FILE
-    try:
-        settings = json.loads(settings_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelIntegrityError(
-            f"the flavour settings file {SETTINGS_FILE} is missing or not JSON",
-            arrived=f"{settings_file}: {exc}",
-            hint="the model directory is damaged; log the model again",
-        ) from exc
+    _verify(root)
+    data = root / DATA_DIR
+    tiers, top = _settings(data / SETTINGS_FILE)
     card = data / CARD_FILE
     return StudentProfileModel(
         risk_model=RiskModel.load(data / RISK_DIR),
-        tiers={str(k): float(v) for k, v in settings.get("tiers", {}).items()},
-        top_reasons=int(settings.get("top_reasons", 3)),
+        tiers=tiers,
+        top_reasons=top,
         model_card=card.read_text(encoding="utf-8") if card.is_file() else None,
-        path=data.parent,
+        path=root,
     )
 
 
@@ -390,13 +556,13 @@ def save_model(
     data = target / DATA_DIR
     data.mkdir()
     model.save(data / RISK_DIR, fingerprints=fingerprints)
-    (data / SETTINGS_FILE).write_text(
+    atomic_write_text(
+        data / SETTINGS_FILE,
         json.dumps({"tiers": checked, "top_reasons": top_reasons,
                     "studentprofile_version": __version__}, indent=2, sort_keys=True),
-        encoding="utf-8",
     )
     if model_card is not None:
-        (data / CARD_FILE).write_text(model_card, encoding="utf-8")
+        atomic_write_text(data / CARD_FILE, model_card)
     _write_env(target)
 
     if mlflow_model is None:
@@ -422,6 +588,10 @@ def save_model(
         model_card=f"{DATA_DIR}/{CARD_FILE}" if model_card is not None else None,
         python_version=sys.version.split()[0],
     )
+    # what MLmodel says, then the hash of every file the flavour (and MLflow) reads; MLmodel
+    # itself last (MLflow adds run ids and timestamps to it, so its sections are compared)
+    atomic_write_text(data / MLMODEL_COPY, _canonical(_mlmodel_sections(mlflow_model.to_dict())))
+    atomic_write_text(data / FLAVOUR_MANIFEST, "".join(_manifest_lines(target)))
     mlflow_model.save(str(target / "MLmodel"))
     return target
 
@@ -505,7 +675,10 @@ def load_model(model_uri: str, dst_path: str | None = None) -> StudentProfileMod
     Raises
     ------
     ModelIntegrityError
-        The files do not match their manifest, or the directory is not a studentprofile model.
+        A file does not match the flavour's SHA-256 manifest (``settings.json``, the model
+        card, the model files, ``mlmodel.json``), MLmodel's flavour sections changed, the data
+        folder points outside the model folder, a tier is not a probability, or the directory
+        is not a studentprofile model.
     """
     import_mlflow()
     from mlflow.models import Model
@@ -525,4 +698,7 @@ def load_model(model_uri: str, dst_path: str | None = None) -> StudentProfileMod
             arrived=f"{model_uri!r}: {type(exc).__name__}: {exc}",
             hint="log models with studentprofile.tracking.log_model",
         ) from exc
-    return _read_data_dir(local / conf.get("data", DATA_DIR))
+    if conf.get("data") != DATA_DIR:
+        raise _integrity(local / "MLmodel", f"the flavour's data folder must be {DATA_DIR!r} "
+                         "inside the model folder", repr(conf.get("data")))
+    return _read_model_dir(local)

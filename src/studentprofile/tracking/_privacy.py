@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -104,17 +106,104 @@ def pseudonymize(ids: Iterable[Any], key: bytes | str) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
-_TOKEN = re.compile(r"[^\s,;\"'=\[\]{}()<>|`]+")
+_WORD = re.compile(r"[^\W_]+")  # a run of letters and digits (any script)
+_JSON_ESCAPE = re.compile(r'\\u([0-9a-fA-F]{4})|\\(["\\/bfnrt])')
+_JSON_SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
+                "t": "\t"}
+
+
+def _json_unescape(text: str) -> str:
+    r"""Decode JSON string escapes (``\u00eb``, surrogate pairs, ``\"``, ``\/``) in any text."""
+
+    def one(m: re.Match[str]) -> str:
+        return chr(int(m.group(1), 16)) if m.group(1) else _JSON_SIMPLE[m.group(2)]
+
+    out = _JSON_ESCAPE.sub(one, text)
+    return out.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _csv_unquote(text: str) -> str:
+    return text.replace('""', '"')
+
+
+def _decoded(text: str) -> str:
+    """Return the text as a reader sees it: JSON, HTML, URL and CSV escapes decoded.
+
+    Escapes nest (JSON inside an HTML page, HTML inside JSON), so JSON and HTML are decoded
+    twice each way.
+    """
+    out = text
+    for _ in range(2):
+        if "\\" in out:
+            out = _json_unescape(out)
+        if "&" in out:
+            out = html.unescape(out)
+    if "%" in out:
+        out = unquote(out)
+    if '""' in out:  # CSV doubles the quotes inside a quoted cell
+        out = _csv_unquote(out)
+    return out
+
+
+def _views(text: str) -> list[str]:
+    """Return the text as written and as decoded (:func:`_decoded`), each once."""
+    decoded = _decoded(text)
+    return [text] if decoded == text else [text, decoded]
+
+
+def _word_starts(view: str, word: str) -> list[int]:
+    """Return where ``word`` stands as a whole word (no letter or digit either side)."""
+    out, n, i = [], len(word), view.find(word)
+    while i >= 0:
+        before = view[i - 1] if i else " "
+        after = view[i + n] if i + n < len(view) else " "
+        if not (before.isalnum() or after.isalnum()):
+            out.append(i)
+        i = view.find(word, i + 1)
+    return out
+
+
+def _is_number_part(text: str, i: int, step: int) -> bool:
+    """Return True when the ``.`` at ``i`` joins digits (``1.5``).
+
+    Not ``,``: CSV puts a comma between an id and the next number.
+    """
+    j = i + step
+    return text[i] == "." and 0 <= j < len(text) and text[j].isdigit()
+
+
+def _float_form(text: str, e: int) -> bool:
+    """Return True when ``text[e:]`` is ``.0``, ``.00``, ... ending a number (``1234.0``)."""
+    m = re.match(r"\.0+(?![0-9])", text[e:e + 24])
+    return m is not None
+
+
+def _whole(text: str, ident: str, p: int) -> bool:
+    """Return True when ``ident`` at ``text[p]`` is whole (not in a longer id, word, number)."""
+    e = p + len(ident)
+    if ident[0].isalnum() and p > 0:
+        before = text[p - 1]
+        if before.isalnum() or (ident[0].isdigit() and _is_number_part(text, p - 1, -1)):
+            return False
+    if ident[-1].isalnum() and e < len(text):
+        after = text[e]
+        if after.isalnum():
+            return False
+        if ident[-1].isdigit() and _is_number_part(text, e, 1) and not _float_form(text, e):
+            return False
+    return True
 
 
 def scan_text(text: str, identifiers: set[str], *, min_length: int = 4) -> list[str]:
-    """Return the identifiers that appear in ``text`` as whole tokens or inside a token.
+    r"""Return the identifiers that appear whole in ``text``, escaped or not.
 
-    Tokens are runs of characters other than spaces, quotes, brackets and separators; an
-    identifier is found when it equals a token, or a token split further on ``/``, ``:`` or
-    ``.`` (so ``"students/AAA/2013J/1"`` finds ``"AAA/2013J/1"``), or is contained in one.
-    Identifiers shorter than ``min_length`` characters are skipped (``"1"`` would match any
-    number).
+    The text is searched as written and decoded the ways files write text: JSON escapes
+    (``Zo\u00eb``), HTML entities (``O&#x27;Brien``, ``&amp;``), URL escapes (``%20``) and
+    CSV's doubled quotes. An identifier is found where it appears whole: not preceded or
+    followed by a letter or digit, and not the digits of a longer number (``1234`` is not in
+    ``12345`` nor in ``0.1234``; it is in ``1234.0``, the float form of the id). Spaces,
+    quotes, commas and ``&`` inside an identifier are matched as they are. Identifiers shorter
+    than ``min_length`` characters are skipped (``"1"`` would match any number).
 
     Parameters
     ----------
@@ -134,25 +223,40 @@ def scan_text(text: str, identifiers: set[str], *, min_length: int = 4) -> list[
     --------
     >>> scan_text("risk for AAA/2013J/11391 is high", {"AAA/2013J/11391", "BBB/2014B/2"})
     ['AAA/2013J/11391']
+    >>> scan_text('{"id": "Zo\\u00eb M\\u00fcller"}, 123456', {"Zoë Müller", "2345"})
+    ['Zoë Müller']
     """
     ids = {i for i in identifiers if len(i) >= min_length}
     if not ids:
         return []
-    found: set[str] = set()
-    lengths = sorted({len(i) for i in ids})
-    for tok in _TOKEN.findall(text):
-        if tok in ids:
-            found.add(tok)
+    # each id is looked up by its longest run of letters/digits (its anchor, the most
+    # selective part: "11391" of "AAA/2013J/11391"): cost grows with the text, not the ids
+    # ids sharing an anchor are grouped by (offset of the anchor, length): one set lookup per
+    # group and occurrence
+    anchors: dict[str, dict[tuple[int, int], set[str]]] = {}
+    plain: list[str] = []  # ids without a letter or digit: searched as they are
+    for ident in ids:
+        words = list(_WORD.finditer(ident))
+        if not words:
+            plain.append(ident)
             continue
-        # identifiers inside a longer token: test every substring of an identifier's length
-        if len(tok) > lengths[0]:
-            for n in lengths:
-                if n >= len(tok):
-                    break
-                for s in range(len(tok) - n + 1):
-                    piece = tok[s:s + n]
-                    if piece in ids:
-                        found.add(piece)
+        best = max(reversed(words), key=lambda m: len(m.group()))
+        group = anchors.setdefault(best.group(), {})
+        group.setdefault((best.start(), len(ident)), set()).add(ident)
+    found: set[str] = set()
+    for view in _views(text):
+        hit = set(_WORD.findall(view)).intersection(anchors)
+        if len(hit) <= 64:
+            starts = ((w, i) for w in hit for i in _word_starts(view, w))
+        else:
+            starts = ((m.group(), m.start()) for m in _WORD.finditer(view) if m.group() in hit)
+        for word, start in starts:
+            for (offset, length), idents in anchors[word].items():
+                p = start - offset
+                piece = view[p:p + length] if p >= 0 else ""
+                if piece in idents and piece not in found and _whole(view, piece, p):
+                    found.add(piece)
+        found.update(i for i in plain if i in view)
     return sorted(found)
 
 

@@ -14,15 +14,31 @@ import os
 import posixpath
 import re
 import socket
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from studentprofile.errors import ConfigError
+from studentprofile._files import atomic_write_json, write_people_csv
+from studentprofile.errors import ConfigError, TrackingError
+from studentprofile.tracking._metrics import (
+    FairnessLog,
+    _mapping_doc,
+    fairness_log,
+    metric_name,
+    metric_names,
+)
 
-__all__ = ["TrackingReport", "default_tracking_uri", "log_experiment", "metric_name"]
+__all__ = [
+    "TrackingReport",
+    "default_tracking_uri",
+    "log_experiment",
+    "metric_name",
+    "metric_names",
+    "tracking_error",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,21 +53,7 @@ HTTP_ENV_DEFAULTS = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 PROBE_SECONDS = 3.0
-_BAD_METRIC_CHARS = re.compile(r"[^A-Za-z0-9_\-. /]")
-
-
-def metric_name(*parts: Any) -> str:
-    """Join parts into a valid MLflow metric name (other characters become ``_``).
-
-    Examples
-    --------
-    >>> metric_name("fairness", "imd_band", "0-10%", "tpr")
-    'fairness.imd_band.0-10_.tpr'
-    """
-    name = ".".join(_BAD_METRIC_CHARS.sub("_", str(p)).strip() or "_" for p in parts)
-    return name.replace("..", "._").lstrip("/")
-
-
+NO_RUN = "the MLflow run could not be created (see 'run')"
 def default_tracking_uri(output_dir: str | Path) -> str:
     """Return ``MLFLOW_TRACKING_URI`` if set, else a SQLite store in ``output_dir``.
 
@@ -143,6 +145,9 @@ class TrackingReport:
 
 
 def _why(exc: BaseException) -> str:
+    if isinstance(exc, TrackingError):
+        text = f"{exc.message}: {exc.arrived}; what to do: {exc.hint}"
+        return text.replace("\n", " ")
     text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
     return text if len(text) <= 300 else text[:297] + "..."
 
@@ -178,9 +183,9 @@ def _mlflow_context(uri: str) -> Iterator[None]:
                      getattr(registry_utils, "_registry_uri", None))
     for k, v in HTTP_ENV_DEFAULTS.items():
         os.environ.setdefault(k, v)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     try:
+        mlflow.set_tracking_uri(uri)  # may refuse the URI: the finally block still restores
+        mlflow.set_registry_uri(uri)
         yield
     finally:
         tracking_utils._tracking_uri, registry_utils._registry_uri = saved_globals
@@ -207,6 +212,7 @@ def log_experiment(
     alias: str | None = None,
     artifact_location: str | Path | None = None,
     description: str | None = None,
+    fairness: Any = None,
 ) -> TrackingReport:
     """Log one run: parameters, metrics, tags, artefacts and the model; survive failures.
 
@@ -241,11 +247,23 @@ def log_experiment(
         database).
     description : str, optional
         The run's description.
+    fairness : FairnessAudit, optional
+        Logged as its verdicts and worst disparity per attribute and compared metric
+        (``fairness.<attribute>.<metric>.pass`` / ``.worst_disparity``), plus the full audit
+        as ``fairness/fairness_groups.csv`` and ``fairness/fairness_summary.csv`` (readable
+        names; suppressed groups never named).
 
     Returns
     -------
     TrackingReport
-        Never raises for a tracking failure: each failed step is in ``not_logged``.
+        Never raises for a tracking failure: any MLflow failure (a URI scheme MLflow does not
+        know, a file store it refuses, a server that does not answer, a full disk) becomes a
+        :class:`~studentprofile.errors.TrackingError` whose text is in ``not_logged``.
+
+    Notes
+    -----
+    Metric keys MLflow accepts are logged as they are; other keys get unique, stable names
+    (:func:`metric_names`), and ``metrics/metric_names.json`` maps every name back.
 
     Raises
     ------
@@ -256,123 +274,58 @@ def log_experiment(
         raise ConfigError("tracking_uri must be a non-empty string", key="tracking.uri",
                           arrived=repr(tracking_uri))
     report = TrackingReport(enabled=True, uri=tracking_uri, experiment=experiment)
-    steps: list[tuple[str, Callable[[], Any]]] = []
-    unreachable = _probe(tracking_uri)
-
-    import math
-
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param, RunTag
+    fair = None if fairness is None else fairness_log(fairness)
+    names = metric_names([*(metrics or {}), *(step_metrics or {})])
 
     def fail(what: str, why: str) -> None:
         report.not_logged.append({"what": what, "why": why})
         logger.warning("not tracked: %s (%s)", what, why)
 
     def all_steps() -> list[str]:
-        names = ["run", "params", "metrics", "tags"]
-        names += [f"artifact {k}" for k in (artifacts or {})]
+        steps = ["run", "params", "metrics", "tags", "artifact metrics/metric_names.json"]
+        if fair is not None:
+            steps += ["artifact fairness/fairness_groups.csv",
+                      "artifact fairness/fairness_summary.csv"]
+        steps += [f"artifact {k}" for k in (artifacts or {})]
         if model is not None:
-            names.append("model")
+            steps.append("model")
             if registered_model:
-                names.append("registry")
-        return names
+                steps.append("registry")
+        return steps
 
-    if unreachable:
-        for what in all_steps():
-            fail(what, unreachable)
+    def fail_all(why: str) -> TrackingReport:
+        first, *rest = all_steps()
+        fail(first, why)
+        for what in rest:
+            report.not_logged.append({"what": what, "why": NO_RUN})
         return report
 
-    with _mlflow_context(tracking_uri):
-        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    unreachable = _probe(tracking_uri)
+    if unreachable:
+        return fail_all(unreachable)
+    with contextlib.ExitStack() as stack:
         try:
-            exp = client.get_experiment_by_name(experiment)
-            if exp is None:
-                loc = None
-                if artifact_location is not None:
-                    loc = Path(artifact_location).resolve().as_uri()
-                exp_id = client.create_experiment(experiment, artifact_location=loc)
-            else:
-                exp_id = exp.experiment_id
-            run = client.create_run(exp_id, run_name=run_name,
-                                    tags={"mlflow.note.content": description or ""})
-            report.run_id = run.info.run_id
-            report.experiment_id = exp_id
-            report.logged.append("run")
-        except Exception as exc:  # noqa: BLE001 - any store failure means "not tracked"
-            why = _why(exc)
-            for what in all_steps():
-                fail(what, why)
-            return report
-        run_id = report.run_id
+            stack.enter_context(_mlflow_context(tracking_uri))
+            from mlflow import MlflowClient
 
-        def log_params() -> None:
-            items = [Param(str(k), str(v)[:6000]) for k, v in (params or {}).items()]
-            for i in range(0, len(items), 100):
-                client.log_batch(run_id, params=items[i:i + 100])
-
-        def log_metrics() -> None:
-            import time
-
-            now = int(time.time() * 1000)
-            items = []
-            for k, v in (metrics or {}).items():
-                if v is None or not math.isfinite(float(v)):
-                    continue
-                items.append(Metric(metric_name(k), float(v), now, 0))
-            for k, hist in (step_metrics or {}).items():
-                for step, v in hist:
-                    if v is not None and math.isfinite(float(v)):
-                        items.append(Metric(metric_name(k), float(v), now, int(step)))
-            for i in range(0, len(items), 500):
-                client.log_batch(run_id, metrics=items[i:i + 500])
-
-        def log_tags() -> None:
-            items = [RunTag(str(k), str(v)[:5000]) for k, v in (tags or {}).items()]
-            for i in range(0, len(items), 100):
-                client.log_batch(run_id, tags=items[i:i + 100])
-
-        steps += [("params", log_params), ("metrics", log_metrics), ("tags", log_tags)]
-        for dest, local in (artifacts or {}).items():
-            p = Path(local)
-
-            def log_one(p: Path = p, dest: str = dest) -> None:
-                if p.is_dir():
-                    client.log_artifacts(run_id, str(p), artifact_path=dest or None)
-                else:
-                    folder = posixpath.dirname(dest)
-                    client.log_artifact(run_id, str(p), artifact_path=folder or None)
-
-            steps.append((f"artifact {dest}", log_one))
-
-        for what, fn in steps:
+            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+            run_id, report.experiment_id = _start_run(client, experiment, run_name,
+                                                      description, artifact_location)
+        except Exception as exc:  # noqa: BLE001 - MLflow refused the URI or the store failed
+            return fail_all(_why(tracking_error(exc, tracking_uri)))
+        report.run_id = run_id
+        report.logged.append("run")
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="studentprofile-")))
+        for what, fn in _steps(client, run_id, params, metrics, step_metrics, tags, artifacts,
+                               names, fair, tmp, fail):
             try:
                 fn()
                 report.logged.append(what)
             except Exception as exc:  # noqa: BLE001 - recorded and reported, run goes on
                 fail(what, _why(exc))
-
         if model is not None:
-            from studentprofile.tracking._flavour import log_model
-
-            try:
-                info = log_model(model, "model", run_id=run_id, **dict(model_kwargs or {}))
-                report.model_uri = info.model_uri
-                report.logged.append("model")
-            except Exception as exc:  # noqa: BLE001
-                fail("model", _why(exc))
-                if registered_model:
-                    fail("registry", "the model was not logged")
-            else:
-                if registered_model:
-                    try:
-                        version = _register(client, info.model_uri, registered_model, alias)
-                        report.registered = (
-                            f"models:/{registered_model}@{alias}" if alias
-                            else f"models:/{registered_model}/{version}"
-                        )
-                        report.logged.append("registry")
-                    except Exception as exc:  # noqa: BLE001
-                        fail("registry", _why(exc))
+            _log_model_step(report, client, run_id, model, model_kwargs, registered_model,
+                            alias, fail)
         try:
             if report.not_logged:
                 client.set_tag(run_id, "studentprofile.incomplete",
@@ -381,6 +334,171 @@ def log_experiment(
         except Exception as exc:  # noqa: BLE001
             fail("run status", _why(exc))
     return report
+
+
+def tracking_error(exc: BaseException, uri: str) -> TrackingError:
+    """Turn any MLflow failure into a TrackingError that says what to do.
+
+    Parameters
+    ----------
+    exc : BaseException
+        What MLflow (or the network, or the disk) raised.
+    uri : str
+        The tracking URI.
+
+    Returns
+    -------
+    TrackingError
+
+    Examples
+    --------
+    >>> err = tracking_error(ValueError("boom"), "bogus://x")
+    >>> err.message
+    "MLflow could not track to 'bogus://x'"
+    """
+    if isinstance(exc, TrackingError):
+        return exc
+    text = str(exc)
+    scheme = urlparse(uri).scheme
+    if "filesystem tracking backend" in text or (
+        scheme in ("", "file") and "maintenance mode" in text
+    ):
+        hint = ("this MLflow refuses plain file stores: use a SQLite store "
+                "(sqlite:///<folder>/mlflow.db, the default) or a tracking server; or set "
+                "MLFLOW_ALLOW_FILE_STORE=true")
+    elif "unsupported URI" in text or "Could not find a registered" in text:
+        hint = ("use a URI scheme MLflow supports (sqlite:///..., http(s)://..., "
+                "postgresql://..., databricks)")
+    else:
+        hint = "check the tracking URI and that the store is reachable and writable"
+    # MLflow's first sentence says what went wrong; the rest is advice we replace with ours
+    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0] if text.strip() else ""
+    if len(first) > 200:
+        first = first[:197] + "..."
+    return TrackingError(
+        f"MLflow could not track to {uri!r}",
+        arrived=f"{type(exc).__name__}: {first}",
+        hint=hint + "; the run's files are complete on local disk",
+    )
+
+
+def _start_run(client: Any, experiment: str, run_name: str, description: str | None,
+               artifact_location: str | Path | None) -> tuple[str, str]:
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        loc = None
+        if artifact_location is not None:
+            loc = Path(artifact_location).resolve().as_uri()
+        exp_id = client.create_experiment(experiment, artifact_location=loc)
+    else:
+        exp_id = exp.experiment_id
+    run = client.create_run(exp_id, run_name=run_name,
+                            tags={"mlflow.note.content": description or ""})
+    return str(run.info.run_id), str(exp_id)
+
+
+def _steps(
+    client: Any,
+    run_id: str,
+    params: Mapping[str, Any] | None,
+    metrics: Mapping[str, float] | None,
+    step_metrics: Mapping[str, list[tuple[int, float]]] | None,
+    tags: Mapping[str, str] | None,
+    artifacts: Mapping[str, str | Path] | None,
+    names: Mapping[str, str],
+    fair: FairnessLog | None,
+    tmp: Path,
+    fail: Callable[[str, str], None],
+) -> list[tuple[str, Callable[[], Any]]]:
+    """Return the run's logging steps, each tried on its own: (what, function)."""
+    import math
+    import time
+
+    from mlflow.entities import Metric, Param, RunTag
+
+    def finite(v: Any) -> bool:
+        return v is not None and math.isfinite(float(v))
+
+    def log_params() -> None:
+        items = [Param(str(k), str(v)[:6000]) for k, v in (params or {}).items()]
+        for i in range(0, len(items), 100):
+            client.log_batch(run_id, params=items[i:i + 100])
+
+    def log_metrics() -> None:
+        now = int(time.time() * 1000)
+        final: dict[str, float] = {}
+        for k, v in (metrics or {}).items():
+            if finite(v):
+                final[names[k]] = float(v)
+        for name, v in (fair.metrics if fair is not None else {}).items():
+            if name in final:
+                fail(f"metric {name}", "the name belongs to the fairness audit's metrics")
+            final[name] = v
+        items = [Metric(k, v, now, 0) for k, v in final.items()]
+        for k, hist in (step_metrics or {}).items():
+            items += [Metric(names[k], float(v), now, int(s)) for s, v in hist if finite(v)]
+        for i in range(0, len(items), 500):
+            client.log_batch(run_id, metrics=items[i:i + 500])
+
+    def log_tags() -> None:
+        items = [RunTag(str(k), str(v)[:5000]) for k, v in (tags or {}).items()]
+        for i in range(0, len(items), 100):
+            client.log_batch(run_id, tags=items[i:i + 100])
+
+    def log_names() -> None:
+        path = atomic_write_json(tmp / "metric_names.json", _mapping_doc(names, fair),
+                                 indent=2, ensure_ascii=False)
+        client.log_artifact(run_id, str(path), artifact_path="metrics")
+
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("params", log_params), ("metrics", log_metrics), ("tags", log_tags),
+        ("artifact metrics/metric_names.json", log_names),
+    ]
+    if fair is not None:
+        for table, frame in (("fairness_groups", fair.groups), ("fairness_summary", fair.summary)):
+
+            def log_table(frame: Any = frame, table: str = table) -> None:
+                path = write_people_csv(frame, tmp / f"{table}.csv")
+                client.log_artifact(run_id, str(path), artifact_path="fairness")
+
+            steps.append((f"artifact fairness/{table}.csv", log_table))
+    for dest, local in (artifacts or {}).items():
+
+        def log_one(p: Path = Path(local), dest: str = dest) -> None:
+            if p.is_dir():
+                client.log_artifacts(run_id, str(p), artifact_path=dest or None)
+            else:
+                folder = posixpath.dirname(dest)
+                client.log_artifact(run_id, str(p), artifact_path=folder or None)
+
+        steps.append((f"artifact {dest}", log_one))
+    return steps
+
+
+def _log_model_step(report: TrackingReport, client: Any, run_id: str, model: Any,
+                    model_kwargs: Mapping[str, Any] | None, registered_model: str | None,
+                    alias: str | None, fail: Callable[[str, str], None]) -> None:
+    from studentprofile.tracking._flavour import log_model
+
+    try:
+        info = log_model(model, "model", run_id=run_id, **dict(model_kwargs or {}))
+        report.model_uri = info.model_uri
+        report.logged.append("model")
+    except Exception as exc:  # noqa: BLE001
+        fail("model", _why(exc))
+        if registered_model:
+            fail("registry", "the model was not logged")
+        return
+    if registered_model:
+        try:
+            version = _register(client, info.model_uri, registered_model, alias)
+            report.registered = (
+                f"models:/{registered_model}@{alias}" if alias
+                else f"models:/{registered_model}/{version}"
+            )
+            report.logged.append("registry")
+        except Exception as exc:  # noqa: BLE001
+            fail("registry", _why(exc))
 
 
 def _register(client: Any, model_uri: str, name: str, alias: str | None) -> str:
