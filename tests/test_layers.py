@@ -65,13 +65,6 @@ ALLOWED_UPWARD: frozenset[tuple[str, str, str]] = frozenset(
 # the lead deletes each entry when its fix is merged; the set must end up empty.
 PENDING_FIXES: frozenset[str] = frozenset(
     {
-        # models/_risk_model.py hides its upward import of compiled/ in importlib (branch h-models)
-        "hidden import: studentprofile.models._risk_model in RiskModel.compile imports "
-        "'studentprofile.compiled' through importlib",
-        # tables/_checks.py imports _time.py at module level; _time.py imports _checks inside a
-        # function (the column parser): a cycle hidden by a lazy import (branch h-time, found here)
-        "cycle: studentprofile.tables._checks -> studentprofile.tables._time "
-        "-> studentprofile.tables._checks",
         # models/_risk_model.py (save/load) <-> _persistence.py (load_model builds a RiskModel),
         # both lazy imports inside functions; not in the list, no branch owns it yet
         "cycle: studentprofile.models._persistence -> studentprofile.models._risk_model "
