@@ -1,4 +1,4 @@
-"""Shared test set-up: Hypothesis profiles and small hand-built tables."""
+"""Shared test set-up: Hypothesis profiles, the `slow` end-to-end tests, small hand-built tables."""
 
 from __future__ import annotations
 
@@ -10,19 +10,28 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # numba compiles on first call, so the first example of a test is slow: no per-example deadline.
-settings.register_profile(
-    "ci",
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "thorough",
-    max_examples=1000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+_UNHURRIED = {"deadline": None,
+              "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+# "dev", the default on a developer's machine: enough examples to catch a broken kernel while
+# keeping `python -m pytest -m "not slow"` short (docs/contributing.md has the timings).
+settings.register_profile("dev", max_examples=20, **_UNHURRIED)
+# "ci", the default when the CI variable is set (as `.ci/run` is run): three times as many.
+settings.register_profile("ci", max_examples=60, **_UNHURRIED)
+settings.register_profile("thorough", max_examples=1000, **_UNHURRIED)
+_DEFAULT_PROFILE = "ci" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "dev"
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _DEFAULT_PROFILE))
+
+
+# Fixtures that run the pipeline or the demo on a sample of OULAD (module-scoped in their files).
+# Every test that uses one is marked `slow` here, so a new test that uses one is slow too; a test
+# that runs the pipeline itself carries `@pytest.mark.slow`.
+END_TO_END_FIXTURES = frozenset({"two_runs", "demo_run", "trained", "demo_dir"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

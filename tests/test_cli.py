@@ -54,6 +54,7 @@ def test_demo_json_summary_and_files(demo_dir):
     assert (root / doc["files"]["model_card"]).is_file()
 
 
+@pytest.mark.slow  # the demo on 2% of OULAD
 def test_demo_text_summary_and_partial_exit_on_unreachable_server(tmp_path, monkeypatch,
                                                                   capsys):
     monkeypatch.chdir(tmp_path)

@@ -137,6 +137,7 @@ def test_model_card_has_every_section(two_runs):
     assert "gender" in card and "Verdicts" in card and "lightgbm" in card
 
 
+@pytest.mark.slow  # the demo on 2% of OULAD
 def test_unreachable_tracking_server_keeps_the_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = demo_config(sample_students=0.02, uri="http://127.0.0.1:9")
