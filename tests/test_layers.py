@@ -63,14 +63,7 @@ ALLOWED_UPWARD: frozenset[tuple[str, str, str]] = frozenset(
 # TEMPORARY. Violations that exist on main today and are being fixed on other branches (issue 13,
 # item 10). The test fails on anything not listed here AND on any entry that no longer occurs, so
 # the lead deletes each entry when its fix is merged; the set must end up empty.
-PENDING_FIXES: frozenset[str] = frozenset(
-    {
-        # models/_risk_model.py (save/load) <-> _persistence.py (load_model builds a RiskModel),
-        # both lazy imports inside functions; not in the issue's list, no branch owns it yet
-        "cycle: studentprofile.models._persistence -> studentprofile.models._risk_model "
-        "-> studentprofile.models._persistence",
-    }
-)
+PENDING_FIXES: frozenset[str] = frozenset()
 
 # Third-party rules: module name -> the layers (by name) allowed to import it.
 KERNEL_MODULES_MAY_IMPORT = ("numpy", "numba", "__future__", "typing")  # typing: annotations only

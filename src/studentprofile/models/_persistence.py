@@ -345,13 +345,16 @@ def _check_model_text(
     return text
 
 
-def load_model(path: Any) -> RiskModel:
-    """Load and verify a model directory written by :func:`save_model`."""
+def load_model(path: Any, cls: type[RiskModel]) -> RiskModel:
+    """Load and verify a model directory written by :func:`save_model`.
+
+    ``cls`` is the estimator class to rebuild (``RiskModel``): passed in, so that this module
+    never imports the estimator's and the two cannot form an import cycle.
+    """
     import lightgbm as lgb
 
     from studentprofile.features._info import FeatureInfo
     from studentprofile.models._calibration import Calibrator
-    from studentprofile.models._risk_model import RiskModel
 
     root = Path(path)
     if not root.is_dir():
@@ -392,7 +395,7 @@ def load_model(path: Any) -> RiskModel:
         named = bool(meta["named_features"])
         holdout = _decode(meta["holdout"])
         training = _decode(meta["training"])
-        model = RiskModel(**params)
+        model = cls(**params)
     except ModelIntegrityError:
         raise
     except Exception as exc:  # any malformed field: report it as what it is

@@ -22,6 +22,7 @@ from studentprofile.features._info import FeatureInfo, infer_feature_infos
 from studentprofile.models import _frame
 from studentprofile.models._calibration import CALIBRATION_METHODS, Calibrator
 from studentprofile.models._governance import detect_protected, names_param
+from studentprofile.models._persistence import load_model, save_model
 from studentprofile.models._split import HoldoutSplit, holdout_split
 
 if TYPE_CHECKING:  # type names only, never executed: the layering test allows them
@@ -1112,8 +1113,6 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         Path
             The directory written.
         """
-        from studentprofile.models._persistence import save_model
-
         self._check_fitted()
         return save_model(self, path, fingerprints=fingerprints, overwrite=overwrite)
 
@@ -1135,9 +1134,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         ModelIntegrityError
             A missing, truncated, tampered or incompatible file; the message names it and why.
         """
-        from studentprofile.models._persistence import load_model
-
-        return load_model(path)
+        return load_model(path, cls)
 
     def compile(self) -> CompiledScorer:
         """Return a numba ``CompiledScorer`` for fast scoring (``studentprofile.compiled``).
