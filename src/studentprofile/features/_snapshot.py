@@ -44,6 +44,4 @@ def snapshot_matrix(snapshot: Snapshot) -> pd.DataFrame:
     builder = FeatureBuilder(FeatureSpec([
         StaticFeatures(list(snapshot.attributes), allow_audit=list(snapshot.allow_audit))
     ]))
-    X = builder.fit_transform(snapshot.tables, snapshot.grid)
-    X.attrs["feature_info"] = dict(builder.feature_info_)
-    return X
+    return builder.fit_transform(snapshot.tables, snapshot.grid)  # sets X.attrs
