@@ -48,6 +48,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "fsync_dir",
     "neutralise_cell",
     "neutralise_frame",
     "write_people_csv",
@@ -69,8 +70,9 @@ def _fail(target: Path, exc: BaseException, doing: str) -> OutputError:
     )
 
 
-def _fsync_dir(folder: Path) -> None:
-    # durability of the rename itself; not every platform or file system can open a folder
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries to disk (the durability of a rename); a no-op where unsupported."""
+    # not every platform or file system can open a folder
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -171,7 +173,7 @@ def atomic_write(
             os.replace(tmp, target)
         except OSError as exc:
             raise _fail(target, exc, "written") from exc
-        _fsync_dir(folder)
+        fsync_dir(folder)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

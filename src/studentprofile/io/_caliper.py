@@ -38,14 +38,15 @@ from studentprofile.tables import FAMILIES
 from ._records import (
     LearningRecords,
     RecordReport,
-    depth_ok,
+    campus_id,
     finish,
     finite_number,
+    first_time,
     iter_records,
     load_records,
     pseudonymiser,
+    screen,
     text_or_none,
-    unreadable,
 )
 
 __all__ = ["read_caliper"]
@@ -162,24 +163,10 @@ def read_caliper(
     times: list[Any] = []
     knowns: list[Any] = []
     seen: set[str] = set()
-    for pos, (ev, sent) in iter_records(flat):
-        rid = f"#{pos}"
-        if unreadable(ev):
-            report.reject("not-json", f"line {ev.line}")
+    for pos, (raw, sent) in iter_records(flat):
+        ev, rid = screen(raw, pos, report)
+        if ev is None or not first_time(rid, seen, report):
             continue
-        if not isinstance(ev, dict):
-            report.reject("not-an-object", rid)
-            continue
-        if not depth_ok(ev):
-            report.reject("nested-too-deeply", rid)
-            continue
-        eid = text_or_none(ev.get("id"))
-        rid = eid or rid
-        if eid is not None:
-            if eid.lower() in seen:
-                report.reject("duplicate-id", rid)
-                continue
-            seen.add(eid.lower())
         etype = text_or_none(ev.get("type"))
         action = text_or_none(ev.get("action"))
         if etype is None or action is None:
@@ -198,12 +185,9 @@ def read_caliper(
         if who is None:
             report.reject(rule, rid)
             continue
-        if student_ids is not None:
-            mapped = student_ids(who) if callable(student_ids) else student_ids.get(who)
-            if mapped is None:
-                report.reject("unknown-actor", rid)
-                continue
-            who = str(mapped)
+        who = campus_id(who, student_ids, report, rid)
+        if who is None:
+            continue
         key = f"{etype}.{action}"
         if key in table or action in table:
             target = table[key] if key in table else table[action]

@@ -418,3 +418,44 @@ def finish(rows: list[dict[str, Any]], times_raw: list[Any], known_raw: list[Any
         kept.append(row)
     report.events = len(kept)
     return LearningRecords(frame_of(kept), report)
+
+
+def screen(record: Any, pos: int, report: RecordReport) -> tuple[
+        dict[str, Any] | None, str]:
+    """Reject what no reader can use (not JSON, not an object, nested too deeply).
+
+    Returns the record (None when rejected) and its id (its ``id``, else ``#<position>``).
+    """
+    rid = f"#{pos}"
+    if unreadable(record):
+        report.reject("not-json", f"line {record.line}")
+        return None, rid
+    if not isinstance(record, dict):
+        report.reject("not-an-object", rid)
+        return None, rid
+    if not depth_ok(record):
+        report.reject("nested-too-deeply", rid)
+        return None, rid
+    own = text_or_none(record.get("id"))
+    return record, own or rid
+
+
+def first_time(record_id: str, seen: set[str], report: RecordReport) -> bool:
+    """Whether a record id is new (a repeated one is rejected as ``duplicate-id``)."""
+    key = record_id.lower()
+    if not record_id.startswith("#") and key in seen:
+        report.reject("duplicate-id", record_id)
+        return False
+    seen.add(key)
+    return True
+
+
+def campus_id(who: str, student_ids: Any, report: RecordReport, record_id: str) -> str | None:
+    """Map an actor to a campus student id (``student_ids``: mapping or callable, or None)."""
+    if student_ids is None:
+        return who
+    mapped = student_ids(who) if callable(student_ids) else student_ids.get(who)
+    if mapped is None:
+        report.reject("unknown-actor", record_id)
+        return None
+    return str(mapped)

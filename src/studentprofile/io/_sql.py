@@ -164,6 +164,15 @@ def _dates(s: pd.Series, name: str, source: str) -> pd.Series:
     return s.astype("datetime64[ns]")
 
 
+def _missing_driver(exc: ImportError, where: str, url: str) -> DependencyError:
+    scheme = where.split(":", 1)[0].split("+", 1)[0]
+    return DependencyError(
+        f"the driver for {scheme} databases is not installed",
+        arrived=_scrub(str(exc), url),
+        hint=_DRIVER_HINT.get(scheme, "install the DBAPI driver of your database"),
+    )
+
+
 def read_sql(
     query: str,
     url: str,
@@ -254,12 +263,7 @@ def read_sql(
                           hint="a SQLAlchemy URL looks like "
                                "dialect+driver://user:password@host:port/database") from None
     except ImportError as exc:
-        scheme = where.split(":", 1)[0].split("+", 1)[0]
-        raise DependencyError(
-            f"the driver for {scheme} databases is not installed",
-            arrived=_scrub(str(exc), real),
-            hint=_DRIVER_HINT.get(scheme, "install the DBAPI driver of your database"),
-        ) from None
+        raise _missing_driver(exc, where, real) from None
     ids = set(id_columns)
     parts: list[pd.DataFrame] = []
     columns: list[str] = []
@@ -339,12 +343,7 @@ def read_sql(
             arrived=_scrub(f"{type(exc).__name__}: {getattr(exc, 'orig', exc)}", real),
         ) from None
     except ImportError as exc:
-        scheme = where.split(":", 1)[0].split("+", 1)[0]
-        raise DependencyError(
-            f"the driver for {scheme} databases is not installed",
-            arrived=_scrub(str(exc), real),
-            hint=_DRIVER_HINT.get(scheme, "install the DBAPI driver of your database"),
-        ) from None
+        raise _missing_driver(exc, where, real) from None
     except Exception as exc:
         dbapi = getattr(engine.dialect, "dbapi", None)
         if dbapi is None or not isinstance(exc, getattr(dbapi, "Error", ())):

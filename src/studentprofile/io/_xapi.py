@@ -38,14 +38,15 @@ from studentprofile.tables import FAMILIES
 from ._records import (
     LearningRecords,
     RecordReport,
-    depth_ok,
+    campus_id,
     finish,
     finite_number,
+    first_time,
     iter_records,
     load_records,
     pseudonymiser,
+    screen,
     text_or_none,
-    unreadable,
 )
 
 __all__ = ["ADL_VERBS", "read_xapi"]
@@ -276,19 +277,11 @@ def read_xapi(
     stamps: list[Any] = []
     stores: list[Any] = []
     seen: set[str] = set()
-    for pos, st in iter_records(records):
-        rid = f"#{pos}"
-        if unreadable(st):
-            report.reject("not-json", f"line {st.line}")
-            continue
-        if not isinstance(st, dict):
-            report.reject("not-an-object", rid)
-            continue
-        if not depth_ok(st):
-            report.reject("nested-too-deeply", rid)
+    for pos, raw in iter_records(records):
+        st, rid = screen(raw, pos, report)
+        if st is None:
             continue
         sid = text_or_none(st.get("id"))
-        rid = sid or rid
         verb = st.get("verb")
         verb_id = text_or_none(verb.get("id")) if isinstance(verb, dict) else None
         if verb_id == VOIDED:
@@ -301,21 +294,15 @@ def read_xapi(
         if sid is not None and sid.lower() in voided_ids:
             report.voided += 1
             continue
-        if sid is not None:
-            if sid.lower() in seen:
-                report.reject("duplicate-id", rid)
-                continue
-            seen.add(sid.lower())
+        if not first_time(rid, seen, report):
+            continue
         who, rule = _actor_id(st.get("actor"), actor_id)
         if rule is not None or who is None:
             report.reject(rule or "missing-actor", rid)
             continue
-        if student_ids is not None:
-            mapped = student_ids(who) if callable(student_ids) else student_ids.get(who)
-            if mapped is None:
-                report.reject("unknown-actor", rid)
-                continue
-            who = str(mapped)
+        who = campus_id(who, student_ids, report, rid)
+        if who is None:
+            continue
         if verb_id is None:
             report.reject("missing-verb", rid)
             continue

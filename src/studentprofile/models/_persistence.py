@@ -16,7 +16,6 @@ the files can also rewrite the hashes.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from studentprofile._environment import package_versions
-from studentprofile._files import atomic_write_bytes
+from studentprofile._files import atomic_write_bytes, fsync_dir
 from studentprofile.errors import ConfigError, ModelIntegrityError, OutputError
 from studentprofile.models._frame import lgb_feature_names
 from studentprofile.models._lgb_text import parse_model_text
@@ -118,16 +117,6 @@ def _metadata(model: RiskModel, fingerprints: Mapping[str, str] | None) -> dict[
 
 
 # ---------------------------------------------------------------------------------- saving
-def _fsync_dir(path: Path) -> None:
-    # durability of the directory swap; not every platform or file system can open a folder
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def save_model(
     model: RiskModel,
     path: Any,
@@ -189,7 +178,7 @@ def save_model(
     try:
         for name, data in payload.items():
             atomic_write_bytes(tmp / name, data)
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         try:
             if target.exists():
                 os.replace(target, old)
@@ -205,7 +194,7 @@ def save_model(
                 arrived=f"{type(exc).__name__}: {exc}",
                 hint="save the model to a folder you can write to",
             ) from exc
-        _fsync_dir(parent)
+        fsync_dir(parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
