@@ -35,6 +35,7 @@ from studentprofile.spark._schema import (
     check_frame,
     check_ids,
     check_positive_int,
+    collect,
     context,
     empty_frame,
     pandas_dtype,
@@ -84,7 +85,7 @@ class SparkFeatureResult:
             Indexed by (``student_id``, ``as_of``), ``as_of`` as naive UTC ``datetime64[ns]``
             (or float days), sorted by student then as_of, float64 columns.
         """
-        pdf = self.features.toPandas()
+        pdf = collect(self.features, self.context.session_tz)
         pdf["as_of"] = self.context.as_of(pdf["as_of"]).to_numpy()
         pdf = pdf.sort_values(["student_id", "as_of"], kind="stable")
         out = pdf.set_index(["student_id", "as_of"])[self.feature_names].astype("float64")
@@ -204,25 +205,29 @@ def build_features(
             for by in bys
         ]
         queries = reduce(DataFrame.unionByName, [grid, *extras]).distinct()
+    keys = {by: f"__sp_by_{by}" for by in bys}  # a static feature may share the by's name
     qs = queries.join(students_sdf, "student_id").withColumn(
         _SHARD, F.pmod(F.hash("student_id"), F.lit(shards)))
+    qs = qs.select("*", *[F.col(by).alias(key) for by, key in keys.items()])
     ev = events_sdf.withColumn(_SHARD, F.pmod(F.hash("student_id"), F.lit(shards)))
 
     stu_types = types["students"]
     fields = [T.StructField("student_id", stu_types["student_id"]),
               T.StructField("as_of", types["grid"]["as_of"])]
-    fields += [T.StructField(by, stu_types[by]) for by in bys]
+    fields += [T.StructField(keys[by], stu_types[by]) for by in bys]
     fields += [T.StructField(n, T.DoubleType()) for n in names]
     schema = T.StructType(fields)
     out_dtypes = {f.name: pandas_dtype(f.dataType) for f in fields}
 
     def shard(ev_pdf: pd.DataFrame, q_pdf: pd.DataFrame) -> pd.DataFrame:
-        return _shard_features(ev_pdf, q_pdf, raw, names, bys, ctx, out_dtypes)
+        return _shard_features(ev_pdf, q_pdf, raw, names, list(keys.values()), ctx,
+                               out_dtypes)
 
     result = ev.groupBy(_SHARD).cogroup(qs.groupBy(_SHARD)).applyInPandas(shard, schema)
     for by in bys:
-        result = result.groupBy(by, "as_of").applyInPandas(_cohort_udf(by, jobs[by]), schema)
-    result = result.drop(*bys)
+        result = result.groupBy(keys[by], "as_of").applyInPandas(
+            _cohort_udf(keys[by], jobs[by]), schema)
+    result = result.drop(*keys.values())
     if bys:  # back to one row per grid row (the cohort members not in the grid leave)
         result = grid.join(result, ["student_id", "as_of"], "inner")
     result = result.select("student_id", "as_of", *names)
@@ -308,7 +313,7 @@ def _skeleton(
     Fitting a builder on them gives the columns and records the whole data would give: fit reads
     only which kinds occur, which columns exist and the categories of static text columns.
     """
-    ev = events_sdf.dropDuplicates(["family", "kind"]).toPandas()
+    ev = collect(events_sdf.dropDuplicates(["family", "kind"]), ctx.session_tz)
     parts = []
     ids = pd.unique(ev["student_id"]).tolist()
     if ids:
@@ -318,7 +323,8 @@ def _skeleton(
             for col in e.columns:
                 if pandas_dtype(stu_types[col]) == "object":
                     parts.append(students_sdf.dropDuplicates([col]))
-    st = (reduce(DataFrame.unionByName, parts) if parts else students_sdf.limit(1)).toPandas()
+    st = collect(reduce(DataFrame.unionByName, parts) if parts else students_sdf.limit(1),
+                 ctx.session_tz)
     st = st.drop_duplicates("student_id", ignore_index=True)
     return ctx.tables(st, ev)
 
@@ -335,7 +341,8 @@ def _shard_features(
 ) -> pd.DataFrame:
     if not len(q_pdf):
         return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in out_dtypes.items()})
-    st = q_pdf.drop(columns=["as_of", _SHARD]).drop_duplicates("student_id", ignore_index=True)
+    st = q_pdf.drop(columns=["as_of", _SHARD, *bys]).drop_duplicates("student_id",
+                                                                     ignore_index=True)
     ev = ev_pdf.drop(columns=[_SHARD])
     ev = ev[ev["student_id"].isin(st["student_id"])].reset_index(drop=True)
     tables = ctx.tables(st, ev)

@@ -19,7 +19,14 @@ from pyspark.sql import types as T
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.tables import STUDENT_TIME_COLUMNS, EventTables
 
-__all__ = ["FrameContext", "check_frame", "id_kind", "pandas_dtype", "time_kind_of"]
+__all__ = [
+    "FrameContext",
+    "check_frame",
+    "collect",
+    "id_kind",
+    "pandas_dtype",
+    "time_kind_of",
+]
 
 _NUMBER = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType,
            T.DecimalType)
@@ -198,6 +205,19 @@ class FrameContext:
             return s.dt.tz_convert(self.timezone)
         return s.dt.tz_convert("UTC").dt.tz_localize(None)
 
+    def utc(self, s: pd.Series, instant: bool = True) -> pd.Series:
+        """Return Spark's naive session-zone times (or naive UTC ones) as naive UTC."""
+        s = s.astype("datetime64[ns]")
+        if not instant:
+            return s
+        return s.dt.tz_localize(self.session_tz).dt.tz_convert("UTC").dt.tz_localize(None)
+
+    def to_session(self, s: pd.Series) -> pd.Series:
+        """Return naive UTC times as the naive session-zone times Spark reads back."""
+        if s.dtype.kind != "M":
+            return s
+        return s.dt.tz_localize("UTC").dt.tz_convert(self.session_tz).dt.tz_localize(None)
+
     def frame(self, pdf: pd.DataFrame, table: str) -> pd.DataFrame:
         """Return the frame with times as the pandas path reads them (aware in ``timezone``)."""
         out = pdf.copy()
@@ -264,6 +284,20 @@ def context(
         time_origin=time_origin,
         time_kind=time_kind_of(types),
     )
+
+
+def collect(sdf: DataFrame, session_tz: str) -> pd.DataFrame:
+    """Collect a (small) Spark DataFrame to pandas as a worker would see it.
+
+    Goes through Arrow (``toArrow``), not ``toPandas``, whose pandas conversion trips over
+    pandas 3 deprecations in pyspark 4.x; timestamps come back as naive wall-clock times of the
+    session time zone, exactly as ``applyInPandas`` hands them to a worker.
+    """
+    pdf = sdf.toArrow().to_pandas()
+    for col in pdf.columns:
+        if isinstance(pdf[col].dtype, pd.DatetimeTZDtype):
+            pdf[col] = pdf[col].dt.tz_convert(session_tz).dt.tz_localize(None)
+    return pdf
 
 
 def empty_frame(types: dict[str, T.DataType]) -> pd.DataFrame:
