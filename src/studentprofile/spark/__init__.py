@@ -19,5 +19,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
     ) from exc
 
 from studentprofile.spark._features import SparkFeatureResult, build_features
+from studentprofile.spark._labels import make_grid, make_labels
+from studentprofile.spark._score import score
 
-__all__ = ["SparkFeatureResult", "build_features"]
+__all__ = ["SparkFeatureResult", "build_features", "make_grid", "make_labels", "score"]
