@@ -149,6 +149,8 @@ def run(n_events: int, n_students: int, n_dates: int, shards: int | None) -> dic
     from studentprofile.features import EventFeatures, FeatureSpec
 
     students, events = bf.generate(n_events, n_students)
+    for col in ("time", "known_at"):  # Spark timestamps hold microseconds
+        events[col] = events[col].dt.floor("us")
     grid = bf.make_weekly_grid(n_students, n_dates)
     tables, tables_s = timed(lambda: bf.build_tables(students, events))
     ref, pandas_s = timed(lambda: bf.run_studentprofile(tables, grid))
