@@ -184,6 +184,13 @@ class FrameContext:
     instant_columns : dict of str -> tuple of str
         Per table, the ``TimestampType`` columns (instants; ``TimestampNTZType`` columns are
         naive already and taken as UTC).
+
+    Examples
+    --------
+    >>> ctx = FrameContext(session_tz="Asia/Shanghai", timezone=None,
+    ...                    instant_columns={"grid": ("as_of",)})
+    >>> ctx.as_of(pd.Series(pd.to_datetime(["2024-09-09 08:00"]))).tolist()  # 08:00 in Shanghai
+    [Timestamp('2024-09-09 00:00:00')]
     """
 
     session_tz: str
