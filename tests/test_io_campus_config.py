@@ -111,6 +111,10 @@ def test_one_config_reads_every_source_into_the_same_tables(campus, monkeypatch)
     for col in ("student_id", "time", "family", "kind", "value"):
         assert a[col].astype(str).tolist() == b[col].astype(str).tolist(), col
     assert tables.students["program"].str.endswith(" é").sum() == len(students) // 2
+    per_source = tables.describe(by="source")
+    assert per_source["events"].sum() == len(events)
+    assert per_source.loc["lms", "kinds"] == 1 and per_source.loc["card_system", "kinds"] == 2
+    assert (per_source["known_at_lag_max"] >= 0).all()
     # the config round-trips with its sources (the URL stays a variable's name)
     again = type(cfg).from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again.data.events == cfg.data.events

@@ -25,6 +25,7 @@ from studentprofile.features import (
     participation_features,
 )
 from studentprofile.io import expand_url, read_sql, safe_url
+from studentprofile.labels import make_labels
 from studentprofile.tables import EventTables
 
 
@@ -81,7 +82,7 @@ def _features(tables: EventTables) -> pd.DataFrame:
     grid = make_grid(tables, every=14, start=start + pd.Timedelta(days=14),
                      end=start + pd.Timedelta(days=110))
     spec = academic_features() + behavioral_features() + participation_features()
-    return FeatureBuilder(spec).transform(tables, grid)
+    return FeatureBuilder(spec).fit_transform(tables, grid)
 
 
 def _same_tables(got: EventTables, campus) -> None:
@@ -112,7 +113,20 @@ def test_postgres_source_gives_the_same_tables_and_features(pg_url, campus):
             "where table_name = 'events' and column_name = 'time'")).scalar()
     engine.dispose()
     assert kind == "timestamp with time zone"
-    _same_tables(_read(pg_url, chunksize=1000), campus)
+    got = _read(pg_url, chunksize=1000)
+    _same_tables(got, campus)
+    # the same model and the same scores from the database as from the frames
+    students, events, outcomes = campus
+    want = EventTables(students=students, events=events, outcomes=outcomes)
+    scores = []
+    for tables in (got, want):
+        X = _features(tables)
+        grid = X.index.to_frame(index=False)
+        y = make_labels(tables, grid, outcome="withdrawn", horizon=60)
+        keep = y.notna().to_numpy()
+        model = sp.RiskModel(random_state=0).fit(X[keep], y[keep].astype(int))
+        scores.append(model.predict_proba(X)[:, 1])
+    np.testing.assert_array_equal(scores[0], scores[1])
 
 
 def test_postgres_url_from_environment_never_shown(pg_url, monkeypatch):

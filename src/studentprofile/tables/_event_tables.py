@@ -415,22 +415,62 @@ class EventTables:
             "outcomes": frame_fingerprint(self.outcomes),
         }
 
-    def describe(self) -> pd.DataFrame:
-        """Summarise events per family and kind: rows, students, first and last time.
+    def describe(self, by: str = "kind") -> pd.DataFrame:
+        """Summarise the events per family and kind, or per source system.
+
+        Parameters
+        ----------
+        by : {"kind", "source"}, default "kind"
+            ``"kind"``: per (family, kind). ``"source"``: per value of the events' ``source``
+            column (which multi-source configs and the learning-record readers write), with the
+            ``known_at`` lag too.
 
         Returns
         -------
         DataFrame
-            Indexed by (family, kind).
+            ``events``, ``students``, ``first`` and ``last`` time; by source also
+            ``kinds`` and ``known_at_lag_median`` / ``known_at_lag_max`` (days).
+
+        Raises
+        ------
+        ConfigError
+            ``by`` is not one of the two, or ``"source"`` on events without a source column.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> t = EventTables(
+        ...     students=pd.DataFrame({"student_id": ["a", "b"]}),
+        ...     events=pd.DataFrame({
+        ...         "student_id": ["a", "b", "a"], "time": [1.0, 2.0, 3.0],
+        ...         "known_at": [1.0, 9.0, 3.0], "family": "academic", "kind": "quiz",
+        ...         "value": 1.0, "source": ["lms", "registry", "lms"]}),
+        ...     time_kind="float")
+        >>> t.describe(by="source")[["events", "students", "known_at_lag_max"]]
+                  events  students  known_at_lag_max
+        source
+        lms            2         1               0.0
+        registry       1         1               7.0
         """
+        from studentprofile.errors import ConfigError
+
+        if by not in ("kind", "source"):
+            raise ConfigError("by must be 'kind' or 'source'", key="by", arrived=repr(by))
         ev = self.events
+        keys = ["family", "kind"] if by == "kind" else ["source"]
+        if by == "source" and "source" not in ev.columns:
+            raise ConfigError(
+                "the events have no source column", key="by", arrived="'source'",
+                hint="multi-source configs ([[data.events]]) and the io readers write one",
+            )
         if not len(ev):
             return pd.DataFrame(
                 columns=["events", "students", "first", "last"],
-                index=pd.MultiIndex.from_arrays([[], []], names=["family", "kind"]),
+                index=pd.MultiIndex.from_arrays([[]] * len(keys), names=keys)
+                if len(keys) > 1 else pd.Index([], name=keys[0]),
             )
-        g = ev.groupby(["family", "kind"], observed=True)
-        return pd.DataFrame(
+        g = ev.groupby(keys, observed=True)
+        out = pd.DataFrame(
             {
                 "events": g.size(),
                 "students": g["student_id"].nunique(),
@@ -438,6 +478,14 @@ class EventTables:
                 "last": g["time"].max(),
             }
         )
+        if by == "source":
+            out["kinds"] = g["kind"].nunique()
+            lag = pd.Series(self.to_days(ev["known_at"]) - self.to_days(ev["time"]),
+                            index=ev.index)
+            lg = lag.groupby([ev[k] for k in keys], observed=True)
+            out["known_at_lag_median"] = lg.median()
+            out["known_at_lag_max"] = lg.max()
+        return out
 
     def __repr__(self) -> str:
         return (
