@@ -66,3 +66,17 @@ def test_campus_integration_answers_json(tmp_path):
                          timeout=300)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout.splitlines()[0]) == reply
+
+
+def test_flat_snapshot_example_then_check_and_train(workdir, capsys):
+    from studentprofile.cli import main as cli
+
+    ns = runpy.run_path(str(EXAMPLES / "flat_snapshot_uci.py"))
+    got = ns["main"](folds=3)
+    assert got["auc"] > 0.88
+    assert (workdir / "cross_validation.html").exists()
+    assert cli(["check", "flat.toml"]) == 0
+    assert cli(["train", "--config", "flat.toml", "--json"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out[out.index("{"):])
+    assert abs(result["metrics"]["roc_auc"] - got["pooled_auc"]) < 0.03

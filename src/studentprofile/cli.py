@@ -230,6 +230,10 @@ def _cmd_check(args: argparse.Namespace, out: _Out) -> int:
             out.line(f"{head} bundled dataset")
             continue
         parts = [f"{s['rows']:,} rows"]
+        if "positives" in s:
+            parts.append(f"{s['positives']:,} positive, {s['unlabelled']:,} unlabelled; "
+                         f"{len(s['features'])} feature columns, "
+                         f"{len(s['audit_attributes'])} audit attributes kept out")
         if "students" in s:
             parts.append(f"{s['students']:,} students")
         if s.get("unknown_ids"):

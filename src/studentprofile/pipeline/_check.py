@@ -9,7 +9,7 @@ import pandas as pd
 
 from studentprofile.errors import StudentProfileError
 from studentprofile.pipeline._config import ExperimentConfig
-from studentprofile.pipeline._tables import _events, _read_table, load_tables
+from studentprofile.pipeline._tables import _events, _read_table, load_snapshot, load_tables
 
 __all__ = ["check_sources"]
 
@@ -53,6 +53,8 @@ def check_sources(cfg: ExperimentConfig) -> dict[str, Any]:
     """
     d = cfg.data
     report: dict[str, Any] = {"config": cfg.name, "sources": [], "ok": True}
+    if d.snapshot is not None:
+        return _check_snapshot(cfg, report)
     if d.dataset is not None:
         report["sources"].append({"source": d.dataset, "table": "all", "kind": "dataset"})
     else:
@@ -110,4 +112,34 @@ def check_sources(cfg: ExperimentConfig) -> dict[str, Any]:
         "audit_attributes": list(tables.audit_attributes),
     }
     report["tables"] = summary
+    return report
+
+
+def _check_snapshot(cfg: ExperimentConfig, report: dict[str, Any]) -> dict[str, Any]:
+    """Read a flat snapshot: its rows, labels and the columns that become features."""
+    snap_cfg = cfg.data.snapshot
+    assert snap_cfg is not None  # the caller checked
+    src = snap_cfg.table
+    entry: dict[str, Any] = {"source": "snapshot", "table": "snapshot",
+                             "kind": "sql" if src.sql is not None else "file",
+                             "where": str(src.path) if src.path is not None else "sql"}
+    try:
+        snap = load_snapshot(cfg)
+    except StudentProfileError as exc:
+        entry["error"] = str(exc)
+        report["ok"] = False
+        report["sources"].append(entry)
+        report["tables"] = {"error": "the snapshot could not be read"}
+        return report
+    y = snap.y
+    entry.update({
+        "rows": int(len(y)), "students": int(len(y)),
+        "positives": int((y == 1).sum()), "unlabelled": int(y.isna().sum()),
+        "features": list(snap.attributes),
+        "audit_attributes": list(snap.tables.audit_attributes),
+    })
+    report["sources"].append(entry)
+    report["tables"] = {"time_kind": snap.tables.time_kind, "students": int(len(y)),
+                        "events": 0, "outcomes": int(len(snap.tables.outcomes)),
+                        "audit_attributes": list(snap.tables.audit_attributes)}
     return report
