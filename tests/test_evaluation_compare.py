@@ -168,7 +168,8 @@ def test_logistic_baseline_handles_missing_and_empty_columns():
 
 
 def test_abc_rule_as_a_candidate(tables, grid):
-    rules = ABCRules((ABCIndicator("quiet", "clicks_14d", "<", 5.0, scale=5.0),))
+    quiet = ABCIndicator(name="quiet", feature="clicks_14d", op="<", threshold=5.0, scale=5.0)
+    rules = ABCRules((quiet,))
     abc = RuleScorer(
         lambda X: abc_flags(X, rules, reasons=False)["abc_score"].to_numpy(), name="ABC"
     )

@@ -182,8 +182,11 @@ def test_hostile_ids_get_one_card_each_and_the_csv_files_are_spreadsheet_safe(tr
     """Issue 12 items 3 and 4: ids that squashed to one file name lost cards; ids, programmes
     and advisor ids beginning with = + - @ or a tab were written into the CSV files as is."""
     run_dir, tables, _ = trained
-    first = weekly_alerts(run_dir, DATES[0], log=tmp_path / "a.sqlite", tables=tables)
-    alerted = list(first.alerts["student_id"])[: len(HOSTILE_IDS)]
+    # the week with the most alerts: six ids cover the three pairs that used to collide
+    weeks = {d: weekly_alerts(run_dir, d, log=tmp_path / f"a{i}.sqlite", tables=tables)
+             for i, d in enumerate(DATES)}
+    date = max(DATES, key=lambda d: len(weeks[d].alerts))
+    alerted = list(weeks[date].alerts["student_id"])[: len(HOSTILE_IDS)]
     assert len(alerted) >= 6
     mapping = dict(zip(alerted, HOSTILE_IDS, strict=False))
     programme = "=cmd|' /C calc'!A0"
@@ -191,7 +194,7 @@ def test_hostile_ids_get_one_card_each_and_the_csv_files_are_spreadsheet_safe(tr
     advisors = pd.DataFrame({"advisor_id": ["@advisor", "-kim"], "capacity": [50, 50],
                              "programmes": [[programme], None]})
     out = tmp_path / "week"
-    got = weekly_alerts(run_dir, DATES[0], log=tmp_path / "b.sqlite", tables=hostile,
+    got = weekly_alerts(run_dir, date, log=tmp_path / "b.sqlite", tables=hostile,
                         advisors=advisors, cards_dir=out, programme_column="faculty")
     assert set(mapping.values()) <= set(got.alerts["student_id"])  # ids do not change scores
     # one card per alert, each holding its exact id; nothing written outside the folder

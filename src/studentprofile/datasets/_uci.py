@@ -280,7 +280,7 @@ def uci_dropout_frame() -> pd.DataFrame:
     >>> frame.shape, frame["Target"].value_counts()["Dropout"]
     ((4424, 37), np.int64(1421))
     """
-    return _raw()
+    return _raw().copy(deep=True)  # the reader's result is cached: hand out a copy
 
 
 def load_uci_dropout() -> EventTables:
