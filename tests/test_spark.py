@@ -149,7 +149,7 @@ def test_features_equal_pandas_bit_for_bit(spark: Any, seed: int) -> None:
     tables, grid = hostile_campus(seed)
     spec = sp.features.behavioral_features() + COHORT_SPEC
     builder = FeatureBuilder(spec)
-    ref = builder.transform(tables, grid)
+    ref = builder.fit_transform(tables, grid)
     ev, st, g = spark_inputs(spark, tables, grid)
     res = sps.build_features(ev, st, g, spec, shards=3,
                              audit_attributes=tables.audit_attributes)
@@ -181,7 +181,7 @@ def test_features_equal_pandas_in_a_time_zone(spark: Any) -> None:
     assert tables.report.timezone == zone
     grid = sp.features.make_grid(tables, every=7, per="enrolment")
     spec = sp.features.behavioral_features()  # tod / lz entropies read the local clock
-    ref = FeatureBuilder(spec).transform(tables, grid)
+    ref = FeatureBuilder(spec).fit_transform(tables, grid)
     old = spark.conf.get("spark.sql.session.timeZone")
     spark.conf.set("spark.sql.session.timeZone", "Asia/Shanghai")
     try:
@@ -206,7 +206,7 @@ def test_features_float_days_and_repeated_grid_rows(spark: Any) -> None:
     grid = pd.DataFrame({"student_id": ["ana", "ben", "ana"], "as_of": [6.0, 6.0, 6.0]})
     spec = FeatureSpec([EventFeatures("class_attendance", aggregates=["mean", "count"],
                                       windows=[7], relative=["ratio"])])
-    ref = FeatureBuilder(spec).transform(tables, grid)
+    ref = FeatureBuilder(spec).fit_transform(tables, grid)
     res = sps.build_features(*spark_inputs(spark, tables, grid), spec, shards=2)
     got = res.to_pandas()
     assert len(got) == 3  # one row per grid row, as on the pandas path

@@ -106,7 +106,7 @@ def build_features(
 ) -> SparkFeatureResult:
     """Build the features of ``spec`` for every grid row, on Spark.
 
-    The result equals ``FeatureBuilder(spec).transform(tables, grid)`` on the same data, bit for
+    The result equals ``FeatureBuilder(spec).fit_transform(tables, grid)`` on the same data, bit for
     bit (see ``docs/scaling.md`` for the one case that agrees to 1e-12 instead).
 
     Parameters
