@@ -206,3 +206,36 @@ def test_an_lrs_export_is_an_events_source(tmp_path, monkeypatch, capsys):
     report = json.loads(capsys.readouterr().out)
     lrs = next(s for s in report["sources"] if s["source"] == "lrs")
     assert lrs["records"]["rejected"] == {"missing-actor": 1}
+
+
+@pytest.mark.slow
+def test_check_train_warn_from_one_toml_without_python(campus, monkeypatch, capsys, tmp_path):
+    """Issue 14's "done when": one TOML over a database, Parquet and CSV; check, train, warn."""
+    root, config, *_ = campus
+    monkeypatch.setenv("SP_TEST_CARDS_DB", f"sqlite:///{root / 'cards.db'}")
+    monkeypatch.chdir(tmp_path)
+    text = config.read_text().replace('name = "campus-sources"', textwrap.dedent(f"""\
+        name = "campus-sources"
+        [grid]
+        every = 14
+        [label]
+        outcome = ["withdrawn"]
+        horizon = 45
+        [features]
+        presets = ["academic", "behavioral"]
+        [tracking]
+        enabled = false
+        output_dir = "{tmp_path / 'runs'}"
+        """))
+    cfg = tmp_path / "campus.toml"
+    cfg.write_text(text.replace('path = "', f'path = "{root}/'))
+    assert main(["check", str(cfg)]) == 0
+    assert main(["train", "--config", str(cfg), "--json"]) == 0
+    out = capsys.readouterr().out
+    run = json.loads(out[out.index("{"):])
+    as_of = str(pd.Timestamp(run["facts"]["period"]["last"]).date())
+    assert main(["warn", "--as-of", as_of, "--run", run["run_dir"], "--log",
+                 str(tmp_path / "alerts.sqlite"), "--out", str(tmp_path / "week"),
+                 "--json"]) == 0
+    week = json.loads(capsys.readouterr().out)
+    assert week["students"] > 0

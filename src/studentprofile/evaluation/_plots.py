@@ -68,7 +68,7 @@ def roc_figure(roc: pd.DataFrame, auc: float) -> Any:
     ax.plot(roc["fpr"], roc["tpr"], color=_BLUE, lw=2, label=f"model (AUC {auc:.3f})")
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate",
            ylabel="true positive rate (recall)", title="ROC curve")
-    ax.legend(loc="lower right")
+    _legend(ax, loc="lower right")
     ax.grid(alpha=0.3)
     return fig
 
@@ -83,7 +83,7 @@ def pr_figure(pr: pd.DataFrame, ap: float, prevalence: float) -> Any:
     ax.axhline(prevalence, ls="--", color=_GREY, lw=1, label=f"prevalence {prevalence:.3f}")
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="recall", ylabel="precision",
            title="Precision-recall curve")
-    ax.legend(loc="upper right")
+    _legend(ax, loc="upper right")
     ax.grid(alpha=0.3)
     return fig
 
@@ -104,7 +104,7 @@ def calibration_figure(reliability: pd.DataFrame, probabilities: np.ndarray, ece
     )
     top.set(xlim=(0, 1), ylim=(0, 1.01), ylabel="observed outcome rate",
             title="Calibration (reliability diagram)")
-    top.legend(loc="upper left")
+    _legend(top, loc="upper left")
     top.grid(alpha=0.3)
     edges = np.r_[reliability["lower"].to_numpy(), reliability["upper"].to_numpy()[-1:]]
     bottom.hist(probabilities, bins=edges, color=_BLUE, alpha=0.6)
@@ -135,7 +135,7 @@ def precision_at_k_figure(curve: pd.DataFrame, prevalence: float, marks: pd.Data
         )
     ax.set(xlim=(0, 100), ylim=(0, 1.01), xlabel="students flagged (% of all, highest risk first)",
            ylabel="share", title="Precision and recall at k")
-    ax.legend(loc="center right", fontsize=8)
+    _legend(ax, loc="center right", fontsize=8)
     ax.grid(alpha=0.3)
     return fig
 
@@ -211,8 +211,15 @@ def fairness_figure(
     axes[-1].set_xlabel(
         f"disparity ratio vs reference (log scale); shaded: parity {low:g}-{high:g}"
     )
-    fig.legend(loc="outside upper center", ncols=len(metrics), fontsize=8)
+    _legend(fig, loc="outside upper center", ncols=len(metrics), fontsize=8)
     return fig
+
+
+def _legend(owner: Any, **kwargs: Any) -> None:
+    """Draw a legend only when something is labelled (an empty one warns in matplotlib)."""
+    axes = owner.axes if hasattr(owner, "add_subplot") else [owner]
+    if any(ax.get_legend_handles_labels()[0] for ax in axes):
+        owner.legend(**kwargs)
 
 
 def lead_time_figure(lead: LeadTime) -> Any:
@@ -232,7 +239,7 @@ def lead_time_figure(lead: LeadTime) -> Any:
         ax.axvline(n, color=_ORANGE, ls=styles[i % len(styles)], lw=1.2,
                    label=f"flagged >= {n:g} days ahead: {share:.0%}")
     if len(shares):
-        fig.legend(fontsize=8, loc="outside lower center", ncols=2)
+        _legend(fig, fontsize=8, loc="outside lower center", ncols=2)
     s = lead.summary()
     ax.set(
         xlabel="days from first flag to outcome",
@@ -263,7 +270,7 @@ def backtest_figure(result: BacktestResult, k: Any) -> Any:
             ax.axvline(t, color=_GREY, lw=0.8, ls=":")
     ax.set(ylim=(0, 1.01), xlabel="test as-of date", ylabel="metric",
            title="Backtest: metrics by test as-of date (dotted: retraining)")
-    fig.legend(fontsize=8, loc="outside right upper")
+    _legend(fig, fontsize=8, loc="outside right upper")
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     return fig
@@ -282,7 +289,7 @@ def _folds_figure(result: BacktestResult) -> Any:
     ax.plot(x, m["prevalence"], ls="--", color=_GREY, label="prevalence")
     ax.set(ylim=(0, 1.01), xticks=x, xlabel="fold", ylabel="metric",
            title=f"Cross-validation: metrics by fold ({len(m)} student-disjoint folds)")
-    fig.legend(fontsize=8, loc="outside right upper")
+    _legend(fig, fontsize=8, loc="outside right upper")
     ax.grid(alpha=0.3)
     return fig
 
@@ -297,6 +304,6 @@ def trajectory_figure(traj: Trajectories, bin_days: float = 7.0) -> Any:
     ax.axvline(0, color=_ORANGE, ls="--", lw=1, label="first contact")
     ax.set(xlabel="days from first contact", ylabel=f"mean {traj.value}",
            title=f"{traj.value} around first contact (contacted students)")
-    ax.legend(fontsize=8)
+    _legend(ax, fontsize=8)
     ax.grid(alpha=0.3)
     return fig
