@@ -58,9 +58,7 @@ def test_uci_end_to_end(uci, tmp_path):
 def test_uci_protected_columns_are_left_out_by_default(tmp_path):
     # issue 13.1: the published UCI file as a campus would pass it (its own column names,
     # Gender / Nacionality / Marital status / Age at enrollment / Educational special needs)
-    from studentprofile.datasets._uci import _raw
-
-    X = _raw()
+    X = sp.datasets.uci_dropout_frame()  # a copy: the cached file must not change
     y = (X.pop("Target") == "Dropout").astype(int)
     protected = ["Marital status", "Nacionality", "Educational special needs", "Gender",
                  "Age at enrollment"]
