@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from studentprofile.errors import StudentProfileError
+from studentprofile.errors import ConfigError, StudentProfileError
 from studentprofile.pipeline._config import ExperimentConfig
 from studentprofile.pipeline._tables import _events, _read_table, load_snapshot, load_tables
 
@@ -118,7 +118,8 @@ def check_sources(cfg: ExperimentConfig) -> dict[str, Any]:
 def _check_snapshot(cfg: ExperimentConfig, report: dict[str, Any]) -> dict[str, Any]:
     """Read a flat snapshot: its rows, labels and the columns that become features."""
     snap_cfg = cfg.data.snapshot
-    assert snap_cfg is not None  # the caller checked
+    if snap_cfg is None:
+        raise ConfigError("the config has no [data.snapshot]", key="data.snapshot")
     src = snap_cfg.table
     entry: dict[str, Any] = {"source": "snapshot", "table": "snapshot",
                              "kind": "sql" if src.sql is not None else "file",

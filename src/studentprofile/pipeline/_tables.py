@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,14 @@ from studentprofile.tables._checks import time_column
 __all__ = ["load_tables"]
 
 
+def _path_of(src: TableSource, where: str) -> Path:
+    """Return the source's file (a hand-built TableSource may have neither path nor query)."""
+    if src.path is None:
+        raise ConfigError("a table needs a path or a sql query", key=f"{where}.path",
+                          hint='e.g. path = "students.csv"')
+    return src.path
+
+
 def _read_table(src: TableSource, table: str, *, ids_as_text: bool = True) -> pd.DataFrame:
     """Read one table (file or SQL), rename mapped columns, parse dates; ids as text."""
     from studentprofile.io import read_sql
@@ -27,10 +36,9 @@ def _read_table(src: TableSource, table: str, *, ids_as_text: bool = True) -> pd
     if src.sql is not None:
         frame = read_sql(src.sql, src.url or "", source=src.name or table, id_columns=ids)
     else:
-        assert src.path is not None  # the config reader guarantees a path or a query
-        frame = read_table_file(src.path, table=where, sep=src.sep, encoding=src.encoding,
-                                decimal=src.decimal, dtype=src.dtype, sheet=src.sheet,
-                                id_columns=ids)
+        frame = read_table_file(_path_of(src, where), table=where, sep=src.sep,
+                                encoding=src.encoding, decimal=src.decimal, dtype=src.dtype,
+                                sheet=src.sheet, id_columns=ids)
     rename = {}
     for canon, col in src.columns.items():
         if col not in frame.columns:
@@ -94,13 +102,13 @@ def _read_records(src: TableSource, where: str) -> pd.DataFrame:
             raise ConfigError(f"the environment variable {src.hash_key_env} is not set",
                               key=f"{where}.hash_key_env",
                               hint="export it with the pseudonym key (16 bytes or more)")
-    assert src.path is not None  # the config reader guarantees a path
+    path = _path_of(src, where)
     if src.format == "xapi":
-        got = read_xapi(src.path, hash_key=key)
+        got = read_xapi(path, hash_key=key)
     elif src.format == "caliper":
-        got = read_caliper(src.path, hash_key=key)
+        got = read_caliper(path, hash_key=key)
     else:
-        log = read_table_file(src.path, table=where, sep=src.sep, encoding=src.encoding,
+        log = read_table_file(path, table=where, sep=src.sep, encoding=src.encoding,
                               id_columns=("userid", "courseid", "relateduserid",
                                           "realuserid"))
         got = read_moodle_log(log, hash_key=key)
