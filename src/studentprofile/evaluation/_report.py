@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from studentprofile import _html
 from studentprofile._files import atomic_write_text
+from studentprofile._html import table as _table
 from studentprofile._version import __version__
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
@@ -382,7 +384,33 @@ class EvaluationReport:
         return atomic_write_text(target, text)
 
     def _repr_html_(self) -> str:
-        return self.to_html()
+        """Compact notebook display: headline numbers, caseload table, verdicts, no figures.
+
+        Bounded whatever the data (long tables show their first rows); the full page with
+        figures is :meth:`to_html` / :meth:`save`.
+        """
+        keep = ("n", "positives", "prevalence", "roc_auc", "pr_auc", "brier", "ece",
+                "precision", "recall", "selection_rate")
+        parts = [
+            _html.kv_table({k: self.summary[k] for k in keep if k in self.summary}),
+            _html.heading("Caseload metrics at k"),
+            _table(self.ranking, max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+        ]
+        if self.fairness is not None:
+            parts += [_html.heading(audit_heading(self.fairness.params)),
+                      _verdict_table(self.fairness.summary())]
+        if self.lead_time is not None:
+            parts += [_html.heading("Lead time"), _html.kv_table(self.lead_time.summary())]
+        if self.backtest is not None:
+            parts += [_html.heading("Backtest (per split)"),
+                      _table(self.backtest.metrics, max_rows=_html.MAX_ROWS,
+                             max_cols=_html.MAX_COLS)]
+        parts += [_html.note(n) for n in self.notes[: _html.MAX_ROWS]]
+        if len(self.notes) > _html.MAX_ROWS:
+            parts.append(_html.note(f"... {len(self.notes) - _html.MAX_ROWS} more notes"))
+        parts.append(_html.note("Figures and every table: report.save('report.html') or "
+                                "report.to_html()."))
+        return _html.display(repr(self), parts)
 
     def __repr__(self) -> str:
         s = self.summary
@@ -420,54 +448,6 @@ def _kv(mapping: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(
         {"value": pd.Series(dict(mapping), dtype=object)}
     ).rename_axis("metric")
-
-
-def _cell(value: Any, verdict: bool = False) -> str:
-    """Render one cell: pass/FAIL only for a verdict (a parity column), yes/no otherwise.
-
-    Other booleans (``suppressed``) are facts, not verdicts, and read yes/no.
-    """
-    if isinstance(value, bool | np.bool_):
-        if verdict:
-            return '<span class="pass">pass</span>' if value else '<span class="fail">FAIL</span>'
-        return "yes" if value else "no"
-    if value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, float) and np.isnan(value)
-    ):
-        return "–"
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        if np.isinf(v):
-            return "∞" if v > 0 else "-∞"
-        if v != 0 and abs(v) < 0.001:
-            return f"{v:.1e}"
-        return f"{v:,.3f}"
-    if isinstance(value, int | np.integer):
-        return f"{value:,}"
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d" if value == value.normalize() else "%Y-%m-%d %H:%M")
-    return html.escape(str(value))
-
-
-def _table(frame: pd.DataFrame, index: bool = True, verdicts: Sequence[str] = ()) -> str:
-    """Render an HTML table: escaped text, 3-decimal floats, pass/FAIL in ``verdicts`` only.
-
-    Booleans in any other column read yes/no.
-    """
-    f = frame.reset_index() if index and _named_index(frame) else frame
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in f.columns)
-    is_verdict = [c in verdicts for c in f.columns]
-    body = []
-    for row in f.itertuples(index=False, name=None):
-        cells = (_cell(v, verdict) for v, verdict in zip(row, is_verdict, strict=True))
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _named_index(frame: pd.DataFrame) -> bool:
-    return any(n is not None for n in frame.index.names) or not isinstance(
-        frame.index, pd.RangeIndex
-    )
 
 
 def _fairness_html(audit: FairnessAudit, img: str) -> list[str]:
