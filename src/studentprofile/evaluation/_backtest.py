@@ -526,6 +526,35 @@ class BacktestResult:
             }
         )
 
+    def __repr__(self) -> str:
+        kind = "k-fold" if self.params.get("kind") == "kfold" else "temporal"
+        auc = self.metrics["roc_auc"].mean() if "roc_auc" in self.metrics else float("nan")
+        return (
+            f"BacktestResult({kind}: {len(self.metrics)} split(s), {len(self.scores):,} scored "
+            f"row(s), outcome={self.params.get('outcome')!r}, mean roc_auc={auc:.3f})"
+        )
+
+    def _repr_html_(self) -> str:
+        """Compact notebook display: settings and the per-split metrics with their mean."""
+        from studentprofile import _html
+
+        hidden = ("train_from", "train_until", "label_cutoff", "test_until", "n_train_positive")
+        shown = self.metrics[[c for c in self.metrics.columns if c not in hidden]]
+        mean = shown.select_dtypes("number").mean().reindex(shown.columns)
+        table = shown.astype(object)
+        table.index = table.index.astype(object)
+        table.loc["mean"] = mean.astype(object).to_numpy()
+        settings = {k: self.params[k] for k in ("splits", "outcome", "horizon_days", "k",
+                                                "folds", "model") if k in self.params}
+        parts = [
+            _html.kv_table({k: str(v) for k, v in settings.items()}, key="setting"),
+            _html.heading("Per split"),
+            _html.table(table, max_rows=_html.MAX_ROWS + 1, max_cols=_html.MAX_COLS),
+            _html.note("Per-row test scores: .scores; by as-of date: .metrics_by_as_of(); "
+                       "the full evaluation: .report()."),
+        ]
+        return _html.display(repr(self), parts)
+
 
 def _known_before(tables: EventTables, cut: Any) -> EventTables:
     """Return the tables as they stood just before ``cut`` (events known, outcomes happened)."""

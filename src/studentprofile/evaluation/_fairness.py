@@ -267,6 +267,30 @@ class FairnessAudit:
             f"tolerance {tuple(self.params['tolerance'])})"
         )
 
+    def _repr_html_(self) -> str:
+        """Compact notebook display: verdicts per attribute and metric, the first groups."""
+        from studentprofile import _html
+
+        cols = ["attribute", "group", "size", "prevalence", "selection_rate", "tpr", "fpr",
+                "precision"]
+        for m in DISPARITY_METRICS:
+            cols += [f"{m}_disparity", f"{m}_parity"]
+        low, high = self.params["tolerance"]
+        summary = self.summary()
+        parts = [
+            _html.note(f"Flags: {self.params['rule']}; reference: "
+                       f"{self.params.get('reference')}; parity within {low:g}-{high:g}."),
+            _html.heading("Verdicts"),
+            _html.table(summary, index=False, max_rows=3 * _html.MAX_ROWS),
+            _html.heading("Groups"),
+            _html.table(self.frame[[c for c in cols if c in self.frame.columns]], index=False,
+                        verdicts=[f"{m}_parity" for m in DISPARITY_METRICS],
+                        max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+            *(_html.note(n) for n in self.notes[: _html.MAX_ROWS]),
+            _html.note("All columns: audit.to_frame(); long format: audit.disparities()."),
+        ]
+        return _html.display(repr(self), parts)
+
 
 # ----------------------------------------------------------------------------- validation
 def _attributes(attributes: Any, n: int, y_true: Any) -> pd.DataFrame:
