@@ -29,9 +29,9 @@ MAX_COLS = 16
 _CSS = (
     ".sp-repr{font:13px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif}"
     ".sp-repr table{border-collapse:collapse;margin:4px 0 8px;font-size:12px}"
-    ".sp-repr th,.sp-repr td{border:1px solid #ddd;padding:2px 6px;text-align:right}"
-    ".sp-repr th{background:#f4f4f4}"
-    ".sp-repr td:first-child,.sp-repr th:first-child{text-align:left}"
+    ".sp-repr th,.sp-repr td{border:1px solid #ddd;padding:2px 6px;text-align:left;"
+    "vertical-align:top}"
+    ".sp-repr th{background:#f4f4f4}.sp-repr td.n{text-align:right;white-space:nowrap}"
     ".sp-repr .more{color:#666;font-style:italic;text-align:left}"
     ".sp-repr .note{color:#555;margin:2px 0}"
     ".sp-repr .fail{color:#b00020;font-weight:600}.sp-repr .pass{color:#1b7a1b}"
@@ -87,6 +87,15 @@ def cell(value: Any, verdict: bool = False) -> str:
 def _named_index(frame: pd.DataFrame) -> bool:
     return any(n is not None for n in frame.index.names) or not isinstance(
         frame.index, pd.RangeIndex
+    )
+
+
+def _is_number(value: Any) -> bool:
+    """Say whether a cell holds a number (right-aligned), not a flag or a missing value."""
+    if isinstance(value, bool | np.bool_) or value is None or value is pd.NA:
+        return False
+    return isinstance(value, int | float | np.integer | np.floating) and not (
+        isinstance(value, float | np.floating) and np.isnan(value)
     )
 
 
@@ -146,9 +155,11 @@ def table(
     is_verdict = [c in verdicts for c in f.columns]
     body = []
     for row in f.itertuples(index=False, name=None):
-        cells = (cell(v, flag) for v, flag in zip(row, is_verdict, strict=True))
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells)
-                    + ("<td></td>" if hidden_cols else "") + "</tr>")
+        cells = (
+            f'<td class="n">{cell(v)}</td>' if _is_number(v) else f"<td>{cell(v, flag)}</td>"
+            for v, flag in zip(row, is_verdict, strict=True)
+        )
+        body.append("<tr>" + "".join(cells) + ("<td></td>" if hidden_cols else "") + "</tr>")
     if hidden_rows:
         span = len(names) + (1 if hidden_cols else 0)
         body.append(f'<tr><td class="more" colspan="{span}">{_more(hidden_rows, "row")}'
@@ -161,8 +172,8 @@ def kv_table(mapping: Mapping[str, Any], *, key: str = "metric", value: str = "v
 
     Examples
     --------
-    >>> kv_table({"auc": 0.75})
-    '<table><thead><tr><th>metric</th><th>value</th></tr></thead><tbody><tr><td>auc</td><td>0.750</td></tr></tbody></table>'
+    >>> kv_table({"auc": 0.75}).split("<tbody>")[1]
+    '<tr><td>auc</td><td class="n">0.750</td></tr></tbody></table>'
     """
     frame = pd.DataFrame({key: list(mapping), value: pd.Series(list(mapping.values()),
                                                                 dtype=object)})

@@ -29,7 +29,7 @@ from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
 from studentprofile.evaluation._metrics import _pr_auc, _reliability, _roc_auc
 from studentprofile.evaluation._ranking import _Cut
-from studentprofile.evaluation._report import EvaluationReport, evaluate
+from studentprofile.evaluation._report import EvaluationReport, evaluate, split_metrics_html
 from studentprofile.tables import EventTables
 from studentprofile.tables._checks import show_values
 from studentprofile.tables._time import (
@@ -538,18 +538,12 @@ class BacktestResult:
         """Compact notebook display: settings and the per-split metrics with their mean."""
         from studentprofile import _html
 
-        hidden = ("train_from", "train_until", "label_cutoff", "test_until", "n_train_positive")
-        shown = self.metrics[[c for c in self.metrics.columns if c not in hidden]]
-        mean = shown.select_dtypes("number").mean().reindex(shown.columns)
-        table = shown.astype(object)
-        table.index = table.index.astype(object)
-        table.loc["mean"] = mean.astype(object).to_numpy()
         settings = {k: self.params[k] for k in ("splits", "outcome", "horizon_days", "k",
                                                 "folds", "model") if k in self.params}
         parts = [
             _html.kv_table({k: str(v) for k, v in settings.items()}, key="setting"),
             _html.heading("Per split"),
-            _html.table(table, max_rows=_html.MAX_ROWS + 1, max_cols=_html.MAX_COLS),
+            split_metrics_html(self.metrics),
             _html.note("Per-row test scores: .scores; by as-of date: .metrics_by_as_of(); "
                        "the full evaluation: .report()."),
         ]

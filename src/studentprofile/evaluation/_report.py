@@ -25,7 +25,12 @@ from studentprofile._html import table as _table
 from studentprofile._version import __version__
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
-from studentprofile.evaluation._fairness import DISPARITY_METRICS, FairnessAudit, fairness_audit
+from studentprofile.evaluation._fairness import (
+    DISPARITY_METRICS,
+    FairnessAudit,
+    fairness_audit,
+)
+from studentprofile.evaluation._fairness import verdict_table as _verdict_table
 from studentprofile.evaluation._groups import rates
 from studentprofile.evaluation._json import to_json_safe
 from studentprofile.evaluation._lead_time import LeadTime
@@ -398,13 +403,12 @@ class EvaluationReport:
         ]
         if self.fairness is not None:
             parts += [_html.heading(audit_heading(self.fairness.params)),
-                      _verdict_table(self.fairness.summary())]
+                      _verdict_table(self.fairness.summary(), max_rows=_html.MAX_ROWS)]
         if self.lead_time is not None:
             parts += [_html.heading("Lead time"), _html.kv_table(self.lead_time.summary())]
         if self.backtest is not None:
             parts += [_html.heading("Backtest (per split)"),
-                      _table(self.backtest.metrics, max_rows=_html.MAX_ROWS,
-                             max_cols=_html.MAX_COLS)]
+                      split_metrics_html(self.backtest.metrics)]
         parts += [_html.note(n) for n in self.notes[: _html.MAX_ROWS]]
         if len(self.notes) > _html.MAX_ROWS:
             parts.append(_html.note(f"... {len(self.notes) - _html.MAX_ROWS} more notes"))
@@ -436,6 +440,36 @@ class EvaluationReport:
 
 
 # -------------------------------------------------------------------------- HTML helpers
+#: Split columns a notebook display leaves out (the windows' other edges, training positives).
+_SPLIT_HIDDEN = ("train_from", "train_until", "label_cutoff", "test_until", "n_train_positive")
+
+
+def split_metrics_html(metrics: pd.DataFrame) -> str:
+    """Render per-split metrics for a notebook: the first splits, then their mean.
+
+    The mean row averages the metric columns (floats; not the counts or the test start) over
+    every split, shown or not.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"n_test": [10, 12], "roc_auc": [0.6, 0.8]},
+    ...                      index=pd.Index([0, 1], name="split"))
+    >>> '<td>mean</td><td>–</td><td class="n">0.700</td>' in split_metrics_html(frame)
+    True
+    """
+    shown = metrics[[c for c in metrics.columns if c not in _SPLIT_HIDDEN]]
+    averaged = [c for c in shown.columns
+                if pd.api.types.is_float_dtype(shown[c]) and c != "test_from"]
+    mean = shown[averaged].mean()
+    table = shown.iloc[: _html.MAX_ROWS].astype(object)
+    table.index = table.index.astype(object)
+    table.loc["mean"] = [mean[c] if c in averaged else None for c in shown.columns]
+    out = _table(table, max_cols=_html.MAX_COLS)
+    if len(shown) > _html.MAX_ROWS:
+        out += _html.note(f"... {len(shown) - _html.MAX_ROWS} more splits (in the mean)")
+    return out
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
@@ -516,30 +550,6 @@ def audit_heading(params: Mapping[str, Any]) -> str:
     if t is not None:
         return f"Fairness audit at threshold {float(t):g} (score >= {float(t):g} flagged)"
     return "Fairness audit of the flags given"
-
-
-def _verdict_table(summary: pd.DataFrame) -> str:
-    """Render verdicts as attributes x metrics: 'pass', 'FAIL 2/11' or '–'."""
-    head = "".join(f"<th>{html.escape(m)}</th>" for m in DISPARITY_METRICS)
-    rows = []
-    for attribute, sub in summary.groupby("attribute", sort=False):
-        cells = []
-        for metric in DISPARITY_METRICS:
-            r = sub[sub["metric"] == metric].iloc[0]
-            if r["verdict"] == "pass":
-                cells.append('<td><span class="pass">pass</span></td>')
-            elif r["verdict"] == "fail":
-                cells.append(
-                    f'<td><span class="fail">FAIL {int(r["failing"])}/{int(r["compared"])}'
-                    "</span></td>"
-                )
-            else:
-                cells.append("<td>–</td>")
-        rows.append(f"<tr><td>{html.escape(str(attribute))}</td>{''.join(cells)}</tr>")
-    return (
-        f"<table><thead><tr><th>attribute</th>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
 
 
 def _interventions_html(iv: InterventionOutcomes, img: str) -> list[str]:

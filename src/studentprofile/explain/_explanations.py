@@ -284,15 +284,13 @@ class Explanations:
         fam = pd.DataFrame({"mean |SHAP|": families.abs().mean(axis=0),
                             "mean SHAP": families.mean(axis=0)})
         head = self[:n_show]
-        rows = []
-        for record in head.reasons(top=3):
-            row = {k: v for k, v in record.items() if k not in ("raw", "reasons")}
-            row["raw"] = record["raw"]
-            row["reasons"] = " / ".join(r["sentence"] for r in record["reasons"]) or "–"
-            rows.append(row)
-        students = pd.DataFrame(rows)
-        if self.probability is None and "probability" in students:
-            students = students.drop(columns="probability")
+        students = head.data.index.to_frame(index=False)  # the ids and dates as they are
+        students.columns = _index_keys(head.data.index)
+        if head.probability is not None:
+            students["probability"] = head.probability
+        students["raw"] = head.raw
+        students["reasons"] = [" / ".join(r["sentence"] for r in record["reasons"]) or "–"
+                               for record in head.reasons(top=3)]
         parts += [
             _html.heading(f"Top {len(top)} of {values.shape[1]} features by mean |SHAP|"),
             _html.table(top, index=False),
