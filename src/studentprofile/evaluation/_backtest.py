@@ -29,7 +29,7 @@ from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
 from studentprofile.evaluation._metrics import _pr_auc, _reliability, _roc_auc
 from studentprofile.evaluation._ranking import _Cut
-from studentprofile.evaluation._report import EvaluationReport, evaluate
+from studentprofile.evaluation._report import EvaluationReport, evaluate, split_metrics_html
 from studentprofile.tables import EventTables
 from studentprofile.tables._checks import show_values
 from studentprofile.tables._time import (
@@ -525,6 +525,29 @@ class BacktestResult:
                 "metrics": self.metrics.reset_index(),
             }
         )
+
+    def __repr__(self) -> str:
+        kind = "k-fold" if self.params.get("kind") == "kfold" else "temporal"
+        auc = self.metrics["roc_auc"].mean() if "roc_auc" in self.metrics else float("nan")
+        return (
+            f"BacktestResult({kind}: {len(self.metrics)} split(s), {len(self.scores):,} scored "
+            f"row(s), outcome={self.params.get('outcome')!r}, mean roc_auc={auc:.3f})"
+        )
+
+    def _repr_html_(self) -> str:
+        """Compact notebook display: settings and the per-split metrics with their mean."""
+        from studentprofile import _html
+
+        settings = {k: self.params[k] for k in ("splits", "outcome", "horizon_days", "k",
+                                                "folds", "model") if k in self.params}
+        parts = [
+            _html.kv_table({k: str(v) for k, v in settings.items()}, key="setting"),
+            _html.heading("Per split"),
+            split_metrics_html(self.metrics),
+            _html.note("Per-row test scores: .scores; by as-of date: .metrics_by_as_of(); "
+                       "the full evaluation: .report()."),
+        ]
+        return _html.display(repr(self), parts)
 
 
 def _known_before(tables: EventTables, cut: Any) -> EventTables:

@@ -128,6 +128,28 @@ class CrossValidation:
             out[col] = {"mean": float(np.nanmean(values)), "std": float(np.nanstd(values))}
         return out
 
+    def __repr__(self) -> str:
+        return (
+            f"CrossValidation({len(self.folds)} fold(s), {len(self.scores):,} scored row(s), "
+            f"pooled roc_auc={roc_auc(self.y.to_numpy(), self.scores.to_numpy()):.3f})"
+        )
+
+    def _repr_html_(self) -> str:
+        """Compact notebook display: the pooled summary and the per-fold metrics."""
+        from studentprofile import _html
+
+        summary = self.summary()
+        flat = {k: (f"{v['mean']:.3f} ± {v['std']:.3f}" if isinstance(v, dict) else v)
+                for k, v in summary.items()}
+        parts = [
+            _html.kv_table(flat),
+            _html.heading("Per fold"),
+            _html.table(self.folds, max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+            _html.note("Out-of-fold scores: .scores; the evaluation: .report; as a backtest: "
+                       ".to_backtest()."),
+        ]
+        return _html.display(repr(self), parts)
+
 
 def _groups_of(X: pd.DataFrame, groups: Any) -> np.ndarray:
     if groups is not None:

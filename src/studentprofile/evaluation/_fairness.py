@@ -21,6 +21,7 @@ Definitions (per group ``g`` of an audit attribute, with flags from a threshold 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -266,6 +267,82 @@ class FairnessAudit:
             f"suppressed; {len(failing)} of {len(s)} attribute-metric verdicts fail at "
             f"tolerance {tuple(self.params['tolerance'])})"
         )
+
+    def _repr_html_(self) -> str:
+        """Compact notebook display: verdicts per attribute and metric, the first groups."""
+        from studentprofile import _html
+
+        cols = ["attribute", "group", "size", "prevalence", "selection_rate", "tpr", "fpr",
+                "precision"]
+        for m in DISPARITY_METRICS:
+            cols += [f"{m}_disparity", f"{m}_parity"]
+        low, high = self.params["tolerance"]
+        notes = list(self.notes)
+        parts = [
+            _html.note(f"Flags: {self.params['rule']}; reference: "
+                       f"{self.params.get('reference')}; parity within {low:g}-{high:g}."),
+            _html.heading("Verdicts"),
+            verdict_table(self.summary(), max_rows=_html.MAX_ROWS),
+            _html.heading("Groups"),
+            _html.table(self.frame[[c for c in cols if c in self.frame.columns]], index=False,
+                        verdicts=[f"{m}_parity" for m in DISPARITY_METRICS],
+                        max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+            *(_html.note(n) for n in notes[:3]),
+            _html.note(f"... {len(notes) - 3} more notes: audit.notes") if len(notes) > 3 else "",
+            _html.note("All columns: audit.to_frame(); long format: audit.disparities()."),
+        ]
+        return _html.display(repr(self), parts)
+
+
+def verdict_table(summary: pd.DataFrame, *, max_rows: int | None = None) -> str:
+    """Render verdicts as attributes x metrics: ``pass``, ``FAIL 2/11`` or ``–``.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :meth:`FairnessAudit.summary`.
+    max_rows : int, optional
+        Show at most this many attributes, then a "... n more attributes" line.
+
+    Returns
+    -------
+    str
+        An HTML table; attribute names are escaped.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"attribute": ["<g>"] * 7, "metric": list(DISPARITY_METRICS),
+    ...                   "verdict": ["pass", "fail"] + ["undefined"] * 5,
+    ...                   "failing": [0, 1, 0, 0, 0, 0, 0], "compared": [2] * 7})
+    >>> html_text = verdict_table(s)
+    >>> "&lt;g&gt;" in html_text, "FAIL 1/2" in html_text
+    (True, True)
+    """
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in DISPARITY_METRICS)
+    rows = []
+    attributes = list(dict.fromkeys(summary["attribute"]))
+    for attribute in attributes[:max_rows]:
+        sub = summary[summary["attribute"] == attribute]
+        cells = []
+        for metric in DISPARITY_METRICS:
+            r = sub[sub["metric"] == metric].iloc[0]
+            if r["verdict"] == "pass":
+                cells.append('<td><span class="pass">pass</span></td>')
+            elif r["verdict"] == "fail":
+                cells.append(
+                    f'<td><span class="fail">FAIL {int(r["failing"])}/{int(r["compared"])}'
+                    "</span></td>"
+                )
+            else:
+                cells.append("<td>–</td>")
+        rows.append(f"<tr><td>{html.escape(str(attribute))}</td>{''.join(cells)}</tr>")
+    if max_rows is not None and len(attributes) > max_rows:
+        rows.append(f'<tr><td class="more" colspan="{len(DISPARITY_METRICS) + 1}">... '
+                    f"{len(attributes) - max_rows} more attributes</td></tr>")
+    return (
+        f"<table><thead><tr><th>attribute</th>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 # ----------------------------------------------------------------------------- validation

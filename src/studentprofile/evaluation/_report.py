@@ -19,11 +19,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from studentprofile import _html
 from studentprofile._files import atomic_write_text
+from studentprofile._html import table as _table
 from studentprofile._version import __version__
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
-from studentprofile.evaluation._fairness import DISPARITY_METRICS, FairnessAudit, fairness_audit
+from studentprofile.evaluation._fairness import (
+    DISPARITY_METRICS,
+    FairnessAudit,
+    fairness_audit,
+)
+from studentprofile.evaluation._fairness import verdict_table as _verdict_table
 from studentprofile.evaluation._groups import rates
 from studentprofile.evaluation._json import to_json_safe
 from studentprofile.evaluation._lead_time import LeadTime
@@ -382,7 +389,32 @@ class EvaluationReport:
         return atomic_write_text(target, text)
 
     def _repr_html_(self) -> str:
-        return self.to_html()
+        """Compact notebook display: headline numbers, caseload table, verdicts, no figures.
+
+        Bounded whatever the data (long tables show their first rows); the full page with
+        figures is :meth:`to_html` / :meth:`save`.
+        """
+        keep = ("n", "positives", "prevalence", "roc_auc", "pr_auc", "brier", "ece",
+                "precision", "recall", "selection_rate")
+        parts = [
+            _html.kv_table({k: self.summary[k] for k in keep if k in self.summary}),
+            _html.heading("Caseload metrics at k"),
+            _table(self.ranking, max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+        ]
+        if self.fairness is not None:
+            parts += [_html.heading(audit_heading(self.fairness.params)),
+                      _verdict_table(self.fairness.summary(), max_rows=_html.MAX_ROWS)]
+        if self.lead_time is not None:
+            parts += [_html.heading("Lead time"), _html.kv_table(self.lead_time.summary())]
+        if self.backtest is not None:
+            parts += [_html.heading("Backtest (per split)"),
+                      split_metrics_html(self.backtest.metrics)]
+        parts += [_html.note(n) for n in self.notes[: _html.MAX_ROWS]]
+        if len(self.notes) > _html.MAX_ROWS:
+            parts.append(_html.note(f"... {len(self.notes) - _html.MAX_ROWS} more notes"))
+        parts.append(_html.note("Figures and every table: report.save('report.html') or "
+                                "report.to_html()."))
+        return _html.display(repr(self), parts)
 
     def __repr__(self) -> str:
         s = self.summary
@@ -408,6 +440,36 @@ class EvaluationReport:
 
 
 # -------------------------------------------------------------------------- HTML helpers
+#: Split columns a notebook display leaves out (the windows' other edges, training positives).
+_SPLIT_HIDDEN = ("train_from", "train_until", "label_cutoff", "test_until", "n_train_positive")
+
+
+def split_metrics_html(metrics: pd.DataFrame) -> str:
+    """Render per-split metrics for a notebook: the first splits, then their mean.
+
+    The mean row averages the metric columns (floats; not the counts or the test start) over
+    every split, shown or not.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"n_test": [10, 12], "roc_auc": [0.6, 0.8]},
+    ...                      index=pd.Index([0, 1], name="split"))
+    >>> '<td>mean</td><td>–</td><td class="n">0.700</td>' in split_metrics_html(frame)
+    True
+    """
+    shown = metrics[[c for c in metrics.columns if c not in _SPLIT_HIDDEN]]
+    averaged = [c for c in shown.columns
+                if pd.api.types.is_float_dtype(shown[c]) and c != "test_from"]
+    mean = shown[averaged].mean()
+    table = shown.iloc[: _html.MAX_ROWS].astype(object)
+    table.index = table.index.astype(object)
+    table.loc["mean"] = [mean[c] if c in averaged else None for c in shown.columns]
+    out = _table(table, max_cols=_html.MAX_COLS)
+    if len(shown) > _html.MAX_ROWS:
+        out += _html.note(f"... {len(shown) - _html.MAX_ROWS} more splits (in the mean)")
+    return out
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
@@ -420,54 +482,6 @@ def _kv(mapping: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(
         {"value": pd.Series(dict(mapping), dtype=object)}
     ).rename_axis("metric")
-
-
-def _cell(value: Any, verdict: bool = False) -> str:
-    """Render one cell: pass/FAIL only for a verdict (a parity column), yes/no otherwise.
-
-    Other booleans (``suppressed``) are facts, not verdicts, and read yes/no.
-    """
-    if isinstance(value, bool | np.bool_):
-        if verdict:
-            return '<span class="pass">pass</span>' if value else '<span class="fail">FAIL</span>'
-        return "yes" if value else "no"
-    if value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, float) and np.isnan(value)
-    ):
-        return "–"
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        if np.isinf(v):
-            return "∞" if v > 0 else "-∞"
-        if v != 0 and abs(v) < 0.001:
-            return f"{v:.1e}"
-        return f"{v:,.3f}"
-    if isinstance(value, int | np.integer):
-        return f"{value:,}"
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d" if value == value.normalize() else "%Y-%m-%d %H:%M")
-    return html.escape(str(value))
-
-
-def _table(frame: pd.DataFrame, index: bool = True, verdicts: Sequence[str] = ()) -> str:
-    """Render an HTML table: escaped text, 3-decimal floats, pass/FAIL in ``verdicts`` only.
-
-    Booleans in any other column read yes/no.
-    """
-    f = frame.reset_index() if index and _named_index(frame) else frame
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in f.columns)
-    is_verdict = [c in verdicts for c in f.columns]
-    body = []
-    for row in f.itertuples(index=False, name=None):
-        cells = (_cell(v, verdict) for v, verdict in zip(row, is_verdict, strict=True))
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _named_index(frame: pd.DataFrame) -> bool:
-    return any(n is not None for n in frame.index.names) or not isinstance(
-        frame.index, pd.RangeIndex
-    )
 
 
 def _fairness_html(audit: FairnessAudit, img: str) -> list[str]:
@@ -536,30 +550,6 @@ def audit_heading(params: Mapping[str, Any]) -> str:
     if t is not None:
         return f"Fairness audit at threshold {float(t):g} (score >= {float(t):g} flagged)"
     return "Fairness audit of the flags given"
-
-
-def _verdict_table(summary: pd.DataFrame) -> str:
-    """Render verdicts as attributes x metrics: 'pass', 'FAIL 2/11' or '–'."""
-    head = "".join(f"<th>{html.escape(m)}</th>" for m in DISPARITY_METRICS)
-    rows = []
-    for attribute, sub in summary.groupby("attribute", sort=False):
-        cells = []
-        for metric in DISPARITY_METRICS:
-            r = sub[sub["metric"] == metric].iloc[0]
-            if r["verdict"] == "pass":
-                cells.append('<td><span class="pass">pass</span></td>')
-            elif r["verdict"] == "fail":
-                cells.append(
-                    f'<td><span class="fail">FAIL {int(r["failing"])}/{int(r["compared"])}'
-                    "</span></td>"
-                )
-            else:
-                cells.append("<td>–</td>")
-        rows.append(f"<tr><td>{html.escape(str(attribute))}</td>{''.join(cells)}</tr>")
-    return (
-        f"<table><thead><tr><th>attribute</th>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
 
 
 def _interventions_html(iv: InterventionOutcomes, img: str) -> list[str]:

@@ -241,6 +241,69 @@ class Explanations:
             f"reference={self.reference_source!r})"
         )
 
+    def _repr_html_(self) -> str:
+        """Compact notebook display: the additivity check, what drives the scores, reasons.
+
+        Bounded whatever the batch: the top features by mean |SHAP| and the first students
+        with their top three reasons (sensitive and audit features excluded, as in
+        :meth:`reasons`); every id, feature name and phrase is escaped.
+        """
+        from studentprofile import _html
+
+        n_show = _html.MAX_ROWS
+        values = self.values
+        base = np.atleast_1d(np.asarray(self.base_value, dtype="float64"))
+        sums = values.sum(axis=1) + (base if self.is_multiclass else base[0])
+        gap = float(np.max(np.abs(sums - self.raw))) if len(self) else 0.0
+        parts = [_html.note(
+            "SHAP values in log-odds. For every row the values plus the base value "
+            f"({', '.join(f'{b:.4f}' for b in base)}) give the model's raw score; the largest "
+            f"gap in this batch is {gap:.1e}."
+        )]
+        mean_abs = np.abs(values).mean(axis=0) if len(self) else np.zeros(values.shape[1:])
+        if self.is_multiclass:
+            classes = [str(c) for c in (self.classes or range(values.shape[2]))]
+            order = np.argsort(-mean_abs.sum(axis=1), kind="stable")[:n_show]
+            top = pd.DataFrame(mean_abs[order], columns=classes,
+                               index=pd.Index([self.feature_names[j] for j in order],
+                                              name="feature"))
+            parts += [_html.heading("Top features, mean |SHAP| per class"),
+                      _html.table(top, max_cols=_html.MAX_COLS),
+                      _html.note("Per class: .for_class(label) (reasons, sums, plots).")]
+            return _html.display(repr(self), parts)
+        order = np.argsort(-mean_abs, kind="stable")[:n_show]
+        infos = [self.feature_info[self.feature_names[j]] for j in order]
+        top = pd.DataFrame({
+            "feature": [self.feature_names[j] for j in order],
+            "phrase": [i.phrase for i in infos],
+            "family": [i.family for i in infos],
+            "sensitivity": [i.sensitivity for i in infos],
+            "mean |SHAP|": mean_abs[order],
+        })
+        families = self.by_family()
+        fam = pd.DataFrame({"mean |SHAP|": families.abs().mean(axis=0),
+                            "mean SHAP": families.mean(axis=0)})
+        head = self[:n_show]
+        students = head.data.index.to_frame(index=False)  # the ids and dates as they are
+        students.columns = _index_keys(head.data.index)
+        if head.probability is not None:
+            students["probability"] = head.probability
+        students["raw"] = head.raw
+        students["reasons"] = [" / ".join(r["sentence"] for r in record["reasons"]) or "–"
+                               for record in head.reasons(top=3)]
+        parts += [
+            _html.heading(f"Top {len(top)} of {values.shape[1]} features by mean |SHAP|"),
+            _html.table(top, index=False),
+            _html.heading("By family"),
+            _html.table(fam),
+            _html.heading("Reasons (sensitive and audit features left out)"),
+            _html.table(students, index=False),
+        ]
+        if len(self) > n_show:
+            parts.append(_html.note(f"... {len(self) - n_show:,} more students: "
+                                    ".reasons(), .to_frame()"))
+        return _html.display(repr(self), parts)
+
     def __getitem__(self, rows: Any) -> Explanations:
         """Select rows by position (int, slice, list or boolean mask)."""
         if isinstance(rows, int | np.integer):

@@ -3,7 +3,7 @@
 - profiles: :func:`build_profiles` (dimension indices as cohort percentiles, with change),
   :class:`ProfileSpec`, :class:`Dimension`, :class:`DimensionTerm`, :class:`ProfileTypes`
   (k-means segments with plain-language names and a stability measure);
-- cards: :func:`profile_card` (JSON-ready), :func:`render_card_html` and
+- cards: :func:`profile_card` (a JSON-ready :class:`ProfileCard` dict), :func:`render_card_html` and
   :func:`card_file_stem` (one distinct, safe file name per student);
 - alerting: :class:`AlertPolicy` (tiers, hysteresis, cool-down) and :func:`assign_caseloads`
   (capacity- and programme-aware assignment of the highest-risk students);
@@ -19,6 +19,7 @@ from studentprofile.warning._abc import ABCIndicator, ABCRules, abc_flags
 from studentprofile.warning._alert_log import STATUSES, AlertLog, RecordResult
 from studentprofile.warning._cards import (
     CARD_VERSION,
+    ProfileCard,
     card_file_stem,
     profile_card,
     render_card_html,
@@ -48,6 +49,7 @@ __all__ = [
     "Dimension",
     "DimensionTerm",
     "DriftMonitor",
+    "ProfileCard",
     "ProfileSpec",
     "ProfileTypes",
     "Profiles",

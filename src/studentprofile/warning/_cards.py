@@ -26,7 +26,7 @@ from studentprofile.warning._inputs import days_of, keyed_frame
 from studentprofile.warning._profiles import Profiles, ProfileTypes
 from studentprofile.warning._reasons import day_key, reasons_lookup
 
-__all__ = ["CARD_VERSION", "card_file_stem", "profile_card", "render_card_html"]
+__all__ = ["CARD_VERSION", "ProfileCard", "card_file_stem", "profile_card", "render_card_html"]
 
 #: Version of the card's JSON layout.
 CARD_VERSION = 1
@@ -80,6 +80,23 @@ def card_file_stem(student_id: Any) -> str:
     return f"{slug}-{digest}"
 
 
+class ProfileCard(dict[str, Any]):
+    """A profile card: the plain JSON-ready dictionary :func:`profile_card` builds.
+
+    A ``dict`` in every respect (``json.dumps`` it, store it, compare it with a dict); in a
+    notebook it shows itself as the rendered card (:func:`render_card_html`).
+
+    Examples
+    --------
+    >>> card = ProfileCard({"student_id": "<ana>", "as_of": 60.0})
+    >>> isinstance(card, dict), "&lt;ana&gt;" in card._repr_html_()
+    (True, True)
+    """
+
+    def _repr_html_(self) -> str:
+        return render_card_html(self)
+
+
 def _json_value(v: Any) -> Any:
     if v is None or v is pd.NA or v is pd.NaT:
         return None
@@ -126,7 +143,7 @@ def profile_card(
     n_alerts: int = 5,
     top_reasons: int = 3,
     risk_label: str = "risk",
-) -> dict[str, Any]:
+) -> ProfileCard:
     """Build a JSON-ready profile card for one student at one as-of date.
 
     Every section is optional: it appears when its input is given.
@@ -163,7 +180,8 @@ def profile_card(
 
     Returns
     -------
-    dict
+    ProfileCard
+        A ``dict`` (shown as the rendered card in a notebook) with
         ``card_version``, ``student_id``, ``as_of``, and when available ``risk``
         (``probability``, ``tier``, ``history``), ``reasons`` (records with ``text``),
         ``dimensions`` (``name``, ``label``, ``percentile``, ``change``, ``history``,
@@ -320,7 +338,7 @@ def profile_card(
 
     card["notes"] = notes
     card["generated_by"] = f"studentprofile {__version__}"
-    return card
+    return ProfileCard(card)
 
 
 def _plain(v: Any) -> Any:
