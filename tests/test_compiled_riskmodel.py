@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from studentprofile.errors import SchemaError
 
 models = pytest.importorskip("studentprofile.models")
 
@@ -80,3 +84,46 @@ def test_compile_equals_multiclass_risk_model() -> None:
     p = new.shape[1]
     shap = scorer.shap_values(new).reshape(len(new), k, p + 1)
     np.testing.assert_allclose(shap[:, :, :p].transpose(0, 2, 1), explanation.values, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def numeric_scorer() -> tuple[object, object]:
+    X = _students(600, 11).drop(columns=["program", "campus"])
+    model = models.RiskModel(n_estimators=30, random_state=0).fit(X, _binary_target(
+        _students(600, 11), 3))
+    return model, model.compile()
+
+
+_number = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.booleans(),
+    st.integers(min_value=-1000, max_value=1000).map(np.int32),
+    st.floats(width=32, allow_nan=True).map(np.float32),
+)
+
+
+@settings(deadline=None)
+@given(values=st.lists(_number, min_size=3, max_size=3), as_series=st.booleans())
+def test_a_mapping_of_numbers_scores_as_the_one_row_frame_does(numeric_scorer, values,
+                                                               as_series) -> None:
+    """predict_one's direct path for plain numbers equals the frame path bit for bit."""
+    model, scorer = numeric_scorer
+    row = dict(zip(scorer.feature_names, values, strict=True))
+    frame = pd.DataFrame([row])
+    got = scorer.predict_one(pd.Series(row, dtype=object) if as_series else row)
+    assert got == scorer.predict_proba(frame)[0, 1] or (np.isnan(got) and np.isnan(
+        scorer.predict_proba(frame)[0, 1]))
+
+
+def test_a_mapping_with_text_none_or_a_missing_name_still_gets_the_frame_paths_errors(
+        numeric_scorer) -> None:
+    _, scorer = numeric_scorer
+    names = scorer.feature_names
+    row = dict.fromkeys(names, 1.0)
+    with pytest.raises(SchemaError, match=rf"X\.{names[1]}.*numeric"):
+        scorer.predict_one({**row, names[1]: "7"})
+    with pytest.raises(SchemaError, match=rf"X\.{names[0]}.*numeric"):
+        scorer.predict_one({**row, names[0]: None})
+    with pytest.raises(SchemaError, match="missing model features"):
+        scorer.predict_one({k: v for k, v in row.items() if k != names[2]})

@@ -492,6 +492,9 @@ class CompiledScorer:
 
     def _one_row(self, x: Any) -> np.ndarray:
         if isinstance(x, (Mapping, pd.Series)):
+            fast = self._plain_numbers(x)
+            if fast is not None:
+                return fast
             frame = pd.DataFrame([dict(x)])
             return self._from_frame(frame)[0]
         arr = np.asarray(x)
@@ -514,6 +517,30 @@ class CompiledScorer:
                 hint="pass a mapping by feature name so categories can be mapped",
             )
         return np.ascontiguousarray(arr, dtype=np.float64)
+
+    def _plain_numbers(self, x: Mapping[Any, Any] | pd.Series) -> np.ndarray | None:
+        """One row straight from a mapping of plain numbers, without a one-row DataFrame.
+
+        Only for models without categorical features, and only when every feature is present
+        and holds a Python or numpy number or bool (ints within int64): exactly the values a
+        one-row frame would turn into float64 the same way. Anything else (a missing name,
+        text, ``None``, a category) returns None, and the frame path answers, with its errors.
+        """
+        if self._categories or self._model.pandas_categorical:
+            return None
+        out = np.empty(self.n_features, dtype=np.float64)
+        for j, name in enumerate(self.feature_names):
+            try:
+                v = x[name]
+            except (KeyError, IndexError, TypeError):
+                return None
+            if isinstance(v, (float, bool, np.floating, np.bool_)):
+                out[j] = v
+            elif isinstance(v, (int, np.integer)) and -(2**63) <= v < 2**63:
+                out[j] = v
+            else:
+                return None
+        return out
 
     # ------------------------------------------------------------------ TreeSHAP
     def _shap_layout(self) -> ShapLayout:
