@@ -84,20 +84,31 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"root": root, "uri": uri, "model": model}
 
 
+def _serve_command(model_uri: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
+            "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1"]
+
+
+def _server_env(registered: dict[str, Any]) -> dict[str, str]:
+    env = dict(os.environ)
+    env["MLFLOW_TRACKING_URI"] = registered["uri"]
+    # MLflow starts `uvicorn` (or gunicorn) by name: the interpreter's own scripts first
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    # a service user without a home (docs/serving.md): nothing may need one
+    env["HOME"] = str(registered["root"] / "no-such-home")
+    return env
+
+
 @pytest.fixture(scope="module")
 def server(registered: dict[str, Any]) -> Any:
     """``mlflow models serve`` of ``models:/risk@champion`` on a free port; its base URL."""
     root: Path = registered["root"]
     port = _free_port()
-    env = dict(os.environ)
-    env["MLFLOW_TRACKING_URI"] = registered["uri"]
-    # MLflow starts `uvicorn` (or gunicorn) by name: the interpreter's own scripts first
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     log = (root / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/risk@champion",
-         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        _serve_command("models:/risk@champion", port), cwd=root, env=_server_env(registered),
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -207,6 +218,9 @@ ROW = {"attendance": 0.4, "score": 55.0, "program": "law"}
     (b"{}", "application/json", 400, "BAD_REQUEST",
      r"exactly one of the input fields .*dataframe_split"),
     (b"[1, 2]", "application/json", 400, "BAD_REQUEST", r"Received a list"),
+    (json.dumps({"dataframe_records": [ROW], "dataframe_split": {"data": [[0.4, 55.0, "law"]],
+                                                                 "columns": FEATURES}}).encode(),
+     "application/json", 400, "BAD_REQUEST", r"exactly one of the input fields"),
     (json.dumps({"dataframe_split": {"columns": FEATURES, "data": []}}).encode(),
      "application/json", 400, "INVALID_PARAMETER_VALUE",
      r"input \[rows\]: the request has no rows to score\n  arrived: 0 rows"),
@@ -225,8 +239,9 @@ ROW = {"attendance": 0.4, "score": 55.0, "program": "law"}
      "application/json", 400, "BAD_REQUEST", r"not a valid dataframe representation"),
     (json.dumps({"dataframe_records": [ROW]}).encode(), "text/plain", 415, None,
      r"only supports the following content types"),
-], ids=["not-json", "empty-body", "empty-object", "json-list", "no-rows", "no-records",
-        "missing-feature", "unknown-column", "wrong-type", "ragged-row", "content-type"])
+], ids=["not-json", "empty-body", "empty-object", "json-list", "two-formats", "no-rows",
+        "no-records", "missing-feature", "unknown-column", "wrong-type", "ragged-row",
+        "content-type"])
 def test_bad_payloads_get_4xx_naming_the_problem(server, body, content_type, status, code,
                                                  match):
     got, text = _request(server + "/invocations", body, content_type)
@@ -245,18 +260,17 @@ def test_pyfunc_raises_typed_errors_as_mlflow_invalid_input(registered, tmp_path
     from mlflow.exceptions import MlflowException
 
     path = tracking.save_model(registered["model"], tmp_path / "m", tiers=TIERS)
-    impl = mlflow.pyfunc.load_model(str(path)).get_raw_model()
-    assert isinstance(impl, tracking.StudentProfileModel)
-    raw = mlflow.pyfunc.load_model(str(path))._model_impl
-    with pytest.raises(MlflowException, match=r"X \[feature-names\]") as info:
-        raw.predict(pd.DataFrame({"attendance": [0.1], "program": ["law"]}))
+    pf = mlflow.pyfunc.load_model(str(path))
+    assert isinstance(pf.get_raw_model(), tracking.StudentProfileModel)
+    empty = _frame(3, 2).reset_index(drop=True).iloc[:0].astype({"program": object})
+    with pytest.raises(MlflowException, match=r"input \[rows\]: the request has no rows") as info:
+        pf.predict(empty)
     assert info.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert isinstance(info.value.__cause__, SchemaError)
     assert info.value.get_http_status_code() == 400
-    # the typed error itself through studentprofile's own loader
-    with pytest.raises(SchemaError, match=r"missing"):
-        tracking.load_model(str(path)).predict(pd.DataFrame({"attendance": [0.1],
-                                                             "program": ["law"]}))
+    assert isinstance(info.value.__cause__, SchemaError) and info.value.__cause__.rule == "rows"
+    # studentprofile's own loader answers an empty frame with an empty answer
+    out = tracking.load_model(str(path)).predict(empty)
+    assert len(out) == 0 and list(out.columns) == tracking._flavour.output_columns(3)
 
 
 def test_every_saved_model_has_the_feature_signature(registered, tmp_path):
@@ -267,3 +281,24 @@ def test_every_saved_model_has_the_feature_signature(registered, tmp_path):
         ("attendance", "double", True), ("score", "double", True), ("program", "string", True)]
     assert [(c.name, c.type.name) for c in sig.outputs.inputs] == [
         ("risk", "double"), ("tier", "string"), ("reason_1", "string"), ("reasons", "string")]
+
+
+@SERVED
+def test_a_tampered_model_stops_the_server_at_start(registered, tmp_path):
+    path = tracking.save_model(registered["model"], tmp_path / "m", tiers=TIERS)
+    settings = path / "studentprofile" / "settings.json"
+    settings.write_text(settings.read_text().replace("0.5", "0.05"))
+    proc = subprocess.Popen(
+        _serve_command(str(path), _free_port()), cwd=tmp_path, env=_server_env(registered),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=STARTUP_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("a server with a tampered model kept running")
+    text = out.decode("utf-8", "replace")
+    assert proc.returncode != 0
+    assert re.search(r"ModelIntegrityError: .*settings\.json: the file's SHA-256 does not match",
+                     text), text[-3000:]
