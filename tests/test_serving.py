@@ -28,7 +28,7 @@ import pytest
 
 import studentprofile as sp
 from studentprofile import tracking
-from studentprofile.errors import SchemaError
+from studentprofile.errors import ConfigError, SchemaError
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -281,3 +281,13 @@ def test_every_saved_model_has_the_feature_signature(registered, tmp_path):
         ("attendance", "double", True), ("score", "double", True), ("program", "string", True)]
     assert [(c.name, c.type.name) for c in sig.outputs.inputs] == [
         ("risk", "double"), ("tier", "string"), ("reason_1", "string"), ("reasons", "string")]
+
+
+def test_a_model_fitted_without_column_names_is_refused_before_anything_is_written(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(100, 2))
+    model = sp.RiskModel(random_state=0, n_estimators=5).fit(X, (X[:, 0] > 0.5).astype(int))
+    with pytest.raises(ConfigError, match=r"model: the studentprofile flavour saves a model "
+                       r"fitted on a DataFrame(.|\n)*arrived: a RiskModel fitted on an array"):
+        tracking.save_model(model, tmp_path / "m")
+    assert not (tmp_path / "m").exists()

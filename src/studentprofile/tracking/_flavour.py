@@ -517,8 +517,9 @@ def _signature(model: Any, top_reasons: int) -> Any:
     for name in model.feature_names_in_:
         text = any(isinstance(v, str) for v in cats.get(name, ()))
         inputs.append(ColSpec("string" if text else "double", str(name)))
-    outputs: list[Any] = [ColSpec("double" if c == "risk" else "string", c)
-               for c in output_columns(top_reasons)]
+    outputs: list[Any] = [
+        ColSpec("double" if c == "risk" else "string", c) for c in output_columns(top_reasons)
+    ]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
 
@@ -599,7 +600,7 @@ def save_model(
     Raises
     ------
     ConfigError
-        The directory exists, or bad tiers.
+        The directory exists, bad tiers, or the model was fitted without column names.
     """
     mlflow = import_mlflow()
     from mlflow.models import Model
@@ -612,6 +613,14 @@ def save_model(
             "the studentprofile flavour saves a fitted RiskModel",
             key="model",
             arrived=f"an object of type {type(model).__name__}",
+        )
+    if not hasattr(model, "feature_names_in_"):
+        raise ConfigError(
+            "the studentprofile flavour saves a model fitted on a DataFrame: requests, the "
+            "signature and the reasons name the feature columns",
+            key="model",
+            arrived="a RiskModel fitted on an array without column names",
+            hint="fit on a DataFrame, e.g. RiskModel().fit(pd.DataFrame(X, columns=names), y)",
         )
     if not isinstance(top_reasons, int) or isinstance(top_reasons, bool) or top_reasons < 0:
         raise ConfigError("top_reasons must be an integer >= 0", key="top_reasons",
