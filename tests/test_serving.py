@@ -198,7 +198,7 @@ def test_dataframe_records_in_any_column_order_with_missing_values(server, refer
 
 
 @SERVED
-def test_a_column_the_signature_does_not_name_is_ignored(server, reference):
+def test_a_column_the_signature_does_not_name_is_ignored(server, reference, registered):
     # MLflow's signature convention: columns it does not name are left out (the server log
     # names them); a misspelt feature is refused below because the real one is then missing
     X = _frame(3, 9)
@@ -206,6 +206,14 @@ def test_a_column_the_signature_does_not_name_is_ignored(server, reference):
     status, doc = _post(server, {"dataframe_records": records})
     assert status == 200, doc
     assert [r["risk"] for r in doc["predictions"]] == reference.predict(X)["risk"].tolist()
+    log = registered["root"] / "server.log"
+    warning = "Found extra inputs in the model input that are not defined in the model " \
+        "signature: `['student_id']`. These inputs will be ignored."
+    for _ in range(50):
+        if warning in log.read_text(errors="replace"):
+            break
+        time.sleep(0.1)
+    assert warning in log.read_text(errors="replace")
 
 
 ROW = {"attendance": 0.4, "score": 55.0, "program": "law"}
