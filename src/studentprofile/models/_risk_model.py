@@ -1168,18 +1168,21 @@ def _train(
 
     train_rows = np.arange(len(prepared)) if rows is None else rows
     class_w = model._class_weights(classes, y_codes[train_rows])
+    # LightGBM-safe names (JSON characters, spaces, collisions); readable names elsewhere. The
+    # frame gets them too: LightGBM lists a pandas categorical by its column name, and must
+    # find that name among feature_name (a categorical named "专业" or "a b" failed in fit)
+    lgb_frame = prepared.set_axis(_frame.lgb_feature_names(prepared.columns), axis=1)
     train_set = lgb.Dataset(
-        prepared.iloc[train_rows],
+        lgb_frame.iloc[train_rows],
         label=y_codes[train_rows],
         weight=weights[train_rows] * class_w[y_codes[train_rows]],
-        # LightGBM-safe names (JSON characters, spaces, collisions); readable names elsewhere
-        feature_name=_frame.lgb_feature_names(prepared.columns),
+        feature_name=list(lgb_frame.columns),
         categorical_feature="auto",
         params={"verbosity": -1},
         free_raw_data=True,
     )
     try:
-        return _boost(params, train_set, prepared, y_codes, weights, class_w, model,
+        return _boost(params, train_set, lgb_frame, y_codes, weights, class_w, model,
                       valid_rows, rounds)
     except lgb.basic.LightGBMError as exc:
         if not model.lgb_params:
@@ -1195,7 +1198,7 @@ def _train(
 def _boost(
     params: Mapping[str, Any],
     train_set: Any,
-    prepared: pd.DataFrame,
+    lgb_frame: pd.DataFrame,
     y_codes: np.ndarray,
     weights: np.ndarray,
     class_w: np.ndarray,
@@ -1208,10 +1211,10 @@ def _boost(
     if valid_rows is None:
         return lgb.train(dict(params), train_set, num_boost_round=rounds)
     valid_set = lgb.Dataset(
-        prepared.iloc[valid_rows],
+        lgb_frame.iloc[valid_rows],
         label=y_codes[valid_rows],
         weight=weights[valid_rows] * class_w[y_codes[valid_rows]],
-        feature_name=_frame.lgb_feature_names(prepared.columns),
+        feature_name=list(lgb_frame.columns),  # already LightGBM's names
         reference=train_set,
     )
     return lgb.train(

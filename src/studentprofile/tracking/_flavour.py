@@ -41,13 +41,19 @@ import pandas as pd
 
 from studentprofile._files import atomic_write_text
 from studentprofile._version import __version__
-from studentprofile.errors import ConfigError, ModelIntegrityError, SchemaError
+from studentprofile.errors import (
+    ConfigError,
+    ModelIntegrityError,
+    SchemaError,
+    StudentProfileError,
+)
 
 __all__ = [
     "FLAVOR_NAME",
     "StudentProfileModel",
     "load_model",
     "log_model",
+    "output_columns",
     "save_model",
     "synthetic_example",
 ]
@@ -65,6 +71,7 @@ MLFLOW_FILES = ("requirements.txt", "python_env.yaml", "input_example.json",
 MAX_TOP_REASONS = 100
 NO_TIER = "none"
 ID_COLUMNS = ("student_id", "as_of")
+NO_ROWS = "the request has no rows to score"
 
 
 def import_mlflow() -> Any:
@@ -158,9 +165,7 @@ class StudentProfileModel:
         """
         X = self._features(df)
         if len(X) == 0:
-            cols = ["risk", "tier", *[f"reason_{i + 1}" for i in range(self.top_reasons)],
-                    "reasons"]
-            return pd.DataFrame(columns=cols, index=X.index)
+            return pd.DataFrame(columns=output_columns(self.top_reasons), index=X.index)
         expl = self.risk_model.explain(X)
         risk = np.asarray(expl.probability, dtype="float64")
         per_row = expl.reasons(top=self.top_reasons)
@@ -221,7 +226,14 @@ class StudentProfileModel:
 
 
 class _PyFunc:
-    """What ``mlflow.pyfunc.load_model`` wraps: ``predict(df) -> DataFrame``."""
+    """What ``mlflow.pyfunc.load_model`` wraps: ``predict(df) -> DataFrame``.
+
+    MLflow's face of the model (``mlflow.pyfunc``, ``mlflow models serve``, ``spark_udf``): a
+    request with no rows is refused, and a studentprofile error (a bad input) is raised as an
+    ``MlflowException`` with ``INVALID_PARAMETER_VALUE`` whose message is the error's text and
+    whose ``__cause__`` is the typed error; MLflow's scoring server answers it with HTTP 400 and
+    that message, instead of a 400 that hides the reason in a stack trace.
+    """
 
     def __init__(self, model: StudentProfileModel) -> None:
         self.model = model
@@ -230,10 +242,30 @@ class _PyFunc:
     def predict(
         self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        return self.model.predict(model_input)
+        try:
+            if len(model_input) == 0:
+                raise SchemaError(
+                    NO_ROWS,
+                    table="input",
+                    rule="rows",
+                    arrived="0 rows",
+                    hint="send at least one row of the model's features "
+                    "(e.g. {\"dataframe_records\": [{...}]})",
+                )
+            return self.model.predict(model_input)
+        except StudentProfileError as exc:
+            raise _invalid_input(exc) from exc
 
     def get_raw_model(self) -> StudentProfileModel:
         return self.model
+
+
+def _invalid_input(exc: StudentProfileError) -> Exception:
+    """Return ``exc`` as the MlflowException MLflow's scoring server turns into HTTP 400."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    return MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE)
 
 
 def _load_pyfunc(path: str) -> _PyFunc:
@@ -449,6 +481,48 @@ def synthetic_example(X: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([row], columns=list(X.columns))
 
 
+def output_columns(top_reasons: int) -> list[str]:
+    """Return the columns the pyfunc answers with, in order.
+
+    Parameters
+    ----------
+    top_reasons : int
+        Reasons per row (the model's ``top_reasons``).
+
+    Returns
+    -------
+    list of str
+        ``risk``, ``tier``, ``reason_1`` ... ``reason_k``, ``reasons``.
+
+    Examples
+    --------
+    >>> output_columns(2)
+    ['risk', 'tier', 'reason_1', 'reason_2', 'reasons']
+    """
+    return ["risk", "tier", *[f"reason_{i + 1}" for i in range(top_reasons)], "reasons"]
+
+
+def _signature(model: Any, top_reasons: int) -> Any:
+    """Return the MLflow signature of a fitted RiskModel: features in; risk, tier, reasons out.
+
+    A feature whose categories are text is a ``string`` column, every other feature a
+    ``double`` (missing values allowed; LightGBM routes them). Every feature is required: a
+    request without one is refused (HTTP 400) rather than scored as if the student had none.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    cats = getattr(model, "categories_", {}) or {}
+    inputs: list[Any] = []
+    for name in model.feature_names_in_:
+        text = any(isinstance(v, str) for v in cats.get(name, ()))
+        inputs.append(ColSpec("string" if text else "double", str(name)))
+    outputs: list[Any] = [
+        ColSpec("double" if c == "risk" else "string", c) for c in output_columns(top_reasons)
+    ]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+
+
 def _check_tiers(tiers: Mapping[str, float] | None) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, thr in (tiers or {}).items():
@@ -526,10 +600,10 @@ def save_model(
     Raises
     ------
     ConfigError
-        The directory exists, or bad tiers.
+        The directory exists, bad tiers, or the model was fitted without column names.
     """
     mlflow = import_mlflow()
-    from mlflow.models import Model, infer_signature
+    from mlflow.models import Model
     from mlflow.models.utils import _save_example
 
     from studentprofile.models import RiskModel
@@ -539,6 +613,14 @@ def save_model(
             "the studentprofile flavour saves a fitted RiskModel",
             key="model",
             arrived=f"an object of type {type(model).__name__}",
+        )
+    if not hasattr(model, "feature_names_in_"):
+        raise ConfigError(
+            "the studentprofile flavour saves a model fitted on a DataFrame: requests, the "
+            "signature and the reasons name the feature columns",
+            key="model",
+            arrived="a RiskModel fitted on an array without column names",
+            hint="fit on a DataFrame, e.g. RiskModel().fit(pd.DataFrame(X, columns=names), y)",
         )
     if not isinstance(top_reasons, int) or isinstance(top_reasons, bool) or top_reasons < 0:
         raise ConfigError("top_reasons must be an integer >= 0", key="top_reasons",
@@ -567,10 +649,12 @@ def save_model(
 
     if mlflow_model is None:
         mlflow_model = Model()
-    wrapper = StudentProfileModel(model, checked, top_reasons)
+    # the signature comes from the model itself (not from an example), so every logged model has
+    # one: MLflow's scoring server and spark_udf check requests against it
+    mlflow_model.signature = _signature(model, top_reasons)
     if input_example is not None:
         example = input_example.reset_index(drop=True)
-        mlflow_model.signature = infer_signature(example, wrapper.predict(example))
+        StudentProfileModel(model, checked, top_reasons).predict(example)  # it must score
         _save_example(mlflow_model, example, str(target))
     mlflow.pyfunc.add_to_model(
         mlflow_model,
