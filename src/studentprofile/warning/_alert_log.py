@@ -426,8 +426,7 @@ class AlertLog:
         self.url = masked_url(self.engine)
         self._sqlite = self.engine.dialect.name == "sqlite"
         self.path = (file or ":memory:") if self._sqlite else self.url
-        if self.engine.dialect.name not in ("sqlite", "postgresql"):
-            self.close()
+        if self.engine.dialect.name not in ("sqlite", "postgresql"):  # an Engine passed in
             raise ConfigError("the alert log runs on SQLite or PostgreSQL", key="target",
                               arrived=repr(self.url),
                               hint="use a file path, sqlite:///... or postgresql+psycopg://...")
@@ -824,7 +823,7 @@ class AlertLog:
             the batch is written.
         """
         if isinstance(assignments, pd.DataFrame):
-            frame = assignments.reset_index(drop=True).copy()
+            frame = assignments.reset_index(drop=True)
         else:
             rows = list(assignments)
             if not all(isinstance(r, Mapping) for r in rows):
@@ -833,6 +832,7 @@ class AlertLog:
             frame = pd.DataFrame(rows)
         if "staff_id" not in frame.columns and "advisor_id" in frame.columns:
             frame = frame.rename(columns={"advisor_id": "staff_id"})
+        frame = frame.copy()
         missing = [c for c in ("alert_id", "staff_id") if c not in frame.columns]
         if missing and len(frame):
             raise SchemaError("assignments need alert_id and staff_id", table="assignments",
@@ -843,8 +843,10 @@ class AlertLog:
             self._writable("recording assignments")
             return 0
         for col, default in (("role", role), ("time", time), ("by", by)):
-            if col not in frame.columns:
-                frame[col] = [default] * len(frame)
+            # the keyword fills the rows without a value of their own
+            values = frame[col].tolist() if col in frame.columns else [None] * len(frame)
+            frame[col] = pd.Series([default if _clean(v) is None else v for v in values],
+                                   dtype=object)
         staff = [_clean(v) for v in frame["staff_id"]]
         roles = [_clean(v) for v in frame["role"]]
         empty = [i for i, v in enumerate(staff) if not v]
@@ -931,6 +933,8 @@ class AlertLog:
         frame["student_id"] = self._decode_ids(frame["student_id"], meta.get("id_kind"))
         frame["as_of"] = self._decode_times(frame["as_of"], meta.get("time_kind"))
         frame["time"] = self._decode_times(frame["time"], meta.get("time_kind"))
+        frame["by"] = pd.Series([_clean(v) for v in frame["by"]], index=frame.index,
+                                dtype=object)
         return frame[cols].reset_index(drop=True)
 
     # ------------------------------------------------------------------ lifecycle

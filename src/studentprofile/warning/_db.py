@@ -189,7 +189,7 @@ def engine_for(
     real = expand_url(target, source="store")
     try:
         url = sa.engine.make_url(real)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):
         raise ConfigError("not a database URL", key="target", arrived=repr(safe_url(real)),
                           hint="e.g. sqlite:///alerts.sqlite or "
                                "postgresql+psycopg://user@host:5432/db") from None
@@ -199,21 +199,24 @@ def engine_for(
             raise ConfigError("a SQLite store is named by its path", key="target",
                               arrived=repr(real), hint="e.g. sqlite:///alerts.sqlite")
         return _sqlite_engine(db, read_only=read_only, wal=wal)
+    if url.get_backend_name() != "postgresql":
+        raise ConfigError("the early-warning stores run on SQLite or PostgreSQL", key="target",
+                          arrived=repr(safe_url(real)),
+                          hint="use a file path, sqlite:///path or postgresql+psycopg://...")
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if url.get_backend_name() == "postgresql":
-        if "connect_timeout" not in url.query:
-            kwargs["connect_args"] = {"connect_timeout": 10}
-        if read_only:
-            kwargs["execution_options"] = {"postgresql_readonly": True}
+    if "connect_timeout" not in url.query:
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    if read_only:
+        kwargs["execution_options"] = {"postgresql_readonly": True}
     try:
         return sa.create_engine(url, **kwargs)
     except sa.exc.NoSuchModuleError:
         raise ConfigError("no SQLAlchemy dialect for this database URL", key="target",
                           arrived=repr(safe_url(real)),
-                          hint="use sqlite:///path or postgresql+psycopg://...") from None
+                          hint="use postgresql+psycopg://... (psycopg 3)") from None
     except ImportError as exc:
         raise DependencyError(
-            f"the driver for {url.get_backend_name()} databases is not installed",
+            "the driver for PostgreSQL databases is not installed",
             arrived=f"{type(exc).__name__} for {safe_url(real)!r}",
             hint='pip install "studentprofile[postgres]" (psycopg)',
         ) from None
@@ -317,7 +320,7 @@ def failure_kind(exc: BaseException) -> str:
     if state.startswith(("08", "53", "57P", "40")) or (
             not state and isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)):
         return "unavailable"
-    if state in ("42P01", "42703"):
+    if state in ("42P01", "42703", "42P07", "42710"):  # missing, or someone else's, table
         return "damaged"
     return "failed"
 

@@ -1,0 +1,88 @@
+"""Hostile targets for the alert store: bad URLs, a server that is not there, passwords that
+must never reach a message. (Damaged and read-only SQLite files: tests/hostile/test_warning.py;
+a campus table in the way on PostgreSQL: tests/test_warning_alert_log.py.)"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from studentprofile.errors import ConfigError, SourceError, StudentProfileError
+from studentprofile.warning import AlertLog
+from studentprofile.warning._alert_log import UNREACHABLE
+from studentprofile.warning._db import engine_for, masked_url
+
+SECRET = "s3cret-pw"
+
+
+@pytest.mark.parametrize(
+    ("target", "error", "match"),
+    [
+        ("nosuchdialect://x/y", ConfigError, "run on SQLite or PostgreSQL"),
+        (f"mysql://kim:{SECRET}@db.campus.edu/ew", ConfigError, "run on SQLite or PostgreSQL"),
+        (f"postgresql+nosuchdriver://kim:{SECRET}@h/db", ConfigError, "no SQLAlchemy dialect"),
+        (f"postgresql+psycopg://kim:{SECRET}@[::1/db", ConfigError, "not a database URL"),
+        ("sqlite:///file:x.db?mode=ro&uri=true", ConfigError, "named by its path"),
+        ("${SP_TEST_UNSET_ALERT_DB}", SourceError, "SP_TEST_UNSET_ALERT_DB .* is not set"),
+        ("", ConfigError, "needs a file path, a database URL or an Engine"),
+        (42, ConfigError, "needs a file path, a database URL or an Engine"),
+    ],
+)
+def test_a_bad_target_is_a_typed_error_without_the_password(target, error, match):
+    with pytest.raises(error, match=match) as err:
+        AlertLog(target)
+    assert SECRET not in str(err.value)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again: nothing listens there
+
+
+def test_an_unreachable_server_is_named_by_host_and_port_never_the_password(caplog):
+    caplog.set_level("DEBUG")
+    port = _closed_port()
+    with pytest.raises(StudentProfileError, match=UNREACHABLE) as err:
+        AlertLog(f"postgresql+psycopg://advisor:{SECRET}@127.0.0.1:{port}/campus")
+    text = str(err.value)
+    assert "127.0.0.1" in text and str(port) in text
+    assert type(err.value).__name__ == "OutputError"
+    assert SECRET not in text and SECRET not in caplog.text
+    assert "advisor:***@127.0.0.1" in text  # the masked URL says which log it was
+
+
+def test_an_unreachable_server_through_an_environment_variable(monkeypatch):
+    port = _closed_port()
+    monkeypatch.setenv("SP_TEST_ALERT_DB", f"postgresql+psycopg://kim:{SECRET}@127.0.0.1:{port}/x")
+    with pytest.raises(StudentProfileError, match=UNREACHABLE) as err:
+        AlertLog("${SP_TEST_ALERT_DB}")
+    assert SECRET not in str(err.value)
+
+
+def test_masked_url_hides_passwords_in_the_url_and_the_query():
+    engine = engine_for(f"postgresql+psycopg://kim:{SECRET}@h:5432/db?sslpassword={SECRET}"
+                        "&sslmode=require")
+    try:
+        shown = masked_url(engine)
+    finally:
+        engine.dispose()
+    assert SECRET not in shown
+    assert shown == "postgresql+psycopg://kim:***@h:5432/db?sslmode=require&sslpassword=***"
+
+
+def test_a_foreign_sqlite_engine_is_refused(tmp_path):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'a.sqlite'}")
+    try:
+        with pytest.raises(ConfigError, match="must be made by engine_for"):
+            AlertLog(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_missing_folder_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot open the alert log"):
+        AlertLog(tmp_path / "no" / "such" / "folder" / "alerts.sqlite")
