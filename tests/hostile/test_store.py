@@ -86,3 +86,29 @@ def test_a_foreign_sqlite_engine_is_refused(tmp_path):
 def test_a_missing_folder_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot open the alert log"):
         AlertLog(tmp_path / "no" / "such" / "folder" / "alerts.sqlite")
+
+
+def test_a_driver_error_carries_no_student_id_in_its_traceback(tmp_path):
+    """SQLAlchemy prints a failed statement's parameters in its errors; the stores' engines hide
+    them, so the chained traceback of a refused write holds no student id."""
+    import traceback
+
+    import pandas as pd
+
+    from studentprofile.errors import OutputError
+
+    path = tmp_path / "alerts.sqlite"
+    with AlertLog(path) as log:
+        log.record_alerts(pd.DataFrame({"student_id": ["ana"], "as_of": [1.0]}))
+        log.engine.dispose()
+        log.engine = engine_for(path, read_only=True)
+        with pytest.raises(OutputError) as err:
+            log.record_alerts(pd.DataFrame({"student_id": ["secret-student-42"],
+                                            "as_of": [2.0]}))
+    chain, exc = [], err.value
+    while exc is not None:  # every message of the chain, as a traceback would print them
+        chain.append("".join(traceback.format_exception_only(exc)))
+        exc = exc.__cause__ or exc.__context__
+    text = "\n".join(chain)
+    assert len(chain) >= 2 and "INSERT INTO alerts" in text  # the statement, for the developer
+    assert "secret-student-42" not in text

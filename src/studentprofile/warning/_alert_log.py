@@ -451,16 +451,17 @@ class AlertLog:
                 hint="give the service write permission on the file and its folder (or the "
                      "database role INSERT rights), or open it with read_only=True to read it",
             )
-        if kind == "unavailable" and self._sqlite:
+        if kind == "unavailable" or (kind == "unreachable" and self._sqlite):
             if doing == "opening" and name == "SQLITE_CANTOPEN":
                 return ConfigError("cannot open the alert log", key="path", arrived=arrived,
                                    hint="check that the folder exists and is writable")
             return OutputError(
                 NOT_WRITTEN, arrived=arrived,
                 hint="check the free disk space, the permissions of the file and its folder, "
-                     "and that no other process holds the log locked (the log waits 30 s)",
+                     "and that no other process holds the log locked (the log waits 30 s); "
+                     "then run again: recording is idempotent",
             )
-        if kind == "unavailable":
+        if kind == "unreachable":
             return OutputError(
                 UNREACHABLE, arrived=arrived,
                 hint="check that the database server runs and accepts connections from this "
@@ -533,8 +534,9 @@ class AlertLog:
             )
         if self.read_only:
             if version == 0:
-                raise DataIntegrityError(DAMAGED, arrived=f"{self.path!r} has no alert log",
-                                         hint="give the path of an alert log")
+                raise DataIntegrityError(DAMAGED if self._sqlite else NOT_A_LOG,
+                                         arrived=f"{self.path!r} has no alert log",
+                                         hint="give the path or URL of an alert log")
             self._version = version
             have_kind = self._meta().get("time_kind")
             if time_kind is not None and have_kind is not None and have_kind != time_kind:

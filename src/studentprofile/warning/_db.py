@@ -114,17 +114,17 @@ def _sqlite_engine(path: str, *, read_only: bool, wal: bool) -> sa.engine.Engine
     args = {"timeout": _BUSY_SECONDS, "check_same_thread": False}
     if path == ":memory:":
         engine = sa.create_engine(sa.engine.URL.create("sqlite"), connect_args=args,
-                                  poolclass=sa.pool.StaticPool)
+                                  poolclass=sa.pool.StaticPool, hide_parameters=True)
     elif read_only:
         # mode=ro: SQLite itself refuses every write, whoever runs the process
         uri = Path(path).resolve().as_uri()
         engine = sa.create_engine(
             sa.engine.URL.create("sqlite", database=uri, query={"mode": "ro", "uri": "true"}),
-            connect_args=args,
+            connect_args=args, hide_parameters=True,
         )
     else:
         engine = sa.create_engine(sa.engine.URL.create("sqlite", database=path),
-                                  connect_args=args)
+                                  connect_args=args, hide_parameters=True)
     return _configure_sqlite(engine, wal=wal and not read_only and path != ":memory:")
 
 
@@ -203,7 +203,8 @@ def engine_for(
         raise ConfigError("the early-warning stores run on SQLite or PostgreSQL", key="target",
                           arrived=repr(safe_url(real)),
                           hint="use a file path, sqlite:///path or postgresql+psycopg://...")
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a driver error never carries the rows (student ids) into a traceback
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if "connect_timeout" not in url.query:
         kwargs["connect_args"] = {"connect_timeout": 10}
     if read_only:
@@ -285,10 +286,11 @@ def write_transaction(engine: sa.engine.Engine, *, lock: str) -> Iterator[sa.eng
 def failure_kind(exc: BaseException) -> str:
     """Say what a database error means for the caller.
 
-    Returns one of ``"read_only"`` (the database refuses writes), ``"unavailable"`` (cannot
-    connect, disk full, locked for too long), ``"refused"`` (a constraint or trigger refused the
+    Returns one of ``"read_only"`` (the database refuses writes), ``"unreachable"`` (no
+    connection to the server, or it went away), ``"unavailable"`` (disk full, locked for too
+    long, a serialization failure: run again), ``"refused"`` (a constraint or trigger refused the
     statement: e.g. an append-only table), ``"damaged"`` (a damaged file, not a database, a
-    missing table) or ``"failed"`` (anything else).
+    missing table or someone else's table in the way) or ``"failed"`` (anything else).
 
     Examples
     --------
@@ -317,8 +319,10 @@ def failure_kind(exc: BaseException) -> str:
         return "read_only"
     if state.startswith("23"):
         return "refused"
-    if state.startswith(("08", "53", "57P", "40")) or (
+    if state.startswith(("08", "57P")) or (
             not state and isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)):
+        return "unreachable"
+    if state.startswith(("53", "40")) or state in ("55P03", "57014"):
         return "unavailable"
     if state in ("42P01", "42703", "42P07", "42710"):  # missing, or someone else's, table
         return "damaged"
@@ -477,7 +481,8 @@ def ensure_schema(engine: sa.engine.Engine, component: str,
     if have < newest:
         from studentprofile._version import __version__
 
-        with write_transaction(engine, lock=f"schema:{component}") as conn:
+        # one lock for every component's schema changes: they share the version table
+        with write_transaction(engine, lock="schema") as conn:
             _create_version_table(conn)
             have = schema_version(conn, component)  # another process may have run them
             for step in migrations[have:]:
