@@ -544,7 +544,7 @@ def test_no_student_ids_in_logs(log, caplog):
 def test_concurrent_writers_lose_nothing_and_duplicate_nothing(target):
     """Four writers, each with its own connection, open a new log at once, record overlapping
     batches and race to acknowledge the same alerts."""
-    n_writers, days, students = 4, 6, [f"s{i:03d}" for i in range(30)]
+    n_writers, days, students = 4, 3, [f"s{i:03d}" for i in range(30)]
     barrier = threading.Barrier(n_writers)
     results, errors = [], []
 

@@ -391,8 +391,8 @@ class AlertLog:
     >>> log.assignments()[["student_id", "staff_id", "role", "time", "by"]]
       student_id staff_id     role  time          by
     0        ana      kim  advisor  30.0  weekly job
-    >>> log.url
-    'sqlite://'
+    >>> log
+    AlertLog('sqlite://')
     >>> log.close()
     """
 
@@ -585,6 +585,10 @@ class AlertLog:
         """Close the database connections (an Engine passed in stays open for its owner)."""
         if self._owns_engine:
             self.engine.dispose()
+
+    def __repr__(self) -> str:
+        mode = ", read_only=True" if self.read_only else ""
+        return f"AlertLog({self.url!r}{mode})"
 
     def __enter__(self) -> AlertLog:
         return self
