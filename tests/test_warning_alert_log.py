@@ -631,3 +631,18 @@ def test_a_campus_table_in_the_way_is_refused_and_left_alone(pg_url):
         rows = conn.execute(f"SELECT * FROM {schema}.alerts").fetchall()
     assert tables == [("alerts",)]  # the whole schema creation was rolled back
     assert rows == [(1, "fire drill at 10")]
+
+
+def test_wal_is_opt_in_through_a_shared_engine(tmp_path):
+    path = tmp_path / "alerts.sqlite"
+    with AlertLog(path) as log:  # the default keeps 0.1's rollback journal
+        log.record_alerts(batch(30.0, ["ana"]))
+    assert _rows(path, "pragma_journal_mode") == [("delete",)]
+    engine = engine_for(path, wal=True)
+    try:
+        with AlertLog(engine) as log:
+            log.record_alerts(batch(31.0, ["ana"]))
+            assert len(log.alerts()) == 2
+    finally:
+        engine.dispose()
+    assert _rows(path, "pragma_journal_mode") == [("wal",)]
