@@ -646,3 +646,41 @@ def test_wal_is_opt_in_through_a_shared_engine(tmp_path):
     finally:
         engine.dispose()
     assert _rows(path, "pragma_journal_mode") == [("wal",)]
+
+
+def test_a_service_role_with_select_and_insert_only(pg_url):
+    """The deployment the docs advise: the owner creates the log once; the service writes as a
+    role that may SELECT and INSERT, and can neither change a row nor drop a trigger."""
+    from studentprofile.errors import OutputError
+    from studentprofile.warning._alert_log import READ_ONLY
+
+    schema, role = f"t_{uuid.uuid4().hex[:12]}", f"svc_{uuid.uuid4().hex[:8]}"
+    owner = f"{pg_url}?options=-csearch_path%3D{schema}"
+    service = owner.replace("://sp@", f"://{role}@")
+    with raw_connect(pg_url) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        conn.commit()
+    with pytest.raises(OutputError, match=READ_ONLY) as err:  # the service cannot create it
+        AlertLog(service)
+    assert "open it once as the owner" in str(err.value)
+    AlertLog(owner).close()
+    with raw_connect(pg_url) as conn:
+        conn.execute(f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
+        conn.commit()
+    with AlertLog(service) as log:
+        aid = log.record_alerts(batch(30.0, ["ana"])).alert_ids[0]
+        log.record_assignments([{"alert_id": aid, "staff_id": "kim"}], time=30.0)
+        log.acknowledge(aid, time=31.0, staff="kim")
+        assert log.verify() == {"alerts": 1, "events": 2}
+    conn = raw_connect(service)
+    try:
+        for stmt in ("UPDATE alerts SET score = 0", "DELETE FROM lifecycle",
+                     "DROP TRIGGER alerts_no_change ON alerts", "DROP TABLE runs"):
+            with pytest.raises(Exception, match="permission denied|must be owner"):
+                conn.execute(stmt)
+            conn.rollback()
+    finally:
+        conn.close()

@@ -445,6 +445,13 @@ class AlertLog:
                    or type(orig).__name__)
         arrived = f"{name}: {driver_message(exc, self.engine)} (while {doing} {self.path!r})"
         kind = failure_kind(exc)
+        if kind == "read_only" and doing == "migrating":
+            return OutputError(
+                READ_ONLY, arrived=arrived,
+                hint=f"the log's schema needs version {len(MIGRATIONS)}: open it once as the "
+                     "owner of its tables (a role that may create tables), then run the "
+                     "service as a role with SELECT and INSERT rights only",
+            )
         if kind == "read_only":
             return OutputError(
                 READ_ONLY, arrived=arrived,
@@ -542,7 +549,8 @@ class AlertLog:
             if time_kind is not None and have_kind is not None and have_kind != time_kind:
                 self._kind_error("time_kind", time_kind, have_kind)
             return
-        self._version = ensure_schema(self.engine, COMPONENT, MIGRATIONS)
+        with self._errors("migrating"):
+            self._version = ensure_schema(self.engine, COMPONENT, MIGRATIONS)
         if time_kind is not None and self._meta().get("time_kind") != time_kind:
             with self._transaction("creating") as conn:
                 self._set_kind(conn, "time_kind", time_kind)
