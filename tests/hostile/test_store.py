@@ -112,3 +112,16 @@ def test_a_driver_error_carries_no_student_id_in_its_traceback(tmp_path):
     text = "\n".join(chain)
     assert len(chain) >= 2 and "INSERT INTO alerts" in text  # the statement, for the developer
     assert "secret-student-42" not in text
+
+
+def test_a_read_only_log_in_a_folder_with_spaces_and_chinese_names(tmp_path):
+    import pandas as pd
+
+    folder = tmp_path / "预警 logs #1"
+    folder.mkdir()
+    path = folder / "alerts 2026?.sqlite"
+    with AlertLog(path) as log:
+        log.record_alerts(pd.DataFrame({"student_id": ["王小明"], "as_of": [1.0]}))
+    with AlertLog(path, read_only=True) as log:
+        assert log.alerts()["student_id"].tolist() == ["王小明"]
+        assert log.path == str(path) and log.url == f"sqlite:///{path}"

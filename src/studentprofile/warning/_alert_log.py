@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -1239,7 +1240,7 @@ def _sqlite_file(target: Any) -> str | None:
     if url is None or url.get_backend_name() != "sqlite":
         return None
     db = url.database or ":memory:"
-    return db[len("file://"):] if db.startswith("file://") else db
+    return unquote(db[len("file://"):]) if db.startswith("file://") else db
 
 
 def _alert_rows(

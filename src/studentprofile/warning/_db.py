@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 
@@ -238,7 +239,7 @@ def masked_url(target: sa.engine.Engine | sa.engine.URL) -> str:
     if url.get_backend_name() == "sqlite" and url.query.get("uri"):
         # a read-only file: show its path, as it was given
         db = url.database or ""
-        path = db[len("file://"):] if db.startswith("file://") else db
+        path = unquote(db[len("file://"):]) if db.startswith("file://") else db
         return "sqlite:///" + path
     shown = url.set(query=query).render_as_string(hide_password=True)
     return shown.replace("%2A%2A%2A", "***")
