@@ -493,15 +493,48 @@ class AlertLog:
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
         """Translate database errors into typed ones (damaged file, read-only, unreachable)."""
+        dbapi_error = getattr(self.engine.dialect, "loaded_dbapi", sqlite3).Error
         try:
             yield
-        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+        except (sa.exc.DBAPIError, sqlite3.Error, dbapi_error) as exc:
             raise self._typed(exc, doing) from exc
 
     def _writable(self, doing: str) -> None:
         if self.read_only:
             raise OutputError(READ_ONLY, arrived=f"{doing} on a log opened with read_only=True",
                               hint="open the log without read_only=True to write")
+
+    # ---- statements at the driver's level: positional parameters, executemany, plain tuples
+    # (SQLAlchemy's per-row parameter and result processing cost more than the database here)
+    def _q(self, sql: str) -> str:
+        """Write ``?`` placeholders in the driver's style (psycopg: ``%s``)."""
+        return sql if self._sqlite else sql.replace("?", "%s")
+
+    def _many(self, conn: sa.engine.Connection, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Execute ``sql`` for every row, ``_CHUNK`` rows per round trip."""
+        for chunk in _chunks(rows, _CHUNK):
+            conn.exec_driver_sql(self._q(sql), chunk)
+
+    def _fetch(self, conn: sa.engine.Connection, sql: str,
+               params: tuple[Any, ...] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a query on the DBAPI cursor of ``conn``: column names and plain tuples."""
+        cur = conn.connection.cursor()
+        try:
+            cur.execute(self._q(sql), params)
+            return [d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def _existing(self, conn: sa.engine.Connection, table: str, key: str, value: str,
+                  keys: Iterable[str]) -> dict[str, Any]:
+        """``{key: value}`` of the rows of ``table`` whose ``key`` is one of ``keys``."""
+        found: dict[str, Any] = {}
+        for chunk in _chunks(sorted(set(keys)), _CHUNK):
+            marks = ", ".join("?" * len(chunk))
+            _, rows = self._fetch(conn, f"SELECT {key}, {value} FROM {table} "
+                                        f"WHERE {key} IN ({marks})", tuple(chunk))
+            found.update((str(k), v) for k, v in rows)
+        return found
 
     def _open(self, time_kind: str | None, *, check: bool) -> None:
         newest = len(MIGRATIONS)
@@ -756,32 +789,29 @@ class AlertLog:
                     "a new model, or on_conflict='keep' to keep what was logged",
                 )
             now = _now()
-            insert = sa.text(
-                "INSERT INTO alerts (alert_id, source, student_id, as_of, tier, score, reasons, "
-                "content_hash, run_id, recorded_at) VALUES (:alert_id, :source, :student_id, "
-                ":as_of, :tier, :score, :reasons, :content_hash, :run_id, :recorded_at)")
             st = self._stored
-            for chunk in _chunks(_alert_rows(new_rows, alert_ids, source, ids, times, tiers,
-                                             scores, reasons, hashes, run_id, now), _CHUNK):
-                conn.execute(insert, [
-                    {"alert_id": a, "source": src, "student_id": st(s), "as_of": st(t),
-                     "tier": tr, "score": sc, "reasons": rs, "content_hash": h, "run_id": r,
-                     "recorded_at": rec}
-                    for a, src, s, t, tr, sc, rs, h, r, rec in chunk])
-            raised = sa.text(
+            self._many(
+                conn,
+                "INSERT INTO alerts (alert_id, source, student_id, as_of, tier, score, reasons, "
+                "content_hash, run_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((a, src, st(s), st(t), tr, sc, rs, h, r, rec)
+                 for a, src, s, t, tr, sc, rs, h, r, rec in _alert_rows(
+                     new_rows, alert_ids, source, ids, times, tiers, scores, reasons, hashes,
+                     run_id, now)),
+            )
+            self._many(
+                conn,
                 "INSERT INTO lifecycle (event_key, alert_id, status, time, staff, action, note, "
-                "recorded_at) VALUES (:k, :a, 'raised', :t, NULL, NULL, NULL, :now)")
-            for chunk in _chunks(new_rows, _CHUNK):
-                conn.execute(raised, [
-                    {"k": _digest("event", alert_ids[i], "raised", times[i], None, None, None),
-                     "a": alert_ids[i], "t": st(times[i]), "now": now} for i in chunk])
-            conn.execute(
-                sa.text("INSERT INTO runs (source, run_id, as_of_min, as_of_max, n_rows, n_new, "
-                        "n_existing, n_conflicts, recorded_at) VALUES (:source, :run_id, :lo, "
-                        ":hi, :n, :new, :old, :conflicts, :now)"),
-                {"source": source, "run_id": run_id, "lo": st(min(times)), "hi": st(max(times)),
-                 "n": n, "new": len(new_rows), "old": n_existing, "conflicts": len(conflicts),
-                 "now": now},
+                "recorded_at) VALUES (?, ?, 'raised', ?, NULL, NULL, NULL, ?)",
+                ((_digest("event", alert_ids[i], "raised", times[i], None, None, None),
+                  alert_ids[i], st(times[i]), now) for i in new_rows),
+            )
+            self._many(
+                conn,
+                "INSERT INTO runs (source, run_id, as_of_min, as_of_max, n_rows, n_new, "
+                "n_existing, n_conflicts, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(source, run_id, st(min(times)), st(max(times)), n, len(new_rows), n_existing,
+                  len(conflicts), now)],
             )
         if conflicts:
             logger.warning("alert log: %d conflicting alert(s) kept as first logged",
@@ -789,17 +819,6 @@ class AlertLog:
         logger.info("alert log: %d alert(s) offered, %d new, %d already logged",
                     n, len(new_rows), n_existing)
         return RecordResult(n, len(new_rows), n_existing, len(conflicts), alert_ids)
-
-    @staticmethod
-    def _existing(conn: sa.engine.Connection, table: str, key: str, value: str,
-                  keys: list[str]) -> dict[str, Any]:
-        """``{key: value}`` of the rows of ``table`` whose ``key`` is one of ``keys``."""
-        query = sa.text(f"SELECT {key}, {value} FROM {table} WHERE {key} IN :keys").bindparams(
-            sa.bindparam("keys", expanding=True))
-        found: dict[str, Any] = {}
-        for chunk in _chunks(sorted(set(keys)), _CHUNK):
-            found.update((str(k), v) for k, v in conn.execute(query, {"keys": chunk}))
-        return found
 
     # ------------------------------------------------------------------ assignments
     def record_assignments(self, assignments: Any, *, time: Any = None, by: str | None = None,
@@ -898,7 +917,7 @@ class AlertLog:
             keys = [_digest("assignment", a, s, r, t, b)
                     for a, s, r, t, b in zip(alert_ids, staff, roles, times, bys, strict=True)]
             done = set(self._existing(conn, "assignments", "assignment_key", "alert_id", keys))
-            rows = []
+            out: list[tuple[Any, ...]] = []
             for a, s, r, t, b, k in zip(alert_ids, staff, roles, times, bys, keys, strict=True):
                 if t < self._time_of(as_of[a], kind):
                     raise ConfigError(
@@ -908,14 +927,12 @@ class AlertLog:
                 if k in done:
                     continue
                 done.add(k)
-                rows.append({"k": k, "a": a, "s": s, "r": r, "t": self._stored(t), "b": b})
+                out.append((k, a, s, r, self._stored(t), b))
             now = _now()
-            insert = sa.text(
-                "INSERT INTO assignments (assignment_key, alert_id, staff_id, role, time, "
-                "assigned_by, recorded_at) VALUES (:k, :a, :s, :r, :t, :b, :now)")
-            for chunk in _chunks(rows, _CHUNK):
-                conn.execute(insert, [{**row, "now": now} for row in chunk])
-            written = len(rows)
+            self._many(conn, "INSERT INTO assignments (assignment_key, alert_id, staff_id, role, "
+                             "time, assigned_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (row + (now,) for row in out))
+            written = len(out)
         logger.info("alert log: %d assignment(s) written", written)
         return written
 
@@ -1014,14 +1031,15 @@ class AlertLog:
                                        what="time")
             kind = self._time_kind(conn)
             now = _now()
-            state: dict[str, tuple[str, Any]] = {}
-            known = sa.text("SELECT 1 FROM lifecycle WHERE event_key = :k")
-            last_of = sa.text("SELECT status, time FROM lifecycle WHERE alert_id = :a "
-                              "ORDER BY seq DESC LIMIT 1")
-            insert = sa.text(
-                "INSERT INTO lifecycle (event_key, alert_id, status, time, staff, action, note, "
-                "recorded_at) VALUES (:k, :a, :s, :t, :staff, :action, :note, :now)")
-            for r, t in zip(rows, times, strict=True):
+            keys = [_digest("event", str(r["alert_id"]), r["status"], t, _clean(r.get("staff")),
+                            _clean(r.get("action")), _clean(r.get("note")))
+                    for r, t in zip(rows, times, strict=True)]
+            known = set(self._existing(conn, "lifecycle", "event_key", "alert_id", keys))
+            state = {aid: (str(status), self._time_of(t, kind))
+                     for aid, (status, t) in self._last_events(
+                         conn, [str(r["alert_id"]) for r in rows]).items()}
+            new: list[tuple[Any, ...]] = []
+            for r, t, key in zip(rows, times, keys, strict=True):
                 aid, status = str(r["alert_id"]), r["status"]
                 action = _clean(r.get("action"))
                 note = _clean(r.get("note"))
@@ -1037,19 +1055,15 @@ class AlertLog:
                     raise ConfigError("an action event needs the action's name", key="action",
                                       arrived=repr(r.get("action")),
                                       hint="e.g. action='call', 'email', 'meeting'")
-                key = _digest("event", aid, status, t, staff, action, note)
-                if conn.execute(known, {"k": key}).first():
+                if key in known:
                     continue  # an identical retry
                 if aid not in state:
-                    last = conn.execute(last_of, {"a": aid}).first()
-                    if last is None:
-                        raise ConfigError(
-                            "no such alert in the log",
-                            key="alert_id",
-                            arrived=repr(aid),
-                            hint="use the alert_id column of AlertLog.alerts()",
-                        )
-                    state[aid] = (str(last[0]), self._time_of(last[1], kind))
+                    raise ConfigError(
+                        "no such alert in the log",
+                        key="alert_id",
+                        arrived=repr(aid),
+                        hint="use the alert_id column of AlertLog.alerts()",
+                    )
                 current, last_time = state[aid]
                 if status not in _NEXT[current]:
                     allowed = ", ".join(_NEXT[current]) or "nothing (the alert is resolved)"
@@ -1065,19 +1079,34 @@ class AlertLog:
                         key="time",
                         arrived=f"{t!r} after {last_time!r} for alert {aid!r}",
                     )
-                conn.execute(insert, {"k": key, "a": aid, "s": status, "t": self._stored(t),
-                                      "staff": staff, "action": action, "note": note,
-                                      "now": now})
+                new.append((key, aid, status, self._stored(t), staff, action, note, now))
+                known.add(key)
                 state[aid] = (status, t)
-                written += 1
+            self._many(conn, "INSERT INTO lifecycle (event_key, alert_id, status, time, staff, "
+                             "action, note, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new)
+            written = len(new)
         logger.info("alert log: %d lifecycle event(s) written", written)
         return written
 
+    def _last_events(self, conn: sa.engine.Connection,
+                     alert_ids: Iterable[str]) -> dict[str, tuple[Any, Any]]:
+        """``{alert_id: (status, time)}`` of each alert's latest lifecycle event."""
+        found: dict[str, tuple[Any, Any]] = {}
+        for chunk in _chunks(sorted(set(alert_ids)), _CHUNK):
+            marks = ", ".join("?" * len(chunk))
+            _, rows = self._fetch(
+                conn,
+                "SELECT l.alert_id, l.status, l.time FROM lifecycle l WHERE l.seq IN ("
+                f"SELECT MAX(seq) FROM lifecycle WHERE alert_id IN ({marks}) GROUP BY alert_id)",
+                tuple(chunk))
+            found.update((str(a), (st, t)) for a, st, t in rows)
+        return found
+
     # ------------------------------------------------------------------ reading
-    def _read(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    def _read(self, sql: str) -> pd.DataFrame:
         with self._errors("reading"), self.engine.connect() as conn:
-            result = conn.execute(sa.text(sql), dict(params or {}))
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            cols, rows = self._fetch(conn, sql)
+            return pd.DataFrame.from_records(rows, columns=cols)
 
     def alerts(self, *, source: str | None = None, status: str | None = None) -> pd.DataFrame:
         """Every alert with its current status.
