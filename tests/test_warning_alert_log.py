@@ -684,3 +684,48 @@ def test_a_service_role_with_select_and_insert_only(pg_url):
             conn.rollback()
     finally:
         conn.close()
+
+
+def test_a_writer_held_up_too_long_gets_a_typed_error_and_writes_nothing(target, monkeypatch):
+    """Another process holds the log's write lock (SQLite's, or the PostgreSQL advisory lock)
+    for longer than the busy timeout (30 s; 1 s here)."""
+    from studentprofile.errors import OutputError
+    from studentprofile.warning import _db
+    from studentprofile.warning._alert_log import NOT_WRITTEN
+
+    monkeypatch.setattr(_db, "_BUSY_SECONDS", 1.0)
+    with AlertLog(target) as log:
+        log.record_alerts(batch(30.0, ["ana"]))
+        holder = raw_connect(target)
+        try:
+            if "://" not in target:
+                holder.isolation_level = None
+                holder.execute("BEGIN IMMEDIATE")
+            else:
+                holder.execute("SELECT pg_advisory_xact_lock(%s)", (_db._lock_key("alert_log"),))
+            with pytest.raises(OutputError, match=NOT_WRITTEN) as err:
+                log.record_alerts(batch(31.0, ["ben"]))
+            assert ("SQLITE_BUSY" if "://" not in target else "55P03") in str(err.value)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert log.alerts()["student_id"].tolist() == ["ana"]
+        assert log.record_alerts(batch(31.0, ["ben"])).n_new == 1  # the lock is free again
+
+
+def test_connections_the_server_dropped_are_replaced(pg_url):
+    """A database restart between two weekly runs of a long-lived service."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with raw_connect(pg_url) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.commit()
+    with AlertLog(f"{pg_url}?options=-csearch_path%3D{schema}") as log:
+        log.record_alerts(batch(30.0, ["ana"]))
+        with raw_connect(pg_url) as conn:
+            killed = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> "
+                "pg_backend_pid() AND datname = current_database() AND "
+                "backend_type = 'client backend'").fetchone()[0]
+        assert killed >= 1
+        assert log.record_alerts(batch(31.0, ["ben"])).n_new == 1
+        assert len(log.alerts()) == 2

@@ -257,7 +257,8 @@ def write_transaction(engine: sa.engine.Engine, *, lock: str) -> Iterator[sa.eng
 
     SQLite: ``BEGIN IMMEDIATE`` (the database's write lock, waited for up to 30 s).
     PostgreSQL: ``READ COMMITTED`` and ``pg_advisory_xact_lock`` on a key derived from
-    ``lock``; every statement after the lock sees every earlier writer's commit.
+    ``lock`` (waited for up to 30 s: ``lock_timeout``); every statement after the lock sees
+    every earlier writer's commit.
 
     Examples
     --------
@@ -280,6 +281,8 @@ def write_transaction(engine: sa.engine.Engine, *, lock: str) -> Iterator[sa.eng
             conn = conn.execution_options(isolation_level="READ COMMITTED")
         with conn.begin():
             if engine.dialect.name == "postgresql":
+                # wait for another writer as long as SQLite would, then fail typed (55P03)
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(_BUSY_SECONDS * 1000)}")
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(lock)})
             yield conn
 
