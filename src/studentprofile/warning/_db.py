@@ -401,7 +401,15 @@ RAISE(ABORT, 'the alert log is append-only: UPDATE on alerts refused'); END"
 
 
 def table_names(conn: sa.engine.Connection) -> set[str]:
-    """Tables of the database (SQLite) or of the current schema (PostgreSQL)."""
+    """Return the tables of the database (SQLite) or of the current schema (PostgreSQL).
+
+    Examples
+    --------
+    >>> engine = engine_for(":memory:")
+    >>> with engine.connect() as conn:
+    ...     table_names(conn)
+    set()
+    """
     if conn.dialect.name == "sqlite":
         rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")
         return {r[0] for r in rows}
@@ -447,7 +455,16 @@ def _create_version_table(conn: sa.engine.Connection) -> None:
 
 
 def schema_version(conn: sa.engine.Connection, component: str) -> int:
-    """Return the component's version in the database (0: none, or no version table)."""
+    """Return the component's version in the database (0: none, or no version table).
+
+    Examples
+    --------
+    >>> engine = engine_for(":memory:")
+    >>> _ = ensure_schema(engine, "doc", [Migration(1, "nothing", lambda conn: None)])
+    >>> with engine.connect() as conn:
+    ...     schema_version(conn, "doc"), schema_version(conn, "other")
+    (1, 0)
+    """
     if VERSION_TABLE not in table_names(conn):
         return 0
     got = conn.execute(sa.text(f"SELECT max(version) FROM {VERSION_TABLE} "
