@@ -199,8 +199,9 @@ def _sqlite_triggers() -> list[str]:
 def _postgres_triggers() -> list[str]:
     out = [
         "CREATE OR REPLACE FUNCTION sp_case_store_append_only() RETURNS trigger "
-        "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
-        "'the case store is append-only: % on % refused', TG_OP, TG_TABLE_NAME; END $$",
+        "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING MESSAGE = "
+        "'the case store is append-only: ' || TG_OP || ' on ' || TG_TABLE_NAME || ' refused'; "
+        "END $$",
     ]
     for t in _APPEND_ONLY:
         out.append(f"CREATE OR REPLACE TRIGGER {t}_no_change BEFORE UPDATE OR DELETE ON {t} "
