@@ -1087,6 +1087,7 @@ class CaseStore:
         student: str | None = None,
         overdue: bool | None = None,
         now: Any = None,
+        case_id: str | None = None,
     ) -> pd.DataFrame:
         """Return the cases and their current state, oldest first (the evaluation's contract).
 
@@ -1102,6 +1103,8 @@ class CaseStore:
             Only cases whose first contact is overdue at ``now`` (``True``) or not (``False``).
         now : datetime or str, optional
             The moment ``overdue`` is judged at (default: now, UTC).
+        case_id : str, optional
+            Only this case.
 
         Returns
         -------
@@ -1118,6 +1121,8 @@ class CaseStore:
             sub = sa.select(CASE_EVENTS.c.case_id).where(
                 CASE_EVENTS.c.event == "assigned", CASE_EVENTS.c.assignee == staff)
             where = lambda col: col.in_(sub)  # noqa: E731
+        elif case_id is not None:
+            where = lambda col: col == case_id  # noqa: E731
         frame, states = self._frame(where)
         keep = np.ones(len(frame), dtype=bool)
         if staff is not None:
@@ -1132,7 +1137,8 @@ class CaseStore:
                 raise ConfigError("status must name case statuses", key="status",
                                   arrived=repr(bad), hint=f"one of {[*CASE_STATUSES, 'active']}")
             keep &= frame["status"].isin(wanted).to_numpy()
-        for col, value in (("role", role), ("unit", unit), ("student_id", student)):
+        for col, value in (("role", role), ("unit", unit), ("student_id", student),
+                           ("case_id", case_id)):
             if value is not None:
                 keep &= (frame[col] == value).to_numpy()
         if overdue is not None:
