@@ -341,6 +341,8 @@ def _assign_roles(students: Any, staff: pd.DataFrame, roles: Iterable[str] | Non
     out["priority"] = out["student_id"].map(priority).astype("int64")
     out["_r"] = out["role"].map(lambda r: order_of.get(r, len(order_of)))
     out = out.sort_values(["priority", "_r"], kind="stable").reset_index(drop=True)
+    for col in ("staff_id", "unit"):  # missing is None, as in the advisors frame's advisor_id
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
     return out[cols]
 
 
