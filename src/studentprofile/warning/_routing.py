@@ -181,7 +181,7 @@ class Routing:
         """
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_text(encoding="utf-8-sig")  # a BOM (Notepad, Excel) is fine
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError("the routing file cannot be read", key="routing",
                               source=str(p), arrived=f"{type(exc).__name__}: {exc}",
