@@ -50,8 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from studentprofile.errors import (
     ConfigError,
@@ -62,6 +61,7 @@ from studentprofile.errors import (
     StateError,
     StudentProfileError,
 )
+from studentprofile.warning._case_db import append_only_ddl, is_url, make_engine, shown
 from studentprofile.warning._reasons import _records, day_key, reasons_lookup
 from studentprofile.warning._routing import Routing
 
@@ -129,9 +129,6 @@ _LOCK_KEY = 0x5350_4341  # PostgreSQL advisory lock for creating the schema ("SP
 
 
 # --------------------------------------------------------------------------- the database
-# A minimal engine helper (SQLAlchemy Core): a path -> SQLite, a URL -> any SQLAlchemy database,
-# append-only triggers on SQLite and PostgreSQL. It will move to warning/_db.py with the alert
-# log's port; keep it private.
 
 _MD = sa.MetaData()
 
@@ -188,79 +185,9 @@ CASE_SCHEMA = sa.Table(
 _APPEND_ONLY = ("cases", "case_events", "case_schema")
 
 
-def _sqlite_triggers() -> list[str]:
-    return [
-        f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} BEGIN "
-        f"SELECT RAISE(ABORT, 'the case store is append-only: {op} on {t} refused'); END"
-        for t in _APPEND_ONLY for op in ("UPDATE", "DELETE")
-    ]
-
-
-def _postgres_triggers() -> list[str]:
-    out = [
-        "CREATE OR REPLACE FUNCTION sp_case_store_append_only() RETURNS trigger "
-        "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING MESSAGE = "
-        "'the case store is append-only: ' || TG_OP || ' on ' || TG_TABLE_NAME || ' refused'; "
-        "END $$",
-    ]
-    for t in _APPEND_ONLY:
-        out.append(f"CREATE OR REPLACE TRIGGER {t}_no_change BEFORE UPDATE OR DELETE ON {t} "
-                   "FOR EACH ROW EXECUTE FUNCTION sp_case_store_append_only()")
-        out.append(f"CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION sp_case_store_append_only()")
-    return out
-
-
-def _is_url(target: str) -> bool:
-    return "://" in target
-
-
-def _shown(target: str) -> str:
-    """Return the target as a message may show it: a URL without its password."""
-    if not _is_url(target):
-        return target
-    try:
-        return sa.make_url(target).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL: show only its scheme
-        return target.split("://", 1)[0] + "://..."
-
-
-def _make_engine(target: str) -> Engine:
-    """Make an engine for a path (SQLite, created on first write) or a SQLAlchemy URL."""
-    if target == ":memory:":
-        url = "sqlite://"
-        kw: dict[str, Any] = {"poolclass": sa.pool.StaticPool,
-                              "connect_args": {"check_same_thread": False}}
-    elif _is_url(target):
-        url = target
-        kw = {"pool_pre_ping": True}
-        if url.startswith("sqlite"):
-            kw["connect_args"] = {"check_same_thread": False, "timeout": 30.0}
-    else:
-        url = "sqlite:///" + str(Path(target).expanduser().resolve())
-        kw = {"connect_args": {"check_same_thread": False, "timeout": 30.0}}
-    try:
-        engine = sa.create_engine(url, **kw)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise ConfigError("the case store must be a path or a SQLAlchemy URL", key="store",
-                          arrived=f"{_shown(target)!r}: {exc}",
-                          hint="e.g. cases.sqlite or postgresql+psycopg://user@host/db "
-                               "(pip install 'studentprofile[postgres]')") from None
-    if engine.dialect.name == "sqlite":
-        @sa_event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
-            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys = ON")
-            cur.execute("PRAGMA busy_timeout = 30000")
-            cur.close()
-
-        @sa_event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            # writers take the write lock up front: a read-then-append is one serial step
-            read = conn.get_execution_options().get("sp_read", False)
-            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
-    return engine
+def _append_only_ddl(dialect: str) -> list[str]:
+    return append_only_ddl(dialect, _APPEND_ONLY, what="the case store",
+                           function="sp_case_store_append_only")
 
 
 # --------------------------------------------------------------------------- values
@@ -516,13 +443,13 @@ class CaseStore:
             raise ConfigError(NO_STORE, key="store", arrived=repr(target),
                               hint=f"give a path or URL, or set {ENV_URL}")
         self.target = str(target)
-        self._shown = _shown(self.target)
-        if not create and not _is_url(self.target) and self.target != ":memory:" \
+        self._shown = shown(self.target)
+        if not create and not is_url(self.target) and self.target != ":memory:" \
                 and not Path(self.target).expanduser().is_file():
             raise ConfigError(NOT_A_STORE, key="store", arrived=repr(self._shown),
                               hint="check the path; cases are created by the weekly job "
                                    "(open_cases)")
-        self._engine = _make_engine(self.target)
+        self._engine = make_engine(self.target)
         try:
             self._init_schema(create=create)
         except BaseException:
@@ -584,9 +511,7 @@ class CaseStore:
                 if self.dialect == "postgresql":
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
                 _MD.create_all(conn, checkfirst=True)
-                ddl = (_sqlite_triggers() if self.dialect == "sqlite"
-                       else _postgres_triggers() if self.dialect == "postgresql" else [])
-                for stmt in ddl:
+                for stmt in _append_only_ddl(self.dialect):
                     conn.exec_driver_sql(stmt)
                 found = conn.execute(sa.select(CASE_SCHEMA.c.value).where(
                     CASE_SCHEMA.c.key == "schema_version")).scalar()
