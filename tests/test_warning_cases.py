@@ -407,3 +407,15 @@ def test_read_only_store_is_an_output_error(tmp_path):
         with pytest.raises(OutputError, match="could not be written(.|\n)*readonly"):
             s.contact(cid, staff="kim")
     assert path.read_bytes() == before
+
+
+def test_due_dates_move_and_set_status(store):
+    cid = store.open_cases(weekly_alerts(1), first_contact_days=1, time=T0).case_ids[0]
+    assert len(store.cases(overdue=True, now="2026-11-11")) == 1
+    store.set_due(cid, "2026-11-20", staff="head", time="2026-11-10")
+    assert store.cases(overdue=True, now="2026-11-11").empty
+    assert store.cases().iloc[0]["due_first_contact"] == pd.Timestamp("2026-11-20")
+    store.set_status(cid, "contacted", staff="kim", time="2026-11-12")
+    with pytest.raises(ConfigError, match="status must be a status a case can move to"):
+        store.set_status(cid, "open", staff="kim")
+    assert store.cases().iloc[0]["status"] == "contacted"

@@ -42,7 +42,7 @@ import math
 import os
 import random
 import time as _time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -523,9 +523,18 @@ class CaseStore:
             self._check_schema()
 
     def _check_schema(self) -> None:
+        """Refuse tables of another schema (the version row first: one cheap query per open)."""
         with self._engine.connect().execution_options(sp_read=True) as conn:
+            try:
+                version = conn.execute(sa.select(CASE_SCHEMA.c.value).where(
+                    CASE_SCHEMA.c.key == "schema_version")).scalar()
+            except sa.exc.DBAPIError:
+                version = None
+                conn.rollback()
+            if version == SCHEMA_VERSION:
+                return
             insp = sa.inspect(conn)
-            for table in (CASES, CASE_EVENTS):
+            for table in (CASES, CASE_EVENTS, CASE_SCHEMA):
                 cols = {c["name"] for c in insp.get_columns(table.name)}
                 want = {c.name for c in table.columns}
                 if cols != want:
@@ -533,12 +542,9 @@ class CaseStore:
                         FOREIGN_SCHEMA, arrived=f"table {table.name!r} has columns "
                         f"{sorted(cols)!r}, expected {sorted(want)!r}",
                         hint="use another database (or schema) for the case store")
-            version = conn.execute(sa.select(CASE_SCHEMA.c.value).where(
-                CASE_SCHEMA.c.key == "schema_version")).scalar()
-        if version != SCHEMA_VERSION:
-            raise DataIntegrityError(FOREIGN_SCHEMA, arrived=f"schema version {version!r}, this "
-                                     f"version reads {SCHEMA_VERSION!r}",
-                                     hint="upgrade studentprofile to the version that wrote it")
+        raise DataIntegrityError(FOREIGN_SCHEMA, arrived=f"schema version {version!r}, this "
+                                 f"version reads {SCHEMA_VERSION!r}",
+                                 hint="upgrade studentprofile to the version that wrote it")
 
     # ------------------------------------------------------------------ writing
     def _write(self, doing: str, fn: Callable[[Connection], Any]) -> Any:
@@ -557,7 +563,8 @@ class CaseStore:
         raise OutputError(NOT_WRITTEN, arrived=f"{_RETRIES} attempts lost a race with other "
                           f"writers while {doing}", hint="retry later") from last
 
-    def _lock_case(self, conn: Connection, case_id: Any) -> tuple[dict[str, Any], _State]:
+    def _lock_case(self, conn: Connection, case_id: Any, *, fold: bool = True
+                   ) -> tuple[dict[str, Any], _State]:
         if not isinstance(case_id, str) or not case_id:
             raise ConfigError(UNKNOWN_CASE, key="case_id", arrived=repr(case_id))
         query = sa.select(CASES).where(CASES.c.case_id == case_id)
@@ -568,6 +575,11 @@ class CaseStore:
             raise ConfigError(UNKNOWN_CASE, key="case_id", arrived=repr(case_id),
                               hint="list the cases with `studentprofile cases list`")
         facts = dict(row)
+        if not fold:  # an action that does not depend on the state needs only the next number
+            last = conn.execute(sa.select(sa.func.max(CASE_EVENTS.c.case_seq)).where(
+                CASE_EVENTS.c.case_id == case_id)).scalar()
+            return facts, _State(case_id=case_id, opened_at=facts["opened_at"],
+                                 last_seq=int(last or 0))
         events = conn.execute(sa.select(CASE_EVENTS).where(CASE_EVENTS.c.case_id == case_id)
                               .order_by(CASE_EVENTS.c.case_seq)).mappings().all()
         return facts, _fold(facts, events)
@@ -581,6 +593,7 @@ class CaseStore:
         time: Any,
         request: Mapping[str, Any],
         build: Callable[[_State, str], list[_Event]],
+        fold: bool = True,
     ) -> None:
         """Append the events ``build`` makes from the case's current state, at most once."""
         who = _staff(staff)
@@ -589,7 +602,7 @@ class CaseStore:
         key = _digest(case_id, action, who, stamp, dict(request))
 
         def run(conn: Connection) -> None:
-            facts, state = self._lock_case(conn, case_id)
+            facts, state = self._lock_case(conn, case_id, fold=fold)
             done = conn.execute(sa.select(CASE_EVENTS.c.seq).where(
                 CASE_EVENTS.c.event_key == _event_key(key, 0))).first()
             if done is not None:
@@ -708,7 +721,7 @@ class CaseStore:
         if not isinstance(text, str) or not text.strip():
             raise ConfigError("a note needs text", key="note", arrived=repr(text))
         self._act(case_id, action="note", staff=staff, time=time, request={"text": text},
-                  build=lambda _s, _a: [_Event("note", {"text": text})])
+                  build=lambda _s, _a: [_Event("note", {"text": text})], fold=False)
 
     def record_verdict(self, case_id: str, verdict: str, *, staff: str, time: Any = None,
                        note: str | None = None) -> None:
@@ -738,7 +751,7 @@ class CaseStore:
         self._act(case_id, action="verdict", staff=staff, time=time,
                   request={"verdict": verdict, "note": note},
                   build=lambda _s, _a: [_Event("verdict", {"verdict": verdict, "note": note},
-                                               verdict=verdict)])
+                                               verdict=verdict)], fold=False)
 
     def assign(self, case_id: str, to: str, *, role: str, staff: str, time: Any = None,
                unit: str | None = None, owner: bool = False, note: str | None = None) -> None:
@@ -814,7 +827,7 @@ class CaseStore:
         self._act(case_id, action="due", staff=staff, time=time,
                   request={"due": _text_time(due_ts)},
                   build=lambda _s, _a: [_Event("due", {"what": "first_contact",
-                                                       "due": _text_time(due_ts)})])
+                                                       "due": _text_time(due_ts)})], fold=False)
 
     # ------------------------------------------------------------------ opening
     def open_cases(
@@ -1277,12 +1290,21 @@ def _case_rows(frame: pd.DataFrame, routing: Routing, lookup: Mapping[Any, Any] 
                               rule="numeric", arrived=repr(raw[bad].head(5).tolist()),
                               n_bad=int(bad.sum()))
         risks = num.to_numpy(dtype="float64", na_value=np.nan)
+    def column(name: str | None) -> list[Any]:
+        return frame[name].tolist() if name is not None and name in frame.columns else [None] * n
+
+    sids, dates, reasons = column("student_id"), column("as_of"), column("reasons")
+    tiers, aids = column("tier"), column("alert_id")
+    versions = [model_version] * n if model_version is not None else column(mv_col)
+    as_of_texts: dict[Any, str] = {}  # the alerts of one job share a date or two
     rows = []
     for i in range(n):
-        sid = _plain(frame["student_id"].iat[i])
-        as_of = frame["as_of"].iat[i]
+        sid, as_of = _plain(sids[i]), dates[i]
         try:
-            as_of_text = _as_of_text(as_of)
+            key = as_of if isinstance(as_of, Hashable) else repr(as_of)
+            if key not in as_of_texts:
+                as_of_texts[key] = _as_of_text(as_of)
+            as_of_text = as_of_texts[key]
         except (TypeError, ValueError):
             raise SchemaError("as_of must be a date or a number of days", table="alerts",
                               column="as_of", rule="moment", arrived=f"row {i}: {as_of!r}"
@@ -1290,25 +1312,22 @@ def _case_rows(frame: pd.DataFrame, routing: Routing, lookup: Mapping[Any, Any] 
         recs: list[dict[str, Any]] = []
         if lookup is not None:
             recs = list(lookup.get((sid, day_key(as_of)), []))
-        if not recs and "reasons" in frame.columns:
-            recs = _records(frame["reasons"].iat[i])
+        if not recs:
+            recs = _records(reasons[i])
         recs = [{k: _plain(v) for k, v in r.items()
                  if k in ("text", "feature", "family", "kind", "direction")} for r in recs]
         families = list(dict.fromkeys(str(r["family"]) for r in recs if r.get("family")))
         codes = list(dict.fromkeys(str(r.get("feature") or r.get("kind")) for r in recs
                                    if r.get("feature") or r.get("kind")))
         roles = routing.roles_of(recs)
-        risk = None if np.isnan(risks[i]) else float(risks[i])
-        tier = frame["tier"].iat[i] if "tier" in frame.columns else None
-        mv = model_version if model_version is not None else (
-            frame[mv_col].iat[i] if mv_col is not None else None)
+        tier, mv = tiers[i], versions[i]
         rows.append({
-            "alert_id": str(frame["alert_id"].iat[i]),
+            "alert_id": str(aids[i]),
             "student_id": str(sid),
             "as_of": as_of_text,
             "tier": None if tier is None or (isinstance(tier, float) and math.isnan(tier))
             else str(tier),
-            "risk": risk,
+            "risk": None if np.isnan(risks[i]) else float(risks[i]),
             "model_version": None if mv is None or (isinstance(mv, float) and math.isnan(mv))
             else str(mv),
             "role": roles[0],
