@@ -419,3 +419,25 @@ def test_due_dates_move_and_set_status(store):
     with pytest.raises(ConfigError, match="status must be a status a case can move to"):
         store.set_status(cid, "open", staff="kim")
     assert store.cases().iloc[0]["status"] == "contacted"
+
+
+def test_racing_openers_open_each_case_once(target):
+    """Two weekly jobs at once: unique alert ids decide; the loser retries and finds them."""
+    stores = [CaseStore(target) for _ in range(4)]
+    barrier = threading.Barrier(4)
+    results = []
+
+    def work(s):
+        barrier.wait()
+        results.append(s.open_cases(weekly_alerts(), routing=ROUTING, time=T0).n_new)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [0, 0, 0, 3]
+    hist = stores[0].history()
+    assert len(stores[0].cases()) == 3 and len(hist) == 3 * 2
+    for s in stores:
+        s.close()

@@ -49,6 +49,10 @@ def make_engine(target: str) -> Engine:
     elif is_url(target):
         url = target
         kw = {"pool_pre_ping": True}
+        if url.startswith("postgresql+psycopg:") or url.startswith("postgresql+psycopg_async"):
+            # no server-side prepared statements: a generic plan of `IN ($1, ..., $500)` compares
+            # every row with every parameter (0.6 s per 500 ids on 20,000 cases instead of 3 ms)
+            kw["connect_args"] = {"prepare_threshold": None}
         if url.startswith("sqlite"):
             kw["connect_args"] = {"check_same_thread": False, "timeout": 30.0}
     else:

@@ -942,16 +942,16 @@ class CaseStore:
                                                        "as": "assignee"},
                                           assignee=helper[0], role=role))
                 evs.append(_Event("due", {"what": "first_contact", "due": due}))
+                base = _digest(cid, "open")
                 for i, e in enumerate(evs):
                     events.append({
                         "case_id": cid, "case_seq": i + 1, "time": stamp, "staff": who,
                         "event": e.event, "status": e.status, "assignee": e.assignee,
                         "role": e.role, "verdict": e.verdict, "detail": _dumps(e.detail),
-                        "event_key": _event_key(_digest(cid, "open"), i),
+                        "event_key": _event_key(base, i),
                         "recorded_at": now})
-            if facts:
-                conn.execute(CASES.insert(), facts)
-                conn.execute(CASE_EVENTS.insert(), events)
+            _insert_many(conn, CASES, facts)
+            _insert_many(conn, CASE_EVENTS, events)
             return [case_id_of(a) for a in ids], len(new)
 
         case_ids, n_new = self._write("opening cases", run)
@@ -1167,6 +1167,35 @@ class CaseStore:
             "by_status": {s: int((frame["status"] == s).sum()) for s in CASE_STATUSES},
             "verdicts": {v: int((verdicts["verdict"] == v).sum()) for v in VERDICTS},
         }
+
+
+def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the connection's transaction: COPY on PostgreSQL (psycopg 3).
+
+    Row-by-row ``executemany`` costs a round trip per row (106,000 rows for 20,000 cases: most
+    of the time); ``COPY`` streams them. Other databases use ``executemany``.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        conn.execute(table.insert(), rows)
+        return
+    import psycopg
+
+    cols = list(rows[0])
+    raw = conn.connection.driver_connection
+    if raw is None:
+        conn.execute(table.insert(), rows)
+        return
+    try:
+        with raw.cursor() as cur, cur.copy(
+                f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row([r[c] for c in cols])
+    except psycopg.IntegrityError as exc:  # a concurrent writer won: retried by _write
+        raise sa.exc.IntegrityError(f"COPY {table.name}", None, exc) from exc
+    except psycopg.Error as exc:
+        raise sa.exc.DBAPIError(f"COPY {table.name}", None, exc) from exc
 
 
 def _verdict(value: Any) -> str:
