@@ -111,7 +111,7 @@ def pcts(times: list[float]) -> dict[str, float]:
             "p95_ms": round(float(np.percentile(a, 95)), 2), "n": len(times)}
 
 
-def run(url: str, scale: float) -> list[dict[str, Any]]:
+def run(url: str, scale: float, picks: int = 40) -> list[dict[str, Any]]:
     n_cases = max(50, int(20_000 * scale))
     n_adv = max(5, int(200 * scale))
     alerts, staff = campus(n_cases, n_adv)
@@ -146,9 +146,9 @@ def run(url: str, scale: float) -> list[dict[str, Any]]:
     # ---- list for one advisor
     rng = np.random.default_rng(3)
     advisors = staff.loc[staff["role"] == "advisor", "staff_id"].tolist()
-    picks = [advisors[i] for i in rng.integers(0, len(advisors), 40)]
+    chosen = [advisors[i] for i in rng.integers(0, len(advisors), picks)]
     ours, cli, agree = [], [], True
-    for adv in picks:
+    for adv in chosen:
         t0 = time.perf_counter()
         mine = store.for_staff(adv)
         ours.append(time.perf_counter() - t0)
@@ -158,7 +158,7 @@ def run(url: str, scale: float) -> list[dict[str, Any]]:
         cli.append(time.perf_counter() - t0)
         agree &= code == 0 and json.loads(buf.getvalue())["count"] == len(mine)
     peer = []
-    for adv in picks[:5]:
+    for adv in chosen[:5]:
         t0 = time.perf_counter()
         every = store.cases()
         theirs = every[every["owner"] == adv]
