@@ -441,3 +441,15 @@ def test_racing_openers_open_each_case_once(target):
     assert len(stores[0].cases()) == 3 and len(hist) == 3 * 2
     for s in stores:
         s.close()
+
+
+def test_load_is_what_next_weeks_capacities_subtract(store):
+    ids = store.open_cases(weekly_alerts(), routing=ROUTING, assignments=staff_assignments(),
+                           first_contact_days=2, time=T0).case_ids
+    store.contact(ids[0], staff="kim", time="2026-11-10")
+    store.close_case(ids[1], staff="lee", time="2026-11-10")
+    load = store.load(now="2026-11-20")
+    assert load.values.tolist() == [["kim", "advisor", 1, 0], ["tutor1", "tutor", 1, 0]]
+    staff = pd.DataFrame({"staff_id": ["kim", "lee"], "role": "advisor", "capacity": [3, 3]})
+    left = staff.merge(load, on=["staff_id", "role"], how="left").fillna({"active": 0})
+    assert (left["capacity"] - left["active"]).tolist() == [2, 3]

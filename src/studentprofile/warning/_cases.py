@@ -1106,6 +1106,53 @@ class CaseStore:
             rows.extend((f["case_id"], who, role, "assignee") for who, role in s.assignees.items())
         return pd.DataFrame(rows, columns=["case_id", "staff_id", "role", "as"], dtype=object)
 
+    def load(self, *, now: Any = None) -> pd.DataFrame:
+        """Return each staff member's active caseload: what next week's capacities subtract.
+
+        Parameters
+        ----------
+        now : datetime or str, optional
+            The moment ``overdue`` is judged at (default: now, UTC).
+
+        Returns
+        -------
+        DataFrame
+            One row per (``staff_id``, ``role``) with an active (not closed) case:
+            ``staff_id``, ``role``, ``active`` (cases owned or assigned) and ``overdue`` (of
+            those, first contact past due), sorted by staff and role.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> store = CaseStore(":memory:")
+        >>> alerts = pd.DataFrame({"alert_id": ["a1", "a2"], "student_id": ["ana", "ben"],
+        ...                        "as_of": [120.0, 120.0]})
+        >>> plan = pd.DataFrame({"student_id": ["ana", "ben"], "advisor_id": ["kim", "kim"]})
+        >>> ids = store.open_cases(alerts, assignments=plan, time="2026-11-09").case_ids
+        >>> store.close_case(ids[0], staff="kim", time="2026-11-10")
+        >>> store.load(now="2026-12-01")
+          staff_id     role  active  overdue
+        0      kim  advisor       1        1
+        """
+        frame, states = self._frame(None)
+        at = _moment(now, "now")
+        late = (frame["first_contact_at"].isna() & (frame["due_first_contact"] < at)).tolist()
+        counts: dict[tuple[str, str], list[int]] = {}
+        for st, is_late in zip(states, late, strict=True):
+            if st.status == "closed":
+                continue
+            people = dict(st.assignees)
+            if st.owner is not None:
+                people[st.owner] = str(st.owner_role)
+            for who, role in people.items():
+                c = counts.setdefault((who, role), [0, 0])
+                c[0] += 1
+                c[1] += int(is_late)
+        rows = [(w, r, a, o) for (w, r), (a, o) in sorted(counts.items())]
+        out = pd.DataFrame(rows, columns=["staff_id", "role", "active", "overdue"])
+        return out.astype({"staff_id": object, "role": object, "active": "int64",
+                           "overdue": "int64"})
+
     def _events(self, case_id: str | None, event: str | None = None) -> list[Any]:
         def run(conn: Connection) -> list[Any]:
             q = sa.select(CASE_EVENTS)
