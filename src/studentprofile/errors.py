@@ -37,6 +37,7 @@ __all__ = [
     "LeakageError",
     "ModelIntegrityError",
     "NotFittedError",
+    "NotificationError",
     "OutputError",
     "SchemaError",
     "SourceError",
@@ -237,6 +238,15 @@ class SourceError(StudentProfileError):
 
     def _prefix(self) -> str:
         return f"source {self.source!r}: " if self.source else ""
+
+
+class NotificationError(StudentProfileError):
+    """A notification (an e-mail, a webhook call) could not be delivered this time.
+
+    Raised by notifiers for failures worth retrying: a server that is down, slow past the
+    timeout, or answering with a temporary error. The message names the channel and the error's
+    class; it never contains student data, a password or a signing secret.
+    """
 
 
 class DependencyError(StudentProfileError, ImportError):
