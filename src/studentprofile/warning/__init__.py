@@ -10,7 +10,11 @@
 - the rule baseline: :class:`ABCRules`, :class:`ABCIndicator`, :func:`abc_flags`;
 - the closed loop: :class:`AlertLog` (append-only SQLite, lifecycle raised -> acknowledged ->
   action -> resolved);
-- drift: :class:`DriftMonitor`, :func:`psi`, :func:`ks_2sample`.
+- drift: :class:`DriftMonitor`, :func:`psi`, :func:`ks_2sample`;
+- out to people: :func:`build_digests` (one :class:`Digest` per advisor: their new and overdue
+  cases), :func:`send_digests` through a :class:`Notifier` (:class:`SmtpNotifier`,
+  :class:`WebhookNotifier`; allow-listed hosts) with retries, at most once per key, recorded in
+  a :class:`NotificationLedger` (append-only, SQLite or PostgreSQL).
 
 See ``docs/early-warning.md``.
 """
@@ -25,6 +29,22 @@ from studentprofile.warning._cards import (
 )
 from studentprofile.warning._caseload import assign_caseloads
 from studentprofile.warning._drift import DriftMonitor, ks_2sample, psi
+from studentprofile.warning._ledger import NotificationLedger
+from studentprofile.warning._notifiers import (
+    SIGNATURE_HEADER,
+    Notifier,
+    SmtpNotifier,
+    WebhookNotifier,
+    sign_body,
+)
+from studentprofile.warning._notify import (
+    DIGEST_SCHEMA,
+    Digest,
+    SendReport,
+    advisor_hash,
+    build_digests,
+    send_digests,
+)
 from studentprofile.warning._policy import AlertPolicy
 from studentprofile.warning._profiles import (
     EDUCATION_DIMENSIONS,
@@ -39,21 +59,31 @@ from studentprofile.warning._reasons import reasons_lookup
 
 __all__ = [
     "CARD_VERSION",
+    "DIGEST_SCHEMA",
     "EDUCATION_DIMENSIONS",
+    "SIGNATURE_HEADER",
     "STATUSES",
     "ABCIndicator",
     "ABCRules",
     "AlertLog",
     "AlertPolicy",
     "Dimension",
+    "Digest",
     "DimensionTerm",
     "DriftMonitor",
+    "NotificationLedger",
+    "Notifier",
     "ProfileSpec",
     "ProfileTypes",
     "Profiles",
     "RecordResult",
+    "SendReport",
+    "SmtpNotifier",
+    "WebhookNotifier",
     "abc_flags",
+    "advisor_hash",
     "assign_caseloads",
+    "build_digests",
     "build_profiles",
     "card_file_stem",
     "ks_2sample",
@@ -61,4 +91,6 @@ __all__ = [
     "psi",
     "reasons_lookup",
     "render_card_html",
+    "send_digests",
+    "sign_body",
 ]
