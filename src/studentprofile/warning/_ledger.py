@@ -137,6 +137,7 @@ class NotificationLedger:
     """
 
     def __init__(self, target: str | os.PathLike[str] | sa.Engine):
+        self._owns_engine = not isinstance(target, sa.Engine)
         if isinstance(target, sa.Engine):
             self.engine = target
         elif isinstance(target, str) and "://" in target:
@@ -160,7 +161,31 @@ class NotificationLedger:
                               key="target", arrived=f"an object of type {type(target).__name__}",
                               hint="e.g. NotificationLedger('notifications.db')")
         self._md, self._meta, self._attempts, self._results = _metadata()
-        self._create()
+        try:
+            self._create()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the database connections this ledger opened (an engine passed in is left open).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> with NotificationLedger(pathlib.Path(tempfile.mkdtemp()) / "l.db") as ledger:
+        ...     n = len(ledger.sent())
+        >>> n
+        0
+        """
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def __enter__(self) -> NotificationLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def where(self) -> str:

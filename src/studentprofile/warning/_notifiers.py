@@ -141,7 +141,10 @@ def _positive(value: Any, key: str) -> float:
 
 def _failure(channel: str, exc: BaseException, *, retry: bool = True,
              detail: str | None = None) -> NotificationError:
-    what = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else "failed"
+    # smtplib turns a read timeout into SMTPServerDisconnected; the timeout is its context
+    timed_out = any(isinstance(e, TimeoutError | socket.timeout)
+                    for e in (exc, exc.__context__, exc.__cause__))
+    what = "timed out" if timed_out else "failed"
     return NotificationError(
         f"the delivery {what}", channel=channel, retry=retry,
         arrived=f"{type(exc).__name__}" + (f": {detail}" if detail else ""),
