@@ -14,7 +14,8 @@
 - out to people: :func:`build_digests` (one :class:`Digest` per advisor: their new and overdue
   cases), :func:`send_digests` through a :class:`Notifier` (:class:`SmtpNotifier`,
   :class:`WebhookNotifier`; allow-listed hosts) with retries, at most once per key, recorded in
-  a :class:`NotificationLedger` (append-only, SQLite or PostgreSQL).
+  a :class:`NotificationLedger` (append-only, SQLite or PostgreSQL); the advisor's weekly
+  page: :func:`write_advisor_site` (a static site, one page per advisor, linking the cards).
 
 See ``docs/early-warning.md``.
 """
@@ -56,6 +57,7 @@ from studentprofile.warning._profiles import (
     build_profiles,
 )
 from studentprofile.warning._reasons import reasons_lookup
+from studentprofile.warning._site import AdvisorSite, write_advisor_site
 
 __all__ = [
     "CARD_VERSION",
@@ -65,6 +67,7 @@ __all__ = [
     "STATUSES",
     "ABCIndicator",
     "ABCRules",
+    "AdvisorSite",
     "AlertLog",
     "AlertPolicy",
     "Dimension",
@@ -93,4 +96,5 @@ __all__ = [
     "render_card_html",
     "send_digests",
     "sign_body",
+    "write_advisor_site",
 ]
