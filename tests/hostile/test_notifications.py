@@ -13,19 +13,19 @@ import re
 
 import pandas as pd
 import pytest
-from _case_frames import AS_OF, D, make_cases
 
+from _case_frames import AS_OF, D, make_cases
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import judged_outcomes
 from studentprofile.warning import (
     SmtpNotifier,
     WebhookNotifier,
+    _notifiers,
     build_digests,
     card_file_stem,
     render_card_html,
     write_advisor_site,
 )
-from studentprofile.warning import _notifiers
 
 SCRIPT = "<script>window.__pwned = 1</script>"
 IMG = '"><img src=x onerror="window.__pwned = 2">'
