@@ -127,7 +127,7 @@ def test_contact_tables_exact(loop):
 def test_default_date_is_latest_time_and_reopened_counts_as_open(loop):
     cases, verdicts = loop
     r = judged_outcomes(cases, verdicts)
-    assert r.params["as_of"] == "2026-11-30T00:00:00"
+    assert r.params["as_of"] == "2026-11-30"
     assert r.overall.iloc[0]["cases"] == 6
     reopened = cases.assign(status=["contacted", "reopened", "open", "closed", "closed", "open"])
     adv = judged_outcomes(reopened, verdicts, as_of="2026-11-16").contact_by_advisor
@@ -176,7 +176,7 @@ def test_to_dict_and_html(loop):
     d = r.to_dict()
     json.dumps(d, allow_nan=False)
     assert d["overall"][0]["judged_precision"] == 0.5
-    assert d["params"]["as_of"] == "2026-11-16T00:00:00"
+    assert d["params"]["as_of"] == "2026-11-16"
     page = r._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert repr(r) == "JudgedOutcomes(5 cases, 4 judged, judged precision 0.500, 1 overdue)"

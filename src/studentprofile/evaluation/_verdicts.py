@@ -327,18 +327,72 @@ def check_verdicts(
     return out
 
 
-def _days(values: pd.Series | np.ndarray, kind: str) -> np.ndarray:
+def case_days(values: pd.Series | np.ndarray, kind: str) -> np.ndarray:
+    """Return checked time values (of :func:`check_cases`) as float days (NaN for missing)."""
     s = pd.Series(values)
     if kind == "float":
         return s.astype("float64").to_numpy()
     return to_days(pd.to_datetime(s), "datetime")
 
 
-def _moment(value: Any, kind: TimeKind, key: str) -> float:
+def case_moment(value: Any, kind: TimeKind, key: str) -> float:
+    """Return a user's date (``as_of=``) as float days, refusing one of the other kind."""
     days, got = moment_days(value, None, key=key)
     if got != kind:
         days, _ = moment_days(value, kind, key=key)  # raises the ConfigError that says why
     return days
+
+
+def moment_text(days: float, kind: str) -> str:
+    """Return float days as people read them.
+
+    ``2026-11-16`` (with the time only when it is not midnight), ``day 15`` for float-day times,
+    ``''`` for missing.
+    """
+    if not np.isfinite(days):
+        return ""
+    if kind == "float":
+        return f"day {days:g}"
+    ts = pd.Timestamp(int(round(days * NS_PER_DAY)), unit="ns")
+    return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+
+
+def case_state(frame: pd.DataFrame, at: float, *, window: float = 7.0) -> pd.DataFrame:
+    """Return where each case stands at a moment: the one definition of open, overdue and new.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        From :func:`check_cases`.
+    at : float
+        The moment, in days.
+    window : float, default 7
+        Days back from ``at`` in which an opened case is *new*.
+
+    Returns
+    -------
+    DataFrame
+        Same index; float days ``opened``, ``due``, ``first_contact`` (NaN unless on or before
+        ``at``), ``closed_at``; booleans ``started`` (opened by ``at``), ``closed`` (status
+        ``closed`` and not closed after ``at``), ``contacted``, ``overdue`` (started, open, not
+        contacted, due before ``at``) and ``new`` (started, open, not overdue, opened in the
+        ``window`` days up to ``at``).
+    """
+    kind = frame.attrs.get("time_kind", "datetime")
+    opened = case_days(frame["opened_at"], kind)
+    due = case_days(frame["due_first_contact"], kind)
+    first = case_days(frame["first_contact_at"], kind)
+    closed_at = case_days(frame["closed_at"], kind)
+    started = opened <= at
+    closed = (frame["status"] == CLOSED).to_numpy() & ~(closed_at > at)
+    contacted = first <= at
+    overdue = started & ~closed & ~contacted & (due < at)
+    new = started & ~closed & ~overdue & (opened > at - window)
+    return pd.DataFrame({
+        "opened": opened, "due": due, "first_contact": np.where(contacted, first, np.nan),
+        "closed_at": closed_at, "started": started, "closed": closed, "contacted": contacted,
+        "overdue": overdue, "new": new,
+    }, index=frame.index)
 
 
 # --------------------------------------------------------------------------- the result
@@ -527,8 +581,8 @@ def judged_outcomes(
     kind: TimeKind = frame.attrs["time_kind"]
     notes: list[str] = [JUDGED_PRECISION]
     if as_of is None:
-        candidates = [_days(frame[c], kind) for c in CASE_TIME_COLUMNS]
-        candidates.append(_days(judged["time"], kind) if len(judged) else np.array([]))
+        candidates = [case_days(frame[c], kind) for c in CASE_TIME_COLUMNS]
+        candidates.append(case_days(judged["time"], kind) if len(judged) else np.array([]))
         finite = np.concatenate([c[np.isfinite(c)] for c in candidates])
         if not len(finite):
             raise SchemaError(
@@ -540,15 +594,14 @@ def judged_outcomes(
             )
         at = float(finite.max())
     else:
-        at = _moment(as_of, kind, "as_of")
+        at = case_moment(as_of, kind, "as_of")
     horizon_days = float(as_days(horizon, key="horizon"))
 
-    opened = _days(frame["opened_at"], kind)
-    later = opened > at
+    later = case_days(frame["opened_at"], kind) > at
     if later.any():
         notes.append(f"{int(later.sum()):,} case(s) opened after the evaluation date left out")
     frame = frame[~later].reset_index(drop=True)
-    vt = _days(judged["time"], kind) if len(judged) else np.array([], dtype=float)
+    vt = case_days(judged["time"], kind) if len(judged) else np.array([], dtype=float)
     late_verdicts = vt > at
     if late_verdicts.any():
         notes.append(f"{int(late_verdicts.sum()):,} verdict(s) given after the evaluation date "
@@ -560,21 +613,15 @@ def judged_outcomes(
     frame["verdict"] = [last_verdict.get(c, "") for c in frame["case_id"]]
 
     # contact times (a contact or closing recorded after the evaluation date did not happen yet)
-    opened = _days(frame["opened_at"], kind)
-    first = _days(frame["first_contact_at"], kind)
-    first = np.where(first <= at, first, np.nan)
-    closed = _days(frame["closed_at"], kind)
-    due = _days(frame["due_first_contact"], kind)
-    is_closed = (frame["status"] == CLOSED).to_numpy() & ~(closed > at)
-    contacted = np.isfinite(first)
-    frame["_contacted"] = contacted
-    frame["_to_contact"] = np.where(contacted, first - opened, np.nan)
-    frame["_late"] = contacted & (first > due)
-    frame["_overdue"] = ~contacted & ~is_closed & (due < at)
+    state = case_state(frame, at)
+    frame["_contacted"] = state["contacted"].to_numpy()
+    frame["_to_contact"] = (state["first_contact"] - state["opened"]).to_numpy()
+    frame["_late"] = (state["contacted"] & (state["first_contact"] > state["due"])).to_numpy()
+    frame["_overdue"] = state["overdue"].to_numpy()
 
     with_outcomes = outcomes is not None
     params: dict[str, Any] = {
-        "as_of": _as_moment_text(at, kind), "time_kind": kind,
+        "as_of": moment_text(at, kind), "time_kind": kind,
         "horizon_days": horizon_days if with_outcomes else None,
         "outcome": outcome,
     }
@@ -590,7 +637,7 @@ def judged_outcomes(
                 arrived=f"{out_kind} outcome times, {kind} case times",
                 hint="convert both to datetimes, or both to float days",
             )
-        case_start = _days(frame["as_of"], kind)
+        case_start = case_days(frame["as_of"], kind)
         # every outcome (not only the first) may fall in a case's window
         every = _checks.require_frame(outcomes, "outcomes")
         if outcome is not None:
@@ -598,7 +645,7 @@ def judged_outcomes(
             every = every[every["outcome"].astype(str).isin(wanted).to_numpy()]
         ev = pd.DataFrame({
             "sid": every["student_id"].map(str).to_numpy(),
-            "t": _days(_checks.time_column(every["time"], table="outcomes", column="time",
+            "t": case_days(_checks.time_column(every["time"], table="outcomes", column="time",
                                            frame=every).values, kind) if len(every)
             else np.array([], dtype=float),
         })
@@ -627,9 +674,3 @@ def judged_outcomes(
         params=params,
         notes=tuple(notes),
     )
-
-
-def _as_moment_text(days: float, kind: str) -> Any:
-    if kind == "float":
-        return days
-    return pd.Timestamp(int(round(days * NS_PER_DAY)), unit="ns").isoformat()

@@ -28,9 +28,9 @@ import pandas as pd
 
 from studentprofile.errors import ConfigError, NotificationError, SchemaError
 from studentprofile.evaluation._json import to_json_safe
-from studentprofile.evaluation._verdicts import CLOSED, check_cases
+from studentprofile.evaluation._verdicts import case_moment, case_state, check_cases, moment_text
 from studentprofile.tables import _checks
-from studentprofile.tables._time import NS_PER_DAY, as_days, moment_days, to_days
+from studentprofile.tables._time import as_days
 from studentprofile.warning._cards import card_file_stem
 from studentprofile.warning._ledger import NotificationLedger
 from studentprofile.warning._notifiers import Notifier
@@ -136,21 +136,6 @@ def _recipients(staff: Any) -> dict[str, str]:
     return dict(zip(frame["staff"][keep].map(str), frame["email"][keep].map(str), strict=True))
 
 
-def _when(days: float, kind: str) -> str:
-    if not np.isfinite(days):
-        return ""
-    if kind == "float":
-        return f"day {days:g}"
-    ts = pd.Timestamp(int(round(days * NS_PER_DAY)), unit="ns")
-    return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
-
-
-def _days(values: pd.Series, kind: str) -> np.ndarray:
-    if kind == "float":
-        return values.astype("float64").to_numpy()
-    return to_days(pd.to_datetime(values), "datetime")
-
-
 def build_digests(
     cases: Any,
     *,
@@ -210,27 +195,19 @@ def build_digests(
     """
     frame = check_cases(cases)
     kind = frame.attrs["time_kind"]
-    at, got = moment_days(as_of, None, key="as_of")
-    if got != kind:
-        at, _ = moment_days(as_of, kind, key="as_of")
+    at = case_moment(as_of, kind, "as_of")
     window_days = float(as_days(window, key="window"))
     if card_url is not None and not isinstance(card_url, str):
         raise ConfigError("card_url must be text (a base URL)", key="card_url",
                           arrived=repr(card_url), hint="pass e.g. 'https://advising/cards'")
     recipients = _recipients(staff)
 
-    opened = _days(frame["opened_at"], kind)
-    due = _days(frame["due_first_contact"], kind)
-    first = _days(frame["first_contact_at"], kind)
-    closed_at = _days(frame["closed_at"], kind)
-    is_open = ~((frame["status"] == CLOSED).to_numpy() & ~(closed_at > at)) & (opened <= at)
-    contacted = first <= at
-    overdue = is_open & ~contacted & (due < at)
-    new = is_open & ~overdue & (opened > at - window_days)
+    state = case_state(frame, at, window=window_days)
     owned = (frame["owner"] != "").to_numpy()
-    pick = (overdue | new) & owned
-    rows = frame[pick].assign(_overdue=overdue[pick], _due=due[pick], _opened=opened[pick])
-    as_of_text = _when(at, kind)
+    pick = (state["overdue"] | state["new"]).to_numpy() & owned
+    rows = frame[pick].assign(_overdue=state["overdue"][pick], _due=state["due"][pick],
+                              _opened=state["opened"][pick])
+    as_of_text = moment_text(at, kind)
 
     digests = []
     for advisor, own in rows.groupby("owner", sort=True):
@@ -238,7 +215,7 @@ def build_digests(
                                               ascending=[True, False, True], kind="mergesort")
         nw = own[~own["_overdue"]].sort_values(["risk", "_opened", "case_id"],
                                                ascending=[False, True, True], kind="mergesort")
-        digests.append(_digest(str(advisor), recipients.get(str(advisor)), at, as_of_text, kind,
+        digests.append(_digest(str(advisor), recipients.get(str(advisor)), as_of_text,
                                _items(od, kind, at, card_url), _items(nw, kind, at, card_url)))
     return digests
 
@@ -253,8 +230,8 @@ def _items(rows: pd.DataFrame, kind: str, at: float, card_url: str | None) -> li
             "risk": round(float(rec["risk"]), 3) if np.isfinite(rec["risk"]) else None,
             "reason_families": [r for r in rec["reason_families"].split(";") if r.strip()],
             "reason_codes": [r for r in rec["reason_codes"].split(";") if r.strip()],
-            "opened_at": _when(rec["_opened"], kind),
-            "due_first_contact": _when(rec["_due"], kind),
+            "opened_at": moment_text(rec["_opened"], kind),
+            "due_first_contact": moment_text(rec["_due"], kind),
             "status": rec["status"],
             "days_overdue": float(np.floor(at - rec["_due"])) if rec["_overdue"] else 0.0,
         }
@@ -268,7 +245,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _digest(advisor: str, recipient: str | None, at: float, as_of_text: str, kind: str,
+def _digest(advisor: str, recipient: str | None, as_of_text: str,
             overdue: list[dict[str, Any]], new: list[dict[str, Any]]) -> Digest:
     content = to_json_safe({"advisor": advisor, "as_of": as_of_text, "overdue": overdue,
                             "new": new})

@@ -22,8 +22,8 @@ import pandas as pd
 
 from studentprofile._files import atomic_write_text
 from studentprofile.errors import ConfigError
-from studentprofile.evaluation._verdicts import CLOSED, check_cases
-from studentprofile.tables._time import NS_PER_DAY, as_days, moment_days, to_days
+from studentprofile.evaluation._verdicts import case_moment, case_state, check_cases, moment_text
+from studentprofile.tables._time import as_days
 from studentprofile.warning._cards import card_file_stem
 
 __all__ = ["AdvisorSite", "write_advisor_site"]
@@ -69,21 +69,6 @@ class AdvisorSite:
     pages: dict[str, Path] = field(default_factory=dict)
     cards_linked: int = 0
     cards_missing: int = 0
-
-
-def _days(values: pd.Series, kind: str) -> np.ndarray:
-    if kind == "float":
-        return values.astype("float64").to_numpy()
-    return to_days(pd.to_datetime(values), "datetime")
-
-
-def _when(days: float, kind: str) -> str:
-    if not np.isfinite(days):
-        return ""
-    if kind == "float":
-        return f"day {days:g}"
-    ts = pd.Timestamp(int(round(days * NS_PER_DAY)), unit="ns")
-    return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat(sep=" ")
 
 
 def _page(title: str, body: list[str]) -> str:
@@ -170,9 +155,7 @@ def write_advisor_site(
     """
     frame = check_cases(cases)
     kind = frame.attrs["time_kind"]
-    at, got = moment_days(as_of, None, key="as_of")
-    if got != kind:
-        at, _ = moment_days(as_of, kind, key="as_of")
+    at = case_moment(as_of, kind, "as_of")
     window_days = float(as_days(window, key="window"))
     if not isinstance(title, str):
         raise ConfigError("title must be text", key="title", arrived=repr(title),
@@ -188,21 +171,14 @@ def write_advisor_site(
                           key="cards_dir", arrived=repr(str(cards)),
                           hint="pass the folder `studentprofile warn --out` wrote")
 
-    opened = _days(frame["opened_at"], kind)
-    due = _days(frame["due_first_contact"], kind)
-    first = _days(frame["first_contact_at"], kind)
-    closed_at = _days(frame["closed_at"], kind)
-    closed = (frame["status"] == CLOSED).to_numpy() & ~(closed_at > at)
-    started = opened <= at
-    contacted = first <= at
-    overdue = started & ~closed & ~contacted & (due < at)
-    shown = started & (~closed | (closed_at > at - window_days))
-    frame = frame.assign(_opened=opened, _due=due, _first=np.where(contacted, first, np.nan),
-                         _overdue=overdue, _closed=closed,
-                         _new=started & ~closed & (opened > at - window_days),
+    state = case_state(frame, at, window=window_days)
+    shown = state["started"] & (~state["closed"] | (state["closed_at"] > at - window_days))
+    frame = frame.assign(_opened=state["opened"], _due=state["due"],
+                         _first=state["first_contact"], _overdue=state["overdue"],
+                         _closed=state["closed"], _new=state["new"],
                          _advisor=frame["owner"].replace("", UNASSIGNED))
-    frame = frame[shown]
-    at_text = _when(at, kind)
+    frame = frame[shown.to_numpy()]
+    at_text = moment_text(at, kind)
 
     # distinct, safe file names for advisors (the same rule as the cards')
     advisors = sorted(frame["_advisor"].unique(), key=lambda a: (a == UNASSIGNED, a))
@@ -232,7 +208,7 @@ def write_advisor_site(
             "advisor": advisor, "file": f"advisors/{files[advisor].name}",
             "open": len(open_), "new": int(open_["_new"].sum()),
             "overdue": int(open_["_overdue"].sum()),
-            "next_due": _when(float(open_.loc[~open_["_first"].notna(), "_due"].min())
+            "next_due": moment_text(float(open_.loc[~open_["_first"].notna(), "_due"].min())
                               if (~open_["_first"].notna()).any() else np.nan, kind),
         })
     index = atomic_write_text(out / "index.html",
@@ -287,7 +263,7 @@ def _advisor_body(advisor: str, own: pd.DataFrame, kind: str, at: float, at_text
         link = card_links.get(sid)
         student = (f'<a href="{e(link, quote=True)}">{e(sid)}</a>' if link else e(sid))
         status = e(row["status"] or "")
-        due_text = e(_when(row["_due"], kind))
+        due_text = e(moment_text(row["_due"], kind))
         if row["_overdue"]:
             days = int(np.floor(at - row["_due"]))
             due_text += (f' <span class="flag">({days} day{"s" if days != 1 else ""} '
@@ -303,7 +279,7 @@ def _advisor_body(advisor: str, own: pd.DataFrame, kind: str, at: float, at_text
             f"<td>{student}</td><td>{e(str(row['case_id']))}</td>"
             f'<td><span class="tier-{e(tier.lower().replace(" ", "-"), quote=True)}">'
             f"{e(tier)}</span></td><td class=\"num\">{risk}</td><td>{e(_reasons(row))}</td>"
-            f"<td>{e(_when(row['_opened'], kind))}</td><td>{due_text}</td>"
-            f"<td>{e(_when(row['_first'], kind))}</td><td>{status}</td></tr>")
+            f"<td>{e(moment_text(row['_opened'], kind))}</td><td>{due_text}</td>"
+            f"<td>{e(moment_text(row['_first'], kind))}</td><td>{status}</td></tr>")
     body.append("</tbody></table>")
     return body
