@@ -343,18 +343,28 @@ def case_moment(value: Any, kind: TimeKind, key: str) -> float:
     return days
 
 
-def moment_text(days: float, kind: str) -> str:
-    """Return float days as people read them.
+def moment_texts(days: Any, kind: str) -> list[str]:
+    """Return float days as people read them, for many values at once.
 
-    ``2026-11-16`` (with the time only when it is not midnight), ``day 15`` for float-day times,
-    ``''`` for missing.
+    ``2026-11-16`` (with the time, to the second, only when it is not midnight), ``day 15`` for
+    float-day times, ``''`` for missing.
     """
-    if not np.isfinite(days):
-        return ""
+    d = np.asarray(days, dtype="float64").reshape(-1)
+    out = np.full(len(d), "", dtype=object)
+    ok = np.isfinite(d)
     if kind == "float":
-        return f"day {days:g}"
-    ts = pd.Timestamp(int(round(days * NS_PER_DAY)), unit="ns")
-    return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+        out[ok] = [f"day {v:g}" for v in d[ok]]
+    elif ok.any():
+        ns = np.round(d[ok] * NS_PER_DAY).astype("int64").astype("datetime64[ns]")
+        midnight = ns == ns.astype("datetime64[D]").astype("datetime64[ns]")
+        out[ok] = np.where(midnight, np.datetime_as_string(ns, unit="D"),
+                           np.datetime_as_string(ns, unit="s"))
+    return [str(v) for v in out]
+
+
+def moment_text(days: float, kind: str) -> str:
+    """Return one moment in float days as people read them (see :func:`moment_texts`)."""
+    return moment_texts([days], kind)[0]
 
 
 def case_state(frame: pd.DataFrame, at: float, *, window: float = 7.0) -> pd.DataFrame:

@@ -27,8 +27,13 @@ import numpy as np
 import pandas as pd
 
 from studentprofile.errors import ConfigError, NotificationError, SchemaError
-from studentprofile.evaluation._json import to_json_safe
-from studentprofile.evaluation._verdicts import case_moment, case_state, check_cases, moment_text
+from studentprofile.evaluation._verdicts import (
+    case_moment,
+    case_state,
+    check_cases,
+    moment_text,
+    moment_texts,
+)
 from studentprofile.tables import _checks
 from studentprofile.tables._time import as_days
 from studentprofile.warning._cards import card_file_stem
@@ -209,36 +214,48 @@ def build_digests(
                               _opened=state["opened"][pick])
     as_of_text = moment_text(at, kind)
 
-    digests = []
-    for advisor, own in rows.groupby("owner", sort=True):
-        od = own[own["_overdue"]].sort_values(["_due", "risk", "case_id"],
-                                              ascending=[True, False, True], kind="mergesort")
-        nw = own[~own["_overdue"]].sort_values(["risk", "_opened", "case_id"],
-                                               ascending=[False, True, True], kind="mergesort")
-        digests.append(_digest(str(advisor), recipients.get(str(advisor)), as_of_text,
-                               _items(od, kind, at, card_url), _items(nw, kind, at, card_url)))
-    return digests
-
-
-def _items(rows: pd.DataFrame, kind: str, at: float, card_url: str | None) -> list[dict[str, Any]]:
-    out = []
-    for rec in rows.to_dict("records"):
+    # one sort for everyone: each advisor's overdue cases first (earliest due, then highest
+    # risk), then the new ones (highest risk, then earliest opened); the case id breaks ties
+    over = rows["_overdue"].to_numpy()
+    rows = rows.assign(
+        _section=np.where(over, 0, 1),
+        _k1=np.where(over, rows["_due"], -rows["risk"]),
+        _k2=np.where(over, -rows["risk"], rows["_opened"]),
+    ).sort_values(["owner", "_section", "_k1", "_k2", "case_id"], kind="mergesort")
+    lists: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    opened_text = moment_texts(rows["_opened"], kind)
+    due_text = moment_texts(rows["_due"], kind)
+    days_over = np.where(rows["_overdue"], np.floor(at - rows["_due"].to_numpy()), 0.0)
+    columns = {c: rows[c].tolist() for c in ("owner", "case_id", "student_id", "tier", "risk",
+                                             "reason_families", "reason_codes", "status",
+                                             "_overdue")}
+    for i in range(len(rows)):
+        advisor = str(columns["owner"][i])
+        risk = float(columns["risk"][i])
+        sid = columns["student_id"][i]
+        # plain Python values only: the payload is JSON as it is
         item: dict[str, Any] = {
-            "case_id": rec["case_id"],
-            "student_id": str(rec["student_id"]),
-            "tier": rec["tier"],
-            "risk": round(float(rec["risk"]), 3) if np.isfinite(rec["risk"]) else None,
-            "reason_families": [r for r in rec["reason_families"].split(";") if r.strip()],
-            "reason_codes": [r for r in rec["reason_codes"].split(";") if r.strip()],
-            "opened_at": moment_text(rec["_opened"], kind),
-            "due_first_contact": moment_text(rec["_due"], kind),
-            "status": rec["status"],
-            "days_overdue": float(np.floor(at - rec["_due"])) if rec["_overdue"] else 0.0,
+            "case_id": str(columns["case_id"][i]),
+            "student_id": str(sid),
+            "tier": str(columns["tier"][i]),
+            "risk": round(risk, 3) if np.isfinite(risk) else None,
+            "reason_families": _split(columns["reason_families"][i]),
+            "reason_codes": _split(columns["reason_codes"][i]),
+            "opened_at": opened_text[i],
+            "due_first_contact": due_text[i],
+            "status": str(columns["status"][i]),
+            "days_overdue": float(days_over[i]),
         }
         if card_url is not None:
-            item["card"] = f"{card_url.rstrip('/')}/{card_file_stem(rec['student_id'])}.html"
-        out.append(item)
-    return out
+            item["card"] = f"{card_url.rstrip('/')}/{card_file_stem(sid)}.html"
+        overdue_items, new_items = lists.setdefault(advisor, ([], []))
+        (overdue_items if columns["_overdue"][i] else new_items).append(item)
+    return [_digest(advisor, recipients.get(advisor), as_of_text, od, nw)
+            for advisor, (od, nw) in lists.items()]
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in str(text).split(";") if part.strip()]
 
 
 def _plural(n: int, word: str) -> str:
@@ -247,8 +264,7 @@ def _plural(n: int, word: str) -> str:
 
 def _digest(advisor: str, recipient: str | None, as_of_text: str,
             overdue: list[dict[str, Any]], new: list[dict[str, Any]]) -> Digest:
-    content = to_json_safe({"advisor": advisor, "as_of": as_of_text, "overdue": overdue,
-                            "new": new})
+    content = {"advisor": advisor, "as_of": as_of_text, "overdue": overdue, "new": new}
     content_hash = hashlib.sha256(
         json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         .encode("utf-8", "surrogatepass")).hexdigest()

@@ -22,7 +22,13 @@ import pandas as pd
 
 from studentprofile._files import atomic_write_text
 from studentprofile.errors import ConfigError
-from studentprofile.evaluation._verdicts import case_moment, case_state, check_cases, moment_text
+from studentprofile.evaluation._verdicts import (
+    case_moment,
+    case_state,
+    check_cases,
+    moment_text,
+    moment_texts,
+)
 from studentprofile.tables._time import as_days
 from studentprofile.warning._cards import card_file_stem
 
@@ -178,6 +184,9 @@ def write_advisor_site(
                          _closed=state["closed"], _new=state["new"],
                          _advisor=frame["owner"].replace("", UNASSIGNED))
     frame = frame[shown.to_numpy()]
+    frame = frame.assign(_opened_t=moment_texts(frame["_opened"], kind),
+                         _due_t=moment_texts(frame["_due"], kind),
+                         _first_t=moment_texts(frame["_first"], kind))
     at_text = moment_text(at, kind)
 
     # distinct, safe file names for advisors (the same rule as the cards')
@@ -186,10 +195,17 @@ def write_advisor_site(
     linked = missing = 0
     pages: dict[str, Path] = {}
     summary = []
+    # one sort for everyone (overdue first, then open by due date, recently closed last), then
+    # each advisor's rows in that order; only the columns the pages show
+    keep = ["_advisor", "case_id", "student_id", "tier", "risk", "reason_codes",
+            "reason_families", "status", "_overdue", "_new", "_closed", "_due", "_first",
+            "_opened_t", "_due_t", "_first_t"]
+    ordered = frame[keep].sort_values(["_overdue", "_closed", "_due", "risk", "case_id"],
+                                      ascending=[False, True, True, False, True],
+                                      kind="mergesort")
+    groups = dict(list(ordered.groupby("_advisor", sort=False)))
     for advisor in advisors:
-        own = frame[frame["_advisor"] == advisor].sort_values(
-            ["_overdue", "_closed", "_due", "risk", "case_id"],
-            ascending=[False, True, True, False, True], kind="mergesort")
+        own = groups[advisor]
         card_links: dict[str, str | None] = {}
         for sid in own["student_id"].map(str).unique():
             card_links[sid] = None
@@ -263,7 +279,7 @@ def _advisor_body(advisor: str, own: pd.DataFrame, kind: str, at: float, at_text
         link = card_links.get(sid)
         student = (f'<a href="{e(link, quote=True)}">{e(sid)}</a>' if link else e(sid))
         status = e(row["status"] or "")
-        due_text = e(moment_text(row["_due"], kind))
+        due_text = e(row["_due_t"])
         if row["_overdue"]:
             days = int(np.floor(at - row["_due"]))
             due_text += (f' <span class="flag">({days} day{"s" if days != 1 else ""} '
@@ -279,7 +295,7 @@ def _advisor_body(advisor: str, own: pd.DataFrame, kind: str, at: float, at_text
             f"<td>{student}</td><td>{e(str(row['case_id']))}</td>"
             f'<td><span class="tier-{e(tier.lower().replace(" ", "-"), quote=True)}">'
             f"{e(tier)}</span></td><td class=\"num\">{risk}</td><td>{e(_reasons(row))}</td>"
-            f"<td>{e(moment_text(row['_opened'], kind))}</td><td>{due_text}</td>"
-            f"<td>{e(moment_text(row['_first'], kind))}</td><td>{status}</td></tr>")
+            f"<td>{e(row['_opened_t'])}</td><td>{due_text}</td>"
+            f"<td>{e(row['_first_t'])}</td><td>{status}</td></tr>")
     body.append("</tbody></table>")
     return body
