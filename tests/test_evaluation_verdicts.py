@@ -258,3 +258,16 @@ def test_counts_add_up(verdict_list, tiers):
         assert sum(rates) == pytest.approx(1.0)
     else:
         assert np.isnan(o["judged_precision"])
+
+
+def test_wilson_intervals_and_tiers_riskiest_first(loop):
+    cases, verdicts = loop
+    cases = cases.assign(risk=[0.9, 0.8, 0.5, 0.4, 0.2, 0.9])
+    r = judged_outcomes(cases, verdicts, as_of="2026-11-16")
+    assert r.by_tier["tier"].tolist() == ["high", "medium", "low"]
+    o = r.overall.iloc[0]  # 2 useful of 4 judged: Wilson's 95% interval is 0.150 to 0.850
+    assert o["judged_precision_ci_low"] == pytest.approx(0.150, abs=5e-4)
+    assert o["judged_precision_ci_high"] == pytest.approx(0.850, abs=5e-4)
+    high = r.by_tier.set_index("tier").loc["high"]  # 2 of 2
+    assert high["judged_precision_ci_low"] == pytest.approx(0.342, abs=5e-4)
+    assert high["judged_precision_ci_high"] == pytest.approx(1.0)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from studentprofile.errors import SchemaError
 from studentprofile.evaluation._lead_time import _outcome_times
+from studentprofile.evaluation._outcomes import _wilson
 from studentprofile.tables import _checks
 from studentprofile.tables._time import NS_PER_DAY, TimeKind, as_days, moment_days, to_days
 
@@ -72,6 +73,8 @@ JUDGED_PRECISION = (
     "judged precision = cases judged 'useful' / cases with a verdict; a case's verdict is the "
     "latest one given (by time) up to the evaluation date"
 )
+
+_Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
 # error texts (tested as they are)
 DUPLICATE_CASE = "`case_id` must be unique: one row per case"
@@ -417,9 +420,11 @@ class JudgedOutcomes:
     by_tier, by_reason_family, by_model_version : DataFrame
         One row per tier / reason family / model version: ``cases``, ``judged``, ``coverage``
         (judged / cases), one count and one rate (``rate_<verdict>``, of judged) per verdict,
-        ``judged_precision``; with an outcomes table also ``observable`` (cases whose horizon
-        has passed), ``with_outcome`` and ``statistical_precision``. A case with several reason
-        families counts once in each.
+        ``judged_precision`` with its Wilson 95% interval (``judged_precision_ci_low``,
+        ``_ci_high``); with an outcomes table also ``observable`` (cases whose horizon has
+        passed), ``with_outcome`` and ``statistical_precision`` with its interval. A case with
+        several reason families counts once in each; tiers are ordered by mean risk, riskiest
+        first.
     contact_by_advisor, contact_by_unit : DataFrame
         One row per owner / unit: ``cases``, ``contacted``, ``median_days_to_contact``,
         ``p90_days_to_contact``, ``contacted_late`` (after the due date), ``overdue`` (open, not
@@ -497,9 +502,19 @@ def _verdict_table(
         for v in VERDICTS:
             table[f"rate_{v}"] = table[v] / table["judged"].where(table["judged"] > 0)
         table["judged_precision"] = table["useful"] / table["judged"].where(table["judged"] > 0)
+        low, high = _wilson(table["useful"].to_numpy(float), table["judged"].to_numpy(float),
+                            _Z95)
+        table["judged_precision_ci_low"], table["judged_precision_ci_high"] = low, high
         if with_outcomes:
             table["statistical_precision"] = table["with_outcome"] / table["observable"].where(
                 table["observable"] > 0)
+            low, high = _wilson(table["with_outcome"].to_numpy(float),
+                                table["observable"].to_numpy(float), _Z95)
+            table["statistical_precision_ci_low"] = low
+            table["statistical_precision_ci_high"] = high
+    if key == "tier":  # the riskiest tier first
+        mean_risk = pd.Series(frame["risk"].to_numpy(), index=by.to_numpy()).groupby(level=0).mean()
+        table = table.loc[mean_risk.sort_values(ascending=False, kind="mergesort").index]
     table.index.name = key or "scope"
     return table.reset_index()
 
