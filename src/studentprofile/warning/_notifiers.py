@@ -327,9 +327,11 @@ class SmtpNotifier:
             codes = sorted({code for code, _ in exc.recipients.values()})
             raise _failure(self.channel, exc, retry=all(400 <= c < 500 for c in codes),
                            detail=f"replies {codes}") from None
-        except smtplib.SMTPNotSupportedError as exc:
+        except smtplib.SMTPNotSupportedError as exc:  # no STARTTLS or no AUTH on offer
+            raise _failure(self.channel, exc, retry=False, detail=str(exc)[:200]) from None
+        except ssl.SSLCertVerificationError as exc:  # a retry meets the same certificate
             raise _failure(self.channel, exc, retry=False,
-                           detail="the server does not offer STARTTLS") from None
+                           detail=str(exc.verify_message)[:200]) from None
         except (smtplib.SMTPException, OSError) as exc:
             # connection refused or reset, timeouts, TLS failures, a server that hung up
             raise _failure(self.channel, exc) from None
@@ -507,6 +509,9 @@ class WebhookNotifier:
             raise _failure(self.channel, exc, retry=retry, detail=f"HTTP {code}") from None
         except urllib.error.URLError as exc:
             reason = exc.reason if isinstance(exc.reason, BaseException) else exc
+            if isinstance(reason, ssl.SSLCertVerificationError):  # the same on every retry
+                raise _failure(self.channel, reason, retry=False,
+                               detail=str(reason.verify_message)[:200]) from None
             raise _failure(self.channel, reason) from None
         except (OSError, ValueError) as exc:
             # timeouts while reading, resets; http.client's errors are OSError or ValueError

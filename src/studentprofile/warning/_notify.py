@@ -45,6 +45,8 @@ __all__ = ["DIGEST_SCHEMA", "Digest", "SendReport", "advisor_hash", "build_diges
 
 log = logging.getLogger(__name__)
 
+AMBIGUOUS_ADDRESS = "each member of staff must have one e-mail address"
+
 #: The ``schema`` field of every digest payload (bumped when the payload's shape changes).
 DIGEST_SCHEMA = "studentprofile.digest/1"
 
@@ -138,7 +140,23 @@ def _recipients(staff: Any) -> dict[str, str]:
     frame = _checks.require_frame(staff, "staff")
     _checks.require_columns(frame, "staff", ["staff", "email"])
     keep = frame["email"].notna().to_numpy()
-    return dict(zip(frame["staff"][keep].map(str), frame["email"][keep].map(str), strict=True))
+    pairs = pd.DataFrame({"staff": frame["staff"][keep].map(str).to_numpy(),
+                          "email": frame["email"][keep].map(str).str.strip().to_numpy()})
+    pairs = pairs.drop_duplicates()
+    twice = pairs["staff"].duplicated(keep=False).to_numpy()
+    if twice.any():
+        raise SchemaError(
+            AMBIGUOUS_ADDRESS,
+            table="staff",
+            column="email",
+            rule="one-address",
+            arrived=f"staff {_checks.show_values(pairs['staff'][twice].unique())} with more "
+            "than one address",
+            rows=_checks.show_rows(pairs, twice, ["staff", "email"]),
+            n_bad=int(twice.sum()),
+            hint="keep one address per member of staff (a digest goes to one person)",
+        )
+    return dict(zip(pairs["staff"], pairs["email"], strict=True))
 
 
 def build_digests(
@@ -447,6 +465,11 @@ def send_digests(
                 or not np.isfinite(value) or value < 0):
             raise ConfigError(f"{name} must be a number of seconds >= 0", key=name,
                               arrived=repr(value), hint=f"e.g. {name}=1.0")
+    if not isinstance(notifier, Notifier):
+        raise ConfigError("the notifier needs a `channel` and a `send(digest)` method",
+                          key="notifier", arrived=f"an object of type {type(notifier).__name__}",
+                          hint="pass an SmtpNotifier, a WebhookNotifier or an object of that "
+                          "shape")
     channel = str(notifier.channel)
     rows: list[tuple[str, str, str, int, str | None]] = []
     for digest in digests:
