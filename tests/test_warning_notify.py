@@ -343,6 +343,12 @@ def test_smtp_starttls_and_login_from_the_environment(tmp_path, ledger, monkeypa
         with pytest.raises(NotificationError, match="certificate") as info:
             untrusting.send(digests[0])
         assert info.value.retry is False
+    # implicit TLS from the first byte (port 465 style)
+    with smtp_server(ssl_context=server_ctx) as (handler, tls_port):
+        implicit = SmtpNotifier("127.0.0.1", tls_port, sender="warn@campus.edu",
+                                allowed_hosts=LOCAL, security="ssl", ssl_context=client_ctx)
+        implicit.send(digests[0])
+        assert [to for to, _ in handler.messages] == [["kim@campus.edu"]]
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "pa55-w0rd" not in text and "warnbot" not in text
     assert "pa55-w0rd" not in repr(notifier) and "pa55-w0rd" not in ledger.attempts().to_string()
