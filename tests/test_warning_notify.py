@@ -21,8 +21,11 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -414,9 +417,10 @@ class Hook(http.server.BaseHTTPRequestHandler):
             mode = self.server.plan.pop(0) if self.server.plan else "ok"
             self.server.arrivals.append({"mode": mode, "headers": self.headers,  # case-insensitive
                                          "body": body, "path": self.path})
-        if mode == "slow":
-            time.sleep(1.5)
-        code = {"ok": 200, "slow": 200, "503": 503, "404": 404, "redirect": 307}[mode]
+        if mode in ("slow", "hang"):
+            time.sleep(1.5 if mode == "slow" else 8.0)
+        code = {"ok": 200, "slow": 200, "hang": 200, "503": 503, "404": 404,
+                "redirect": 307}[mode]
         with contextlib.suppress(OSError):
             self.send_response(code)
             if mode == "redirect":
@@ -538,6 +542,42 @@ def test_concurrent_senders_send_each_digest_once(hook, ledger):
     assert (statuses == "sent").sum() == 6
     assert set(statuses) <= {"sent", "already_sent", "in_doubt", "claimed_elsewhere"}
     assert len(ledger.sent()) == 6
+
+
+_SENDER = """
+import sys
+import pandas as pd
+from studentprofile.warning import NotificationLedger, WebhookNotifier, build_digests, send_digests
+cases = pd.read_parquet(sys.argv[1])
+with NotificationLedger(sys.argv[2]) as ledger:
+    send_digests(build_digests(cases, as_of=sys.argv[4]),
+                 WebhookNotifier(sys.argv[3], allowed_hosts=["127.0.0.1"], timeout=30), ledger)
+"""
+
+
+def test_a_sender_killed_mid_send_leaves_the_digest_in_doubt_not_resent(hook, tmp_path):
+    cases = week()
+    cases.to_parquet(tmp_path / "cases.parquet")
+    db = tmp_path / "ledger.db"
+    hook.plan[:] = ["hang"]
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    child = subprocess.Popen([sys.executable, "-c", _SENDER, str(tmp_path / "cases.parquet"),
+                              str(db), hook.url, str(AS_OF.date())],
+                             env={**os.environ, "PYTHONPATH": src})
+    deadline = time.monotonic() + 60
+    while not hook.arrivals and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert len(hook.arrivals) == 1
+    digests = build_digests(cases, as_of=AS_OF)
+    with NotificationLedger(db) as ledger:
+        assert ledger.in_doubt()["digest_key"].tolist() == [digests[0].key]
+        report = send_digests(digests, WebhookNotifier(hook.url, allowed_hosts=LOCAL), ledger)
+        assert report.frame["status"].tolist() == ["in_doubt", "sent"]
+        assert len(ledger.sent()) == 1
+    keys = [a["headers"]["Idempotency-Key"] for a in hook.arrivals]
+    assert keys == [digests[0].key, digests[1].key]  # the first was never posted twice
 
 
 # ------------------------------------------------------------------- logs and the ledger
