@@ -578,6 +578,17 @@ def test_a_sender_killed_mid_send_leaves_the_digest_in_doubt_not_resent(hook, tm
         assert len(ledger.sent()) == 1
     keys = [a["headers"]["Idempotency-Key"] for a in hook.arrivals]
     assert keys == [digests[0].key, digests[1].key]  # the first was never posted twice
+    # a person checks with the receiver: it never arrived; the next run sends it
+    with NotificationLedger(db) as ledger:
+        with pytest.raises(ConfigError, match="outcome"):
+            ledger.settle(digests[0].key, channel=hook.url.split("?")[0], outcome="maybe")
+        assert ledger.settle(digests[0].key, channel=hook.url.split("?")[0], outcome="failed",
+                             note="kim: not received") == 1
+        assert len(ledger.in_doubt()) == 0
+        assert ledger.failures()["error"].tolist() == ["settled by hand: kim: not received"]
+        again = send_digests(digests, WebhookNotifier(hook.url, allowed_hosts=LOCAL), ledger)
+        assert again.frame["status"].tolist() == ["sent", "already_sent"]
+        assert ledger.sent()["attempt"].tolist() == [1, 2]
 
 
 # ------------------------------------------------------------------- logs and the ledger

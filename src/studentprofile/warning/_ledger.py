@@ -48,6 +48,10 @@ class _State:
     attempts: int
 
 
+class _Settled(Exception):
+    """The record of an attempt settled by a person (its class name goes in the ledger)."""
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
 
@@ -263,6 +267,44 @@ class NotificationLedger:
                 con.execute(self._results.insert().values(**row))
         except sa.exc.SQLAlchemyError as exc2:
             raise self._fail(exc2) from None
+
+    def settle(self, digest_key: str, *, channel: str, outcome: str, note: str = "") -> int:
+        """Record by hand how attempts that never finished ended (see :meth:`in_doubt`).
+
+        After checking with the recipient: ``"sent"`` when the digest did arrive (it is then
+        never sent again), ``"failed"`` when it did not (the next :func:`send_digests` sends
+        it). Nothing is changed or removed: a result row is added for each open attempt.
+
+        Parameters
+        ----------
+        digest_key : str
+            The digest's key.
+        channel : str
+            The notifier's channel.
+        outcome : {"sent", "failed"}
+            How they ended.
+        note : str, optional
+            Who settled it and why (kept as the result's error text).
+
+        Returns
+        -------
+        int
+            How many attempts were settled (0 when none was open).
+
+        Raises
+        ------
+        ConfigError
+            ``outcome`` is neither ``"sent"`` nor ``"failed"``.
+        """
+        if outcome not in ("sent", "failed"):
+            raise ConfigError("outcome must be 'sent' or 'failed'", key="outcome",
+                              arrived=repr(outcome), hint="'sent' if the digest arrived")
+        open_ = self.in_doubt()
+        open_ = open_[(open_["digest_key"] == digest_key) & (open_["channel"] == channel)]
+        for attempt in open_["attempt"].tolist():
+            self._record(digest_key, channel, int(attempt), outcome, 0.0,
+                         _Settled(f"settled by hand: {note}"[:_ERROR_MAX]))
+        return len(open_)
 
     # ------------------------------------------------------------------- the frames
     def attempts(self) -> pd.DataFrame:
