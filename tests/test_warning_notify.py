@@ -86,6 +86,7 @@ def test_digest_lists_new_and_overdue_own_cases_only():
         for other in ("S-101", "S-102", "S-201", "S-003", "S-004", "S-005", "l-late", "lee"):
             assert other not in body
     assert "S-001" in kim.text and "S-002" in kim.html
+    assert "New in the last 7 days (1)" in kim.text and kim.payload["window_days"] == 7.0
     assert json.loads(kim.to_json()) == kim.payload
 
 

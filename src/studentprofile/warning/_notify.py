@@ -268,7 +268,7 @@ def build_digests(
             item["card"] = f"{card_url.rstrip('/')}/{card_file_stem(sid)}.html"
         overdue_items, new_items = lists.setdefault(advisor, ([], []))
         (overdue_items if columns["_overdue"][i] else new_items).append(item)
-    return [_digest(advisor, recipients.get(advisor), as_of_text, od, nw)
+    return [_digest(advisor, recipients.get(advisor), as_of_text, window_days, od, nw)
             for advisor, (od, nw) in lists.items()]
 
 
@@ -280,16 +280,17 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _digest(advisor: str, recipient: str | None, as_of_text: str,
+def _digest(advisor: str, recipient: str | None, as_of_text: str, window: float,
             overdue: list[dict[str, Any]], new: list[dict[str, Any]]) -> Digest:
-    content = {"advisor": advisor, "as_of": as_of_text, "overdue": overdue, "new": new}
+    content = {"advisor": advisor, "as_of": as_of_text, "window_days": window,
+               "overdue": overdue, "new": new}
     content_hash = hashlib.sha256(
         json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         .encode("utf-8", "surrogatepass")).hexdigest()
     key = hashlib.sha256("\x1f".join([advisor, as_of_text, content_hash])
                          .encode("utf-8", "surrogatepass")).hexdigest()[:32]
     payload = {"schema": DIGEST_SCHEMA, "key": key, "advisor": advisor, "as_of": as_of_text,
-               "counts": {"new": len(new), "overdue": len(overdue)},
+               "window_days": window, "counts": {"new": len(new), "overdue": len(overdue)},
                "overdue": content["overdue"], "new": content["new"]}
     subject = (f"Early-warning digest for {as_of_text}: {_plural(len(new), 'new case')}, "
                f"{len(overdue)} overdue")
@@ -302,10 +303,18 @@ def _reasons(item: Mapping[str, Any]) -> str:
     return "; ".join(item["reason_codes"]) or "; ".join(item["reason_families"]) or "-"
 
 
+def _sections(payload: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return (("overdue", "Overdue: first contact was due"),
+            ("new", f"New in the last {_plural_days(payload['window_days'])}"))
+
+
+def _plural_days(days: float) -> str:
+    return "day" if days == 1 else f"{days:g} days"
+
+
 def _text(payload: Mapping[str, Any]) -> str:
     lines = [f"Your early-warning cases as of {payload['as_of']}", ""]
-    for section, title in (("overdue", "Overdue: first contact was due"),
-                           ("new", "New since last week")):
+    for section, title in _sections(payload):
         items = payload[section]
         lines.append(f"{title} ({len(items)})")
         if not items:
@@ -328,8 +337,7 @@ def _html(payload: Mapping[str, Any], subject: str) -> str:
              f'</title></head><body style="{_STYLE}">',
              f"<h1 style=\"font-size:1.3em\">Your early-warning cases as of {e(payload['as_of'])}"
              "</h1>"]
-    for section, title in (("overdue", "Overdue: first contact was due"),
-                           ("new", "New since last week")):
+    for section, title in _sections(payload):
         items = payload[section]
         parts.append(f"<h2 style=\"font-size:1.1em\">{title} ({len(items)})</h2>")
         if not items:
