@@ -33,6 +33,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _case_frames import AS_OF, D, make_cases, week
 from studentprofile.errors import ConfigError, NotificationError, OutputError, SchemaError
@@ -690,3 +692,33 @@ def _ledger_on_postgresql(ledger, again, hook):
             with ledger.engine.begin() as con:
                 con.execute(sa.text(stmt))
     assert "sp@" in ledger.where and len(ledger.sent()) == 2
+
+
+# ------------------------------------------------------------------------------ property
+@settings(deadline=None, max_examples=25)
+@given(st.lists(st.tuples(st.sampled_from(["kim", "lee", "", "Zoë"]),
+                          st.integers(0, 20), st.integers(0, 14),
+                          st.sampled_from(["open", "contacted", "closed"]),
+                          st.one_of(st.none(), st.integers(0, 20))),
+                min_size=1, max_size=25))
+def test_every_listed_case_is_the_advisors_own_and_listed_once(rows):
+    start = D("2026-11-01")
+    cases = make_cases([
+        dict(case_id=f"c{i}", student_id=f"S{i}", owner=owner or None,
+             opened_at=start + pd.Timedelta(days=o), as_of=start + pd.Timedelta(days=o),
+             due_first_contact=start + pd.Timedelta(days=o + d), status=status,
+             first_contact_at=None if f is None else start + pd.Timedelta(days=o + f),
+             closed_at=start + pd.Timedelta(days=o) if status == "closed" else None)
+        for i, (owner, o, d, status, f) in enumerate(rows)
+    ])
+    digests = build_digests(cases, as_of=AS_OF)
+    owner_of = dict(zip(cases["case_id"], cases["owner"], strict=True))
+    seen: list[str] = []
+    for digest in digests:
+        items = digest.payload["overdue"] + digest.payload["new"]
+        assert items and len(items) == digest.n_new + digest.n_overdue
+        for it in items:
+            assert owner_of[it["case_id"]] == digest.advisor
+            assert it["status"] != "closed"
+        seen += [it["case_id"] for it in items]
+    assert len(seen) == len(set(seen))
