@@ -79,6 +79,12 @@ def test_float_day_cases_and_rewrites(tmp_path):
     again = write_advisor_site(cases, tmp_path, as_of=2.0)  # rewritten in place
     assert "overdue" not in again.pages["kim"].read_text().split("<tbody>")[1]
     assert not list(tmp_path.rglob("*.tmp"))
+    # an advisor with nothing now: last run's page (and its student data) is gone; other files
+    # in the folder are left alone
+    (tmp_path / "advisors" / "notes.html").write_text("mine")
+    moved = write_advisor_site(cases.assign(owner="lee"), tmp_path, as_of=5.0)
+    names = sorted(p.name for p in (tmp_path / "advisors").iterdir())
+    assert names == sorted([moved.pages["lee"].name, "notes.html"])
 
 
 def test_arguments_are_checked(tmp_path):

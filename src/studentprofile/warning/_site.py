@@ -10,8 +10,10 @@ atomically.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,8 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'none'"
 )
 UNASSIGNED = "(unassigned)"
+# the file names card_file_stem gives, with .html
+_PAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,56}-[0-9a-f]{16}\.html")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;margin:1.5rem;
@@ -142,6 +146,12 @@ def write_advisor_site(
     OutputError
         A file cannot be written (nothing half-written is left).
 
+    Notes
+    -----
+    Writing again into the same folder replaces the pages; an advisor page from an earlier run
+    whose advisor has nothing to show now is removed (only files named as this function names
+    them, in ``advisors/``), so no stale student data stays behind.
+
     Examples
     --------
     >>> import tempfile, pathlib, pandas as pd
@@ -227,6 +237,14 @@ def write_advisor_site(
             "next_due": moment_text(float(open_.loc[~open_["_first"].notna(), "_due"].min())
                               if (~open_["_first"].notna()).any() else np.nan, kind),
         })
+    # a page from an earlier run of an advisor with no case now would show stale student data:
+    # remove the pages this function wrote before (its own name pattern) and did not write now
+    written = {p.name for p in pages.values()}
+    if pages_dir.is_dir():
+        for old in pages_dir.iterdir():
+            if _PAGE_NAME.fullmatch(old.name) and old.name not in written and old.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    old.unlink()
     index = atomic_write_text(out / "index.html",
                               _page(f"{title} ({at_text})", _index_body(summary, title,
                                                                         at_text)))
