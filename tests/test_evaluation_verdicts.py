@@ -16,7 +16,7 @@ from studentprofile.evaluation import (
     CASE_COLUMNS,
     VERDICTS,
     JudgedOutcomes,
-    _verdicts,
+    _case_frames,
     check_cases,
     check_verdicts,
     judged_outcomes,
@@ -160,7 +160,7 @@ def test_float_days_work_like_datetimes(loop):
     cases, verdicts = loop
     origin = D("2026-11-01")
     to_days = {c: (lambda s: (pd.to_datetime(s) - origin) / pd.Timedelta(days=1))
-               for c in _verdicts.CASE_TIME_COLUMNS}
+               for c in _case_frames.CASE_TIME_COLUMNS}
     fc = cases.assign(**{c: f(cases[c]) for c, f in to_days.items()})
     fv = verdicts.assign(time=(verdicts["time"] - origin) / pd.Timedelta(days=1))
     a = judged_outcomes(cases, verdicts, as_of="2026-11-16")
@@ -197,27 +197,27 @@ def test_unknown_verdict_and_unknown_case(loop):
     cases, verdicts = loop
     bad = verdicts.assign(verdict=["useful", "meh", "useful", "useful", "useful", "useful"])
     with pytest.raises(SchemaError, match=re.escape(
-            _verdicts.UNKNOWN_VERDICT.format(allowed=list(VERDICTS)))) as info:
+            _case_frames.UNKNOWN_VERDICT.format(allowed=list(VERDICTS)))) as info:
         judged_outcomes(cases, bad)
     assert "'meh'" in str(info.value)
     orphan = verdicts.assign(case_id=["c1", "c2", "c2", "c4", "zz", "c3"])
-    with pytest.raises(SchemaError, match=_verdicts.UNKNOWN_CASE) as info:
+    with pytest.raises(SchemaError, match=_case_frames.UNKNOWN_CASE) as info:
         judged_outcomes(cases, orphan)
     assert "'zz'" in str(info.value)
 
 
 def test_duplicate_case_empty_times_and_kinds(loop):
     cases, verdicts = loop
-    with pytest.raises(SchemaError, match=re.escape(_verdicts.DUPLICATE_CASE)):
+    with pytest.raises(SchemaError, match=re.escape(_case_frames.DUPLICATE_CASE)):
         check_cases(cases.assign(case_id=["c1", "c1", "c3", "c4", "c5", "c6"]))
     with pytest.raises(SchemaError, match=r"cases.due_first_contact \[not-null\]"):
         check_cases(cases.assign(due_first_contact=[None] + [D("2026-11-09")] * 5))
     mixed = cases.assign(closed_at=[1.0] * 6)
-    with pytest.raises(SchemaError, match=re.escape(_verdicts.TIME_KINDS)):
+    with pytest.raises(SchemaError, match=re.escape(_case_frames.TIME_KINDS)):
         check_cases(mixed)
-    with pytest.raises(SchemaError, match=re.escape(_verdicts.TIME_KINDS)):
+    with pytest.raises(SchemaError, match=re.escape(_case_frames.TIME_KINDS)):
         check_verdicts(verdicts.assign(time=1.0), check_cases(cases))
-    with pytest.raises(SchemaError, match=re.escape(_verdicts.RISK_RANGE)):
+    with pytest.raises(SchemaError, match=re.escape(_case_frames.RISK_RANGE)):
         check_cases(cases.assign(risk=[0.1, 0.2, 1.5, 0.1, 0.1, 0.1]))
     with pytest.raises(SchemaError, match=r"cases.risk \[numeric\]"):
         check_cases(cases.assign(risk=["0.1", "x", 0.1, 0.1, 0.1, 0.1]))

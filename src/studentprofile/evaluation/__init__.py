@@ -40,6 +40,13 @@ Definitions, tie handling and how to read an audit: ``docs/evaluation.md``; the 
 
 from studentprofile.evaluation._backtest import BacktestResult, Split, TemporalSplits, backtest
 from studentprofile.evaluation._baselines import OneFeatureRanking, RuleScorer, logistic_baseline
+from studentprofile.evaluation._case_frames import (
+    CASE_COLUMNS,
+    VERDICT_COLUMNS,
+    VERDICTS,
+    check_cases,
+    check_verdicts,
+)
 from studentprofile.evaluation._compare import BASELINES, Comparison, compare
 from studentprofile.evaluation._crosstabs import (
     DESCRIPTIVE_CAVEAT,
@@ -97,16 +104,7 @@ from studentprofile.evaluation._selection import (
     default_rules,
     greater_is_better,
 )
-from studentprofile.evaluation._verdicts import (
-    CASE_COLUMNS,
-    JUDGED_PRECISION,
-    VERDICT_COLUMNS,
-    VERDICTS,
-    JudgedOutcomes,
-    check_cases,
-    check_verdicts,
-    judged_outcomes,
-)
+from studentprofile.evaluation._verdicts import JUDGED_PRECISION, JudgedOutcomes, judged_outcomes
 
 __all__ = [
     "BASELINES",

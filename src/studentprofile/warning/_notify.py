@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from studentprofile.errors import ConfigError, NotificationError, SchemaError
-from studentprofile.evaluation._verdicts import (
+from studentprofile.evaluation._case_frames import (
     case_moment,
     case_state,
     check_cases,

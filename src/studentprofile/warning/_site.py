@@ -24,7 +24,7 @@ import pandas as pd
 
 from studentprofile._files import atomic_write_text
 from studentprofile.errors import ConfigError
-from studentprofile.evaluation._verdicts import (
+from studentprofile.evaluation._case_frames import (
     case_moment,
     case_state,
     check_cases,
