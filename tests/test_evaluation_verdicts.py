@@ -271,3 +271,16 @@ def test_wilson_intervals_and_tiers_riskiest_first(loop):
     high = r.by_tier.set_index("tier").loc["high"]  # 2 of 2
     assert high["judged_precision_ci_low"] == pytest.approx(0.342, abs=5e-4)
     assert high["judged_precision_ci_high"] == pytest.approx(1.0)
+
+
+def test_no_cases_and_no_verdicts(loop):
+    cases, _ = loop
+    none = pd.DataFrame({c: [] for c in ("case_id", "time", "staff", "verdict", "note")})
+    r = judged_outcomes(cases, none, as_of="2026-11-16")
+    assert repr(r) == "JudgedOutcomes(5 cases, 0 judged, judged precision undefined, 1 overdue)"
+    empty = judged_outcomes(cases.iloc[:0], none, as_of="2026-11-16")
+    assert empty.overall[["cases", "judged"]].values.tolist() == [[0, 0]]
+    assert len(empty.by_tier) == 0 and len(empty.contact_by_advisor) == 0
+    assert repr(empty).startswith("JudgedOutcomes(0 cases, 0 judged")
+    with pytest.raises(SchemaError, match="nothing to evaluate"):
+        judged_outcomes(cases.iloc[:0], none)

@@ -132,6 +132,8 @@ def _verdict_table(
     g = grouped.groupby("_g", sort=True)
     table = g.sum()
     table.insert(0, "cases", g.size())
+    if key is None:  # the overall table has its one row, also over no cases
+        table = table.reindex(["all"], fill_value=0)
     table = table.astype("int64")
     with np.errstate(invalid="ignore", divide="ignore"):
         table.insert(2, "coverage", table["judged"] / table["cases"])

@@ -42,7 +42,7 @@ import math
 import os
 import random
 import time as _time
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,13 +56,20 @@ from studentprofile.errors import (
     ConfigError,
     DataIntegrityError,
     OutputError,
-    SchemaError,
     SourceError,
     StateError,
     StudentProfileError,
 )
 from studentprofile.warning._case_db import append_only_ddl, is_url, make_engine, shown
-from studentprofile.warning._reasons import _records, day_key, reasons_lookup
+from studentprofile.warning._case_inputs import (
+    alert_frame,
+    assignment_maps,
+    case_rows,
+    dumps,
+    plain,
+    text_time,
+)
+from studentprofile.warning._reasons import reasons_lookup
 from studentprofile.warning._routing import Routing
 
 __all__ = [
@@ -214,29 +221,8 @@ def _moment(value: Any, key: str) -> pd.Timestamp:
     return ts
 
 
-def _text_time(ts: pd.Timestamp) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%f")
-
-
 def _parse_times(values: Iterable[Any]) -> pd.Series:
     return pd.to_datetime(pd.Series(list(values), dtype=object), format="ISO8601")
-
-
-def _as_of_text(value: Any) -> str:
-    """Return an alert's as-of date as text: ISO for dates, the number for float days."""
-    if isinstance(value, bool):
-        raise TypeError("bool")
-    if isinstance(value, int | float | np.integer | np.floating):
-        v = float(value)
-        if not math.isfinite(v):
-            raise ValueError("not finite")
-        return repr(v)
-    ts = pd.Timestamp(value)
-    if pd.isna(ts):
-        raise ValueError("missing")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return _text_time(ts)
 
 
 def _decode_as_of(values: pd.Series) -> pd.Series:
@@ -263,13 +249,8 @@ def _text(value: Any, key: str) -> str | None:
     return value
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str)
-
-
 def _digest(*parts: Any) -> str:
-    return hashlib.sha256(_dumps(parts).encode("utf-8")).hexdigest()
+    return hashlib.sha256(dumps(parts).encode("utf-8")).hexdigest()
 
 
 def case_id_of(alert_id: str) -> str:
@@ -281,10 +262,6 @@ def case_id_of(alert_id: str) -> str:
     'c-f55ff16f66f43360'
     """
     return "c-" + hashlib.sha256(alert_id.encode("utf-8")).hexdigest()[:16]
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _event_key(request_key: str, i: int) -> str:
@@ -518,7 +495,7 @@ class CaseStore:
                 if found is None:
                     conn.execute(CASE_SCHEMA.insert(), [
                         {"key": "schema_version", "value": SCHEMA_VERSION},
-                        {"key": "created_at", "value": _text_time(_now())},
+                        {"key": "created_at", "value": text_time(_now())},
                     ])
             self._check_schema()
 
@@ -598,7 +575,7 @@ class CaseStore:
         """Append the events ``build`` makes from the case's current state, at most once."""
         who = _staff(staff)
         when = _moment(time, "time")
-        stamp = _text_time(when)
+        stamp = text_time(when)
         key = _digest(case_id, action, who, stamp, dict(request))
 
         def run(conn: Connection) -> None:
@@ -611,11 +588,11 @@ class CaseStore:
                 raise ConfigError("an action cannot happen before its case was opened",
                                   key="time", arrived=f"{stamp} (opened {facts['opened_at']})")
             events = build(state, f"{action} by {who!r}")
-            now = _text_time(_now())
+            now = text_time(_now())
             conn.execute(CASE_EVENTS.insert(), [
                 {"case_id": case_id, "case_seq": state.last_seq + i + 1, "time": stamp,
                  "staff": who, "event": e.event, "status": e.status, "assignee": e.assignee,
-                 "role": e.role, "verdict": e.verdict, "detail": _dumps(e.detail),
+                 "role": e.role, "verdict": e.verdict, "detail": dumps(e.detail),
                  "event_key": _event_key(key, i), "recorded_at": now}
                 for i, e in enumerate(events)
             ])
@@ -825,9 +802,9 @@ class CaseStore:
         """Set (or move) the first-contact due date of a case."""
         due_ts = _moment(due, "due")
         self._act(case_id, action="due", staff=staff, time=time,
-                  request={"due": _text_time(due_ts)},
+                  request={"due": text_time(due_ts)},
                   build=lambda _s, _a: [_Event("due", {"what": "first_contact",
-                                                       "due": _text_time(due_ts)})], fold=False)
+                                                       "due": text_time(due_ts)})], fold=False)
 
     # ------------------------------------------------------------------ opening
     def open_cases(
@@ -896,12 +873,12 @@ class CaseStore:
                               key="first_contact_days", arrived=repr(first_contact_days))
         who = _staff(staff)
         opened = _moment(time, "time")
-        frame = _alert_frame(alerts)
-        owners, helpers = _assignment_maps(assignments, routing.owner_role)
+        frame = alert_frame(alerts)
+        owners, helpers = assignment_maps(assignments, routing.owner_role)
         lookup = reasons_lookup(reasons) if reasons is not None else None
-        rows = _case_rows(frame, routing, lookup, model_version)
-        due = _text_time(opened + pd.Timedelta(days=float(first_contact_days)))
-        stamp = _text_time(opened)
+        rows = case_rows(frame, routing, lookup, model_version)
+        due = text_time(opened + pd.Timedelta(days=float(first_contact_days)))
+        stamp = text_time(opened)
 
         def run(conn: Connection) -> tuple[list[str], int]:
             ids = [r["alert_id"] for r in rows]
@@ -920,7 +897,7 @@ class CaseStore:
                     hint="alert ids must come from the alert log (one per source, student and "
                          "date)")
             new = [r for r in rows if r["alert_id"] not in existing]
-            now = _text_time(_now())
+            now = text_time(_now())
             facts, events = [], []
             for r in new:
                 cid = case_id_of(r["alert_id"])
@@ -947,7 +924,7 @@ class CaseStore:
                     events.append({
                         "case_id": cid, "case_seq": i + 1, "time": stamp, "staff": who,
                         "event": e.event, "status": e.status, "assignee": e.assignee,
-                        "role": e.role, "verdict": e.verdict, "detail": _dumps(e.detail),
+                        "role": e.role, "verdict": e.verdict, "detail": dumps(e.detail),
                         "event_key": _event_key(base, i),
                         "recorded_at": now})
             _insert_many(conn, CASES, facts)
@@ -1271,148 +1248,8 @@ def _json_row(row: pd.Series) -> dict[str, Any]:
         elif v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
             out[str(k)] = None
         else:
-            out[str(k)] = _plain(v)
+            out[str(k)] = plain(v)
     return out
-
-
-# --------------------------------------------------------------------------- inputs
-
-def _alert_frame(alerts: Any) -> pd.DataFrame:
-    if not isinstance(alerts, pd.DataFrame):
-        raise SchemaError("alerts must be a DataFrame", table="alerts", rule="dataframe",
-                          arrived=f"an object of type {type(alerts).__name__}",
-                          hint="pass WeeklyResult.alerts or AlertLog.alerts()")
-    frame = alerts
-    levels = [n for n in (frame.index.names or []) if n in ("student_id", "as_of", "alert_id")]
-    if levels:
-        frame = frame.reset_index(level=levels)
-    frame = frame.reset_index(drop=True)
-    missing = [c for c in ("alert_id", "student_id", "as_of") if c not in frame.columns]
-    if missing:
-        raise SchemaError("alerts need alert_id, student_id and as_of", table="alerts",
-                          column=missing[0], rule="required-column",
-                          arrived=f"columns {list(frame.columns)!r}",
-                          hint="open cases from the alerts the alert log recorded (they carry "
-                               "alert_id)")
-    ids = frame["alert_id"]
-    bad = ids.map(lambda v: not isinstance(v, str) or not v.strip())
-    if bad.any():
-        raise SchemaError("every alert needs an alert_id (text)", table="alerts",
-                          column="alert_id", rule="text",
-                          arrived=repr(ids[bad].head(5).tolist()), n_bad=int(bad.sum()),
-                          hint="record the alerts in the alert log first")
-    if ids.duplicated().any():
-        raise SchemaError("each alert_id appears once", table="alerts", column="alert_id",
-                          rule="unique", arrived=repr(ids[ids.duplicated()].head(5).tolist()),
-                          n_bad=int(ids.duplicated().sum()))
-    sid = frame["student_id"]
-    bad = sid.isna() | sid.map(lambda v: isinstance(v, str) and not v.strip())
-    if bad.any():
-        raise SchemaError("every alert needs a student_id", table="alerts", column="student_id",
-                          rule="required", arrived=f"{int(bad.sum())} empty id(s)",
-                          n_bad=int(bad.sum()))
-    return frame
-
-
-def _assignment_maps(assignments: Any, owner_role: str) -> tuple[
-        dict[str, tuple[str, str | None]], dict[tuple[str, str], tuple[str, str | None]]]:
-    """Owner per student and (student, role) -> helper, from assign_caseloads' output."""
-    owners: dict[str, tuple[str, str | None]] = {}
-    helpers: dict[tuple[str, str], tuple[str, str | None]] = {}
-    if assignments is None:
-        return owners, helpers
-    if not isinstance(assignments, pd.DataFrame):
-        raise SchemaError("assignments must be a DataFrame (assign_caseloads' output)",
-                          table="assignments", rule="dataframe",
-                          arrived=f"an object of type {type(assignments).__name__}")
-    col = "staff_id" if "staff_id" in assignments.columns else "advisor_id"
-    if "student_id" not in assignments.columns or col not in assignments.columns:
-        raise SchemaError("assignments need student_id and staff_id (or advisor_id)",
-                          table="assignments", column="student_id" if col in assignments.columns
-                          else col, rule="required-column",
-                          arrived=f"columns {list(assignments.columns)!r}",
-                          hint="pass the output of assign_caseloads")
-    n = len(assignments)
-    status = assignments["status"].tolist() if "status" in assignments.columns else [None] * n
-    roles = assignments["role"].tolist() if "role" in assignments.columns else [owner_role] * n
-    units = assignments["unit"].tolist() if "unit" in assignments.columns else [None] * n
-    for s, who, role, st, unit in zip(assignments["student_id"].tolist(),
-                                      assignments[col].tolist(), roles, status, units,
-                                      strict=True):
-        if who is None or (isinstance(who, float) and math.isnan(who)):
-            continue
-        if st is not None and st != "assigned":
-            continue
-        u = None if unit is None or (isinstance(unit, float) and math.isnan(unit)) else str(unit)
-        key = str(_plain(s))
-        if role == owner_role:
-            owners[key] = (str(who), u)
-        helpers[(key, str(role))] = (str(who), u)
-    return owners, helpers
-
-
-def _case_rows(frame: pd.DataFrame, routing: Routing, lookup: Mapping[Any, Any] | None,
-               model_version: str | None) -> list[dict[str, Any]]:
-    n = len(frame)
-    risk_col = "score" if "score" in frame.columns else "risk" if "risk" in frame.columns else None
-    mv_col = next((c for c in ("model_version", "run_id") if c in frame.columns), None)
-    risks = np.full(n, np.nan)
-    if risk_col is not None:
-        raw = frame[risk_col]
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() & raw.notna()
-        if bad.any():
-            raise SchemaError(f"`{risk_col}` must be a number", table="alerts", column=risk_col,
-                              rule="numeric", arrived=repr(raw[bad].head(5).tolist()),
-                              n_bad=int(bad.sum()))
-        risks = num.to_numpy(dtype="float64", na_value=np.nan)
-    def column(name: str | None) -> list[Any]:
-        return frame[name].tolist() if name is not None and name in frame.columns else [None] * n
-
-    sids, dates, reasons = column("student_id"), column("as_of"), column("reasons")
-    tiers, aids = column("tier"), column("alert_id")
-    versions = [model_version] * n if model_version is not None else column(mv_col)
-    as_of_texts: dict[Any, str] = {}  # the alerts of one job share a date or two
-    rows = []
-    for i in range(n):
-        sid, as_of = _plain(sids[i]), dates[i]
-        try:
-            key = as_of if isinstance(as_of, Hashable) else repr(as_of)
-            if key not in as_of_texts:
-                as_of_texts[key] = _as_of_text(as_of)
-            as_of_text = as_of_texts[key]
-        except (TypeError, ValueError):
-            raise SchemaError("as_of must be a date or a number of days", table="alerts",
-                              column="as_of", rule="moment", arrived=f"row {i}: {as_of!r}"
-                              ) from None
-        recs: list[dict[str, Any]] = []
-        if lookup is not None:
-            recs = list(lookup.get((sid, day_key(as_of)), []))
-        if not recs:
-            recs = _records(reasons[i])
-        recs = [{k: _plain(v) for k, v in r.items()
-                 if k in ("text", "feature", "family", "kind", "direction")} for r in recs]
-        families = list(dict.fromkeys(str(r["family"]) for r in recs if r.get("family")))
-        codes = list(dict.fromkeys(str(r.get("feature") or r.get("kind")) for r in recs
-                                   if r.get("feature") or r.get("kind")))
-        roles = routing.roles_of(recs)
-        tier, mv = tiers[i], versions[i]
-        rows.append({
-            "alert_id": str(aids[i]),
-            "student_id": str(sid),
-            "as_of": as_of_text,
-            "tier": None if tier is None or (isinstance(tier, float) and math.isnan(tier))
-            else str(tier),
-            "risk": None if np.isnan(risks[i]) else float(risks[i]),
-            "model_version": None if mv is None or (isinstance(mv, float) and math.isnan(mv))
-            else str(mv),
-            "role": roles[0],
-            "reason_families": ";".join(families),
-            "reason_codes": ";".join(codes),
-            "reasons": _dumps(recs),
-            "_roles": roles,
-        })
-    return rows
 
 
 def open_cases(store: CaseStore | str | os.PathLike[str], alerts: Any, **kwargs: Any
