@@ -6,7 +6,9 @@ before each as-of date), scores them with the run's model, replays the alert pol
 student's dates so far (hysteresis and cool-down need the history; features are rebuilt, not
 stored), explains today's alerts, records them in the append-only alert log (idempotent: a
 rerun of the same date adds nothing), assigns them to advisors within capacity and programme,
-and writes a profile card per alerted student.
+and writes a profile card per alerted student. With ``store=`` it closes the loop
+(:mod:`._loop`): caseloads by role, cases routed by reason, digests to the advisors, their
+weekly site and the loop report, in one database with the alert log.
 
 Unlike a run folder, this output is for the advisors: it carries student identifiers. Keep it
 inside the campus system; nothing here is sent to MLflow.
@@ -14,6 +16,7 @@ inside the campus system; nothing here is sent to MLflow.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -26,6 +29,7 @@ import pandas as pd
 
 from studentprofile._files import atomic_write_json, atomic_write_text, write_people_csv
 from studentprofile.errors import ConfigError
+from studentprofile.pipeline._loop import LoopResult, read_people
 from studentprofile.tables import EventTables
 from studentprofile.tables._time import as_moment, days_delta
 
@@ -57,10 +61,13 @@ class WeeklyResult:
     recorded : RecordResult
         What the alert log took: new alerts, alerts already logged, conflicts.
     caseloads : DataFrame or None
-        :func:`~studentprofile.warning.assign_caseloads` of today's alerts, when advisors were
-        given.
+        :func:`~studentprofile.warning.assign_caseloads` of today's alerts, when staff or
+        advisors were given.
     files : dict of str -> Path
-        What was written (``alerts``, ``caseloads``, ``cards``).
+        What was written (``alerts``, ``caseloads``, ``cards``; with a store also ``site``,
+        ``loop_report`` and ``loop_report_json``).
+    loop : LoopResult or None
+        With ``store=``: cases opened, digests and what was sent, the site, the loop report.
     """
 
     as_of: Any
@@ -70,6 +77,7 @@ class WeeklyResult:
     recorded: Any
     caseloads: pd.DataFrame | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    loop: LoopResult | None = None
 
     def summary(self) -> dict[str, Any]:
         """Return the counts only (no identifiers): for logs and ``--json``."""
@@ -89,6 +97,8 @@ class WeeklyResult:
             out["caseloads"] = {str(k): int(v) for k, v in
                                 self.caseloads["status"].value_counts().items()}
         out["files"] = {k: str(v) for k, v in self.files.items()}
+        if self.loop is not None:
+            out["loop"] = self.loop.summary()
         return out
 
 
@@ -110,37 +120,36 @@ def _programmes(tables: EventTables, column: str | None) -> pd.Series | None:
     return st.set_index("student_id")[column].astype("string")
 
 
-def _read_advisors(advisors: Any) -> pd.DataFrame:
-    if isinstance(advisors, pd.DataFrame):
-        return advisors
-    path = Path(advisors)
-    if not path.is_file():
-        raise ConfigError("the advisors file does not exist", key="advisors",
-                          arrived=str(path),
-                          hint="a CSV with advisor_id, capacity and optional programmes "
-                               "(separated by ';')")
-    frame = pd.read_csv(path, dtype={"advisor_id": "string", "programmes": "string"})
-    if "programmes" in frame.columns:
-        lists: list[list[str] | None] = [
-            None if pd.isna(v) or not str(v).strip()
-            else [p.strip() for p in str(v).split(";") if p.strip()]
-            for v in frame["programmes"]
-        ]
-        frame["programmes"] = pd.Series(lists, index=frame.index, dtype=object)
-    return frame
+def _read_staff(staff: Any, advisors: Any) -> pd.DataFrame | None:
+    """Return the staff frame (``staff=``) or the advisors frame (``advisors=``), or ``None``."""
+    if staff is not None and advisors is not None:
+        raise ConfigError("give the staff once: staff= (staff_id, role, capacity) or advisors=",
+                          key="staff", arrived="both staff= and advisors=",
+                          hint="a staff frame with role advisor covers what advisors= did")
+    if staff is not None:
+        return read_people(staff, key="staff", id_column="staff_id")
+    if advisors is not None:
+        return read_people(advisors, key="advisors", id_column="advisor_id")
+    return None
 
 
 def weekly_alerts(
     run_dir: str | os.PathLike[str],
     as_of: Any,
     *,
-    log: str | os.PathLike[str],
+    log: str | os.PathLike[str] | None = None,
     advisors: Any = None,
     cards_dir: str | os.PathLike[str] | None = None,
     tables: EventTables | None = None,
     programme_column: str | None = None,
     top_reasons: int = 3,
     progress: Callable[[str], None] | None = None,
+    store: str | os.PathLike[str] | None = None,
+    staff: Any = None,
+    routing: Any = None,
+    first_contact_days: float = 7.0,
+    notifier: Any = None,
+    card_url: str | None = None,
 ) -> WeeklyResult:
     """Run the weekly early-warning job of a trained run for one date.
 
@@ -153,8 +162,9 @@ def weekly_alerts(
         times are) or float days for float-day tables. Each current student is scored at their
         latest grid date on or before it (within one grid step); features use only what was
         known before that date.
-    log : path
-        The SQLite alert log (created when missing). Rerunning a date adds nothing.
+    log : path or URL, optional
+        The alert log (a SQLite file, created when missing, or a database URL). Rerunning a
+        date adds nothing. Default: in ``store``; one of the two is needed.
     advisors : DataFrame or path, optional
         ``advisor_id``, ``capacity``, optional ``programmes`` (list, or ``;``-separated text
         in a CSV): today's alerts are assigned highest risk first.
@@ -174,6 +184,32 @@ def weekly_alerts(
         Reasons per alert.
     progress : callable, optional
         Called with a short message before each step.
+    store : path or URL, optional
+        Close the loop in this database (a SQLite file, or a SQLAlchemy URL such as
+        ``postgresql+psycopg://ews@db.campus/ews``; ``${VAR}`` is read from the environment):
+        it holds the alert log (unless ``log`` says otherwise), the cases and the notification
+        ledger. Today's alerts become cases (idempotent), routed by reason, owned and assigned
+        as the caseloads say (recorded in the store); each owner's digest of new and overdue
+        cases is built and, with a ``notifier``, sent at most once; with ``cards_dir`` the
+        advisors' site (``index.html``) and the loop report (``loop_report.json`` and
+        ``.html``) are written beside the cards. See ``docs/closed-loop.md``.
+    staff : DataFrame or path, optional
+        The staff frame (or CSV): ``staff_id``, ``role``, ``capacity`` (one row per person and
+        role), optional ``programmes``, ``unit`` and ``email`` (where digests go). Each alert
+        needs the routing's owner role plus the roles its reasons call for; with a store the
+        capacities are reduced by each person's active cases. Instead of ``advisors``.
+    routing : Routing or path, optional
+        Reason families/kinds -> roles (a :class:`~studentprofile.warning.Routing` or its
+        TOML file). Default: every case to the ``advisor`` role.
+    first_contact_days : float, default 7
+        With a store: first contact with the student is due this many days after the case
+        opens.
+    notifier : Notifier, optional
+        With a store: send the digests through it (:class:`~studentprofile.warning.SmtpNotifier`,
+        :class:`~studentprofile.warning.WebhookNotifier`); every attempt is recorded in the
+        ledger and a digest is never sent twice.
+    card_url : str, optional
+        Base URL where the cards are published: digests link each case to its card.
 
     Returns
     -------
@@ -182,7 +218,8 @@ def weekly_alerts(
     Raises
     ------
     ConfigError
-        A bad date, no student with an as-of date near it, a missing advisors file.
+        A bad date, no student with an as-of date near it, a missing advisors or staff file,
+        neither ``log`` nor ``store``, a bad routing file, a notifier without a store.
     SchemaError, ModelIntegrityError
         Bad tables or advisors; tampered model files.
     DataIntegrityError
@@ -199,6 +236,8 @@ def weekly_alerts(
     212
     """
     from studentprofile.features import make_grid
+    from studentprofile.pipeline._loop import WeeklyLoop, loop_inputs, plan_caseloads, routing_of
+    from studentprofile.pipeline._loop_report import shown_target
     from studentprofile.pipeline._saved_run import config_of_run, fitted_builder
     from studentprofile.pipeline._tables import load_tables
     from studentprofile.pipeline._warning import card_profiles, risk_label
@@ -206,9 +245,9 @@ def weekly_alerts(
     from studentprofile.warning import (
         AlertLog,
         AlertPolicy,
-        assign_caseloads,
         card_file_stem,
         profile_card,
+        reasons_lookup,
         render_card_html,
     )
 
@@ -216,6 +255,11 @@ def weekly_alerts(
     if isinstance(top_reasons, bool) or not isinstance(top_reasons, int) or top_reasons < 1:
         raise ConfigError("top_reasons must be a positive integer", key="top_reasons",
                           arrived=repr(top_reasons))
+    if log is None and store is None:
+        raise ConfigError("the weekly job needs an alert log: log= or store=", key="log",
+                          arrived="neither",
+                          hint="e.g. log='alerts.sqlite', or store= a database that holds the "
+                               "alert log, the cases and the notification ledger")
     run_dir = Path(run_dir)
     cfg = config_of_run(run_dir)
     model = load_model(str(run_dir / "model"))
@@ -223,8 +267,14 @@ def weekly_alerts(
         say(f"loading data ({cfg.data.dataset or 'files'})")
         tables = load_tables(cfg)
     at = _as_of_value(tables, as_of)
-    programmes = _programmes(tables, programme_column) if advisors is not None else None
-    adv = _read_advisors(advisors) if advisors is not None else None
+    with_staff = advisors is not None or staff is not None
+    programmes = _programmes(tables, programme_column) if with_staff else None
+    people = _read_staff(staff, advisors)
+    route = routing_of(routing)
+    inputs = loop_inputs(store=store, routing=route, first_contact_days=first_contact_days,
+                         notifier=notifier, card_url=card_url, time_kind=tables.time_kind)
+    if log is None:
+        log = inputs.target if inputs is not None else log
 
     # ---- who is current, and their dates so far
     full = make_grid(tables, every=cfg.grid.every, per=cfg.grid.per, start=cfg.grid.start,
@@ -265,7 +315,7 @@ def weekly_alerts(
         states = policy.apply(risk, reasons=expl, top_reasons=top_reasons)
         today = states[today_mask]
         raised = today[today["alert"].to_numpy()]
-    say(f"{len(raised):,} alert(s) today; recording them in {log}")
+    say(f"{len(raised):,} alert(s) today; recording them in {shown_target(log)}")
     with AlertLog(log, time_kind=tables.time_kind) as alert_log:
         recorded = alert_log.record_alerts(raised, source="risk-model", run_id=run_dir.name)
         logged = alert_log.alerts(source="risk-model")
@@ -283,12 +333,22 @@ def weekly_alerts(
     result = WeeklyResult(as_of=at, students=int(current.nunique()), alerts=alerts,
                           tiers=watch, recorded=recorded)
 
-    # ---- caseloads
-    if adv is not None:
-        studs = alerts[["student_id", "score"]].copy()
-        if programmes is not None:
-            studs["programme"] = programmes.reindex(studs["student_id"]).to_numpy()
-        result.caseloads = assign_caseloads(studs, adv)
+    # ---- caseloads by role and, with a store, the cases (the closed loop: _loop.py)
+    # routing reads the reasons that raised the risk
+    raised_reasons = (expl.reasons(top=top_reasons, direction="raised")
+                      if expl is not None and (people is not None or inputs is not None)
+                      else None)
+    opened = None
+    with (WeeklyLoop(inputs, say=say) if inputs is not None
+          else contextlib.nullcontext()) as loop:
+        if people is not None:
+            lookup = reasons_lookup(raised_reasons) if raised_reasons is not None else None
+            result.caseloads = plan_caseloads(alerts, people, routing=route, lookup=lookup,
+                                              programmes=programmes,
+                                              load=loop.load(at) if loop is not None else None)
+        if loop is not None:
+            opened = loop.open(alerts, result.caseloads, reasons=raised_reasons, at=at,
+                               model_version=run_dir.name)
 
     # ---- cards and the files for people
     if cards_dir is not None:
@@ -309,6 +369,14 @@ def weekly_alerts(
                 _write_card(out / stems[-1], card, render_card_html(card, full_page=True))
             result.files["cards"] = out
         result.files.update(_write_tables(out, alerts, result.caseloads, stems))
+    if inputs is not None:
+        # digests (sent once), the advisors' site beside the cards, the loop report
+        with WeeklyLoop(inputs, say=say) as loop:
+            result.loop = loop.finish(
+                opened=opened, at=at, window=step, people=people,
+                out=Path(cards_dir) if cards_dir is not None else None,
+                outcomes=tables.outcomes, horizon=cfg.label.horizon, outcome=cfg.label.outcome)
+        result.files.update(result.loop.files)
     return result
 
 
