@@ -411,16 +411,84 @@ def _moment_arg(text: str, kind: Any, key: str) -> Any:
     return as_moment(value, kind, key=key)
 
 
+#: Environment variables the `warn` command reads credentials from (never from the command line).
+SMTP_USER_ENV = "STUDENTPROFILE_SMTP_USER"
+SMTP_PASSWORD_ENV = "STUDENTPROFILE_SMTP_PASSWORD"
+WEBHOOK_SECRET_ENV = "STUDENTPROFILE_WEBHOOK_SECRET"
+_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def _host_port(text: str, default: int) -> tuple[str, int]:
+    """Split ``HOST[:PORT]`` (``[::1]:25`` for IPv6)."""
+    host, port = text.strip(), str(default)
+    if host.startswith("["):
+        end = host.find("]")
+        if end > 0:
+            host, rest = host[1:end], host[end + 1:]
+            port = rest[1:] if rest.startswith(":") else port
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("--smtp must be HOST or HOST:PORT", key="--smtp", arrived=repr(text),
+                          hint="e.g. --smtp mail.campus.edu:587")
+    return host, int(port)
+
+
+def _notifier(args: argparse.Namespace) -> Any:
+    """Return the digests' notifier of `warn` (None without --smtp/--webhook).
+
+    Credentials come from environment variables only, never from the command line.
+    """
+    from urllib.parse import urlsplit
+
+    from studentprofile.warning import SmtpNotifier, WebhookNotifier
+
+    if args.smtp and args.webhook:
+        raise ConfigError("send the digests one way: --smtp or --webhook", key="--smtp",
+                          arrived="both --smtp and --webhook")
+    if (args.smtp or args.webhook) and not args.store:
+        raise ConfigError("digests need the case store: --store (or $STUDENTPROFILE_STORE_URL)",
+                          key="--store", arrived="--smtp/--webhook without a store")
+    if args.smtp:
+        if not args.sender:
+            raise ConfigError("--smtp needs --from (the digests' sender address)", key="--from",
+                              hint="e.g. --from early-warning@campus.edu")
+        host, port = _host_port(args.smtp, _SMTP_PORTS[args.smtp_security])
+        login = bool(os.environ.get(SMTP_USER_ENV) or os.environ.get(SMTP_PASSWORD_ENV))
+        return SmtpNotifier(host, port, sender=args.sender,
+                            allowed_hosts=args.allow_host or [host],
+                            security=args.smtp_security,
+                            username_env=SMTP_USER_ENV if login else None,
+                            password_env=SMTP_PASSWORD_ENV if login else None)
+    if args.webhook:
+        host = urlsplit(args.webhook).hostname or ""
+        secret = WEBHOOK_SECRET_ENV if os.environ.get(WEBHOOK_SECRET_ENV) else None
+        return WebhookNotifier(args.webhook, allowed_hosts=args.allow_host or [host],
+                               secret_env=secret)
+    return None
+
+
 def _cmd_warn(args: argparse.Namespace, out: _Out) -> int:
     from studentprofile.pipeline import weekly_alerts
+    from studentprofile.pipeline._loop import STORE_ENV
+    from studentprofile.pipeline._loop_report import shown_target
 
-    run_dir = Path(args.run) if args.run else _latest_run(args.runs_dir)
-    result = weekly_alerts(run_dir, args.as_of, log=args.log, advisors=args.advisors,
+    if args.run and args.run_dir and Path(args.run) != Path(args.run_dir):
+        raise ConfigError("give the run once: RUN or --run", key="--run",
+                          arrived=f"{args.run_dir!r} and --run {args.run!r}")
+    chosen = args.run_dir or args.run
+    run_dir = Path(chosen) if chosen else _latest_run(args.runs_dir)
+    args.store = args.store or os.environ.get(STORE_ENV) or None
+    log = args.log if args.log or args.store else "alerts.sqlite"
+    result = weekly_alerts(run_dir, args.as_of, log=log, advisors=args.advisors,
                            cards_dir=args.out, programme_column=args.programme_column,
-                           top_reasons=args.top, progress=_progress(out))
+                           top_reasons=args.top, progress=_progress(out), store=args.store,
+                           staff=args.staff, routing=args.routing,
+                           first_contact_days=args.first_contact_days,
+                           notifier=_notifier(args), card_url=args.card_url)
     s = result.summary()
     s["run"] = str(run_dir)
-    s["log"] = str(args.log)
+    s["log"] = shown_target(log if log is not None else args.store)
     out.result(s)
     tiers = ", ".join(f"{v:,} {k}" for k, v in s["watch_list_by_tier"].items()) or "none"
     out.line(f"as of {s['as_of']}: {s['students']:,} current students scored "
@@ -428,13 +496,34 @@ def _cmd_warn(args: argparse.Namespace, out: _Out) -> int:
     by = ", ".join(f"{v:,} {k}" for k, v in s["alerts_by_tier"].items())
     out.line(f"  new alerts today      {s['alerts']:,}{f' ({by})' if by else ''}")
     out.line(f"  alert log             {s['logged_new']:,} written, {s['logged_already']:,} "
-             f"already there ({args.log})")
+             f"already there ({s['log']})")
     if "caseloads" in s:
         parts = ", ".join(f"{v:,} {k}" for k, v in s["caseloads"].items()) or "nothing to assign"
         out.line(f"  caseloads             {parts}")
-    for key in ("alerts", "caseloads", "cards"):
+    loop = s.get("loop")
+    if loop is not None:
+        out.line(f"  cases                 {loop['cases_opened']:,} opened, "
+                 f"{loop['cases_already_open']:,} already open ({loop['store']})")
+        sent = ", ".join(f"{v:,} {k}" for k, v in loop["digests_by_status"].items())
+        out.line(f"  digests               {loop['digests']:,} ({loop['digests_new_cases']:,} "
+                 f"new and {loop['digests_overdue_cases']:,} overdue cases)"
+                 + (f"; {sent or 'nothing to send'} via {_safe(loop['channel'])}"
+                    if loop["channel"] else "; not sent (no --smtp or --webhook)"))
+        rep = loop["report"]
+        jp = "n/a" if rep["judged_precision"] is None else f"{rep['judged_precision']:.3f}"
+        wait = ("n/a" if rep["median_days_to_contact"] is None
+                else f"{rep['median_days_to_contact']:.1f} days")
+        out.line(f"  loop report           judged precision {jp} ({rep['judged']:,} of "
+                 f"{rep['cases']:,} cases judged); median time to first contact {wait}; "
+                 f"{rep['overdue']:,} overdue")
+    for key in ("alerts", "caseloads", "cards", "site", "loop_report"):
         if key in s["files"]:
-            out.line(f"  {key:<21} {s['files'][key]}")
+            out.line(f"  {key.replace('_', ' '):<21} {s['files'][key]}")
+    if result.loop is not None and result.loop.failed:
+        sys.stderr.write(f"warning: {result.loop.failed:,} digest(s) were not delivered; the "
+                         "store's notification ledger records why (the next run retries the "
+                         "failed ones)\n")
+        return EXIT_PARTIAL
     return EXIT_OK
 
 
@@ -575,17 +664,49 @@ def _opts_explain(p: argparse.ArgumentParser) -> None:
 
 
 def _opts_warn(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", nargs="?", metavar="RUN",
+                   help="a run folder (default: --run, else the latest run)")
     p.add_argument("--as-of", required=True, metavar="DATE",
                    help="today (a date, or days for float-time tables)")
     p.add_argument("--run", metavar="DIR", help="a run folder (default: the latest run)")
-    p.add_argument("--log", default="alerts.sqlite", metavar="FILE",
-                   help="the SQLite alert log (default alerts.sqlite; created when missing)")
+    p.add_argument("--log", default=None, metavar="FILE",
+                   help="the alert log (default: in --store, else alerts.sqlite; created when "
+                   "missing)")
+    loop = p.add_argument_group(
+        "the closed loop (cases, digests, the advisors' site; docs/closed-loop.md)")
+    loop.add_argument("--store", metavar="TARGET",
+                      help="one database for the alert log, the cases and the notification "
+                      "ledger: a SQLite file or a SQLAlchemy URL (default: "
+                      "$STUDENTPROFILE_STORE_URL, which keeps a password out of the shell "
+                      "history)")
+    loop.add_argument("--staff", metavar="FILE",
+                      help="CSV: staff_id, role, capacity, optional programmes (';'-separated), "
+                      "unit, email (instead of --advisors)")
+    loop.add_argument("--routing", metavar="FILE",
+                      help="TOML: reason families/kinds -> roles (default: all to advisor)")
+    loop.add_argument("--first-contact-days", type=float, default=7.0, metavar="DAYS",
+                      help="first contact is due this many days after a case opens (default 7)")
+    loop.add_argument("--smtp", metavar="HOST:PORT",
+                      help=f"send each advisor's digest by e-mail (login from ${SMTP_USER_ENV} "
+                      f"and ${SMTP_PASSWORD_ENV} when set)")
+    loop.add_argument("--smtp-security", choices=["starttls", "ssl", "none"],
+                      default="starttls", help="default starttls")
+    loop.add_argument("--from", dest="sender", metavar="ADDR", help="the digests' sender")
+    loop.add_argument("--webhook", metavar="URL",
+                      help=f"POST each digest as JSON (signed with ${WEBHOOK_SECRET_ENV} when "
+                      "set)")
+    loop.add_argument("--allow-host", action="append", metavar="HOST",
+                      help="hosts the digests may go to (repeatable; default: the host of "
+                      "--smtp/--webhook)")
+    loop.add_argument("--card-url", metavar="URL",
+                      help="base URL where the cards are published (digests link to them)")
     p.add_argument("--advisors", metavar="FILE",
                    help="CSV: advisor_id, capacity, programmes (';'-separated, empty = all)")
     p.add_argument("--programme-column", metavar="COL",
                    help="students' programme column (default: programme or program)")
     p.add_argument("--out", metavar="DIR",
-                   help="write alerts.csv, caseloads.csv and one profile card per alert here "
+                   help="write alerts.csv, caseloads.csv and one profile card per alert here; "
+                   "with --store also the advisors' site (index.html) and the loop report "
                    "(these carry student ids: for the campus system only)")
     p.add_argument("--top", type=int, default=3, help="reasons per alert (default 3)")
     _opts_runs_dir(p)
@@ -642,10 +763,12 @@ def _safe(value: Any) -> str:
 
 
 def _case_store(args: argparse.Namespace) -> Any:
+    from studentprofile.pipeline._loop import STORE_ENV
     from studentprofile.warning import CaseStore
     from studentprofile.warning._cases import ENV_URL
 
-    target = args.store or os.environ.get(ENV_URL)
+    # the weekly job's one database ($STUDENTPROFILE_STORE_URL) holds the cases too
+    target = args.store or os.environ.get(ENV_URL) or os.environ.get(STORE_ENV)
     if not target:
         raise ConfigError("no case store was given", key="--store",
                           hint=f"pass --store FILE_OR_URL or set {ENV_URL} (keeps a database "
@@ -696,6 +819,8 @@ def _cmd_cases(args: argparse.Namespace, out: _Out) -> int:
                 out.line(f"  {h['seq']:>3} {_safe(h['time'])} {_safe(h['staff']):<12} "
                          f"{h['event']:<10} {_safe(json.dumps(h['detail'], ensure_ascii=False))}")
             return EXIT_OK
+        if action == "report":
+            return _cases_report(args, store, out)
         staff = _acting(args)
         at = getattr(args, "at", None)
         note = getattr(args, "note", None)
@@ -718,6 +843,34 @@ def _cmd_cases(args: argparse.Namespace, out: _Out) -> int:
     out.result({"action": action, "staff": staff, "case": case})
     out.line(f"{action}: case {args.case_id} is {case['status']} (owner "
              f"{_safe(case['owner']) or 'none'}); recorded for {_safe(staff)}")
+    return EXIT_OK
+
+
+def _cases_report(args: argparse.Namespace, store: Any, out: _Out) -> int:
+    """`cases report`: the loop report over the store, written as JSON and HTML."""
+    from studentprofile.pipeline import loop_report
+
+    outcomes = _read_frame(args.outcomes, "outcomes") if args.outcomes else None
+    report = loop_report(store, as_of=args.as_of, outcomes=outcomes, horizon=args.horizon,
+                         outcome=args.outcome)
+    files = report.save(args.out)
+    out.result({**report.to_dict(), "files": {k: str(v) for k, v in files.items()}})
+    h = report.headline
+
+    def num(v: Any, fmt: str) -> str:
+        return "n/a" if v is None else format(v, fmt)
+
+    out.line(f"loop report as of {report.as_of} ({_safe(report.store)})")
+    out.line(f"  cases                 {h['cases']:,} ({h['judged']:,} judged by staff)")
+    out.line(f"  judged precision      {num(h['judged_precision'], '.3f')}   (useful / judged)")
+    if h["observable"] is not None:
+        out.line(f"  statistical precision {num(h['statistical_precision'], '.3f')}   "
+                 f"({h['observable']:,} cases whose {args.horizon:g}-day horizon ended)")
+    out.line(f"  first contact         {h['contacted']:,} contacted; median "
+             f"{num(h['median_days_to_contact'], '.1f')} days, 90th percentile "
+             f"{num(h['p90_days_to_contact'], '.1f')} days")
+    out.line(f"  overdue               {h['overdue']:,}")
+    out.line(f"  report                {files['loop_report']}")
     return EXIT_OK
 
 
@@ -792,6 +945,19 @@ def _opts_cases(p: argparse.ArgumentParser) -> None:
     a.add_argument("--note", help="free text")
     a = action("note", "add a note to a case")
     a.add_argument("text", metavar="TEXT", help="the note")
+    a = action("report", "the loop report: judged precision, verdict rates, time to first "
+               "contact and overdue cases per advisor and unit (JSON + HTML)", case=False,
+               write=False)
+    a.add_argument("--as-of", metavar="DATE",
+                   help="the evaluation date (default: the latest time in the store)")
+    a.add_argument("--out", default=".", metavar="DIR",
+                   help="write loop_report.json and loop_report.html here (default: .)")
+    a.add_argument("--outcomes", metavar="FILE",
+                   help="CSV/Parquet of student_id, time, outcome: adds statistical precision")
+    a.add_argument("--horizon", type=float, default=90.0, metavar="DAYS",
+                   help="days after an alert in which an outcome counts (default 90)")
+    a.add_argument("--outcome", action="append", metavar="NAME",
+                   help="count only this outcome (repeatable)")
 
 
 Command = tuple[Callable[[argparse.Namespace, _Out], int], str, str,
@@ -847,12 +1013,17 @@ COMMANDS: dict[str, Command] = {
     ),
     "warn": (
         _cmd_warn,
-        "the weekly job: score today, raise alerts with reasons, log them, assign caseloads",
+        "the weekly job: score today, raise alerts with reasons, log them, assign caseloads; "
+        "with --store open cases, send digests, write the advisors' site and the loop report",
         "examples:\n"
         "  studentprofile warn --as-of 2014-11-08                 # the latest run's model\n"
         "  studentprofile warn --as-of 2014-11-08 --advisors advisors.csv --out week-45\n"
         "  studentprofile warn --as-of 2014-11-08 --log /srv/ews/alerts.sqlite --json\n"
-        "rerunning a date adds nothing to the log; --out files carry student ids",
+        "  export STUDENTPROFILE_STORE_URL=postgresql+psycopg://ews@db.campus/ews\n"
+        "  studentprofile warn RUN --as-of 2014-11-08 --out week-45 --staff staff.csv \\\n"
+        "      --routing routing.toml --smtp mail.campus.edu:587 --from ews@campus.edu\n"
+        "rerunning a date adds nothing to the log, opens no case and sends no digest twice; "
+        "--out files carry student ids; exit status 4: some digests were not delivered",
         _opts_warn,
     ),
     "evaluate": (
@@ -874,7 +1045,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "cases": (
         _cmd_cases,
-        "cases for staff: list, show, assign, contact, verdict, close, reopen, note",
+        "cases for staff: list, show, assign, contact, verdict, close, reopen, note; report",
         "examples:\n"
         "  export STUDENTPROFILE_CASES_URL=postgresql+psycopg://ews@db.campus/ews\n"
         "  studentprofile cases list --for kim --overdue\n"
@@ -884,6 +1055,7 @@ COMMANDS: dict[str, Command] = {
         "  studentprofile cases assign c-2ac63c3d7d3c1a6f --to dr_w --role counsellor "
         "--staff kim\n"
         "  studentprofile cases close c-2ac63c3d7d3c1a6f --staff kim --verdict already_known\n"
+        "  studentprofile cases report --out reports/ --json\n"
         "every change records --staff and the time; exit status 2: a refused action "
         "(e.g. closing a closed case)",
         _opts_cases,

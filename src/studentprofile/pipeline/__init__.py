@@ -10,13 +10,18 @@
   deprecated alias of :func:`studentprofile.features.oulad_features`);
 - :func:`demo_config`: the config of ``studentprofile demo``;
 - :func:`weekly_alerts` -> :class:`WeeklyResult`: the weekly job of a trained run (score today,
-  alerts with hysteresis and reasons, the alert log, caseloads, profile cards).
+  alerts with hysteresis and reasons, the alert log, caseloads, profile cards; with
+  ``store=`` the closed loop: cases, digests, the advisors' site, :class:`LoopResult`);
+- :func:`loop_report` -> :class:`LoopReport`: staff verdicts and contact times read back from
+  the case store (judged precision beside statistical precision).
 
-See ``docs/quickstart.md`` and ``docs/tracking.md``.
+See ``docs/quickstart.md``, ``docs/tracking.md`` and ``docs/closed-loop.md``.
 """
 
 from studentprofile.pipeline._config import ExperimentConfig, load_config
 from studentprofile.pipeline._demo import demo_config, demo_toml
+from studentprofile.pipeline._loop import LoopResult
+from studentprofile.pipeline._loop_report import LOOP_REPORT_SCHEMA, LoopReport, loop_report
 from studentprofile.pipeline._presets import build_spec, oulad_spec
 from studentprofile.pipeline._result import RunResult
 from studentprofile.pipeline._run import run
@@ -35,12 +40,15 @@ from studentprofile.pipeline._tables import load_tables
 from studentprofile.pipeline._weekly import WeeklyResult, weekly_alerts
 
 __all__ = [
+    "LOOP_REPORT_SCHEMA",
     "DataConfig",
     "EvaluationConfig",
     "ExperimentConfig",
     "FeaturesConfig",
     "GridConfig",
     "LabelConfig",
+    "LoopReport",
+    "LoopResult",
     "RunResult",
     "SplitsConfig",
     "TableSource",
@@ -52,6 +60,7 @@ __all__ = [
     "demo_toml",
     "load_config",
     "load_tables",
+    "loop_report",
     "oulad_spec",
     "run",
     "student_features",

@@ -98,7 +98,8 @@ class LoopReport:
         -------
         dict
             ``schema``, ``as_of``, ``store``, ``generated_at``, ``headline``, ``store_counts``
-            and the tables of :meth:`JudgedOutcomes.to_dict` (``overall``, ``by_tier``, ...).
+            and the tables of :meth:`~studentprofile.evaluation.JudgedOutcomes.to_dict`
+            (``overall``, ``by_tier``, ...).
         """
         return {"schema": LOOP_REPORT_SCHEMA, "as_of": self.as_of, "store": self.store,
                 "generated_at": self.generated_at, "headline": self.headline,
@@ -227,8 +228,9 @@ def loop_report(
         The case store (an open :class:`~studentprofile.warning.CaseStore`, or its target: a
         SQLite path or a SQLAlchemy URL; it must exist).
     as_of : datetime-like, optional
-        The evaluation date (default: the latest time in the store). Cases opened and verdicts
-        given after it are left out.
+        The evaluation date (default: the latest thing that happened in the store: a case
+        opened, contacted or closed, a verdict; not a due date still to come). Cases opened and
+        verdicts given after it are left out.
     outcomes : DataFrame, optional
         ``student_id``, ``time``, ``outcome`` (e.g. ``EventTables.outcomes``): with it each
         table also has the statistical precision (cases whose student had an outcome within
@@ -280,11 +282,20 @@ def loop_report(
     finally:
         if owned:
             opened.close()
+    if as_of is None:
+        as_of = _latest_event(cases, verdicts)
     judged = judged_outcomes(cases, verdicts, as_of=as_of, outcomes=outcomes, horizon=horizon,
                              outcome=outcome)
     return LoopReport(judged=judged, headline=_headline(cases, judged), counts=counts,
                       store=shown,
                       generated_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+
+
+def _latest_event(cases: Any, verdicts: Any) -> Any:
+    """Return the latest moment something happened in the store (``None`` when empty)."""
+    times = [cases[c] for c in ("opened_at", "first_contact_at", "closed_at")]
+    times.append(verdicts["time"])
+    return max((t.max() for t in times if len(t) and t.notna().any()), default=None)
 
 
 def shown_target(target: Any) -> str:
