@@ -79,9 +79,10 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def smtp_server():
+def smtp_server(port: int | None = None):
     box = Mailbox()
-    controller = aiosmtpd_controller.Controller(box, hostname="127.0.0.1", port=_free_port())
+    controller = aiosmtpd_controller.Controller(box, hostname="127.0.0.1",
+                                                port=port or _free_port())
     controller.start()
     try:
         yield box, controller.port
@@ -270,3 +271,32 @@ def test_two_weeks_of_the_closed_loop_on_sqlite(trained, tmp_path, caplog):
 def test_two_weeks_of_the_closed_loop_on_postgresql(trained, tmp_path, caplog):
     with postgres_server() as url:
         story(trained, tmp_path, url, caplog, subprocess_verdict=True)
+
+
+def test_a_mail_server_that_is_down_fails_the_digests_and_the_next_run_sends_them(
+        trained, tmp_path, capsys):
+    """Exit status 4 and the failures in the ledger; nothing is lost: the rerun delivers."""
+    run_dir, _, _ = trained
+    (tmp_path / "staff.csv").write_text(STAFF_CSV, encoding="utf-8")
+    (tmp_path / "routing.toml").write_text(ROUTING_TOML, encoding="utf-8")
+    store, port = str(tmp_path / "ews.sqlite"), _free_port()  # nothing listens there yet
+    argv = ["warn", str(run_dir), "--as-of", WEEK1, "--store", store, "--staff",
+            str(tmp_path / "staff.csv"), "--smtp", f"127.0.0.1:{port}", "--smtp-security",
+            "none", "--from", "early-warning@campus.edu", "--retries", "0", "--json"]
+    out = io.StringIO()
+    assert cli.main(argv, stream=out) == cli.EXIT_PARTIAL
+    down = json.loads(out.getvalue())["loop"]
+    assert down["digests_by_status"] == {"failed": down["digests"]} and down["digests"] > 0
+    assert "digest(s) were not delivered" in capsys.readouterr().err
+    with NotificationLedger(store) as ledger:
+        failures = ledger.failures()
+    assert len(failures) == down["digests"]
+    assert set(failures["error_class"]) == {"NotificationError"}
+    with smtp_server(port) as (box, _):
+        up = sh(*argv[:-1])["loop"]
+        assert up["digests_by_status"] == {"sent": down["digests"]}
+        assert up["cases_opened"] == 0  # the cases were opened by the first run
+        assert len(box.messages) == down["digests"]
+        assert sh(*argv[:-1])["loop"]["digests_by_status"] == {"already_sent": down["digests"]}
+        assert len(box.messages) == down["digests"]
+

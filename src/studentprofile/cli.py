@@ -485,7 +485,8 @@ def _cmd_warn(args: argparse.Namespace, out: _Out) -> int:
                            top_reasons=args.top, progress=_progress(out), store=args.store,
                            staff=args.staff, routing=args.routing,
                            first_contact_days=args.first_contact_days,
-                           notifier=_notifier(args), card_url=args.card_url)
+                           notifier=_notifier(args), card_url=args.card_url,
+                           digest_retries=args.retries)
     s = result.summary()
     s["run"] = str(run_dir)
     s["log"] = shown_target(log if log is not None else args.store)
@@ -698,6 +699,9 @@ def _opts_warn(p: argparse.ArgumentParser) -> None:
     loop.add_argument("--allow-host", action="append", metavar="HOST",
                       help="hosts the digests may go to (repeatable; default: the host of "
                       "--smtp/--webhook)")
+    loop.add_argument("--retries", type=int, default=3, metavar="N",
+                      help="retries of a digest that failed for a passing reason (default 3; "
+                      "waits 1, 2, 4, ... s)")
     loop.add_argument("--card-url", metavar="URL",
                       help="base URL where the cards are published (digests link to them)")
     p.add_argument("--advisors", metavar="FILE",

@@ -115,6 +115,7 @@ class LoopInputs:
     first_contact_days: float
     notifier: Any = None
     card_url: str | None = None
+    retries: int = 3
 
 
 def routing_of(routing: Any) -> Any:
@@ -141,14 +142,14 @@ def routing_of(routing: Any) -> Any:
 
 
 def loop_inputs(*, store: Any, routing: Any, first_contact_days: Any, notifier: Any,
-                card_url: Any, time_kind: str) -> LoopInputs | None:
+                card_url: Any, time_kind: str, retries: Any = 3) -> LoopInputs | None:
     """Check the closed loop's parameters before anything is written; ``None`` without a store.
 
     Raises
     ------
     ConfigError
         A notifier without a store, float-day tables with a store, a bad
-        ``first_contact_days`` or ``card_url``.
+        ``first_contact_days``, ``card_url`` or ``retries``.
     """
     from studentprofile.warning import Notifier
 
@@ -184,11 +185,15 @@ def loop_inputs(*, store: Any, routing: Any, first_contact_days: Any, notifier: 
         raise ConfigError("the notifier needs a `channel` and a `send(digest)` method",
                           key="notifier", arrived=f"an object of type {type(notifier).__name__}",
                           hint="pass an SmtpNotifier or a WebhookNotifier")
+    if isinstance(retries, bool) or not isinstance(retries, int | np.integer) or retries < 0:
+        raise ConfigError("digest_retries must be a whole number >= 0", key="digest_retries",
+                          arrived=repr(retries), hint="e.g. 3")
     if card_url is not None and not isinstance(card_url, str):
         raise ConfigError("card_url must be text (the base URL of the cards)", key="card_url",
                           arrived=repr(card_url), hint="e.g. 'https://advising.campus.edu/cards'")
     return LoopInputs(target=target, shown=shown_target(target), routing=routing,
-                      first_contact_days=float(fcd), notifier=notifier, card_url=card_url)
+                      first_contact_days=float(fcd), notifier=notifier, card_url=card_url,
+                      retries=int(retries))
 
 
 def _free_capacity(people: pd.DataFrame, load: pd.DataFrame | None,
@@ -374,7 +379,7 @@ class WeeklyLoop:
             channel = str(notifier.channel)
             self.say(f"sending {len(digests):,} digest(s)")
             with NotificationLedger(self.inputs.target) as ledger:
-                sent = send_digests(digests, notifier, ledger)
+                sent = send_digests(digests, notifier, ledger, retries=self.inputs.retries)
         site = None
         files: dict[str, Path] = {}
         if out is not None:

@@ -150,6 +150,7 @@ def weekly_alerts(
     first_contact_days: float = 7.0,
     notifier: Any = None,
     card_url: str | None = None,
+    digest_retries: int = 3,
 ) -> WeeklyResult:
     """Run the weekly early-warning job of a trained run for one date.
 
@@ -210,6 +211,9 @@ def weekly_alerts(
         ledger and a digest is never sent twice.
     card_url : str, optional
         Base URL where the cards are published: digests link each case to its card.
+    digest_retries : int, default 3
+        Retries of a digest whose delivery failed for a passing reason (waits 1, 2, 4, ...
+        seconds); a digest still undelivered is recorded as failed and sent by the next run.
 
     Returns
     -------
@@ -272,7 +276,8 @@ def weekly_alerts(
     people = _read_staff(staff, advisors)
     route = routing_of(routing)
     inputs = loop_inputs(store=store, routing=route, first_contact_days=first_contact_days,
-                         notifier=notifier, card_url=card_url, time_kind=tables.time_kind)
+                         notifier=notifier, card_url=card_url, time_kind=tables.time_kind,
+                         retries=digest_retries)
     if log is None:
         log = inputs.target if inputs is not None else log
 
