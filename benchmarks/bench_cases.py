@@ -12,8 +12,14 @@
   afterwards: zero lost, zero duplicated rows, per-case numbers without gaps. Peer: the same
   rows as bare INSERTs into a table without guarantees (the cost of the guarantees).
 
-Digest generation (the notifiers) is added by the lead. The machine is shared and noisy:
-compare ratios within one run, not absolute times across runs.
+* ``digests``: the weekly job's digest step over every open case: read the store's cases (one
+  fold), ``build_digests`` for every advisor, and ``send_digests`` of them through a notifier
+  that keeps them in memory, each attempt claimed and recorded in the ``NotificationLedger`` in
+  the same database (then once more: every digest already sent, nothing sent twice). Peer: one
+  advisor at a time (``for_staff`` then ``build_digests``), the shape a per-advisor job would
+  have; the digests must be the same (same keys).
+
+The machine is shared and noisy: compare ratios within one run, not absolute times across runs.
 
 Usage::
 
@@ -43,7 +49,14 @@ import sqlalchemy as sa
 
 from studentprofile import __version__
 from studentprofile.cli import main as cli_main
-from studentprofile.warning import CaseStore, Routing, assign_caseloads
+from studentprofile.warning import (
+    CaseStore,
+    NotificationLedger,
+    Routing,
+    assign_caseloads,
+    build_digests,
+    send_digests,
+)
 
 ROUTING = Routing(families={"academic": "tutor", "wellbeing": "counsellor",
                             "participation": "community_officer"})
@@ -171,6 +184,9 @@ def run(url: str, scale: float, picks: int = 40) -> list[dict[str, Any]]:
                 "speedup_p50_vs_peer": round(float(np.median(peer) / np.median(ours)), 1),
                 "agree": bool(agree)})
 
+    # ---- digests of every advisor's new and overdue cases, sent once through the ledger
+    out.append(digests(url, store, advisors, n_cases))
+
     # ---- 8 concurrent verdict writers
     writers, per = 8, max(10, int(100 * min(1.0, scale * 5)))
     ids = res.case_ids
@@ -233,6 +249,61 @@ def run(url: str, scale: float, picks: int = 40) -> list[dict[str, Any]]:
                 "agree": lost == 0 and dup == 0 and gaps == 0 and not errors})
     store.close()
     return out
+
+
+class Outbox:
+    """A notifier that keeps the digests in memory (the network is not what is measured)."""
+
+    channel = "bench-outbox"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, digest: Any) -> None:
+        self.sent.append(digest.key)
+
+
+def digests(url: str, store: CaseStore, advisors: list[str], n_cases: int) -> dict[str, Any]:
+    """The weekly job's digest step over every open case, against one advisor at a time."""
+    at = "2026-11-12"  # three days after the cases opened: every open case is new
+    addresses = pd.DataFrame({"staff": advisors, "email": [f"{a}@campus.edu" for a in advisors]})
+    t0 = time.perf_counter()
+    frame = store.cases()
+    t_read = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    built = build_digests(frame, as_of=at, staff=addresses)
+    t_build = time.perf_counter() - t0
+    outbox = Outbox()
+    with NotificationLedger(url) as ledger:
+        t0 = time.perf_counter()
+        first = send_digests(built, outbox, ledger)
+        t_send = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = send_digests(built, outbox, ledger)
+        t_again = time.perf_counter() - t0
+    # peer: one advisor at a time (their cases through the index, then their digest)
+    t0 = time.perf_counter()
+    one_by_one = []
+    for adv in advisors:
+        one_by_one += [d for d in build_digests(store.for_staff(adv), as_of=at, staff=addresses)
+                       if d.advisor == adv]
+    t_peer = time.perf_counter() - t0
+    owned_open = int(((frame["owner"] != "") & (frame["status"] != "closed")).sum())
+    agree = (sorted(d.key for d in built) == sorted(d.key for d in one_by_one)
+             and sum(d.n_new + d.n_overdue for d in built) == owned_open
+             and first.counts == {"sent": len(built)}
+             and again.counts == {"already_sent": len(built)}
+             and len(outbox.sent) == len(built))
+    generation = t_read + t_build
+    return {"bench": "digests", "open_cases": n_cases, "advisors": len(built),
+            "read_cases_s": round(t_read, 3), "build_digests_s": round(t_build, 3),
+            "generation_s": round(generation, 3),
+            "send_with_ledger_s": round(t_send, 3),
+            "per_digest_ledger_ms": round(1000 * t_send / max(1, len(built)), 2),
+            "resend_all_already_sent_s": round(t_again, 3),
+            "peer_one_advisor_at_a_time_s": round(t_peer, 3),
+            "speedup_vs_peer": round(t_peer / generation, 1),
+            "agree": bool(agree)}
 
 
 def main() -> None:

@@ -17,7 +17,9 @@ def test_bench_cases_agrees_at_a_tiny_size(tmp_path):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     results = bench.run(str(tmp_path / "bench.sqlite"), 0.0025, picks=4)
-    assert [r["bench"] for r in results] == ["open", "list_one_advisor", "concurrent_verdicts"]
+    assert [r["bench"] for r in results] == ["open", "list_one_advisor", "digests",
+                                             "concurrent_verdicts"]
     assert all(r["agree"] is True for r in results), results
-    verdicts = results[2]
+    assert results[2]["advisors"] > 0
+    verdicts = results[3]
     assert (verdicts["lost"], verdicts["duplicated"], verdicts["seq_gaps"]) == (0, 0, 0)
