@@ -264,6 +264,22 @@ def test_smtp_slow_server_times_out_then_is_retried(mailbox, ledger):
     assert "timed out" in failure["error"]
 
 
+def test_a_down_server_is_given_up_on_after_some_digests(ledger):
+    cases = make_cases([dict(case_id=f"c{i}", student_id=f"S{i}", owner=f"adv{i}",
+                             opened_at=D("2026-11-12")) for i in range(5)])
+    digests = build_digests(cases, as_of=AS_OF)
+    notifier = WebhookNotifier(f"http://127.0.0.1:{free_port()}/hook", allowed_hosts=LOCAL)
+    report = send_digests(digests, notifier, ledger, retries=1, backoff=0.01, give_up_after=2)
+    assert report.frame[["status", "attempts"]].values.tolist() == [
+        ["failed", 2], ["failed", 2], ["channel_down", 0], ["channel_down", 0],
+        ["channel_down", 0]]
+    assert len(ledger.attempts()) == 4  # nothing claimed for the rest
+    with pytest.raises(ConfigError, match="give_up_after"):
+        send_digests(digests, notifier, ledger, give_up_after=0)
+    every = send_digests(digests, notifier, ledger, retries=0, give_up_after=None)
+    assert every.counts == {"failed": 5}
+
+
 def test_smtp_server_down_then_up(ledger):
     port = free_port()  # nothing listens here yet
     digests = build_digests(week(), as_of=AS_OF, staff=STAFF)

@@ -51,6 +51,7 @@ NO_RECIPIENT = "the digest has no recipient address"
 DOMAIN_REFUSED = "the recipient's domain is not in the notifier's allowed_domains; nothing was sent"
 MISSING_ENV = "the environment variable {name!r} named in the configuration is not set"
 PLAIN_HTTP = "webhooks go over https; plain http is allowed only to this machine"
+URL_CREDENTIALS = "the webhook URL must not hold a user name or password"
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 _ADDRESS = re.compile(r"^[^@\s<>,;\"\\]+@([^@\s<>,;\"\\]+)$")
@@ -215,6 +216,9 @@ class SmtpNotifier:
         ssl_context: ssl.SSLContext | None = None,
     ):
         self.host = str(host)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigError("port must be a whole number from 1 to 65535", key="port",
+                              arrived=repr(port), hint="587 (STARTTLS) or 465 (security='ssl')")
         self.port = int(port)
         self.sender = str(sender)
         self.allowed_hosts = _allow_list(allowed_hosts)
@@ -436,9 +440,18 @@ class WebhookNotifier:
             raise ConfigError("the webhook URL must be http(s)://host/...", key="url",
                               arrived=repr(f"{parts.scheme}://{parts.hostname or ''}"),
                               hint="e.g. 'https://hooks.campus.edu/advising'")
+        if parts.username is not None or parts.password is not None:
+            raise ConfigError(URL_CREDENTIALS, key="url",
+                              arrived=repr(f"{parts.scheme}://...@{parts.hostname}"),
+                              hint="sign the requests with secret_env instead")
+        try:
+            parts.port  # noqa: B018 - parsing the port raises on a bad one
+        except ValueError:
+            raise ConfigError("the webhook URL's port is not a number from 0 to 65535",
+                              key="url", arrived=repr(parts.netloc),
+                              hint="e.g. 'https://hooks.campus.edu:8443/advising'") from None
         self.host = parts.hostname
-        self.channel = urllib.parse.urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2],
-                                                parts.path, "", ""))
+        self.channel = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         if parts.scheme == "http" and not _is_loopback(self.host):
             raise ConfigError(PLAIN_HTTP, key="url", arrived=repr(self.channel),
                               hint="use https:// (digests hold student data)")

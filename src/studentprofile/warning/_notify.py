@@ -375,7 +375,8 @@ class SendReport:
     ----------
     frame : DataFrame
         ``digest_key``, ``advisor_hash``, ``status`` (``sent``, ``failed``, ``already_sent``,
-        ``in_doubt``, ``claimed_elsewhere``), ``attempts`` (made in this call) and
+        ``in_doubt``, ``claimed_elsewhere``, ``channel_down``), ``attempts`` (made in this call)
+        and
         ``error_class`` (of the last failure).
     """
 
@@ -403,6 +404,7 @@ def send_digests(
     retries: int = 3,
     backoff: float = 1.0,
     max_backoff: float = 60.0,
+    give_up_after: int | None = 3,
 ) -> SendReport:
     """Send each digest through ``notifier`` at most once, retrying failures with backoff.
 
@@ -432,6 +434,10 @@ def send_digests(
         Seconds before the first retry; doubled for each further one.
     max_backoff : float, default 60.0
         The longest wait between two attempts.
+    give_up_after : int or None, default 3
+        When this many digests in a row failed every attempt with a retryable error (the
+        server is down), the rest are not tried in this call (``channel_down``, nothing
+        claimed); the next run sends them. ``None`` tries every digest.
 
     Returns
     -------
@@ -478,14 +484,23 @@ def send_digests(
                           key="notifier", arrived=f"an object of type {type(notifier).__name__}",
                           hint="pass an SmtpNotifier, a WebhookNotifier or an object of that "
                           "shape")
+    if give_up_after is not None and (isinstance(give_up_after, bool) or not isinstance(
+            give_up_after, int | np.integer) or give_up_after < 1):
+        raise ConfigError("give_up_after must be a whole number >= 1, or None",
+                          key="give_up_after", arrived=repr(give_up_after),
+                          hint="e.g. give_up_after=3")
     channel = str(notifier.channel)
     rows: list[tuple[str, str, str, int, str | None]] = []
+    down_in_a_row = 0
     for digest in digests:
         if not isinstance(digest, Digest):
             raise ConfigError("send_digests takes the digests of build_digests",
                               key="digests", arrived=f"an item of type {type(digest).__name__}",
                               hint="pass build_digests(cases, as_of=...)")
         who = advisor_hash(digest.advisor)
+        if give_up_after is not None and down_in_a_row >= give_up_after:
+            rows.append((digest.key, who, "channel_down", 0, None))
+            continue
         state = ledger._state(digest.key, channel)
         if state.sent:
             rows.append((digest.key, who, "already_sent", 0, None))
@@ -497,7 +512,7 @@ def send_digests(
             log.warning("digest %s (advisor %s): an earlier attempt never finished; skipped "
                         "(settle it in the ledger)", digest.key[:12], who)
             continue
-        status, made, error_class = "failed", 0, None
+        status, made, error_class, retry = "failed", 0, None, False
         for attempt in range(state.attempts + 1, state.attempts + retries + 2):
             if made:
                 time.sleep(_delay(backoff, made, max_backoff))
@@ -531,6 +546,10 @@ def send_digests(
                          attempt)
                 break
         rows.append((digest.key, who, status, made, error_class))
+        down_in_a_row = down_in_a_row + 1 if status == "failed" and retry else 0
+        if give_up_after is not None and down_in_a_row == give_up_after:
+            log.warning("%d digests in a row failed on %s; the rest wait for the next run",
+                        down_in_a_row, _safe_channel(channel))
     frame = pd.DataFrame(rows, columns=["digest_key", "advisor_hash", "status", "attempts",
                                         "error_class"])
     report = SendReport(frame.astype({"attempts": "int64"}))
