@@ -61,6 +61,8 @@ class WeeklyResult:
         given.
     files : dict of str -> Path
         What was written (``alerts``, ``caseloads``, ``cards``).
+    log : str
+        The alert log's file or URL, the password masked (safe to print).
     """
 
     as_of: Any
@@ -70,6 +72,7 @@ class WeeklyResult:
     recorded: Any
     caseloads: pd.DataFrame | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    log: str = ""
 
     def summary(self) -> dict[str, Any]:
         """Return the counts only (no identifiers): for logs and ``--json``."""
@@ -269,7 +272,8 @@ def weekly_alerts(
         raised = today[today["alert"].to_numpy()]
     with AlertLog(log, time_kind=tables.time_kind) as alert_log:
         # the masked URL: a database URL given here may hold a password
-        say(f"{len(raised):,} alert(s) today; recording them in {alert_log.url}")
+        shown_log = alert_log.path if alert_log.url.startswith("sqlite") else alert_log.url
+        say(f"{len(raised):,} alert(s) today; recording them in {shown_log}")
         recorded = alert_log.record_alerts(raised, source="risk-model", run_id=run_dir.name)
         logged = alert_log.alerts(source="risk-model")
     ids = dict(zip(zip(raised.index.get_level_values("student_id"),
@@ -284,7 +288,7 @@ def weekly_alerts(
     alerts = alerts.reset_index(drop=True)
     watch = today.reset_index()[["student_id", "as_of", "score", "tier", "alert"]]
     result = WeeklyResult(as_of=at, students=int(current.nunique()), alerts=alerts,
-                          tiers=watch, recorded=recorded)
+                          tiers=watch, recorded=recorded, log=shown_log)
 
     # ---- caseloads
     if adv is not None:
