@@ -30,7 +30,7 @@ import pytest
 from _pg_server import postgres_server
 from studentprofile import cli
 from studentprofile.pipeline import demo_config, load_tables, loop_report, run
-from studentprofile.warning import CaseStore, NotificationLedger, Routing
+from studentprofile.warning import AlertLog, CaseStore, NotificationLedger, Routing
 
 try:  # the `test` extra installs it; in CI its absence fails, elsewhere it skips
     from aiosmtpd import controller as aiosmtpd_controller
@@ -142,6 +142,13 @@ def story(trained, tmp_path: Path, store: str, caplog, *, subprocess_verdict: bo
         assert tutored  # the demo's reasons are mostly academic: the tutor helps
         assert set(helpers.loc[helpers["role"] == "tutor", "case_id"]) == tutored
         assert set(helpers.loc[helpers["role"] == "tutor", "staff_id"]) == {"tut"}
+        # the caseload is recorded in the alert log too, owners and helpers by role
+        with AlertLog(store) as log:
+            given = log.assignments(current=True)
+        owned = dict(zip(week1["alert_id"], week1["owner"], strict=True))
+        mine = given[given["role"] == "advisor"]
+        assert dict(zip(mine["alert_id"], mine["staff_id"], strict=True)) == owned
+        assert (given.loc[given["role"] == "tutor", "staff_id"] == "tut").all()
         # one digest per owner, delivered to the SMTP server, holding their new cases
         owners = sorted(set(week1["owner"]))
         assert loop1["digests_by_status"] == {"sent": len(owners)}

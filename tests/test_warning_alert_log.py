@@ -729,3 +729,28 @@ def test_connections_the_server_dropped_are_replaced(pg_url):
         assert killed >= 1
         assert log.record_alerts(batch(31.0, ["ben"])).n_new == 1
         assert len(log.alerts()) == 2
+
+
+def test_a_nul_character_is_kept_by_sqlite_and_refused_typed_by_postgresql(target):
+    """PostgreSQL's text type cannot hold NUL; SQLite stores ids exactly as given."""
+    odd = "ana\x00x"
+    with AlertLog(target) as log:
+        if "://" not in target:
+            aid = log.record_alerts(batch(30.0, [odd])).alert_ids[0]
+            log.acknowledge(aid, time=31.0, staff="k\x00m")
+            assert log.alerts()["student_id"].tolist() == [odd]
+            assert log.history()["staff"].iloc[-1] == "k\x00m"
+            return
+        with pytest.raises(SchemaError, match=r"alerts.student_id \[no-nul\]"):
+            log.record_alerts(batch(30.0, ["ben", odd]))
+        aid = log.record_alerts(batch(30.0, ["ben"])).alert_ids[0]
+        with pytest.raises(SchemaError, match=r"lifecycle.staff \[no-nul\]"):
+            log.acknowledge(aid, time=31.0, staff="k\x00m")
+        with pytest.raises(SchemaError, match=r"assignments.staff_id \[no-nul\]"):
+            log.record_assignments([{"alert_id": aid, "staff_id": "k\x00m"}], time=30.0)
+        assert log.verify() == {"alerts": 1, "events": 1}  # nothing of the refused calls
+        # reasons are JSON text: a NUL in a reason is escaped, and comes back as it was
+        b = batch(31.0, ["cai"])
+        b["reasons"] = [["fell\x00off"]]
+        log.record_alerts(b)
+        assert log.alerts()["reasons"].iloc[-1] == ["fell\x00off"]

@@ -471,7 +471,6 @@ def _notifier(args: argparse.Namespace) -> Any:
 def _cmd_warn(args: argparse.Namespace, out: _Out) -> int:
     from studentprofile.pipeline import weekly_alerts
     from studentprofile.pipeline._loop import STORE_ENV
-    from studentprofile.pipeline._loop_report import shown_target
 
     if args.run and args.run_dir and Path(args.run) != Path(args.run_dir):
         raise ConfigError("give the run once: RUN or --run", key="--run",
@@ -489,7 +488,7 @@ def _cmd_warn(args: argparse.Namespace, out: _Out) -> int:
                            digest_retries=args.retries)
     s = result.summary()
     s["run"] = str(run_dir)
-    s["log"] = shown_target(log if log is not None else args.store)
+    s["log"] = result.log  # the password of a database URL masked
     out.result(s)
     tiers = ", ".join(f"{v:,} {k}" for k, v in s["watch_list_by_tier"].items()) or "none"
     out.line(f"as of {s['as_of']}: {s['students']:,} current students scored "
@@ -670,9 +669,10 @@ def _opts_warn(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", required=True, metavar="DATE",
                    help="today (a date, or days for float-time tables)")
     p.add_argument("--run", metavar="DIR", help="a run folder (default: the latest run)")
-    p.add_argument("--log", default=None, metavar="FILE",
-                   help="the alert log (default: in --store, else alerts.sqlite; created when "
-                   "missing)")
+    p.add_argument("--log", default=None, metavar="FILE|URL",
+                   help="the alert log: a SQLite file (default: in --store, else alerts.sqlite; "
+                        "created when missing) or a database URL, e.g. '${ALERTS_DB_URL}' naming "
+                        "an environment variable that holds postgresql+psycopg://...")
     loop = p.add_argument_group(
         "the closed loop (cases, digests, the advisors' site; docs/closed-loop.md)")
     loop.add_argument("--store", metavar="TARGET",

@@ -68,6 +68,8 @@ class WeeklyResult:
         ``loop_report`` and ``loop_report_json``).
     loop : LoopResult or None
         With ``store=``: cases opened, digests and what was sent, the site, the loop report.
+    log : str
+        The alert log's file or URL, the password masked (safe to print).
     """
 
     as_of: Any
@@ -78,6 +80,7 @@ class WeeklyResult:
     caseloads: pd.DataFrame | None = None
     files: dict[str, Path] = field(default_factory=dict)
     loop: LoopResult | None = None
+    log: str = ""
 
     def summary(self) -> dict[str, Any]:
         """Return the counts only (no identifiers): for logs and ``--json``."""
@@ -164,8 +167,10 @@ def weekly_alerts(
         latest grid date on or before it (within one grid step); features use only what was
         known before that date.
     log : path or URL, optional
-        The alert log (a SQLite file, created when missing, or a database URL). Rerunning a
-        date adds nothing. Default: in ``store``; one of the two is needed.
+        The alert log: a SQLite file (created when missing) or a database URL (see
+        :class:`~studentprofile.warning.AlertLog`). Rerunning a date adds nothing. With staff
+        or advisors, the caseload is recorded in it too (``AlertLog.assignments()``). Default:
+        in ``store``; one of the two is needed.
     advisors : DataFrame or path, optional
         ``advisor_id``, ``capacity``, optional ``programmes`` (list, or ``;``-separated text
         in a CSV): today's alerts are assigned highest risk first.
@@ -241,7 +246,6 @@ def weekly_alerts(
     """
     from studentprofile.features import make_grid
     from studentprofile.pipeline._loop import WeeklyLoop, loop_inputs, plan_caseloads, routing_of
-    from studentprofile.pipeline._loop_report import shown_target
     from studentprofile.pipeline._saved_run import config_of_run, fitted_builder
     from studentprofile.pipeline._tables import load_tables
     from studentprofile.pipeline._warning import card_profiles, risk_label
@@ -320,8 +324,10 @@ def weekly_alerts(
         states = policy.apply(risk, reasons=expl, top_reasons=top_reasons)
         today = states[today_mask]
         raised = today[today["alert"].to_numpy()]
-    say(f"{len(raised):,} alert(s) today; recording them in {shown_target(log)}")
     with AlertLog(log, time_kind=tables.time_kind) as alert_log:
+        # the masked URL: a database URL given here may hold a password
+        shown_log = alert_log.path if alert_log.url.startswith("sqlite") else alert_log.url
+        say(f"{len(raised):,} alert(s) today; recording them in {shown_log}")
         recorded = alert_log.record_alerts(raised, source="risk-model", run_id=run_dir.name)
         logged = alert_log.alerts(source="risk-model")
     ids = dict(zip(zip(raised.index.get_level_values("student_id"),
@@ -336,7 +342,7 @@ def weekly_alerts(
     alerts = alerts.reset_index(drop=True)
     watch = today.reset_index()[["student_id", "as_of", "score", "tier", "alert"]]
     result = WeeklyResult(as_of=at, students=int(current.nunique()), alerts=alerts,
-                          tiers=watch, recorded=recorded)
+                          tiers=watch, recorded=recorded, log=shown_log)
 
     # ---- caseloads by role and, with a store, the cases (the closed loop: _loop.py)
     # routing reads the reasons that raised the risk
@@ -354,6 +360,10 @@ def weekly_alerts(
         if loop is not None:
             opened = loop.open(alerts, result.caseloads, reasons=raised_reasons, at=at,
                                model_version=run_dir.name)
+        if result.caseloads is not None:
+            # the caseload is history too: recorded in the log (a rerun of the week adds nothing)
+            _record_caseload(log, tables.time_kind, result.caseloads, alerts, at=at,
+                             by=f"assign_caseloads (run {run_dir.name})")
 
     # ---- cards and the files for people
     if cards_dir is not None:
@@ -383,6 +393,20 @@ def weekly_alerts(
                 outcomes=tables.outcomes, horizon=cfg.label.horizon, outcome=cfg.label.outcome)
         result.files.update(result.loop.files)
     return result
+
+
+def _record_caseload(log: Any, time_kind: str, caseloads: pd.DataFrame, alerts: pd.DataFrame,
+                     *, at: Any, by: str) -> None:
+    """Record the assigned rows of the caseload in the alert log (owners and helpers by role)."""
+    from studentprofile.warning import AlertLog
+
+    plan = caseloads[caseloads["status"] == "assigned"]
+    if not len(plan):
+        return
+    alert_of = dict(zip(alerts["student_id"], alerts["alert_id"], strict=True))
+    with AlertLog(log, time_kind=time_kind) as alert_log:
+        alert_log.record_assignments(
+            plan.assign(alert_id=[alert_of[s] for s in plan["student_id"]]), time=at, by=by)
 
 
 def _write_tables(out: Path, alerts: pd.DataFrame, caseloads: pd.DataFrame | None,

@@ -678,6 +678,19 @@ class AlertLog:
             return value
         return repr(float(value)) if isinstance(value, float) else str(value)
 
+    def _no_nul(self, values: Iterable[Any], *, table: str, column: str) -> None:
+        """Refuse text with the NUL character on PostgreSQL, whose text type cannot hold it."""
+        if self._sqlite:
+            return
+        bad = [i for i, v in enumerate(values) if isinstance(v, str) and "\x00" in v]
+        if bad:
+            raise SchemaError(
+                "PostgreSQL text cannot hold the NUL character (\\x00)",
+                table=table, column=column, rule="no-nul",
+                arrived=f"{len(bad)} value(s) with it, e.g. row {bad[0]}",
+                hint="remove the character at the source (SQLite logs store it as given)",
+            )
+
     def _time_of(self, value: Any, kind: str | None) -> Any:
         """Return a stored time as the encoded Python value (float days or ISO text)."""
         return float(value) if kind == "float" else value
@@ -761,8 +774,11 @@ class AlertLog:
             times = self._encode_times(conn, frame["as_of"].to_numpy(), what="as_of")
             tiers = _optional_text(frame, "tier")
             scores = _optional_float(frame, "score")
-            reasons = [json.dumps(_texts(r)) for r in (
+            reasons = [json.dumps(_texts(r)) for r in (  # JSON escapes a NUL: safe everywhere
                 frame["reasons"] if "reasons" in frame.columns else [None] * n)]
+            for column, values in (("student_id", ids), ("tier", tiers), ("source", [source]),
+                                   ("run_id", [run_id])):
+                self._no_nul(values, table="alerts", column=column)
             alert_ids = [_digest("alert", source, s, t) for s, t in zip(ids, times, strict=True)]
             alert_ids = [a[:24] for a in alert_ids]
             hashes = [
@@ -903,6 +919,9 @@ class AlertLog:
                               hint="pass time=... (e.g. the as-of date of the weekly run)")
         alert_ids = [str(a) for a in frame["alert_id"]]
         bys = [_clean(v) for v in frame["by"]]
+        for column, values in (("alert_id", alert_ids), ("staff_id", staff), ("role", roles),
+                               ("by", bys)):
+            self._no_nul(values, table="assignments", column=column)
         written = 0
         with self._transaction("recording assignments") as conn:
             times = self._encode_times(conn, _time_array(list(frame["time"]), table="assignments"),
@@ -1025,6 +1044,8 @@ class AlertLog:
                     rule="required-column",
                     arrived=f"missing {missing!r}",
                 )
+        for column in ("alert_id", "staff", "action", "note"):
+            self._no_nul([r.get(column) for r in rows], table="lifecycle", column=column)
         written = 0
         with self._transaction("recording lifecycle events") as conn:
             times = self._encode_times(conn, _time_array([r["time"] for r in rows]),
