@@ -241,3 +241,63 @@ def test_smtp_host_and_port():
     for bad in ("", ":25", "h:0", "h:70000", "h:x"):
         with pytest.raises(ConfigError, match="HOST:PORT"):
             cli._host_port(bad, 587)
+
+
+def test_the_three_stores_share_one_database_and_its_schema_versions(tmp_path):
+    """Issue 15 item 4: the case store and the ledger run on warning/_db.py like the alert log
+    (they had engine helpers and version tables of their own)."""
+    import sqlalchemy as sa
+
+    from studentprofile.errors import DataIntegrityError
+    from studentprofile.warning import AlertLog, NotificationLedger
+
+    path = tmp_path / "ews.sqlite"
+    with AlertLog(path), CaseStore(path), NotificationLedger(path) as ledger:
+        with ledger.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT component, max(version) FROM sp_schema_versions "
+                                        "GROUP BY component ORDER BY component").all()
+            tables = {r[0] for r in conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert [tuple(r) for r in rows] == [("alert_log", 2), ("case_store", 1),
+                                        ("notification_ledger", 1)]
+    assert not tables & {"case_schema", "notification_meta"}
+    # a second open writes nothing, and a newer case store is refused, the file untouched
+    with CaseStore(path, create=False) as again:
+        assert again.cases().empty
+    eng = sa.create_engine(f"sqlite:///{path}")
+    with eng.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO sp_schema_versions VALUES ('case_store', 2, 'later', "
+                             "'2030-01-01', '9.9')")
+    eng.dispose()
+    before = path.read_bytes()
+    with pytest.raises(DataIntegrityError, match="case_store schema version 2, newer"):
+        CaseStore(path)
+    assert path.read_bytes() == before
+
+
+def test_someone_elses_cases_table_is_refused_and_left_alone(tmp_path):
+    import sqlalchemy as sa
+
+    from studentprofile.errors import DataIntegrityError
+    from studentprofile.warning._cases import FOREIGN_SCHEMA
+
+    path = tmp_path / "crm.sqlite"
+    eng = sa.create_engine(f"sqlite:///{path}")
+    with eng.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE cases (ticket INTEGER, subject TEXT)")
+    eng.dispose()
+    before = path.read_bytes()
+    with pytest.raises(DataIntegrityError, match=re.escape(FOREIGN_SCHEMA)):
+        CaseStore(path)
+    assert path.read_bytes() == before
+
+
+def test_store_engines_keep_student_ids_out_of_driver_errors(tmp_path):
+    """The case store's engine came from its own helper without hide_parameters: a failed
+    statement's message (and SQLAlchemy's SQL log) carried the rows' student ids."""
+    from studentprofile.warning import NotificationLedger
+
+    with CaseStore(tmp_path / "a.sqlite") as cases:
+        assert cases._engine.hide_parameters
+    with NotificationLedger(tmp_path / "a.sqlite") as ledger:
+        assert ledger.engine.hide_parameters

@@ -402,7 +402,7 @@ def test_read_only_store_is_an_output_error(tmp_path):
     with CaseStore(path) as s:
         cid = s.open_cases(weekly_alerts(1), time=T0).case_ids[0]
     before = path.read_bytes()
-    with CaseStore(f"sqlite:///file:{path}?mode=ro&uri=true") as s:
+    with CaseStore(path, read_only=True) as s:
         assert len(s.cases()) == 1  # reads work
         with pytest.raises(OutputError, match="could not be written(.|\n)*readonly"):
             s.contact(cid, staff="kim")

@@ -37,7 +37,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _case_frames import AS_OF, D, make_cases, week
-from studentprofile.errors import ConfigError, NotificationError, OutputError, SchemaError
+from studentprofile.errors import (
+    ConfigError,
+    DataIntegrityError,
+    NotificationError,
+    OutputError,
+    SchemaError,
+)
 from studentprofile.warning import (
     SIGNATURE_HEADER,
     Digest,
@@ -648,8 +654,9 @@ def test_no_student_data_in_logs(hook, mailbox, ledger, caplog):
 def test_ledger_is_append_only_in_the_database(ledger, mailbox):
     _, port = mailbox
     send_digests(build_digests(week(), as_of=AS_OF, staff=STAFF), plain_smtp(port), ledger)
-    for table in ("notification_attempts", "notification_results", "notification_meta"):
-        for stmt in (f"UPDATE {table} SET {'value' if 'meta' in table else 'digest_key'} = 'x'",
+    # the schema version table the ledger shares with the other stores is append-only too
+    for table in ("notification_attempts", "notification_results", "sp_schema_versions"):
+        for stmt in (f"UPDATE {table} SET {'version = 9' if 'sp_' in table else 'digest_key = 1'}",
                      f"DELETE FROM {table}"):
             with pytest.raises(sa.exc.DatabaseError, match="append-only"):
                 with ledger.engine.begin() as con:
@@ -664,13 +671,11 @@ def test_ledger_refuses_bad_targets_and_newer_versions(tmp_path):
         NotificationLedger(42)
     with pytest.raises(OutputError, match="could not be opened"):
         NotificationLedger(tmp_path / "missing-folder" / "x" / "ledger.db")
-    newer = sa.create_engine(f"sqlite:///{tmp_path / 'newer.db'}")
-    with newer.begin() as con:
-        con.execute(sa.text("CREATE TABLE notification_meta (key VARCHAR(64) PRIMARY KEY, "
-                            "value TEXT NOT NULL)"))
-        con.execute(sa.text("INSERT INTO notification_meta VALUES ('schema_version', '99')"))
-    newer.dispose()
-    with pytest.raises(ConfigError, match="newer studentprofile"):
+    with NotificationLedger(tmp_path / "newer.db") as ledger, ledger.engine.begin() as con:
+        con.execute(sa.text("INSERT INTO sp_schema_versions VALUES ('notification_ledger', 99, "
+                            "'from the future', '2030-01-01', '9.9')"))
+    with pytest.raises(DataIntegrityError, match="notification_ledger schema version 99, newer "
+                       "than this studentprofile knows"):
         NotificationLedger(tmp_path / "newer.db")
 
 

@@ -26,6 +26,10 @@ Guarantees
   :class:`~studentprofile.errors.SourceError` (the URL shown without its password); a failed
   write an :class:`~studentprofile.errors.OutputError` (nothing written).
 
+The database goes through :mod:`._db`, as the alert log's and the notification ledger's do: one
+engine helper, the schema version table (component ``case_store``) with forward migrations,
+and the append-only triggers.
+
 The frames :meth:`CaseStore.cases`, :meth:`CaseStore.verdicts` and :meth:`CaseStore.history` are
 the column contracts that :mod:`studentprofile.evaluation` reads (judged precision, time to
 first contact, cases overdue per advisor and unit).
@@ -60,7 +64,6 @@ from studentprofile.errors import (
     StateError,
     StudentProfileError,
 )
-from studentprofile.warning._case_db import append_only_ddl, is_url, make_engine, shown
 from studentprofile.warning._case_inputs import (
     alert_frame,
     assignment_maps,
@@ -68,6 +71,15 @@ from studentprofile.warning._case_inputs import (
     dumps,
     plain,
     text_time,
+)
+from studentprofile.warning._db import (
+    Migration,
+    append_only,
+    engine_for,
+    ensure_schema,
+    masked_url,
+    schema_version,
+    table_names,
 )
 from studentprofile.warning._reasons import reasons_lookup
 from studentprofile.warning._routing import Routing
@@ -87,7 +99,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+#: The store's component name in the schema version table (``sp_schema_versions``).
+COMPONENT = "case_store"
 
 #: The environment variable a store URL may come from (keeps passwords out of shell history).
 ENV_URL = "STUDENTPROFILE_CASES_URL"
@@ -132,7 +145,6 @@ NOT_WRITTEN = "the case store could not be written; nothing was written"
 UNREACHABLE = "the case store cannot be reached"
 
 _RETRIES = 60
-_LOCK_KEY = 0x5350_4341  # PostgreSQL advisory lock for creating the schema ("SPCA")
 
 
 # --------------------------------------------------------------------------- the database
@@ -183,18 +195,18 @@ CASE_EVENTS = sa.Table(
     sqlite_autoincrement=True,
 )
 
-CASE_SCHEMA = sa.Table(
-    "case_schema", _MD,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-
-_APPEND_ONLY = ("cases", "case_events", "case_schema")
+_TABLES = ("cases", "case_events")
 
 
-def _append_only_ddl(dialect: str) -> list[str]:
-    return append_only_ddl(dialect, _APPEND_ONLY, what="the case store",
-                           function="sp_case_store_append_only")
+def _create_v1(conn: Connection) -> None:
+    _MD.create_all(conn, checkfirst=True)
+    for table in _TABLES:
+        for stmt in append_only(table, dialect=conn.dialect.name, what="the case store"):
+            conn.exec_driver_sql(stmt)
+
+
+#: The case store's schema steps (forward only; run by :func:`._db.ensure_schema`).
+MIGRATIONS = (Migration(1, "cases and case_events, append-only", _create_v1),)
 
 
 # --------------------------------------------------------------------------- values
@@ -366,6 +378,9 @@ class CaseStore:
         Create the tables (and the append-only triggers) when missing. With ``False`` a store
         that does not exist yet raises :class:`~studentprofile.errors.ConfigError` (a mistyped
         path must not silently start an empty store).
+    read_only : bool, default False
+        Open an existing store for reading only (SQLite's ``mode=ro``; read-only transactions
+        on PostgreSQL): every change raises :class:`~studentprofile.errors.OutputError`.
 
     Raises
     ------
@@ -374,7 +389,7 @@ class CaseStore:
     SourceError
         The database cannot be reached (the message shows the URL without its password).
     DataIntegrityError
-        The database has case tables of another schema version.
+        The database has case tables that are not a case store, or a newer schema version.
 
     Examples
     --------
@@ -413,22 +428,28 @@ class CaseStore:
     0   kim  useful  missed two weeks (flu)
     """
 
-    def __init__(self, target: str | os.PathLike[str] | None = None, *, create: bool = True):
+    def __init__(self, target: str | os.PathLike[str] | None = None, *, create: bool = True,
+                 read_only: bool = False):
         if target is None:
             target = os.environ.get(ENV_URL) or None
         if target is None or not str(target).strip():
             raise ConfigError(NO_STORE, key="store", arrived=repr(target),
                               hint=f"give a path or URL, or set {ENV_URL}")
-        self.target = str(target)
-        self._shown = shown(self.target)
-        if not create and not is_url(self.target) and self.target != ":memory:" \
-                and not Path(self.target).expanduser().is_file():
-            raise ConfigError(NOT_A_STORE, key="store", arrived=repr(self._shown),
-                              hint="check the path; cases are created by the weekly job "
-                                   "(open_cases)")
-        self._engine = make_engine(self.target)
+        self.target = os.fspath(target) if isinstance(target, os.PathLike) else str(target)
+        url = "://" in self.target or "${" in self.target
+        if not url and self.target != ":memory:":
+            self.target = str(Path(self.target).expanduser())
+        self._shown = self.target
+        if not create or read_only:
+            if not url and self.target != ":memory:" and not Path(self.target).is_file():
+                raise ConfigError(NOT_A_STORE, key="store", arrived=repr(self._shown),
+                                  hint="check the path; cases are created by the weekly job "
+                                       "(open_cases)")
+        self._engine = engine_for(self.target, read_only=read_only)
+        if url:
+            self._shown = masked_url(self._engine)  # never the password
         try:
-            self._init_schema(create=create)
+            self._init_schema(create=create and not read_only)
         except BaseException:
             self._engine.dispose()
             raise
@@ -472,56 +493,28 @@ class CaseStore:
                                    "process holds the store locked") from None
 
     def _init_schema(self, *, create: bool) -> None:
+        """Bring the store's tables to the newest version (``_db.ensure_schema``).
+
+        One cheap read when the store is up to date; tables named like the store's without its
+        entry in the schema version table are someone else's (refused, never touched).
+        """
         doing = "opening"
-        with self._errors(doing, write=False), \
-                self._engine.connect().execution_options(sp_read=True) as conn:
-            have = set(sa.inspect(conn).get_table_names())
-        with self._errors(doing, write=True):
-            if {"cases", "case_events", "case_schema"} <= have:
-                self._check_schema()
-                return
+        with self._errors(doing, write=False), self._engine.connect() as conn:
+            have = table_names(conn)
+            version = schema_version(conn, COMPONENT)
+        if version == 0:
+            mine = sorted(set(_TABLES) & have)
+            if mine:
+                raise DataIntegrityError(
+                    FOREIGN_SCHEMA, arrived=f"tables {mine!r} in {self._shown!r} without a "
+                    f"{COMPONENT!r} entry in the schema version table",
+                    hint="use another database (or schema) for the case store")
             if not create:
                 raise ConfigError(NOT_A_STORE, key="store", arrived=repr(self._shown),
                                   hint="check the path or URL; cases are created by the weekly "
                                        "job (open_cases)")
-            with self._engine.begin() as conn:
-                if self.dialect == "postgresql":
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-                _MD.create_all(conn, checkfirst=True)
-                for stmt in _append_only_ddl(self.dialect):
-                    conn.exec_driver_sql(stmt)
-                found = conn.execute(sa.select(CASE_SCHEMA.c.value).where(
-                    CASE_SCHEMA.c.key == "schema_version")).scalar()
-                if found is None:
-                    conn.execute(CASE_SCHEMA.insert(), [
-                        {"key": "schema_version", "value": SCHEMA_VERSION},
-                        {"key": "created_at", "value": text_time(_now())},
-                    ])
-            self._check_schema()
-
-    def _check_schema(self) -> None:
-        """Refuse tables of another schema (the version row first: one cheap query per open)."""
-        with self._engine.connect().execution_options(sp_read=True) as conn:
-            try:
-                version = conn.execute(sa.select(CASE_SCHEMA.c.value).where(
-                    CASE_SCHEMA.c.key == "schema_version")).scalar()
-            except sa.exc.DBAPIError:
-                version = None
-                conn.rollback()
-            if version == SCHEMA_VERSION:
-                return
-            insp = sa.inspect(conn)
-            for table in (CASES, CASE_EVENTS, CASE_SCHEMA):
-                cols = {c["name"] for c in insp.get_columns(table.name)}
-                want = {c.name for c in table.columns}
-                if cols != want:
-                    raise DataIntegrityError(
-                        FOREIGN_SCHEMA, arrived=f"table {table.name!r} has columns "
-                        f"{sorted(cols)!r}, expected {sorted(want)!r}",
-                        hint="use another database (or schema) for the case store")
-        raise DataIntegrityError(FOREIGN_SCHEMA, arrived=f"schema version {version!r}, this "
-                                 f"version reads {SCHEMA_VERSION!r}",
-                                 hint="upgrade studentprofile to the version that wrote it")
+        with self._errors(doing, write=True):
+            ensure_schema(self._engine, COMPONENT, MIGRATIONS)
 
     # ------------------------------------------------------------------ writing
     def _write(self, doing: str, fn: Callable[[Connection], Any]) -> Any:
@@ -529,8 +522,12 @@ class CaseStore:
         last: Exception | None = None
         for attempt in range(_RETRIES):
             try:
-                with self._errors(doing, write=True), self._engine.begin() as conn:
-                    return fn(conn)
+                with self._errors(doing, write=True), self._engine.connect() as conn:
+                    # SQLite: take the write lock up front (a read-then-append is one step);
+                    # PostgreSQL: the case's row lock (_lock_case) serialises writers per case
+                    conn = conn.execution_options(sp_sqlite_begin="IMMEDIATE")
+                    with conn.begin():
+                        return fn(conn)
             except OutputError as exc:
                 cause = exc.__context__
                 if not _retryable(cause):
@@ -939,8 +936,7 @@ class CaseStore:
 
     # ------------------------------------------------------------------ reading
     def _read(self, doing: str, fn: Callable[[Connection], Any]) -> Any:
-        with self._errors(doing, write=False), \
-                self._engine.connect().execution_options(sp_read=True) as conn:
+        with self._errors(doing, write=False), self._engine.connect() as conn:
             return fn(conn)
 
     def _load(self, where: Callable[[Any], Any] | None) -> tuple[list[dict[str, Any]],

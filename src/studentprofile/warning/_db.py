@@ -206,8 +206,16 @@ def engine_for(
                           hint="use a file path, sqlite:///path or postgresql+psycopg://...")
     # hide_parameters: a driver error never carries the rows (student ids) into a traceback
     kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    connect: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
-        kwargs["connect_args"] = {"connect_timeout": 10}
+        connect["connect_timeout"] = 10
+    if url.drivername == "postgresql+psycopg" and "prepare_threshold" not in url.query:
+        # no server-side prepared statements: after five runs psycopg prepares a statement, and
+        # PostgreSQL then plans `IN ($1, ..., $500)` generically, comparing every row with every
+        # parameter (the case store: 0.6 s per 500 ids on 20,000 cases instead of 3 ms)
+        connect["prepare_threshold"] = None
+    if connect:
+        kwargs["connect_args"] = connect
     if read_only:
         kwargs["execution_options"] = {"postgresql_readonly": True}
     try:

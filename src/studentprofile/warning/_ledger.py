@@ -10,7 +10,9 @@ e.g. PostgreSQL for a campus with many senders):
   allows one ``sent`` per digest key and channel.
 
 Rows are never updated or deleted: database triggers refuse ``UPDATE`` and ``DELETE`` (and
-``TRUNCATE`` on PostgreSQL), so the ledger is its own audit trail.
+``TRUNCATE`` on PostgreSQL), so the ledger is its own audit trail. The database goes through
+:mod:`._db`, as the alert log's and the case store's do: one engine helper, the schema version
+table (component ``notification_ledger``) and the append-only triggers.
 """
 
 from __future__ import annotations
@@ -25,19 +27,22 @@ import pandas as pd
 import sqlalchemy as sa
 
 from studentprofile.errors import ConfigError, OutputError
+from studentprofile.warning._db import Migration, append_only, engine_for, ensure_schema
 
 if TYPE_CHECKING:  # annotations only
     from studentprofile.warning._notify import Digest
 
 __all__ = ["LEDGER_SCHEMA_VERSION", "NotificationLedger"]
 
-#: The ledger's schema version (kept in ``notification_meta``).
+#: The ledger's component name in the schema version table (``sp_schema_versions``).
+COMPONENT = "notification_ledger"
+#: The ledger's schema version (its number of migrations).
 LEDGER_SCHEMA_VERSION = 1
 
 APPEND_ONLY = "the notification ledger is append-only"
 NOT_OPENED = "the notification ledger could not be opened or written"
 
-_TABLES = ("notification_meta", "notification_attempts", "notification_results")
+_TABLES = ("notification_attempts", "notification_results")
 _ERROR_MAX = 1000
 
 
@@ -56,11 +61,8 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
 
 
-def _metadata() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table]:
+def _metadata() -> tuple[sa.MetaData, sa.Table, sa.Table]:
     md = sa.MetaData()
-    meta = sa.Table("notification_meta", md,
-                    sa.Column("key", sa.String(64), primary_key=True),
-                    sa.Column("value", sa.Text, nullable=False))
     attempts = sa.Table(
         "notification_attempts", md,
         sa.Column("digest_key", sa.String(64), primary_key=True),
@@ -87,30 +89,20 @@ def _metadata() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table]:
     sa.Index("notification_sent_once", results.c.digest_key, results.c.channel, unique=True,
              sqlite_where=results.c.outcome == "sent",
              postgresql_where=results.c.outcome == "sent")
-    return md, meta, attempts, results
+    return md, attempts, results
 
 
-def _sqlite_triggers() -> list[str]:
-    return [
-        f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
-        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}: {op} on {t} refused'); END"
-        for t in _TABLES for op in ("UPDATE", "DELETE")
-    ]
+def _create_v1(conn: sa.Connection) -> None:
+    md, _, _ = _metadata()
+    md.create_all(conn, checkfirst=True)
+    for table in _TABLES:
+        for stmt in append_only(table, dialect=conn.dialect.name,
+                                what="the notification ledger"):
+            conn.exec_driver_sql(stmt)
 
 
-def _postgres_triggers() -> list[str]:
-    fn = (
-        "CREATE OR REPLACE FUNCTION notification_append_only() RETURNS trigger "
-        "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
-        f"'{APPEND_ONLY}: % on % refused', TG_OP, TG_TABLE_NAME; END $$"
-    )
-    out = [fn]
-    for t in _TABLES:
-        out.append(f"CREATE OR REPLACE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} "
-                   "FOR EACH ROW EXECUTE FUNCTION notification_append_only()")
-        out.append(f"CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION notification_append_only()")
-    return out
+#: The ledger's schema steps (forward only; run by :func:`._db.ensure_schema`).
+MIGRATIONS = (Migration(1, "notification attempts and results, append-only", _create_v1),)
 
 
 class NotificationLedger:
@@ -128,6 +120,8 @@ class NotificationLedger:
     OutputError
         The database cannot be opened or its tables created.
     ConfigError
+        Not a path, a database URL or an engine; a folder.
+    DataIntegrityError
         The database holds a ledger of a newer schema version.
 
     Examples
@@ -144,27 +138,20 @@ class NotificationLedger:
         self._owns_engine = not isinstance(target, sa.Engine)
         if isinstance(target, sa.Engine):
             self.engine = target
-        elif isinstance(target, str) and "://" in target:
-            try:
-                self.engine = sa.create_engine(target)
-            except (sa.exc.ArgumentError, ImportError) as exc:
-                raise ConfigError("the ledger URL is not a SQLAlchemy URL with an installed "
-                                  "driver", key="target", arrived=type(exc).__name__,
-                                  hint="e.g. 'postgresql+psycopg://user@host/db' with "
-                                  "pip install 'studentprofile[postgres]'") from None
+        elif isinstance(target, str) and ("://" in target or "${" in target):
+            self.engine = engine_for(target)  # ConfigError / DependencyError say what is wrong
         elif isinstance(target, str | os.PathLike):
             path = Path(target).expanduser().absolute()
             if path.is_dir():
                 raise ConfigError("the ledger target is a folder", key="target",
                                   arrived=repr(str(path)),
                                   hint="give a file name, e.g. notifications.db")
-            self.engine = sa.create_engine(f"sqlite:///{path}",
-                                           connect_args={"timeout": 30})
+            self.engine = engine_for(str(path))
         else:
             raise ConfigError("the ledger target must be a path, a URL or an engine",
                               key="target", arrived=f"an object of type {type(target).__name__}",
                               hint="e.g. NotificationLedger('notifications.db')")
-        self._md, self._meta, self._attempts, self._results = _metadata()
+        self._md, self._attempts, self._results = _metadata()
         try:
             self._create()
         except BaseException:
@@ -205,26 +192,11 @@ class NotificationLedger:
                            hint="check that the database is reachable and writable")
 
     def _create(self) -> None:
-        dialect = self.engine.dialect.name
+        # one creator at a time, in one transaction; a newer version is a DataIntegrityError
         try:
-            with self.engine.begin() as con:
-                if dialect == "postgresql":  # one creator at a time
-                    con.execute(sa.text("SELECT pg_advisory_xact_lock(727316)"))
-                self._md.create_all(con, checkfirst=True)
-                ddl = _postgres_triggers() if dialect == "postgresql" else _sqlite_triggers()
-                for stmt in ddl:
-                    con.execute(sa.text(stmt))
-                found = con.execute(sa.select(self._meta.c.value).where(
-                    self._meta.c.key == "schema_version")).scalar()
-                if found is None:
-                    con.execute(self._meta.insert().values(key="schema_version",
-                                                           value=str(LEDGER_SCHEMA_VERSION)))
+            ensure_schema(self.engine, COMPONENT, MIGRATIONS)
         except sa.exc.SQLAlchemyError as exc:
             raise self._fail(exc) from None
-        if found is not None and int(found) > LEDGER_SCHEMA_VERSION:
-            raise ConfigError("the ledger was written by a newer studentprofile",
-                              key="target", arrived=f"schema version {found}",
-                              hint="upgrade studentprofile")
 
     # ------------------------------------------------------------- used by send_digests
     def _state(self, key: str, channel: str) -> _State:
