@@ -72,5 +72,8 @@ def test_a_staff_file_keeps_ids_exactly(tmp_path):
     frame = read_people(path, key="staff", id_column="staff_id")
     assert frame["staff_id"].tolist() == ["0007", "=1+1", "NULL"]
     assert frame["unit"].tolist()[:2] == ["北楼", "NA"]  # "NA" is a unit, not a missing value
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes("staff_id,role,capacity\n王老师,advisor,2\n".encode("utf-8-sig"))
+    assert read_people(bom, key="staff", id_column="staff_id")["staff_id"].tolist() == ["王老师"]
     with pytest.raises(ConfigError, match="staff must be a DataFrame or a CSV file"):
         read_people(42, key="staff", id_column="staff_id")

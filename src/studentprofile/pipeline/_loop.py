@@ -94,7 +94,9 @@ def read_people(value: Any, *, key: str, id_column: str) -> pd.DataFrame:
                                + "capacity and optional programmes (separated by ';')"
                                + (", unit, email" if id_column == "staff_id" else ""))
     text = {c: "string" for c in (id_column, "role", "unit", "email", "programmes")}
-    frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+    # utf-8-sig: a spreadsheet's byte-order mark must not rename the first column
+    frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""],
+                        encoding="utf-8-sig")
     if "programmes" in frame.columns:
         lists: list[list[str] | None] = [
             None if pd.isna(v) or not str(v).strip()
