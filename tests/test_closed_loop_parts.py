@@ -301,3 +301,16 @@ def test_store_engines_keep_student_ids_out_of_driver_errors(tmp_path):
         assert cases._engine.hide_parameters
     with NotificationLedger(tmp_path / "a.sqlite") as ledger:
         assert ledger.engine.hide_parameters
+
+
+def test_undelivered_digests_count_failed_down_and_in_doubt():
+    from types import SimpleNamespace
+
+    from studentprofile.pipeline import LoopResult
+
+    def result(**counts):
+        return LoopResult(store="s", opened=None, digests=[], site=None, report=None,
+                          sent=SimpleNamespace(counts=counts))
+
+    assert result(sent=3, already_sent=2, claimed_elsewhere=1).failed == 0
+    assert result(sent=1, failed=1, channel_down=5, in_doubt=2).failed == 8

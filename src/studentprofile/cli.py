@@ -953,7 +953,8 @@ def _opts_cases(p: argparse.ArgumentParser) -> None:
                "contact and overdue cases per advisor and unit (JSON + HTML)", case=False,
                write=False)
     a.add_argument("--as-of", metavar="DATE",
-                   help="the evaluation date (default: the latest time in the store)")
+                   help="the evaluation date (default: the latest thing that happened in the "
+                   "store: a case opened, a contact, a verdict)")
     a.add_argument("--out", default=".", metavar="DIR",
                    help="write loop_report.json and loop_report.html here (default: .)")
     a.add_argument("--outcomes", metavar="FILE",

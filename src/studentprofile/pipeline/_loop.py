@@ -313,11 +313,11 @@ class LoopResult:
 
     @property
     def failed(self) -> int:
-        """Digests that could not be delivered (failed, or left in doubt by an earlier run)."""
+        """Digests not delivered (failed, channel down, or in doubt since an earlier run)."""
         if self.sent is None:
             return 0
         counts = self.sent.counts
-        return int(counts.get("failed", 0) + counts.get("in_doubt", 0))
+        return int(sum(counts.get(k, 0) for k in ("failed", "channel_down", "in_doubt")))
 
 
 class WeeklyLoop:
