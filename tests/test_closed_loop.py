@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import http.server
 import io
 import json
 import logging
@@ -21,6 +22,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -307,3 +309,48 @@ def test_a_mail_server_that_is_down_fails_the_digests_and_the_next_run_sends_the
         assert sh(*argv[:-1])["loop"]["digests_by_status"] == {"already_sent": down["digests"]}
         assert len(box.messages) == down["digests"]
 
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - the standard library's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.arrivals.append((self.headers, body))  # names case-insensitive
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+def test_the_weekly_job_posts_signed_digests_to_a_webhook(trained, tmp_path, monkeypatch):
+    """--webhook with the secret from STUDENTPROFILE_WEBHOOK_SECRET (never on the command line)."""
+    from studentprofile.warning import SIGNATURE_HEADER, sign_body
+
+    run_dir, _, _ = trained
+    (tmp_path / "staff.csv").write_text(STAFF_CSV, encoding="utf-8")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    server.arrivals = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("STUDENTPROFILE_WEBHOOK_SECRET", "sh4red")
+    monkeypatch.setenv("STUDENTPROFILE_STORE_URL", str(tmp_path / "ews.sqlite"))
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/digests"
+        argv = ["warn", str(run_dir), "--as-of", WEEK1, "--staff", str(tmp_path / "staff.csv"),
+                "--webhook", url]
+        got = sh(*argv)["loop"]
+        assert got["digests_by_status"] == {"sent": got["digests"]} and got["digests"] > 0
+        assert got["channel"] == url and "sh4red" not in json.dumps(got)
+        assert len(server.arrivals) == got["digests"]
+        for headers, body in server.arrivals:
+            payload = json.loads(body)
+            assert payload["schema"] == "studentprofile.digest/1" and payload["new"]
+            stamp = headers["X-StudentProfile-Timestamp"]
+            assert headers[SIGNATURE_HEADER] == sign_body("sh4red", stamp, body)
+        assert sh(*argv)["loop"]["digests_by_status"] == {"already_sent": got["digests"]}
+        assert len(server.arrivals) == got["digests"]
+    finally:
+        server.shutdown()
+        server.server_close()
