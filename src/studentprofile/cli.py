@@ -626,6 +626,174 @@ def _no_opts(p: argparse.ArgumentParser) -> None:
     return None
 
 
+# --------------------------------------------------------------------------- cases
+# `studentprofile cases <action>`: staff act on the case store without Python. Every write
+# records the acting staff member (--staff); the store comes from --store or
+# $STUDENTPROFILE_CASES_URL (so a password never sits in the shell history).
+
+_CASE_LIST_COLUMNS = ["case_id", "student_id", "tier", "role", "status", "owner", "unit",
+                      "due_first_contact"]
+
+
+def _safe(value: Any) -> str:
+    """Text for a terminal: control characters (escape sequences) shown, not obeyed."""
+    text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _case_store(args: argparse.Namespace) -> Any:
+    from studentprofile.warning import CaseStore
+    from studentprofile.warning._cases import ENV_URL
+
+    target = args.store or os.environ.get(ENV_URL)
+    if not target:
+        raise ConfigError("no case store was given", key="--store",
+                          hint=f"pass --store FILE_OR_URL or set {ENV_URL} (keeps a database "
+                               "password out of the shell history)")
+    return CaseStore(target, create=False)
+
+
+def _acting(args: argparse.Namespace) -> str:
+    if not args.staff:
+        raise ConfigError("this action needs the acting staff member", key="--staff",
+                          hint="pass --staff <your staff id>; it is recorded with the action")
+    return str(args.staff)
+
+
+def _cmd_cases(args: argparse.Namespace, out: _Out) -> int:
+    action = args.cases_action
+    with _case_store(args) as store:
+        if action == "list":
+            who = args.for_staff or args.staff
+            frame = store.cases(staff=who, status=args.status, role=args.role, unit=args.unit,
+                                student=args.student, overdue=True if args.overdue else None)
+            records = [_json_case(r) for r in frame.to_dict(orient="records")]
+            out.result({"cases": records, "count": len(records)})
+            if not records:
+                out.line("no cases")
+            else:
+                widths = {c: max(len(c), *(len(_safe(r[c])) for r in records))
+                          for c in _CASE_LIST_COLUMNS}
+                out.line("  ".join(c.ljust(widths[c]) for c in _CASE_LIST_COLUMNS).rstrip())
+                for r in records:
+                    out.line("  ".join(_safe(r[c]).ljust(widths[c])
+                                       for c in _CASE_LIST_COLUMNS).rstrip())
+                out.line(f"{len(records):,} case(s)")
+            return EXIT_OK
+        if action == "show":
+            case = store.show(args.case_id)
+            out.result(case)
+            for key in ("case_id", "student_id", "as_of", "tier", "risk", "role", "status",
+                        "owner", "unit", "due_first_contact", "first_contact_at", "closed_at",
+                        "reason_codes"):
+                out.line(f"{key:<18} {_safe(case[key])}")
+            for person in case["assignees"]:
+                out.line(f"{'assignee':<18} {_safe(person['staff_id'])} "
+                         f"({_safe(person['role'])})")
+            for r in case["reasons"]:
+                out.line(f"{'reason':<18} {_safe(r.get('text'))}")
+            for h in case["history"]:
+                out.line(f"  {h['seq']:>3} {_safe(h['time'])} {_safe(h['staff']):<12} "
+                         f"{h['event']:<10} {_safe(json.dumps(h['detail'], ensure_ascii=False))}")
+            return EXIT_OK
+        staff = _acting(args)
+        at = getattr(args, "at", None)
+        note = getattr(args, "note", None)
+        if action == "assign":
+            store.assign(args.case_id, args.to, role=args.role, staff=staff, time=at,
+                         unit=args.unit, owner=args.owner, note=note)
+        elif action == "contact":
+            store.contact(args.case_id, staff=staff, time=at, note=note)
+        elif action == "start":
+            store.start(args.case_id, staff=staff, time=at, note=note)
+        elif action == "verdict":
+            store.record_verdict(args.case_id, args.verdict, staff=staff, time=at, note=note)
+        elif action == "close":
+            store.close_case(args.case_id, staff=staff, time=at, note=note, verdict=args.verdict)
+        elif action == "reopen":
+            store.reopen(args.case_id, staff=staff, time=at, note=note)
+        elif action == "note":
+            store.add_note(args.case_id, args.text, staff=staff, time=at)
+        case = _json_case(store.cases(case_id=args.case_id).to_dict(orient="records")[0])
+    out.result({"action": action, "staff": staff, "case": case})
+    out.line(f"{action}: case {args.case_id} is {case['status']} (owner "
+             f"{_safe(case['owner']) or 'none'}); recorded for {_safe(staff)}")
+    return EXIT_OK
+
+
+def _json_case(record: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in record.items():
+        if v is None or (isinstance(v, float) and v != v) or str(v) == "NaT":
+            out[k] = None
+        elif hasattr(v, "isoformat"):
+            out[k] = v.isoformat()
+        else:
+            out[k] = v.item() if hasattr(v, "item") else v
+    return out
+
+
+def _opts_cases(p: argparse.ArgumentParser) -> None:
+    from studentprofile.warning._cases import CASE_STATUSES, VERDICTS
+
+    sub = p.add_subparsers(dest="cases_action", metavar="<action>", required=True)
+
+    def action(name: str, help_text: str, *, case: bool = True, write: bool = True,
+               epilog: str = "") -> argparse.ArgumentParser:
+        a = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        if case:
+            a.add_argument("case_id", metavar="CASE", help="the case id (see 'cases list')")
+        a.add_argument("--store", metavar="TARGET",
+                       help="the case store: a SQLite file or a SQLAlchemy URL (default: "
+                            "$STUDENTPROFILE_CASES_URL)")
+        a.add_argument("--staff", metavar="ID",
+                       help="the acting staff member (required for changes; recorded)")
+        if write:
+            a.add_argument("--at", metavar="TIME",
+                           help="when it happened (default: now; naive times are UTC)")
+        # the same switches as on every command, also after the action
+        a.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help="print machine-readable JSON on stdout")
+        a.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="print nothing but errors")
+        a.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show tracebacks and debug logging")
+        return a
+
+    a = action("list", "list cases (of one staff member with --for or --staff)", case=False,
+               write=False)
+    a.add_argument("--for", dest="for_staff", metavar="ID",
+                   help="cases this staff member owns or is assigned to")
+    a.add_argument("--status", choices=[*CASE_STATUSES, "active"],
+                   help="only this status ('active': not closed)")
+    a.add_argument("--role", help="only cases routed to this role")
+    a.add_argument("--unit", help="only cases whose owner is in this unit")
+    a.add_argument("--student", metavar="ID", help="only this student's cases")
+    a.add_argument("--overdue", action="store_true", help="only cases past first-contact due")
+    action("show", "one case: facts, people, reasons and its whole history", write=False)
+    a = action("assign", "assign a staff member with a role, or make them the owner")
+    a.add_argument("--to", required=True, metavar="ID", help="the staff member assigned")
+    a.add_argument("--role", required=True, help="their role on the case (tutor, ...)")
+    a.add_argument("--owner", action="store_true", help="make them the owner (reassign)")
+    a.add_argument("--unit", help="the new owner's unit (college, building)")
+    a.add_argument("--note", help="why")
+    for name, text in (("contact", "record contact with the student (status: contacted)"),
+                       ("start", "mark the case in progress (after contact)"),
+                       ("reopen", "reopen a closed case")):
+        action(name, text).add_argument("--note", help="free text")
+    a = action("verdict", "record your verdict on the alert behind a case",
+               epilog="verdicts: " + ", ".join(VERDICTS))
+    a.add_argument("verdict", choices=VERDICTS, metavar="VERDICT",
+                   help="one of: " + ", ".join(VERDICTS))
+    a.add_argument("--note", help="free text")
+    a = action("close", "close a case (optionally with a verdict)")
+    a.add_argument("--verdict", choices=VERDICTS, help="also record this verdict")
+    a.add_argument("--note", help="free text")
+    a = action("note", "add a note to a case")
+    a.add_argument("text", metavar="TEXT", help="the note")
+
+
 Command = tuple[Callable[[argparse.Namespace, _Out], int], str, str,
                 Callable[[argparse.ArgumentParser], None]]
 
@@ -703,6 +871,22 @@ COMMANDS: dict[str, Command] = {
         "  studentprofile audit --model models:/oulad-withdrawal-60d@candidate\n"
         "  studentprofile audit --scores scores.csv --attributes gender,disability --k 0.1",
         _opts_audit,
+    ),
+    "cases": (
+        _cmd_cases,
+        "cases for staff: list, show, assign, contact, verdict, close, reopen, note",
+        "examples:\n"
+        "  export STUDENTPROFILE_CASES_URL=postgresql+psycopg://ews@db.campus/ews\n"
+        "  studentprofile cases list --for kim --overdue\n"
+        "  studentprofile cases show c-2ac63c3d7d3c1a6f --json\n"
+        "  studentprofile cases contact c-2ac63c3d7d3c1a6f --staff kim --note 'phoned'\n"
+        "  studentprofile cases verdict c-2ac63c3d7d3c1a6f useful --staff kim\n"
+        "  studentprofile cases assign c-2ac63c3d7d3c1a6f --to dr_w --role counsellor "
+        "--staff kim\n"
+        "  studentprofile cases close c-2ac63c3d7d3c1a6f --staff kim --verdict already_known\n"
+        "every change records --staff and the time; exit status 2: a refused action "
+        "(e.g. closing a closed case)",
+        _opts_cases,
     ),
     "datasets": (
         _cmd_datasets,

@@ -40,6 +40,7 @@ __all__ = [
     "OutputError",
     "SchemaError",
     "SourceError",
+    "StateError",
     "StudentProfileError",
     "TrackingError",
 ]
@@ -237,6 +238,13 @@ class SourceError(StudentProfileError):
 
     def _prefix(self) -> str:
         return f"source {self.source!r}: " if self.source else ""
+
+
+class StateError(StudentProfileError, ValueError):
+    """An action is not allowed in the current state of a record (e.g. closing a closed case).
+
+    The message names the record, its current state and the actions or states allowed from it.
+    """
 
 
 class DependencyError(StudentProfileError, ImportError):

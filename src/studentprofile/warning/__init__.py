@@ -9,7 +9,9 @@
   (capacity- and programme-aware assignment of the highest-risk students);
 - the rule baseline: :class:`ABCRules`, :class:`ABCIndicator`, :func:`abc_flags`;
 - the closed loop: :class:`AlertLog` (append-only SQLite, lifecycle raised -> acknowledged ->
-  action -> resolved);
+  action -> resolved); :class:`CaseStore` (cases from alerts on SQLite or PostgreSQL, owners,
+  assignees, statuses, notes, due dates and staff verdicts, event-sourced and append-only),
+  :func:`open_cases` and :class:`Routing` (reason families/kinds -> staff roles);
 - drift: :class:`DriftMonitor`, :func:`psi`, :func:`ks_2sample`.
 
 See ``docs/early-warning.md``.
@@ -25,6 +27,17 @@ from studentprofile.warning._cards import (
     render_card_html,
 )
 from studentprofile.warning._caseload import assign_caseloads
+from studentprofile.warning._cases import (
+    CASE_COLUMNS,
+    CASE_STATUSES,
+    HISTORY_COLUMNS,
+    TRANSITIONS,
+    VERDICT_COLUMNS,
+    VERDICTS,
+    CaseStore,
+    OpenResult,
+    open_cases,
+)
 from studentprofile.warning._drift import DriftMonitor, ks_2sample, psi
 from studentprofile.warning._policy import AlertPolicy
 from studentprofile.warning._profiles import (
@@ -37,28 +50,40 @@ from studentprofile.warning._profiles import (
     build_profiles,
 )
 from studentprofile.warning._reasons import reasons_lookup
+from studentprofile.warning._routing import REASON_FAMILIES, Routing
 
 __all__ = [
     "CARD_VERSION",
+    "CASE_COLUMNS",
+    "CASE_STATUSES",
     "EDUCATION_DIMENSIONS",
+    "HISTORY_COLUMNS",
+    "REASON_FAMILIES",
     "STATUSES",
+    "TRANSITIONS",
+    "VERDICTS",
+    "VERDICT_COLUMNS",
     "ABCIndicator",
     "ABCRules",
     "AlertLog",
     "AlertPolicy",
+    "CaseStore",
     "Dimension",
     "DimensionTerm",
     "DriftMonitor",
     "ProfileCard",
+    "OpenResult",
     "ProfileSpec",
     "ProfileTypes",
     "Profiles",
     "RecordResult",
+    "Routing",
     "abc_flags",
     "assign_caseloads",
     "build_profiles",
     "card_file_stem",
     "ks_2sample",
+    "open_cases",
     "profile_card",
     "psi",
     "reasons_lookup",

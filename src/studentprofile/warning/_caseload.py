@@ -40,6 +40,7 @@ force on small cases.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -57,6 +58,7 @@ logger = logging.getLogger(__name__)
 ASSIGNED = "assigned"
 NO_ROOM = "no capacity left"
 NO_ADVISOR = "no advisor covers the programme"
+NO_STAFF = "no staff in this role"
 
 
 def _programme_sets(advisors: pd.DataFrame) -> list[frozenset[str] | None]:
@@ -82,11 +84,12 @@ def _programme_sets(advisors: pd.DataFrame) -> list[frozenset[str] | None]:
     return out
 
 
-def _check_inputs(students: Any, advisors: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _check_inputs(students: Any, advisors: Any, table: str = "advisors",
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     students = require_frame(students, "students")
-    advisors = require_frame(advisors, "advisors")
+    advisors = require_frame(advisors, table)
     require_columns(students, "students", ["student_id", "score"])
-    require_columns(advisors, "advisors", ["advisor_id", "capacity"])
+    require_columns(advisors, table, ["advisor_id", "capacity"])
     if students["student_id"].isna().any() or students["student_id"].duplicated().any():
         dup = students["student_id"][students["student_id"].duplicated()].unique()
         raise SchemaError(
@@ -112,8 +115,8 @@ def _check_inputs(students: Any, advisors: Any) -> tuple[pd.DataFrame, pd.DataFr
     if advisors["advisor_id"].isna().any() or advisors["advisor_id"].duplicated().any():
         raise SchemaError(
             "each advisor appears once, with an id",
-            table="advisors",
-            column="advisor_id",
+            table=table,
+            column="advisor_id" if table == "advisors" else "staff_id",
             rule="unique",
             arrived=show_values(advisors["advisor_id"][advisors["advisor_id"].duplicated()]),
         )
@@ -123,7 +126,7 @@ def _check_inputs(students: Any, advisors: Any) -> tuple[pd.DataFrame, pd.DataFr
     if bad_cap.any():
         raise SchemaError(
             "`capacity` must be a whole number >= 0",
-            table="advisors",
+            table=table,
             column="capacity",
             rule="non-negative-integer",
             arrived=show_values(advisors["capacity"][bad_cap]),
@@ -134,53 +137,69 @@ def _check_inputs(students: Any, advisors: Any) -> tuple[pd.DataFrame, pd.DataFr
 
 def assign_caseloads(
     students: pd.DataFrame,
-    advisors: pd.DataFrame,
+    staff: pd.DataFrame | None = None,
     *,
+    roles: Iterable[str] | None = None,
     affinity: str = "strict",
     out_of_programme_cost: float = 1.0,
     continuity_bonus: float = 0.5,
     balance: float = 0.1,
+    advisors: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Assign the highest-risk students to advisors, respecting capacity and programme affinity.
+    """Assign the highest-risk students to staff, within each role's capacities and programmes.
 
     See the module documentation (and ``docs/early-warning.md``) for the exact objective: the
     covered set is the lexicographic "highest risk first" optimum (students already placed may be
     moved to make room, never dropped), then the assignment of that set minimises the fit cost.
+    With roles, each role's staff are one pool, assigned the same way to the students who need
+    that role.
 
     Parameters
     ----------
     students : DataFrame
         ``student_id``, ``score`` (priority, e.g. calibrated risk; ties keep the input order),
-        optional ``programme`` (text; a student without one can only go to an advisor who covers
-        every programme) and optional ``current_advisor``.
-    advisors : DataFrame
-        ``advisor_id``, ``capacity`` (whole number >= 0) and optional ``programmes`` (a
-        programme, a list of programmes, or empty for "covers every programme").
+        optional ``programme`` (text; a student without one can only go to staff who cover
+        every programme), optional ``current_advisor`` (or ``current_staff``) and, with a staff
+        frame, optional ``roles`` (a list of roles or ``;``-separated text: the roles this
+        student needs, e.g. from :meth:`Routing.roles_of` plus the owner role) or ``role``.
+    staff : DataFrame
+        Either today's advisors frame -- ``advisor_id``, ``capacity`` (whole number >= 0),
+        optional ``programmes`` (a programme, a list of programmes, or empty for "covers every
+        programme") -- or a staff frame: ``staff_id``, ``role``, ``capacity`` (per role: one row
+        per person and role), optional ``programmes`` and ``unit`` (college, building, ...).
+    roles : iterable of str, optional
+        Staff frame only: the roles every student needs when ``students`` has no ``roles`` or
+        ``role`` column (default: every role of the staff frame).
     affinity : {"strict", "prefer"}, default "strict"
-        ``strict``: an advisor only takes students of programmes they cover. ``prefer``: any
-        advisor may take any student, at ``out_of_programme_cost``.
+        ``strict``: staff only take students of programmes they cover. ``prefer``: anyone may
+        take any student, at ``out_of_programme_cost``.
     out_of_programme_cost : float, default 1.0
-        Cost of an advisor outside the student's programme (``prefer`` mode only).
+        Cost of staff outside the student's programme (``prefer`` mode only).
     continuity_bonus : float, default 0.5
         Cost reduction for keeping a student's ``current_advisor``.
     balance : float, default 0.1
-        Load cost: the ``j``-th student (from 0) given to an advisor of capacity ``c`` costs
+        Load cost: the ``j``-th student (from 0) given to a person of capacity ``c`` costs
         ``balance * j / c``; 0 leaves the load split to the other costs.
+    advisors : DataFrame, optional
+        Deprecated keyword name of ``staff`` (FutureWarning; removed in the next release).
 
     Returns
     -------
     DataFrame
-        One row per student, highest priority first: ``student_id``, ``score``, ``priority``
-        (1 = highest), ``programme``, ``advisor_id`` (None when not assigned), ``status``
-        (``"assigned"``, ``"no capacity left"`` or ``"no advisor covers the programme"``) and
-        ``cost`` (the fit cost of the assignment, NaN when unassigned).
+        Advisors frame: one row per student, highest priority first: ``student_id``, ``score``,
+        ``priority`` (1 = highest), ``programme``, ``advisor_id`` (None when not assigned),
+        ``status`` (``"assigned"``, ``"no capacity left"`` or ``"no advisor covers the
+        programme"``) and ``cost`` (the fit cost, NaN when unassigned).
+        Staff frame: one row per student and needed role, highest priority first, then role:
+        ``student_id``, ``score``, ``priority``, ``programme``, ``role``, ``staff_id``, ``unit``,
+        ``status`` (also ``"no staff in this role"``) and ``cost``.
 
     Raises
     ------
     SchemaError
-        Missing columns, repeated ids, non-finite scores, bad capacities or programmes.
+        Missing columns, repeated ids, non-finite scores, bad capacities, programmes or roles.
     ConfigError
-        Bad ``affinity`` or costs.
+        Bad ``affinity``, costs or ``roles``.
 
     Examples
     --------
@@ -196,7 +215,31 @@ def assign_caseloads(
     0        ana        kim          assigned
     1        ben        lee          assigned
     2        cai       None  no capacity left
+
+    With roles: everyone needs an advisor; ``ana`` also needs a counsellor.
+
+    >>> staff = pd.DataFrame({"staff_id": ["kim", "lee", "mo"],
+    ...                       "role": ["advisor", "advisor", "counsellor"],
+    ...                       "capacity": [2, 1, 5], "unit": ["north", "south", "north"]})
+    >>> need = students.assign(roles=["advisor;counsellor", "advisor", "advisor"])
+    >>> assign_caseloads(need, staff)[["student_id", "role", "staff_id", "unit", "status"]]
+      student_id        role staff_id   unit    status
+    0        ana     advisor      kim  north  assigned
+    1        ana  counsellor       mo  north  assigned
+    2        ben     advisor      lee  south  assigned
+    3        cai     advisor      kim  north  assigned
     """
+    if advisors is not None:
+        warnings.warn("assign_caseloads(advisors=...) is deprecated; pass the frame as `staff` "
+                      "(the first positional argument after students)", FutureWarning,
+                      stacklevel=2)
+        if staff is not None:
+            raise ConfigError("give the staff frame once: `staff` or the deprecated `advisors`",
+                              key="advisors", arrived="both")
+        staff = advisors
+    if staff is None:
+        raise ConfigError("assign_caseloads needs a staff (or advisors) frame", key="staff",
+                          arrived="None", hint="staff_id, role, capacity[, programmes, unit]")
     if affinity not in ("strict", "prefer"):
         raise ConfigError("affinity must be 'strict' or 'prefer'", key="affinity",
                           arrived=repr(affinity))
@@ -204,7 +247,117 @@ def assign_caseloads(
                    ("continuity_bonus", continuity_bonus), ("balance", balance)):
         if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) or v < 0:
             raise ConfigError(f"{key} must be a finite number >= 0", key=key, arrived=repr(v))
-    students, advisors = _check_inputs(students, advisors)
+    opts: dict[str, Any] = {"affinity": affinity, "out_of_programme_cost": out_of_programme_cost,
+                            "continuity_bonus": continuity_bonus, "balance": balance}
+    staff = require_frame(staff, "staff")
+    if "staff_id" not in staff.columns:
+        if roles is not None:
+            raise ConfigError("roles need a staff frame (staff_id, role, capacity)",
+                              key="roles", arrived=repr(roles),
+                              hint="rename advisor_id to staff_id and add a role column")
+        return _assign_pool(students, staff, **opts)
+    return _assign_roles(students, staff, roles, opts)
+
+
+def _split_roles(value: Any, row: int) -> list[str]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    items = value.split(";") if isinstance(value, str) else value
+    if not isinstance(items, Iterable) or not all(isinstance(r, str) for r in items):
+        raise SchemaError("roles must be text (a role, a list of roles or ';'-separated text)",
+                          table="students", column="roles", rule="text",
+                          arrived=f"row {row}: {value!r}")
+    out: list[str] = []
+    for r in (r.strip() for r in items):
+        if r and r not in out:
+            out.append(r)
+    return out
+
+
+def _assign_roles(students: Any, staff: pd.DataFrame, roles: Iterable[str] | None,
+                  opts: dict[str, Any]) -> pd.DataFrame:
+    """One exact assignment per role pool; one output row per (student, needed role)."""
+    require_columns(staff, "staff", ["staff_id", "role", "capacity"])
+    bad_role = staff["role"].map(lambda r: not isinstance(r, str) or not r.strip())
+    if bad_role.any():
+        raise SchemaError("every staff row needs a role (text)", table="staff", column="role",
+                          rule="text", arrived=show_values(staff["role"][bad_role]),
+                          n_bad=int(bad_role.sum()),
+                          hint="one row per person and role, e.g. role = 'advisor'")
+    pair = staff[["staff_id", "role"]].astype(str)
+    if pair.duplicated().any():
+        raise SchemaError("each (staff_id, role) appears once", table="staff",
+                          column="staff_id", rule="unique",
+                          arrived=show_values(staff["staff_id"][pair.duplicated()]),
+                          hint="give a person one row per role, with that role's capacity")
+    students = require_frame(students, "students")
+    require_columns(students, "students", ["student_id", "score"])
+    staff_roles = list(dict.fromkeys(staff["role"].tolist()))
+    if "roles" in students.columns or "role" in students.columns:
+        col = "roles" if "roles" in students.columns else "role"
+        needs = [_split_roles(v, i) for i, v in enumerate(students[col].tolist())]
+    else:
+        wanted = staff_roles if roles is None else [roles] if isinstance(roles, str) \
+            else list(roles)
+        if not wanted or not all(isinstance(r, str) and r for r in wanted):
+            raise ConfigError("roles must be a non-empty list of role names", key="roles",
+                              arrived=repr(roles), hint=f"the staff roles: {staff_roles!r}")
+        needs = [list(wanted)] * len(students)
+    base = students.drop(columns=[c for c in ("roles", "role") if c in students.columns])
+    if "current_staff" in base.columns and "current_advisor" not in base.columns:
+        base = base.rename(columns={"current_staff": "current_advisor"})
+    order_of = {r: i for i, r in enumerate(staff_roles)}
+    all_roles = list(dict.fromkeys([*staff_roles, *(r for n in needs for r in n)]))
+    unit = (staff.assign(role=staff["role"].astype(str)).set_index(["staff_id", "role"])["unit"]
+            if "unit" in staff.columns else None)
+    parts = []
+    # the whole frame once: validates ids and scores, and gives the global priority
+    ranked = _assign_pool(base, pd.DataFrame({"advisor_id": pd.Series([], dtype=object),
+                                              "capacity": pd.Series([], dtype="int64")}),
+                          table="staff", **opts)
+    priority = dict(zip(ranked["student_id"], ranked["priority"], strict=True))
+    for role in all_roles:
+        rows = [i for i, n in enumerate(needs) if role in n]
+        if not rows:
+            continue
+        pool = staff[staff["role"] == role].rename(columns={"staff_id": "advisor_id"})
+        if len(pool):
+            got = _assign_pool(base.iloc[rows], pool.drop(columns=["role"]), table="staff",
+                               **opts)
+        else:
+            got = _assign_pool(base.iloc[rows], pool.drop(columns=["role"]).iloc[0:0],
+                               table="staff", **opts)
+            got["status"] = NO_STAFF
+        got = got.rename(columns={"advisor_id": "staff_id"})
+        got.insert(4, "role", role)
+        got["unit"] = (None if unit is None else
+                       [None if s is None else unit.get((s, role)) for s in got["staff_id"]])
+        parts.append(got)
+    cols = ["student_id", "score", "priority", "programme", "role", "staff_id", "unit",
+            "status", "cost"]
+    if not parts:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    out = pd.concat(parts, ignore_index=True)
+    out["priority"] = out["student_id"].map(priority).astype("int64")
+    out["_r"] = out["role"].map(lambda r: order_of.get(r, len(order_of)))
+    out = out.sort_values(["priority", "_r"], kind="stable").reset_index(drop=True)
+    for col in ("staff_id", "unit"):  # missing is None, as in the advisors frame's advisor_id
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    return out[cols]
+
+
+def _assign_pool(
+    students: pd.DataFrame,
+    advisors: pd.DataFrame,
+    *,
+    affinity: str,
+    out_of_programme_cost: float,
+    continuity_bonus: float,
+    balance: float,
+    table: str = "advisors",
+) -> pd.DataFrame:
+    """Assign one pool of advisors (one role) exactly: see the module documentation."""
+    students, advisors = _check_inputs(students, advisors, table)
 
     n, n_adv = len(students), len(advisors)
     score = pd.to_numeric(students["score"]).to_numpy(dtype="float64")
