@@ -37,6 +37,7 @@ __all__ = [
     "LeakageError",
     "ModelIntegrityError",
     "NotFittedError",
+    "NotificationError",
     "OutputError",
     "SchemaError",
     "SourceError",
@@ -245,6 +246,43 @@ class StateError(StudentProfileError, ValueError):
 
     The message names the record, its current state and the actions or states allowed from it.
     """
+
+class NotificationError(StudentProfileError):
+    """A notification (an e-mail, a webhook call) could not be delivered this time.
+
+    Raised by notifiers: a server that is down, slow past the timeout, or answering with an
+    error. The message names the channel and the error's class; it never contains student data,
+    a password or a signing secret.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong.
+    channel : str, optional
+        The channel without credentials (``"smtp://mail.campus.edu:587"``, a webhook URL
+        without its query).
+    retry : bool, default True
+        Whether trying again later may succeed (``False`` for a refusal such as HTTP 404 or an
+        SMTP 5xx reply).
+    arrived, hint : str, optional
+        See :class:`StudentProfileError`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        channel: str | None = None,
+        retry: bool = True,
+        arrived: str | None = None,
+        hint: str | None = None,
+    ):
+        self.channel = channel
+        self.retry = retry
+        super().__init__(message, arrived=arrived, hint=hint)
+
+    def _prefix(self) -> str:
+        return f"{self.channel}: " if self.channel else ""
 
 
 class DependencyError(StudentProfileError, ImportError):

@@ -28,7 +28,11 @@ metric is undefined for the data):
   ABC); :func:`audition` with :class:`SelectionRule` (triage's selection rules over splits, and
   their regret); top-k lists: :func:`top_k`, :func:`compare_lists`, :func:`list_churn`;
   :func:`crosstabs` and :func:`error_analysis` (descriptive feature contrasts);
-  :func:`mitigate` (opt-in per-group shares of a caseload for equal TPR or selection rate).
+  :func:`mitigate` (opt-in per-group shares of a caseload for equal TPR or selection rate);
+- the closed loop: :func:`judged_outcomes` (staff verdicts per tier, reason family and model
+  version, judged beside statistical precision, time to first contact and overdue cases per
+  advisor and unit) and the case and verdict contracts (:func:`check_cases`,
+  :func:`check_verdicts`).
 
 Definitions, tie handling and how to read an audit: ``docs/evaluation.md``; the workbench:
 ``docs/workbench.md``.
@@ -36,6 +40,13 @@ Definitions, tie handling and how to read an audit: ``docs/evaluation.md``; the 
 
 from studentprofile.evaluation._backtest import BacktestResult, Split, TemporalSplits, backtest
 from studentprofile.evaluation._baselines import OneFeatureRanking, RuleScorer, logistic_baseline
+from studentprofile.evaluation._case_frames import (
+    CASE_COLUMNS,
+    VERDICT_COLUMNS,
+    VERDICTS,
+    check_cases,
+    check_verdicts,
+)
 from studentprofile.evaluation._compare import BASELINES, Comparison, compare
 from studentprofile.evaluation._crosstabs import (
     DESCRIPTIVE_CAVEAT,
@@ -93,16 +104,21 @@ from studentprofile.evaluation._selection import (
     default_rules,
     greater_is_better,
 )
+from studentprofile.evaluation._verdicts import JUDGED_PRECISION, JudgedOutcomes, judged_outcomes
 
 __all__ = [
     "BASELINES",
+    "CASE_COLUMNS",
     "CONSTRAINTS",
     "DESCRIPTIVE_CAVEAT",
     "DISPARITY_METRICS",
+    "JUDGED_PRECISION",
     "LOWER_IS_BETTER",
     "MITIGATION_NOTICE",
     "OBSERVATIONAL_CAVEAT",
     "RULES",
+    "VERDICTS",
+    "VERDICT_COLUMNS",
     "Audition",
     "BacktestResult",
     "CrossValidation",
@@ -112,6 +128,7 @@ __all__ = [
     "EvaluationReport",
     "FairnessAudit",
     "InterventionOutcomes",
+    "JudgedOutcomes",
     "LeadTime",
     "ListComparison",
     "Mitigation",
@@ -126,6 +143,8 @@ __all__ = [
     "backtest",
     "brier_score",
     "capacity_report",
+    "check_cases",
+    "check_verdicts",
     "compare",
     "compare_lists",
     "contact_comparison",
@@ -139,6 +158,7 @@ __all__ = [
     "fairness_audit",
     "flags_from_scores",
     "greater_is_better",
+    "judged_outcomes",
     "lead_time",
     "lift_at_k",
     "list_churn",

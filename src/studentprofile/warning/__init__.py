@@ -12,7 +12,12 @@
   action -> resolved); :class:`CaseStore` (cases from alerts on SQLite or PostgreSQL, owners,
   assignees, statuses, notes, due dates and staff verdicts, event-sourced and append-only),
   :func:`open_cases` and :class:`Routing` (reason families/kinds -> staff roles);
-- drift: :class:`DriftMonitor`, :func:`psi`, :func:`ks_2sample`.
+- drift: :class:`DriftMonitor`, :func:`psi`, :func:`ks_2sample`;
+- out to people: :func:`build_digests` (one :class:`Digest` per advisor: their new and overdue
+  cases), :func:`send_digests` through a :class:`Notifier` (:class:`SmtpNotifier`,
+  :class:`WebhookNotifier`; allow-listed hosts) with retries, at most once per key, recorded in
+  a :class:`NotificationLedger` (append-only, SQLite or PostgreSQL); the advisor's weekly
+  page: :func:`write_advisor_site` (a static site, one page per advisor, linking the cards).
 
 See ``docs/early-warning.md``.
 """
@@ -39,6 +44,22 @@ from studentprofile.warning._cases import (
     open_cases,
 )
 from studentprofile.warning._drift import DriftMonitor, ks_2sample, psi
+from studentprofile.warning._ledger import NotificationLedger
+from studentprofile.warning._notifiers import (
+    SIGNATURE_HEADER,
+    Notifier,
+    SmtpNotifier,
+    WebhookNotifier,
+    sign_body,
+)
+from studentprofile.warning._notify import (
+    DIGEST_SCHEMA,
+    Digest,
+    SendReport,
+    advisor_hash,
+    build_digests,
+    send_digests,
+)
 from studentprofile.warning._policy import AlertPolicy
 from studentprofile.warning._profiles import (
     EDUCATION_DIMENSIONS,
@@ -51,35 +72,47 @@ from studentprofile.warning._profiles import (
 )
 from studentprofile.warning._reasons import reasons_lookup
 from studentprofile.warning._routing import REASON_FAMILIES, Routing
+from studentprofile.warning._site import AdvisorSite, write_advisor_site
 
 __all__ = [
+    "ABCIndicator",
+    "ABCRules",
+    "AdvisorSite",
+    "AlertLog",
+    "AlertPolicy",
     "CARD_VERSION",
     "CASE_COLUMNS",
     "CASE_STATUSES",
-    "EDUCATION_DIMENSIONS",
-    "HISTORY_COLUMNS",
-    "REASON_FAMILIES",
-    "STATUSES",
-    "TRANSITIONS",
-    "VERDICTS",
-    "VERDICT_COLUMNS",
-    "ABCIndicator",
-    "ABCRules",
-    "AlertLog",
-    "AlertPolicy",
     "CaseStore",
+    "DIGEST_SCHEMA",
+    "Digest",
     "Dimension",
     "DimensionTerm",
     "DriftMonitor",
+    "EDUCATION_DIMENSIONS",
+    "HISTORY_COLUMNS",
+    "NotificationLedger",
+    "Notifier",
     "OpenResult",
     "ProfileCard",
     "ProfileSpec",
     "ProfileTypes",
     "Profiles",
+    "REASON_FAMILIES",
     "RecordResult",
     "Routing",
+    "SIGNATURE_HEADER",
+    "STATUSES",
+    "SendReport",
+    "SmtpNotifier",
+    "TRANSITIONS",
+    "VERDICTS",
+    "VERDICT_COLUMNS",
+    "WebhookNotifier",
     "abc_flags",
+    "advisor_hash",
     "assign_caseloads",
+    "build_digests",
     "build_profiles",
     "card_file_stem",
     "ks_2sample",
@@ -88,4 +121,7 @@ __all__ = [
     "psi",
     "reasons_lookup",
     "render_card_html",
+    "send_digests",
+    "sign_body",
+    "write_advisor_site",
 ]
