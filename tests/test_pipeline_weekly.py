@@ -98,6 +98,18 @@ def test_caseloads_respect_capacity_and_programmes(trained, tmp_path, advisors):
     # a3 covers every programme: with its room used or nobody refused, coverage is maximal
     refused = plan["status"] == "no capacity left"
     assert not refused.any() or load.get("a3", 0) == cap["a3"]
+    # the caseload is recorded in the log, once: a rerun of the week adds nothing
+    weekly_alerts(run_dir, DATES[0], log=tmp_path / "a.sqlite", tables=tables, advisors=advisors)
+    with AlertLog(tmp_path / "a.sqlite") as lg:
+        logged = lg.assignments()
+    assigned = plan[plan["status"] == "assigned"]
+    assert len(assigned) and len(logged) == len(assigned)
+    assert dict(zip(logged["student_id"], logged["staff_id"], strict=True)) == dict(
+        zip(assigned["student_id"], assigned["advisor_id"], strict=True))
+    ids = dict(zip(got.alerts["student_id"], got.alerts["alert_id"], strict=True))
+    assert all(ids[s] == a for s, a in zip(logged["student_id"], logged["alert_id"], strict=True))
+    assert (logged["role"] == "advisor").all() and logged["by"].str.startswith(
+        "assign_caseloads").all()
 
 
 def test_cards_and_files_for_the_campus_system(trained, tmp_path, advisors):

@@ -420,7 +420,7 @@ def _cmd_warn(args: argparse.Namespace, out: _Out) -> int:
                            top_reasons=args.top, progress=_progress(out))
     s = result.summary()
     s["run"] = str(run_dir)
-    s["log"] = str(args.log)
+    s["log"] = result.log  # the password of a database URL masked
     out.result(s)
     tiers = ", ".join(f"{v:,} {k}" for k, v in s["watch_list_by_tier"].items()) or "none"
     out.line(f"as of {s['as_of']}: {s['students']:,} current students scored "
@@ -428,7 +428,7 @@ def _cmd_warn(args: argparse.Namespace, out: _Out) -> int:
     by = ", ".join(f"{v:,} {k}" for k, v in s["alerts_by_tier"].items())
     out.line(f"  new alerts today      {s['alerts']:,}{f' ({by})' if by else ''}")
     out.line(f"  alert log             {s['logged_new']:,} written, {s['logged_already']:,} "
-             f"already there ({args.log})")
+             f"already there ({result.log})")
     if "caseloads" in s:
         parts = ", ".join(f"{v:,} {k}" for k, v in s["caseloads"].items()) or "nothing to assign"
         out.line(f"  caseloads             {parts}")
@@ -578,8 +578,10 @@ def _opts_warn(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", required=True, metavar="DATE",
                    help="today (a date, or days for float-time tables)")
     p.add_argument("--run", metavar="DIR", help="a run folder (default: the latest run)")
-    p.add_argument("--log", default="alerts.sqlite", metavar="FILE",
-                   help="the SQLite alert log (default alerts.sqlite; created when missing)")
+    p.add_argument("--log", default="alerts.sqlite", metavar="FILE|URL",
+                   help="the alert log: a SQLite file (default alerts.sqlite; created when "
+                        "missing) or a database URL, e.g. '${ALERTS_DB_URL}' naming an "
+                        "environment variable that holds postgresql+psycopg://...")
     p.add_argument("--advisors", metavar="FILE",
                    help="CSV: advisor_id, capacity, programmes (';'-separated, empty = all)")
     p.add_argument("--programme-column", metavar="COL",

@@ -183,10 +183,11 @@ def test_a_read_only_log_reads_and_refuses_writes_typed(good_log):
 
 def test_sqlite_itself_refusing_a_write_is_an_output_error(good_log):
     # what a read-only file gives: SQLITE_READONLY from SQLite, whatever the cause
+    from studentprofile.warning._db import engine_for
+
     with AlertLog(good_log) as log:
-        log._conn.close()
-        log._conn = sqlite3.connect(good_log.resolve().as_uri() + "?mode=ro", uri=True,
-                                    isolation_level=None)
+        log.engine.dispose()
+        log.engine = engine_for(good_log, read_only=True)  # SQLite's mode=ro under the log
         with pytest.raises(OutputError, match=READ_ONLY) as err:
             log.record_alerts(_alerts(3, as_of=31.0))
         assert "SQLITE_READONLY" in str(err.value)

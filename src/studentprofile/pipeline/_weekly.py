@@ -61,6 +61,8 @@ class WeeklyResult:
         given.
     files : dict of str -> Path
         What was written (``alerts``, ``caseloads``, ``cards``).
+    log : str
+        The alert log's file or URL, the password masked (safe to print).
     """
 
     as_of: Any
@@ -70,6 +72,7 @@ class WeeklyResult:
     recorded: Any
     caseloads: pd.DataFrame | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    log: str = ""
 
     def summary(self) -> dict[str, Any]:
         """Return the counts only (no identifiers): for logs and ``--json``."""
@@ -153,8 +156,10 @@ def weekly_alerts(
         times are) or float days for float-day tables. Each current student is scored at their
         latest grid date on or before it (within one grid step); features use only what was
         known before that date.
-    log : path
-        The SQLite alert log (created when missing). Rerunning a date adds nothing.
+    log : path or str
+        The alert log: a SQLite file (created when missing) or a database URL (see
+        :class:`~studentprofile.warning.AlertLog`). Rerunning a date adds nothing. With
+        ``advisors``, the caseload is recorded in it too (``AlertLog.assignments()``).
     advisors : DataFrame or path, optional
         ``advisor_id``, ``capacity``, optional ``programmes`` (list, or ``;``-separated text
         in a CSV): today's alerts are assigned highest risk first.
@@ -265,8 +270,10 @@ def weekly_alerts(
         states = policy.apply(risk, reasons=expl, top_reasons=top_reasons)
         today = states[today_mask]
         raised = today[today["alert"].to_numpy()]
-    say(f"{len(raised):,} alert(s) today; recording them in {log}")
     with AlertLog(log, time_kind=tables.time_kind) as alert_log:
+        # the masked URL: a database URL given here may hold a password
+        shown_log = alert_log.path if alert_log.url.startswith("sqlite") else alert_log.url
+        say(f"{len(raised):,} alert(s) today; recording them in {shown_log}")
         recorded = alert_log.record_alerts(raised, source="risk-model", run_id=run_dir.name)
         logged = alert_log.alerts(source="risk-model")
     ids = dict(zip(zip(raised.index.get_level_values("student_id"),
@@ -281,7 +288,7 @@ def weekly_alerts(
     alerts = alerts.reset_index(drop=True)
     watch = today.reset_index()[["student_id", "as_of", "score", "tier", "alert"]]
     result = WeeklyResult(as_of=at, students=int(current.nunique()), alerts=alerts,
-                          tiers=watch, recorded=recorded)
+                          tiers=watch, recorded=recorded, log=shown_log)
 
     # ---- caseloads
     if adv is not None:
@@ -289,6 +296,14 @@ def weekly_alerts(
         if programmes is not None:
             studs["programme"] = programmes.reindex(studs["student_id"]).to_numpy()
         result.caseloads = assign_caseloads(studs, adv)
+        # the caseload is history too: recorded in the log (a rerun of the week adds nothing)
+        plan = result.caseloads[result.caseloads["status"] == "assigned"]
+        if len(plan):
+            alert_of = dict(zip(alerts["student_id"], alerts["alert_id"], strict=True))
+            with AlertLog(log, time_kind=tables.time_kind) as alert_log:
+                alert_log.record_assignments(
+                    plan.assign(alert_id=[alert_of[s] for s in plan["student_id"]]),
+                    time=at, by=f"assign_caseloads (run {run_dir.name})")
 
     # ---- cards and the files for people
     if cards_dir is not None:
