@@ -36,7 +36,14 @@ Definitions, tie handling and how to read an audit: ``docs/evaluation.md``; the 
 
 from studentprofile.evaluation._backtest import BacktestResult, Split, TemporalSplits, backtest
 from studentprofile.evaluation._baselines import OneFeatureRanking, RuleScorer, logistic_baseline
-from studentprofile.evaluation._compare import BASELINES, Comparison, compare
+from studentprofile.evaluation._compare import (
+    ABLATIONS,
+    BASELINES,
+    Comparison,
+    FeatureSubset,
+    ablation_candidates,
+    compare,
+)
 from studentprofile.evaluation._crosstabs import (
     DESCRIPTIVE_CAVEAT,
     Crosstabs,
@@ -62,7 +69,9 @@ from studentprofile.evaluation._mitigation import (
     CONSTRAINTS,
     MITIGATION_NOTICE,
     Mitigation,
+    MitigationOverTime,
     mitigate,
+    mitigate_over_time,
 )
 from studentprofile.evaluation._outcomes import (
     OBSERVATIONAL_CAVEAT,
@@ -75,6 +84,7 @@ from studentprofile.evaluation._outcomes import (
     platform_outcomes,
     term_outcomes,
 )
+from studentprofile.evaluation._postmodeling import PostModeling, post_modeling
 from studentprofile.evaluation._ranking import (
     capacity_report,
     lift_at_k,
@@ -95,6 +105,7 @@ from studentprofile.evaluation._selection import (
 )
 
 __all__ = [
+    "ABLATIONS",
     "BASELINES",
     "CONSTRAINTS",
     "DESCRIPTIVE_CAVEAT",
@@ -111,17 +122,21 @@ __all__ = [
     "Crosstabs",
     "EvaluationReport",
     "FairnessAudit",
+    "FeatureSubset",
     "InterventionOutcomes",
     "LeadTime",
     "ListComparison",
     "Mitigation",
+    "MitigationOverTime",
     "OneFeatureRanking",
     "PlatformOutcomes",
+    "PostModeling",
     "RuleScorer",
     "SelectionRule",
     "Split",
     "TemporalSplits",
     "Trajectories",
+    "ablation_candidates",
     "audition",
     "backtest",
     "brier_score",
@@ -146,7 +161,9 @@ __all__ = [
     "logistic_baseline",
     "long_scores",
     "mitigate",
+    "mitigate_over_time",
     "platform_outcomes",
+    "post_modeling",
     "pr_auc",
     "pr_curve",
     "precision_at_capacity",
