@@ -87,6 +87,9 @@ class EvaluationReport:
     post_modeling : PostModeling or None
         A model grid's candidates, selection, lists, crosstabs and mitigation
         (:func:`~studentprofile.evaluation.post_modeling`).
+    mitigation : MitigationOverTime or None
+        An opt-in fairness mitigation and what it costs
+        (:func:`~studentprofile.evaluation.mitigate_over_time`).
     notes : list of str
         Things the reader should know.
     metadata : dict
@@ -113,6 +116,7 @@ class EvaluationReport:
     notes: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     post_modeling: Any = None
+    mitigation: Any = None
     _y: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
     _s: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     _k: list[Any] = field(default_factory=list, repr=False)
@@ -204,6 +208,8 @@ class EvaluationReport:
             out["interventions"] = self.interventions.to_dict()
         if self.post_modeling is not None:
             out["post_modeling"] = self.post_modeling.to_dict()
+        if self.mitigation is not None:
+            out["mitigation"] = self.mitigation.to_dict()
         return to_json_safe(out)
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -342,6 +348,10 @@ class EvaluationReport:
         if self.post_modeling is not None:
             parts += self.post_modeling.html(
                 {k.removeprefix("grid_"): v for k, v in imgs.items() if k.startswith("grid_")})
+        if self.mitigation is not None:
+            from studentprofile.evaluation._postmodeling import mitigation_html
+
+            parts += mitigation_html(self.mitigation)
         if self.notes:
             parts.append("<h2>Notes</h2><ul>")
             parts += [f"<li>{e(n)}</li>" for n in self.notes]

@@ -393,6 +393,12 @@ class _Reader:
         if kw["data"].snapshot is not None:
             # a snapshot's outcomes table holds its positive students under one name
             kw["label"] = dataclasses.replace(kw["label"], outcome=("positive",))
+        if kw["model"].is_grid and kw["splits"].kind != "temporal":
+            raise self.src.error(
+                "a model grid is compared on temporal splits (selection over time needs them)",
+                "model.grid" if kw["model"].grid else "model.ablation",
+                arrived=f"splits.kind = {kw['splits'].kind!r}",
+                hint='use [splits] kind = "temporal", or leave out the grid for k-fold runs')
         if kw["data"].snapshot is not None and kw["splits"].kind != "kfold":
             raise self.src.error(
                 "a snapshot has no time axis to split on: it needs k-fold cross-validation",
