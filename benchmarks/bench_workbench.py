@@ -28,8 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studentprofile.pipeline import demo_config, run
-from studentprofile.pipeline._sections import FairnessConfig, GridCandidate, ModelConfig
+from studentprofile.pipeline import FairnessConfig, GridCandidate, ModelConfig, demo_config, run
 
 GRID = (
     GridCandidate(name="lgbm", params={}),
