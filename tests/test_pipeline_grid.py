@@ -208,3 +208,19 @@ def test_grid_run_logs_a_parent_and_one_child_per_candidate(grid_run):
     ids = list(tables.students["student_id"].astype(str))
     for run_id in [parent.info.run_id, *(c.info.run_id for c in children)]:
         assert scan_run(result.tracking.uri, run_id, ids) == {}
+
+
+def test_log_experiment_nests_a_child_run_under_its_parent(tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    from studentprofile.tracking import log_experiment
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    parent = log_experiment(tracking_uri=uri, experiment="nest", run_name="parent",
+                            metrics={"selection.best_average_value.mean_regret": 0.01})
+    child = log_experiment(tracking_uri=uri, experiment="nest", run_name="parent-lgbm",
+                           metrics={"split0.roc_auc": 0.7}, parent_run_id=parent.run_id)
+    assert parent.complete and child.complete
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    tags = client.get_run(child.run_id).data.tags
+    assert tags["mlflow.parentRunId"] == parent.run_id  # what start_run(nested=True) sets
+    assert "mlflow.parentRunId" not in client.get_run(parent.run_id).data.tags
