@@ -593,6 +593,21 @@ class MitigationOverTime:
             f"{_table(self.cost)}{_table(self.groups)}</div>"
         )
 
+    def html(self) -> list[str]:
+        """Return the report section (HTML fragments, names escaped)."""
+        from studentprofile.evaluation._report import _table
+
+        e = html.escape
+        return [
+            "<h2>Fairness mitigation (opt-in)</h2>",
+            f'<p class="note"><em>{e(self.notice)}</em></p>',
+            f'<p class="note">{e(repr(self))}. The unmitigated policy is the top k of each '
+            "as-of date by score; the mitigated one gives each group its fitted share of the "
+            "same caseload. Read docs/workbench.md on when using the attribute is lawful.</p>",
+            *[f'<p class="note">{e(n)}</p>' for n in self.notes],
+            _table(self.cost), _table(self.groups),
+        ]
+
 
 def _policy_cost(y: np.ndarray, flags: np.ndarray, g: np.ndarray, names: list[str],
                  students: np.ndarray) -> dict[str, Any]:

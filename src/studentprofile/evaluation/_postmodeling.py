@@ -26,7 +26,7 @@ from studentprofile.evaluation._crosstabs import Crosstabs, crosstabs, error_ana
 from studentprofile.evaluation._lists import ListComparison, compare_lists, list_churn
 from studentprofile.evaluation._selection import Audition, SelectionRule, audition
 
-__all__ = ["HEADLINE_METRICS", "PostModeling", "mitigation_html", "post_modeling"]
+__all__ = ["HEADLINE_METRICS", "PostModeling", "post_modeling"]
 
 HEADLINE_METRICS = ("roc_auc", "precision@{k}", "ece")
 """The metrics shown per split and candidate (``{k}`` is the caseload's label)."""
@@ -215,7 +215,8 @@ class PostModeling:
                 imgs.get(img, ""),
             ]
         if self.mitigation is not None:
-            parts += mitigation_html(self.mitigation)
+            m = self.mitigation
+            parts += m.html() if hasattr(m, "html") else [m._repr_html_()]
         parts += [f'<p class="note">{e(n)}</p>' for n in self.notes]
         return [p for p in parts if p]
 
@@ -276,22 +277,6 @@ class PostModeling:
 
     def _repr_html_(self) -> str:
         return f"<div>{''.join(self.html())}</div>"
-
-
-def mitigation_html(m: Any) -> list[str]:
-    """Return the report section of a mitigation (``Mitigation`` or ``MitigationOverTime``)."""
-    from studentprofile.evaluation._report import _table
-
-    e = html.escape
-    return [
-        "<h2>Fairness mitigation (opt-in)</h2>",
-        f'<p class="note"><em>{e(m.notice)}</em></p>',
-        f'<p class="note">{e(repr(m))}. The unmitigated policy is the top k of each as-of '
-        "date by score; the mitigated one gives each group its fitted share of the same "
-        "caseload. Read docs/workbench.md on when using the attribute is lawful.</p>",
-        *[f'<p class="note">{e(n)}</p>' for n in m.notes],
-        _table(m.cost), _table(m.groups),
-    ]
 
 
 def _rule(name: str, rules: Sequence[SelectionRule]) -> SelectionRule:

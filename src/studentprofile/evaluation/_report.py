@@ -349,9 +349,7 @@ class EvaluationReport:
             parts += self.post_modeling.html(
                 {k.removeprefix("grid_"): v for k, v in imgs.items() if k.startswith("grid_")})
         if self.mitigation is not None:
-            from studentprofile.evaluation._postmodeling import mitigation_html
-
-            parts += mitigation_html(self.mitigation)
+            parts += self.mitigation.html()
         if self.notes:
             parts.append("<h2>Notes</h2><ul>")
             parts += [f"<li>{e(n)}</li>" for n in self.notes]
