@@ -215,6 +215,13 @@ def test_mitigation_is_fitted_on_the_first_split_and_judged_on_the_next():
     assert gap["tpr_difference_unmitigated"] == 1.0 and gap["tpr_difference_mitigated"] == 0.0
     assert gap["precision_at_k_change"] == 0.5
     assert out.met and json.dumps(out.to_dict())
+    # with the outcomes: each policy's lead time on the judged dates (24 and 31)
+    outcomes = pd.DataFrame({"student_id": ["a0", "b4"], "time": [40.0, 40.0]})
+    timed = mitigate_over_time(scores, group, k=2, min_group_size=2, outcomes=outcomes)
+    assert timed.cost.loc["unmitigated", "share_flagged_before"] == 0.5  # b4 never flagged
+    assert timed.cost.loc["mitigated", "share_flagged_before"] == 1.0
+    assert timed.cost.loc["mitigated", "median_lead_days"] == 16.0  # first flag on day 24
+    assert timed.gap_closed()["share_flagged_before_change"] == 0.5
 
 
 def test_mitigation_with_one_split_says_it_flatters_and_errors_are_typed():

@@ -554,7 +554,10 @@ class MitigationOverTime:
         m = "tpr" if self.fitted.constraint == "equal_tpr" else "selection_rate"
         out = {f"{m}_{stat}_{policy}": self._at(policy, f"{m}_{stat}")
                for stat in ("difference", "ratio") for policy in ("unmitigated", "mitigated")}
-        for col in ("precision_at_k", "recall_at_k", "reached", "students_reached"):
+        for col in ("precision_at_k", "recall_at_k", "reached", "students_reached",
+                    "share_flagged_before", "median_lead_days"):
+            if col not in self.cost.columns:
+                continue
             out[f"{col}_change"] = self._at("mitigated", col) - self._at("unmitigated", col)
         return out
 
@@ -639,6 +642,7 @@ def mitigate_over_time(
     tolerance: float = 0.05,
     min_group_size: int = 5,
     attribute: str | None = None,
+    outcomes: pd.DataFrame | None = None,
 ) -> MitigationOverTime:
     """Fit per-group shares on the first split of a backtest, judge them on the later ones.
 
@@ -660,6 +664,10 @@ def mitigate_over_time(
         As for :func:`mitigate`.
     attribute : str, optional
         The attribute's name for the record (default ``group.name``).
+    outcomes : DataFrame, optional
+        ``student_id`` and ``time`` of the students who reached the outcome (as for
+        :func:`~studentprofile.evaluation.lead_time`): adds each policy's lead time
+        (``share_flagged_before``, ``median_lead_days``) to ``cost``.
 
     Returns
     -------
@@ -741,6 +749,15 @@ def mitigate_over_time(
     names = list(fitted.groups.index)
     costs = {"unmitigated": _policy_cost(y, plain, g, names, students),
              "mitigated": _policy_cost(y, adjusted, g, names, students)}
+    if outcomes is not None:
+        from studentprofile.evaluation._lead_time import lead_time
+
+        frame = judge_rows[["student_id", "as_of"]].reset_index(drop=True)
+        for policy, flags in (("unmitigated", plain), ("mitigated", adjusted)):
+            lt = lead_time(frame.assign(score=flags.astype(np.float64)), outcomes,
+                           threshold=1.0).summary()
+            costs[policy]["share_flagged_before"] = lt["share_flagged"]
+            costs[policy]["median_lead_days"] = lt["median_lead_days"]
     cost = pd.DataFrame([{k2: v for k2, v in c.items() if not k2.startswith("_")}
                          for c in costs.values()], index=pd.Index(list(costs), name="policy"))
     group_rows = []

@@ -185,10 +185,14 @@ def mitigation(cfg: ExperimentConfig, tables: Any, scores: pd.DataFrame) -> tupl
     if not f.mitigate or f.attribute is None:
         return None, None
     group = tables.students.set_index("student_id")[f.attribute]
+    oc = tables.outcomes
+    reached = oc[oc["outcome"].astype(str).isin(cfg.label.outcome)
+                 & oc["student_id"].isin(scores["student_id"])]
     try:
         result = mitigate_over_time(scores, group, k=cfg.evaluation.audit_k,
                                     constraint=f.mitigate, tolerance=f.tolerance,
-                                    min_group_size=f.min_group_size, attribute=f.attribute)
+                                    min_group_size=f.min_group_size, attribute=f.attribute,
+                                    outcomes=reached)
     except ConfigError as exc:  # an opted-in mitigation that cannot be made is reported
         return None, f"fairness mitigation ({f.mitigate} on {f.attribute!r}) not made: {exc}"
     return result, None
