@@ -238,3 +238,14 @@ def test_mitigation_with_one_split_says_it_flatters_and_errors_are_typed():
         mitigate_over_time(one, group, k=2, min_group_size=9)  # 8 student-dates a group
     with pytest.raises(ConfigError, match="mitigation needs labelled test rows"):
         mitigate_over_time(one.assign(label=np.nan), group, k=2)
+
+
+def test_audition_skips_splits_where_no_candidate_has_a_value():
+    from studentprofile.evaluation import SelectionRule, audition
+
+    # the last split's labels are not known yet: every candidate is NaN there
+    table = pd.DataFrame({"a": [0.6, 0.9, np.nan], "b": [0.8, 0.7, np.nan]}).rename_axis("split")
+    out = audition(table, "roc_auc", rules=[SelectionRule("best_current_value")])
+    assert out.chosen("best_current_value") == "a"  # the latest split with values, not None
+    assert list(out.choices.columns) == [0, 1]
+    assert out.regrets["regret"].tolist() == [pytest.approx(0.2)]
