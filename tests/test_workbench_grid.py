@@ -249,3 +249,20 @@ def test_audition_skips_splits_where_no_candidate_has_a_value():
     assert out.chosen("best_current_value") == "a"  # the latest split with values, not None
     assert list(out.choices.columns) == [0, 1]
     assert out.regrets["regret"].tolist() == [pytest.approx(0.2)]
+
+
+def test_the_shipped_choice_reads_the_latest_split_with_values():
+    from types import SimpleNamespace
+
+    from studentprofile.evaluation import Comparison
+
+    rows = [(c, s, float(s), "roc_auc", v)
+            for c, vals in (("a", [0.6, 0.9, np.nan]), ("b", [0.8, 0.7, np.nan]))
+            for s, v in enumerate(vals)]
+    metrics = pd.DataFrame(rows, columns=["candidate", "split", "test_from", "metric", "value"])
+    fake = SimpleNamespace(metrics=pd.DataFrame({"test_from": [0.0, 1.0, 2.0]}))
+    comparison = Comparison(metrics=metrics, results={"a": fake, "b": fake}, baselines=[],
+                            params={})
+    post = post_modeling(comparison, metric="roc_auc", select_rule="best_current_value",
+                         lists=False)
+    assert post.chosen == "a" and post.notes == []

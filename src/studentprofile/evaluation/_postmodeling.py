@@ -383,6 +383,9 @@ def post_modeling(
                               arrived=repr(eligible), hint=f"choose from {candidates!r}")
         table = comparison.table(metric)[pool]
         times = list(comparison.split_times())
+        keep = table.notna().any(axis=1).to_numpy()  # as audition: splits with values only
+        if keep.any():
+            table, times = table[keep], [t for t, ok in zip(times, keep, strict=True) if ok]
         chosen = rule.pick(table, greater_is_better=result.greater_is_better, times=times)
         rule_name = rule.name
         best_overall = result.summary.loc[rule.name, "chosen"]
