@@ -223,7 +223,8 @@ def grid_card_section(grid: GridRun | None, mitigated: Any, mitigation_note: str
         for rule, row in post.audition.summary.iterrows():
             lines.append(f"| {rule} | {row['chosen']} | {row['mean_regret']:.4f} | "
                          f"{row['max_regret']:.4f} |")
-        lines += [f"- {n}" for n in post.notes]
+        if post.notes:
+            lines += ["", *[f"- {n}" for n in post.notes]]
     if mitigated is not None or mitigation_note:
         f = cfg.fairness
         lines += ["", "## Fairness mitigation (opt-in)", "",
@@ -240,7 +241,8 @@ def grid_card_section(grid: GridRun | None, mitigated: Any, mitigation_note: str
                     f"{g}: {s:.3f}" for g, s in mitigated.fitted.groups["share"].items()),
                 "", f"*{mitigated.notice}*",
             ]
-            lines += [f"- {n}" for n in mitigated.notes]
+            if mitigated.notes:
+                lines += ["", *[f"- {n}" for n in mitigated.notes]]
         if mitigation_note:
             lines.append(f"- {mitigation_note}")
     return "\n".join(lines) + ("\n" if lines else "")
