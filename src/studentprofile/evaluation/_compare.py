@@ -186,8 +186,9 @@ def ablation_candidates(
         wellbeing, static).
     modes : list of str, default ("leave_one_out", "only_one")
         ``"leave_one_out"`` adds ``<name>-without-<family>`` (every family but one);
-        ``"only_one"`` adds ``<name>-only-<family>``. A subset that would be empty or hold
-        every column is left out (with a single family there is nothing to ablate).
+        ``"only_one"`` adds ``<name>-only-<family>``. A subset that would be empty, hold
+        every column or repeat an earlier subset (with two families, "only one" is "leave the
+        other out") is left out; with a single family there is nothing to ablate.
 
     Returns
     -------
@@ -208,6 +209,9 @@ def ablation_candidates(
     ['lgbm-without-academic', 'lgbm-without-behavioral', 'lgbm-without-static']
     >>> ablation_candidates("lgbm", object(), infos)["lgbm-only-static"].columns
     ['age']
+    >>> two = {"clicks": Info(family="behavioral"), "score": Info(family="academic")}
+    >>> list(ablation_candidates("lgbm", object(), two))  # "only one" repeats "leave one out"
+    ['lgbm-without-academic', 'lgbm-without-behavioral']
     """
     if isinstance(modes, str) or not isinstance(modes, Sequence) or any(
         m not in ABLATIONS for m in modes
@@ -232,7 +236,9 @@ def ablation_candidates(
             else:
                 cols = list(families[fam])
                 label = f"{name}-only-{fam}"
-            if cols and len(cols) < len(all_cols):
+            seen = [list(m.columns) for m in out.values()]
+            # with two families, "only academic" is "without static": keep the first name
+            if cols and len(cols) < len(all_cols) and cols not in seen:
                 out[label] = FeatureSubset(model, cols)
     return out
 
