@@ -488,8 +488,13 @@ def audition(
                 hint="e.g. rules=[SelectionRule('best_average_value')]",
             )
     names = [str(c) for c in table.columns]
-    splits = list(table.index)
     days = _days(times, len(table))
+    # a split where no candidate has a value (no labelled test row yet) says nothing: skip it,
+    # so "the latest split" is the latest one with values
+    informative = np.isfinite(values).any(axis=1)
+    if informative.any() and not informative.all():
+        table, values, days = table[informative], values[informative], days[informative]
+    splits = list(table.index)
     choice_rows = {}
     regret_rows = []
     summary_rows = []
