@@ -514,8 +514,10 @@ def compare(
     candidates : dict of str to estimator, or list of estimators
         The models to compare, e.g. ``{"lgbm_small": RiskModel(num_leaves=7), ...}`` (a list
         is named ``<class>_<position>``). Any scikit-learn style classifier that
-        ``sklearn.base.clone`` copies; wrap a fixed rule (the ABC indicators) in
-        :class:`RuleScorer`.
+        ``sklearn.base.clone`` copies; wrap a fixed rule in :class:`RuleScorer`. The ABC rule
+        baseline a configured run adds is :func:`studentprofile.warning.abc_baseline`: pass
+        ``{"abc_rules": abc_baseline(builder.feature_info_), ...}`` (``warning`` sits above
+        this layer, so the caller brings it).
     tables, splits
         As for :func:`~studentprofile.evaluation.backtest`.
     feature_builder : object

@@ -19,19 +19,11 @@ import pandas as pd
 from studentprofile.errors import ConfigError
 from studentprofile.pipeline._config import ExperimentConfig
 from studentprofile.pipeline._sections import GridCandidate
+from studentprofile.warning._baseline import ABC_DEFAULTS
 
 __all__ = ["ABC_DEFAULTS", "GridRun", "abc_baseline", "grid_card_section", "run_grid"]
 
 logger = logging.getLogger(__name__)
-
-#: The classic ABC indicators looked for among the features when ``[model] abc`` is not set:
-#: each one that matches exactly one column is used (attendance, behaviour, course).
-ABC_DEFAULTS: dict[str, dict[str, Any]] = {
-    "attendance": {"kind": "class_attendance", "aggregate": "mean", "window": "30d"},
-    "behaviour": {"kind": "assessment_missed", "aggregate": "count", "window": "30d"},
-    "course": {"family": "academic", "aggregate": "mean", "window": "30d", "unit": "score"},
-}
-
 
 @dataclass
 class GridRun:
@@ -66,43 +58,29 @@ class GridRun:
 def abc_baseline(cfg: ExperimentConfig, info: Mapping[str, Any]) -> tuple[Any, Any, str | None]:
     """Build the ABC rule baseline as a candidate: ``(RuleScorer, ABCRules, note)``.
 
-    ``[model] abc`` gives ``ABCRules.classic`` keywords; without it, each classic indicator of
-    :data:`ABC_DEFAULTS` that matches exactly one feature column is used. With none, the
-    baseline is left out and the note says why.
+    :func:`studentprofile.warning.abc_baseline`, the one Python users call: ``[model] abc``
+    gives its ``rules`` (``ABCRules.classic`` keywords, errors keyed ``model.abc.*``); without
+    it each classic indicator of :data:`ABC_DEFAULTS` that matches exactly one feature column
+    is used. With none, the baseline is left out and the note says why.
     """
-    from studentprofile.evaluation import RuleScorer
-    from studentprofile.warning import ABCRules, abc_flags
-    from studentprofile.warning._inputs import select_features
+    from studentprofile.warning import abc_baseline as make
 
     given = dict(cfg.model.abc)
-    if given:
+    if not given:
         try:
-            rules = ABCRules.classic(**given)
-            for ind in rules.indicators:
-                found = select_features(info, ind.feature, key=f"model.abc.{ind.name}")
-                if len(found) != 1:
-                    raise ConfigError(
-                        "must select exactly one feature column", key=f"model.abc.{ind.name}",
-                        arrived=f"{ind.feature!r} matches {len(found)} column(s) "
-                        f"{found[:4]!r}",
-                        hint="name the column, or add FeatureInfo fields (aggregate, window)")
-        except ConfigError as exc:
-            key = exc.key if str(exc.key).startswith("model.abc") else f"model.abc.{exc.key}"
-            raise ConfigError(exc.message, key=key, arrived=exc.arrived,
-                              hint=exc.hint) from exc
-    else:
-        chosen: dict[str, Any] = {name: sel for name, sel in ABC_DEFAULTS.items()
-                  if len(select_features(info, sel, key=f"model.abc.{name}")) == 1}
-        if not chosen:
+            scorer = make(info)
+        except ConfigError:
             return None, None, ("the ABC rule baseline was left out: none of its classic "
                                 "indicators (attendance, behaviour, course) matched one "
                                 "feature column; name them with [model] abc = {...}")
-        rules = ABCRules.classic(**chosen)
-
-    def score(X: pd.DataFrame, feature_info: Any = None) -> Any:
-        return abc_flags(X, rules, feature_info=feature_info, reasons=False)["abc_score"]
-
-    return RuleScorer(score, name="ABC"), rules, None
+        return scorer, scorer.score.rules, None
+    try:
+        scorer = make(info, rules=given)
+    except ConfigError as exc:
+        key = str(exc.key).replace("rules", "model.abc", 1) if str(exc.key).startswith(
+            "rules") else f"model.abc.{exc.key}"
+        raise ConfigError(exc.message, key=key, arrived=exc.arrived, hint=exc.hint) from exc
+    return scorer, scorer.score.rules, None
 
 
 def run_grid(
