@@ -1,4 +1,4 @@
-"""``warning.abc_baseline``: the ABC rule baseline the pipeline adds, for Python users of compare."""
+"""``warning.abc_baseline``: the ABC rule baseline the pipeline adds, for users of compare."""
 
 from __future__ import annotations
 
