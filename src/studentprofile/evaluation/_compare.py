@@ -16,7 +16,6 @@ this one; wrap them in :class:`RuleScorer` and pass them as a candidate.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -423,16 +422,29 @@ class Comparison:
         )
 
     def _repr_html_(self) -> str:
-        from studentprofile.evaluation._report import _table
+        from studentprofile import _html
 
+        if self.metrics.empty:
+            return _html.display(repr(self), [_html.note("No metric was measured.")])
         means = self.metrics.groupby(["candidate", "metric"], sort=False)["value"].mean()
-        wide = means.unstack("metric").loc[self.candidates]
+        wide = means.unstack("metric").reindex(self.candidates)
+        wide = wide[_headline_first(list(wide.columns))]
         wide.insert(0, "baseline", [c in self.baselines for c in wide.index])
-        return (
-            f"<div><strong>{html.escape(repr(self))}</strong>"
-            "<p>Mean over splits; <code>.table(metric)</code> gives each split.</p>"
-            f"{_table(wide)}</div>"
-        )
+        return _html.display(repr(self), [
+            _html.note("Mean over splits; .table(metric) gives each split, .metrics all rows."),
+            _html.table(wide, max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+        ])
+
+
+def _headline_first(metrics: list[str]) -> list[str]:
+    """AUC, precision at k and ECE first (what the notebook reader compares), then the rest."""
+    def rank(name: str) -> int:
+        for i, head in enumerate(("roc_auc", "precision@", "ece", "pr_auc", "brier")):
+            if name == head or (head.endswith("@") and name.startswith(head)):
+                return i
+        return 9
+
+    return sorted(metrics, key=lambda m: (rank(m), metrics.index(m)))
 
 
 def _named_candidates(candidates: Any) -> dict[str, Any]:

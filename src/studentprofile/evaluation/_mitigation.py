@@ -159,14 +159,15 @@ class Mitigation:
         )
 
     def _repr_html_(self) -> str:
-        from studentprofile.evaluation._report import _table
+        from studentprofile import _html
 
-        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
-        return (
-            f"<div><strong>{html.escape(repr(self))}</strong>"
-            f"<p><em>{html.escape(self.notice)}</em></p>{notes}"
-            f"{_table(self.cost)}{_table(self.groups)}</div>"
-        )
+        bound: dict[str, Any] = {"max_rows": _html.MAX_ROWS, "max_cols": _html.MAX_COLS}
+        return _html.display(repr(self), [
+            _html.note(self.notice), *(_html.note(n) for n in self.notes),
+            _html.heading("What it costs: unmitigated vs mitigated"),
+            _html.table(self.cost, **bound),
+            _html.heading("Per group"), _html.table(self.groups, **bound),
+        ])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (no per-student rows) for the model card."""
@@ -587,14 +588,15 @@ class MitigationOverTime:
                 f"{self.fitted.tolerance:g}, judged on split(s) {self.judged_on}: {verdict})")
 
     def _repr_html_(self) -> str:
-        from studentprofile.evaluation._report import _table
+        from studentprofile import _html
 
-        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
-        return (
-            f"<div><strong>{html.escape(repr(self))}</strong>"
-            f"<p><em>{html.escape(self.notice)}</em></p>{notes}"
-            f"{_table(self.cost)}{_table(self.groups)}</div>"
-        )
+        bound: dict[str, Any] = {"max_rows": _html.MAX_ROWS, "max_cols": _html.MAX_COLS}
+        return _html.display(repr(self), [
+            _html.note(self.notice), *(_html.note(n) for n in self.notes),
+            _html.heading("What it costs: unmitigated vs mitigated"),
+            _html.table(self.cost, **bound),
+            _html.heading("Per group"), _html.table(self.groups, **bound),
+        ])
 
     def html(self) -> list[str]:
         """Return the report section (HTML fragments, names escaped)."""

@@ -276,7 +276,37 @@ class PostModeling:
         return f"PostModeling({n} candidate(s), {self.metric}{chosen})"
 
     def _repr_html_(self) -> str:
-        return f"<div>{''.join(self.html())}</div>"
+        from studentprofile import _html
+
+        bound: dict[str, Any] = {"max_rows": _html.MAX_ROWS, "max_cols": _html.MAX_COLS}
+        label = _inputs.k_label(self.k)
+        means = pd.DataFrame({m: t.mean() for m, t in self.per_split.items()})
+        if len(means):
+            means.insert(0, "baseline", [c in self.baselines for c in means.index])
+        parts = [
+            _html.note(f"Mean over {len(next(iter(self.per_split.values())))} split(s); "
+                       ".per_split has each split, .html() the report's sections.")
+            if self.per_split else "",
+            _html.table(means.rename_axis("candidate"), **bound),
+            _html.heading(f"Selection over time ({self.metric}; regret: lower is better)"),
+            _html.note(f"Ships {self.chosen} (chosen by {self.select_rule})."
+                       if self.chosen else ""),
+            _html.table(self.audition.summary, **bound),
+        ]
+        for title, part in ((f"Top-{label} list overlap between candidates", self.lists),
+                            ("List churn between consecutive as-of dates", self.churn)):
+            if part is not None:
+                parts += [_html.heading(title), _html.table(part.summary, **bound)]
+        for title, tab in (("Crosstabs: flagged vs not flagged", self.crosstabs),
+                           ("Error analysis: false vs true positives", self.errors)):
+            if tab is not None:
+                parts += [_html.heading(f"{title} ({self.focus}, top {label}; descriptive)"),
+                          _html.table(tab.frame, **bound)]
+        if self.mitigation is not None:
+            parts += [_html.heading("Fairness mitigation (opt-in)"),
+                      _html.note(repr(self.mitigation))]
+        parts += [_html.note(n) for n in self.notes]
+        return _html.display(repr(self), parts)
 
 
 def _rule(name: str, rules: Sequence[SelectionRule]) -> SelectionRule:

@@ -15,7 +15,6 @@ without positives) are skipped; a candidate with no value is never chosen.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -404,14 +403,14 @@ class Audition:
         )
 
     def _repr_html_(self) -> str:
-        from studentprofile.evaluation._report import _table
+        from studentprofile import _html
 
-        return (
-            f"<div><strong>{html.escape(repr(self))}</strong>"
-            "<p>Regret: how far the candidate a rule chose on the past splits fell short of the "
-            "best candidate on the next split (lower is better).</p>"
-            f"{_table(self.summary)}</div>"
-        )
+        return _html.display(repr(self), [
+            _html.note("Regret: how far the candidate a rule chose on the past splits fell "
+                       "short of the best candidate on the next split (lower is better); "
+                       ".choices has each split's choice."),
+            _html.table(self.summary, max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+        ])
 
 
 def audition(
