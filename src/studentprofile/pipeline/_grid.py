@@ -54,6 +54,55 @@ class GridRun:
     abc_rules: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
+    def summary(self, select_rule: str | None = None) -> dict[str, Any]:
+        """Return the grid's outcome for ``RunResult.facts["grid"]``, the CLI and ``--json``.
+
+        Parameters
+        ----------
+        select_rule : str, optional
+            The configured rule (default: the one post-modeling used).
+
+        Returns
+        -------
+        dict
+            ``chosen``, ``select_rule``, ``metric``, ``candidates`` (name -> kind),
+            ``table`` (one record per candidate: ``candidate``, ``kind`` and the mean over the
+            splits of each headline metric: AUC, precision at k, ECE), ``rules`` (one record
+            per selection rule: ``rule``, ``chosen`` among every candidate, baselines included,
+            ``mean_regret``, ``max_regret``),
+            ``baseline_beat`` (the baselines whose mean ``metric`` beat every grid candidate's,
+            with the best grid candidate; empty when none did) and ``notes`` (e.g. a baseline a
+            rule preferred, a baseline left out). JSON-safe.
+        """
+        from studentprofile.evaluation import greater_is_better, to_json_safe
+
+        post = self.post
+        names = list(self.comparison.candidates)
+        table = [{"candidate": name, "kind": self.kinds.get(name, "grid"),
+                  **{m: float(t[name].mean()) for m, t in post.per_split.items()
+                     if name in t.columns}} for name in names]
+        rules = [{"rule": str(rule), "chosen": row["chosen"],
+                  "mean_regret": row["mean_regret"], "max_regret": row["max_regret"]}
+                 for rule, row in post.audition.summary.iterrows()]
+        metric = post.metric
+        sign = 1.0 if greater_is_better(metric) else -1.0
+        means = {r["candidate"]: r.get(metric) for r in table}
+        grid = {n: v for n, v in means.items()
+                if self.kinds.get(n) == "grid" and v is not None and v == v}
+        beat = []
+        if grid:
+            best = max(grid, key=lambda n: sign * grid[n])
+            for name, v in means.items():
+                if self.kinds.get(name) == "baseline" and v is not None and v == v \
+                        and sign * v > sign * grid[best]:
+                    beat.append({"baseline": name, "metric": metric, "value": v,
+                                 "best_grid": best, "best_grid_value": grid[best]})
+        return dict(to_json_safe({
+            "chosen": self.chosen, "select_rule": select_rule or post.select_rule,
+            "metric": metric, "candidates": dict(self.kinds), "table": table, "rules": rules,
+            "baseline_beat": beat, "notes": [str(n) for n in post.notes],
+        }))
+
 
 def abc_baseline(cfg: ExperimentConfig, info: Mapping[str, Any]) -> tuple[Any, Any, str | None]:
     """Build the ABC rule baseline as a candidate: ``(RuleScorer, ABCRules, note)``.

@@ -503,8 +503,7 @@ def _write(r: _Run, seconds: dict[str, float]) -> tuple[RunResult, str, pd.DataF
     if r.gridrun is not None:
         for name, path in r.gridrun.post.save(run_dir / "post_modeling").items():
             files[f"post_modeling.{name}"] = path
-        facts["grid"] = {"chosen": r.gridrun.chosen, "select_rule": cfg.model.select_rule,
-                         "metric": r.gridrun.post.metric, "candidates": r.gridrun.kinds}
+        facts["grid"] = r.gridrun.summary(cfg.model.select_rule)
     if r.mitigated is not None:
         files["mitigation"] = write_json(run_dir / "mitigation.json", r.mitigated.to_dict())
         facts["mitigation"] = r.mitigated.gap_closed()
