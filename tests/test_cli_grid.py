@@ -111,22 +111,3 @@ def test_the_summary_prints_nothing_of_a_grid_when_none_ran(tmp_path):
     cli._summary(result, cli._Out(as_json=False, quiet=False, stream=stream), title="Result:")
     assert "model grid" not in stream.getvalue() and "ROC AUC               0.700" in \
         stream.getvalue()
-
-
-def test_a_baseline_beating_the_grid_and_hostile_names_print_safely(tmp_path):
-    grid = {"chosen": "a", "select_rule": "best_current_value", "metric": "ece",
-            "candidates": {"a": "grid", "b\x1b[31m": "baseline"},
-            "table": [{"candidate": "a", "kind": "grid", "ece": 0.05},
-                      {"candidate": "b\x1b[31m", "kind": "baseline", "ece": 0.01}],
-            "rules": [], "notes": ["left out: x"],
-            "baseline_beat": [{"baseline": "b\x1b[31m", "metric": "ece", "value": 0.01,
-                               "best_grid": "a", "best_grid_value": 0.05}]}
-    result = RunResult(name="x", run_dir=tmp_path, model_dir=tmp_path, metrics={"n": 1},
-                       facts={"grid": grid})
-    stream = io.StringIO()
-    cli._summary(result, cli._Out(as_json=False, quiet=False, stream=stream), title="Result:")
-    text = stream.getvalue()
-    assert "\x1b" not in text and "b\\x1b[31m" in text
-    assert "NOTE: baseline b\\x1b[31m beat every grid candidate on ece (0.010 vs 0.050 for a" \
-        in text
-    assert "  note: left out: x" in text and "selection rules" not in text

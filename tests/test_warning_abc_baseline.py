@@ -83,12 +83,6 @@ def test_the_candidate_clones_and_pickles(X):
                                                        feature_info=INFOS).predict_proba(X))
 
 
-def test_feature_info_of_the_wrong_type_is_a_typed_error():
-    with pytest.raises(ConfigError, match=r"feature_info: feature_info must be a mapping"
-                       r"(.|\n)*type int"):
-        abc_baseline(3)
-
-
 def test_the_pipeline_uses_the_same_function():
     from studentprofile.pipeline import _grid
 
