@@ -332,4 +332,7 @@ def test_run_result_repr_is_one_line_and_shows_the_grid(tmp_path):
     assert "Baseline logistic_regression beat every grid candidate on roc_auc (0.730 vs 0.710 " \
         "for lgbm)." in page
     assert "... 20 more files in .files" in page and f"few clicks {ESCAPED}" in page
+    assert ('<tr><td>age_band</td><td><span class="fail">FAIL</span></td></tr>' in page
+            and "<th>tpr</th>" in page)  # verdicts as attribute x metric
+    assert '<td>n</td><td class="n">5,000</td>' in page
     assert Path(result.to_dict()["run_dir"]) == tmp_path

@@ -93,6 +93,8 @@ class RunResult:
         head: dict[str, Any] = {k: self.metrics[k] for k in ("n", "prevalence", "roc_auc", "pr_auc",
                                               "precision@10%", "lift@10%", "ece", "brier")
                 if k in self.metrics}
+        if isinstance(head.get("n"), float) and float(head["n"]).is_integer():
+            head["n"] = int(head["n"])
         parts = [_html.heading("Backtest of the shipped model (pooled test rows)"),
                  _html.kv_table(head)]
         grid = self.grid
@@ -101,6 +103,8 @@ class RunResult:
                 _html.heading(f"Model grid: ships {grid.get('chosen')} "
                               f"({grid.get('select_rule')} on {grid.get('metric')})"),
                 _html.table(pd.DataFrame(grid["table"]), **bound),
+                _html.heading("Selection rules over the splits (every candidate, baselines "
+                              "included; regret: lower is better)") if grid.get("rules") else "",
                 _html.table(pd.DataFrame(grid.get("rules") or []), **bound),
                 *(_html.note(f"Baseline {b['baseline']} beat every grid candidate on "
                              f"{b['metric']} ({_num(b['value'])} vs "
@@ -109,9 +113,14 @@ class RunResult:
             ]
         if self.fairness:
             frame = pd.DataFrame(self.fairness)
-            keep = [c for c in ("attribute", "metric", "min_disparity", "max_disparity", "verdict")
-                    if c in frame]
-            parts += [_html.heading("Fairness verdicts"), _html.table(frame[keep], **bound)]
+            if {"attribute", "metric", "verdict"} <= set(frame.columns):
+                wide = frame.pivot_table(index="attribute", columns="metric", values="verdict",
+                                         aggfunc="first", sort=False)
+                flags = {"pass": True, "fail": False}
+                wide = wide.rename_axis(columns=None).astype(object).apply(
+                    lambda col: col.map(lambda v: flags.get(v, v)))
+                parts += [_html.heading("Fairness verdicts (attribute x metric)"),
+                          _html.table(wide, verdicts=list(wide.columns), **bound)]
         if self.example:
             parts += [_html.heading(f"Why the example student is flagged (risk "
                                     f"{_num(self.example.get('risk'))}; no identifier)"),
