@@ -56,7 +56,7 @@ def grid_json(tmp_path_factory):
 @pytest.mark.slow
 def test_json_carries_the_grid_outcome(grid_json):
     grid = grid_json["facts"]["grid"]
-    names = ["lgbm", "lgbm-tiny", "abc_rules", "logistic_regression", "best_one_feature"]
+    names = ["lgbm", "lgbm-tiny", "logistic_regression", "best_one_feature", "abc_rules"]
     assert [r["candidate"] for r in grid["table"]] == names
     assert {r["candidate"]: r["kind"] for r in grid["table"]} == grid["candidates"]
     for row in grid["table"]:

@@ -95,3 +95,51 @@ def test_the_pipeline_uses_the_same_function():
     assert note is None and [i.name for i in rules.indicators] == ["attendance", "course"]
     scorer, rules, note = _grid.abc_baseline(cfg, {"x": info("x")})
     assert scorer is None and "left out" in note
+
+
+def tiny_campus():
+    from studentprofile.evaluation import TemporalSplits
+    from studentprofile.tables import EventTables
+
+    students = pd.DataFrame({"student_id": list("abcdefgh"),
+                             "att": [0.95, 0.5, 0.92, 0.4, 0.97, 0.6, 0.99, 0.3]})
+    outcomes = pd.DataFrame({"student_id": ["b", "d", "f", "h"],
+                             "time": [15.0, 25.0, 45.0, 55.0], "outcome": "withdrawn"})
+
+    class Attendance:
+        def transform(self, tables, grid):
+            a = grid["student_id"].map(tables.students.set_index("student_id")["att"])
+            index = pd.MultiIndex.from_frame(grid[["student_id", "as_of"]])
+            return pd.DataFrame({"att": a.to_numpy()}, index=index)
+
+    splits = TemporalSplits(test_start=40.0, test_end=60.0, horizon=20, every=10)
+    return EventTables(students=students, outcomes=outcomes), splits, Attendance()
+
+
+def test_compare_takes_it_as_an_extra_baseline_that_is_never_shipped():
+    from sklearn.tree import DecisionTreeClassifier
+
+    from studentprofile.evaluation import compare, post_modeling
+
+    tables, splits, builder = tiny_campus()
+    result = compare({"tree": DecisionTreeClassifier(max_depth=1)}, tables, splits,
+                     feature_builder=builder, outcome="withdrawn", k=[2],
+                     test_observed_until=100.0,
+                     extra_baselines={"abc_rules": abc_baseline(rules={"attendance": "att"})})
+    assert result.candidates == ["tree", "logistic_regression", "best_one_feature", "abc_rules"]
+    assert result.baselines == ["logistic_regression", "best_one_feature", "abc_rules"]
+    assert result.table("roc_auc")["abc_rules"].iloc[0] == 1.0  # low attendance: withdrew
+    post = post_modeling(result, k=2, metric="roc_auc", select_rule="best_average_value",
+                         lists=False)
+    assert post.chosen == "tree"  # baselines are judged, never shipped
+    with pytest.raises(ConfigError, match=r"extra_baselines: candidate name 'tree' is used"):
+        compare({"tree": DecisionTreeClassifier()}, tables, splits, feature_builder=builder,
+                outcome="withdrawn", extra_baselines={"tree": abc_baseline()})
+    with pytest.raises(ConfigError, match=r"extra_baselines: candidate name "
+                       r"'logistic_regression' is used"):
+        compare({"tree": DecisionTreeClassifier()}, tables, splits, feature_builder=builder,
+                outcome="withdrawn", extra_baselines={"logistic_regression": abc_baseline()})
+    with pytest.raises(ConfigError, match=r"extra_baselines\['abc'\]: candidate 'abc' must be "
+                       r"a classifier"):
+        compare({"tree": DecisionTreeClassifier()}, tables, splits, feature_builder=builder,
+                outcome="withdrawn", extra_baselines={"abc": "att < 0.9"})

@@ -447,7 +447,7 @@ def _headline_first(metrics: list[str]) -> list[str]:
     return sorted(metrics, key=lambda m: (rank(m), metrics.index(m)))
 
 
-def _named_candidates(candidates: Any) -> dict[str, Any]:
+def _named_candidates(candidates: Any, key: str = "candidates") -> dict[str, Any]:
     if candidates is None:
         return {}
     if isinstance(candidates, Mapping):
@@ -461,11 +461,11 @@ def _named_candidates(candidates: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, model in items:
         if not isinstance(name, str) or not name.strip():
-            raise ConfigError(CANDIDATE_NAME_INVALID, key="candidates", arrived=repr(name))
+            raise ConfigError(CANDIDATE_NAME_INVALID, key=key, arrived=repr(name))
         if name in out or name in BASELINES:
             raise ConfigError(
                 CANDIDATE_NAME_TAKEN.format(name=name, baselines=BASELINES),
-                key="candidates",
+                key=key,
                 arrived=repr(name),
                 hint="give each candidate its own name in a dict",
             )
@@ -473,7 +473,7 @@ def _named_candidates(candidates: Any) -> dict[str, Any]:
                 and callable(getattr(model, "predict_proba", None))):
             raise ConfigError(
                 CANDIDATE_INVALID.format(name=name),
-                key=f"candidates[{name!r}]",
+                key=f"{key}[{name!r}]",
                 arrived=f"an object of type {type(model).__name__}",
                 hint="pass e.g. studentprofile.RiskModel(), or wrap a rule in RuleScorer",
             )
@@ -511,6 +511,7 @@ def compare(
     grid: pd.DataFrame | None = None,
     k: Any = (0.05, 0.1, 0.2),
     baselines: bool | Sequence[str] = True,
+    extra_baselines: Mapping[str, Any] | None = None,
     n_bins: int = 10,
     truncate: bool = True,
     train_mask: Any = None,
@@ -527,9 +528,9 @@ def compare(
         The models to compare, e.g. ``{"lgbm_small": RiskModel(num_leaves=7), ...}`` (a list
         is named ``<class>_<position>``). Any scikit-learn style classifier that
         ``sklearn.base.clone`` copies; wrap a fixed rule in :class:`RuleScorer`. The ABC rule
-        baseline a configured run adds is :func:`studentprofile.warning.abc_baseline`: pass
-        ``{"abc_rules": abc_baseline(builder.feature_info_), ...}`` (``warning`` sits above
-        this layer, so the caller brings it).
+        baseline a configured run adds is :func:`studentprofile.warning.abc_baseline`: pass it
+        as ``extra_baselines={"abc_rules": abc_baseline()}`` (``warning`` sits above this
+        layer, so the caller brings it).
     tables, splits
         As for :func:`~studentprofile.evaluation.backtest`.
     feature_builder : object
@@ -542,6 +543,11 @@ def compare(
     baselines : bool or list of str, default True
         Add the baselines (``"logistic_regression"``, ``"best_one_feature"``); ``False`` adds
         none, a list adds those named.
+    extra_baselines : dict of str to estimator, optional
+        More baselines, after those: judged like every candidate but listed in
+        ``Comparison.baselines`` (so :func:`post_modeling` never ships one), e.g. the ABC
+        rules as a configured run adds them:
+        ``extra_baselines={"abc_rules": studentprofile.warning.abc_baseline()}``.
     ablation : list of str, default ()
         Feature-group ablation as a grid dimension (:func:`ablation_candidates`):
         ``"leave_one_out"`` and/or ``"only_one"`` over the builder's feature families.
@@ -590,6 +596,13 @@ def compare(
     """
     named = _named_candidates(candidates)
     added = _baseline_models(baselines)
+    for name, model in _named_candidates(extra_baselines, key="extra_baselines").items():
+        if name in named:
+            raise ConfigError(
+                CANDIDATE_NAME_TAKEN.format(name=name, baselines=BASELINES),
+                key="extra_baselines", arrived=repr(name),
+                hint="a baseline and a candidate need different names")
+        added[name] = model
     named.update(added)
     if not named:
         raise ConfigError(CANDIDATES_EMPTY, key="candidates", arrived=repr(candidates))

@@ -157,10 +157,11 @@ def run_grid(
     candidates: dict[str, Any] = {name: RiskModel(**p) for name, p in params.items()}
     notes: list[str] = []
     abc_rules = None
+    extra: dict[str, Any] = {}
     if "abc_rules" in m.baselines:
         abc, rules, note = abc_baseline(cfg, info)
         if abc is not None:
-            candidates["abc_rules"] = abc
+            extra["abc_rules"] = abc
             abc_rules = rules.to_dict()
         if note:
             notes.append(note)
@@ -169,7 +170,8 @@ def run_grid(
         + (f", ablation {list(m.ablation)!r}" if m.ablation else ""))
     comparison = compare(
         candidates, tables, splits, feature_builder=builder, outcome=list(cfg.label.outcome),
-        grid=grid, k=list(cfg.evaluation.k), baselines=others, truncate=cfg.splits.truncate,
+        grid=grid, k=list(cfg.evaluation.k), baselines=others, extra_baselines=extra,
+        truncate=cfg.splits.truncate,
         train_mask=train_mask, test_mask=test_mask, ablation=m.ablation,
         ablation_of=entries[0].name,
     )

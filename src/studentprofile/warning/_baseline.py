@@ -155,10 +155,10 @@ def abc_baseline(
     >>> abc.fit(X, [0, 1]).predict_proba(X)[:, 1].round(3)
     array([0.5  , 0.886])
 
-    In a comparison, next to the models and the built-in baselines::
+    In a comparison, after the built-in baselines (judged, never shipped)::
 
-        compare({"lgbm": RiskModel(), "abc_rules": abc_baseline(builder.feature_info_)},
-                tables, splits, feature_builder=builder, outcome="withdrawn")
+        compare({"lgbm": RiskModel()}, tables, splits, feature_builder=builder,
+                outcome="withdrawn", extra_baselines={"abc_rules": abc_baseline()})
     """
     from studentprofile.evaluation import RuleScorer
 
