@@ -96,10 +96,10 @@ class WeeklyResult:
 
     def __repr__(self) -> str:
         s = self.summary()
-        tiers = ", ".join(f"{k} {v}" for k, v in s["alerts_by_tier"].items())
-        return (f"WeeklyResult(as of {s['as_of']}: {s['students']} student(s), "
-                f"{s['alerts']} alert(s)" + (f" ({tiers})" if tiers else "")
-                + f", {s['logged_new']} new in the log, {len(self.files)} file(s))")
+        tiers = ", ".join(f"{k} {v}" for k, v in (s.get("alerts_by_tier") or {}).items())
+        return (f"WeeklyResult(as of {s.get('as_of')}: {s.get('students')} student(s), "
+                f"{len(self.alerts)} alert(s)" + (f" ({tiers})" if tiers else "")
+                + f", {s.get('logged_new', 0)} new in the log, {len(self.files)} file(s))")
 
     def _repr_html_(self) -> str:
         from studentprofile import _html
