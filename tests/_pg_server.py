@@ -4,12 +4,16 @@
 need the server skip with the reason when no server can be started; inside CI (``CI`` set) they
 fail instead, so the PostgreSQL tests can never be skipped silently there.
 
+One cluster serves the whole test process (each caller gets a fresh database on it), so the
+server starts once per process, not once per test module.
+
 PostgreSQL refuses to run as root: when the tests run as root, the cluster is created and run as
 the ``postgres`` system user (which the Debian package creates), else as ``nobody``.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
@@ -48,17 +52,55 @@ def unavailable(reason: str) -> None:
     pytest.skip(f"no PostgreSQL server can be started here: {reason}")
 
 
+class _Cluster:
+    """The one cluster of this test process: started on first use, stopped at exit."""
+
+    url: str | None = None
+    count = 0
+
+
+def _stop(bindir: Path, data: Path, root: Path, env: dict[str, str], run_as: dict) -> None:
+    subprocess.run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                   capture_output=True, env=env, cwd=root, **run_as)
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def postgres_server() -> Iterator[str]:
-    """Start a PostgreSQL cluster and yield its SQLAlchemy URL (database ``campus``)."""
+    """Yield the SQLAlchemy URL of a fresh, empty database on this process's test cluster.
+
+    The cluster (about 3 s to start) is started on the first call and shared by every later
+    call in the process (one per pytest-xdist worker); each call gets a database of its own
+    (``campus``, then ``campus_2``, ...), dropped when the block ends.
+    """
     try:
-        import psycopg  # noqa: F401
+        import psycopg
     except ImportError:
         unavailable("the psycopg driver is not installed (pip install -e '.[test]')")
+    if _Cluster.url is None:
+        _Cluster.url = _start()
+    _Cluster.count += 1
+    name = "campus" if _Cluster.count == 1 else f"campus_{_Cluster.count}"
+    base = _Cluster.url
+    host_port = base.split("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    with psycopg.connect(host=host, port=int(port), user="sp", dbname="postgres",
+                         autocommit=True) as con:
+        con.execute(f'create database "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with contextlib.suppress(Exception), psycopg.connect(
+                host=host, port=int(port), user="sp", dbname="postgres", autocommit=True) as con:
+            con.execute(f'drop database if exists "{name}" with (force)')
+
+
+def _start() -> str:
+    """Start this process's cluster; return the URL of its ``postgres`` database."""
     bindir = _bindir()
     if bindir is None:
         unavailable("initdb/pg_ctl not found (apt-get install -y postgresql)")
-        return
+        raise AssertionError("unreachable")  # unavailable() skips or fails
     user = None
     if os.geteuid() == 0:
         for name in ("postgres", "nobody"):
@@ -95,22 +137,17 @@ def postgres_server() -> Iterator[str]:
         detail = getattr(exc, "stderr", b"") or b""
         shutil.rmtree(root, ignore_errors=True)
         unavailable(f"{exc}: {detail.decode(errors='replace')[-500:]}")
-    try:
-        import psycopg
+    atexit.register(_stop, bindir, data, root, env, run_as)
+    import psycopg
 
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with psycopg.connect(host="127.0.0.1", port=port, user="sp", dbname="postgres",
-                                     autocommit=True) as con:
-                    con.execute("create database campus")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with psycopg.connect(host="127.0.0.1", port=port, user="sp", dbname="postgres",
+                                 autocommit=True):
                 break
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield f"postgresql+psycopg://sp@127.0.0.1:{port}/campus"
-    finally:
-        subprocess.run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, env=env, cwd=root, **run_as)
-        shutil.rmtree(root, ignore_errors=True)
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    return f"postgresql+psycopg://sp@127.0.0.1:{port}/postgres"

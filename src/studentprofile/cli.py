@@ -98,6 +98,9 @@ def _summary(result: Any, out: _Out, *, title: str) -> None:
     if not m.get("n"):
         out.line("  (no labelled test row: nothing to evaluate; check splits.test_where and "
                  "the test period)")
+    grid = (getattr(result, "facts", None) or {}).get("grid")
+    if grid and grid.get("table"):
+        _grid_summary(grid, out)
     if result.fairness:
         by_attr: dict[str, list[str]] = {}
         for rec in result.fairness:
@@ -160,6 +163,41 @@ def _summary(result: Any, out: _Out, *, title: str) -> None:
             for x in t.not_logged:
                 out.line(f"    - {x['what']}: {x['why']}")
     out.line(f"  time                  {result.seconds.get('total', 0):.0f} s")
+
+
+def _grid_summary(grid: dict[str, Any], out: _Out) -> None:
+    """Print the model grid's outcome: each candidate's means, each rule's choice, regret."""
+    table, rules = grid["table"], grid.get("rules") or []
+    metrics = [k for k in table[0] if k not in ("candidate", "kind")]
+    width = min(28, max(len(_safe(r["candidate"])) for r in table) + 2)
+    out.line(f"  model grid            {len(table)} candidates backtested on the same splits "
+             "(means over the splits); the figures above are the shipped one's")
+    head = "".join(f"{_safe(m)[:13]:>14}" for m in metrics)
+    out.line(f"    {'candidate':<{width}}{'kind':<10}{head}")
+    for row in table:
+        mark = " *" if row["candidate"] == grid.get("chosen") else ""
+        name = _safe(row["candidate"])[: width - 2] + mark
+        cells = "".join(f"{_fmt(row.get(m), 4 if m == 'ece' else 3):>14}" for m in metrics)
+        out.line(f"    {name:<{width}}{_safe(row['kind']):<10}{cells}")
+    out.line(f"  shipped               {_safe(grid.get('chosen'))} (*), chosen by "
+             f"{_safe(grid.get('select_rule'))} on {_safe(grid.get('metric'))} among the grid "
+             "candidates")
+    if rules:
+        rw = max(len(_safe(r["rule"])) for r in rules) + 2
+        out.line(f"  selection rules       on {_safe(grid.get('metric'))} over the splits, among "
+                 "every candidate (baselines included):")
+        out.line(f"    {'rule':<{rw}}{'chooses':<{width}}{'mean regret':>12}{'max regret':>12}")
+        for r in rules:
+            out.line(f"    {_safe(r['rule']):<{rw}}{_safe(r['chosen'])[: width - 1]:<{width}}"
+                     f"{_fmt(r['mean_regret'], 4):>12}{_fmt(r['max_regret'], 4):>12}")
+        out.line("    (regret: how far a rule's choice on the past splits fell short of the best "
+                 "candidate on the next split; few splits, weak evidence)")
+    for b in grid.get("baseline_beat") or []:
+        out.line(f"  NOTE: baseline {_safe(b['baseline'])} beat every grid candidate on "
+                 f"{_safe(b['metric'])} ({_fmt(b['value'])} vs {_fmt(b['best_grid_value'])} "
+                 f"for {_safe(b['best_grid'])}, the best of the grid)")
+    for note in grid.get("notes") or []:
+        out.line(f"  note: {_safe(note)}")
 
 
 def _finish_run(result: Any, out: _Out, title: str) -> int:

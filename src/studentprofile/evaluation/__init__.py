@@ -47,7 +47,14 @@ from studentprofile.evaluation._case_frames import (
     check_cases,
     check_verdicts,
 )
-from studentprofile.evaluation._compare import BASELINES, Comparison, compare
+from studentprofile.evaluation._compare import (
+    ABLATIONS,
+    BASELINES,
+    Comparison,
+    FeatureSubset,
+    ablation_candidates,
+    compare,
+)
 from studentprofile.evaluation._crosstabs import (
     DESCRIPTIVE_CAVEAT,
     Crosstabs,
@@ -73,7 +80,9 @@ from studentprofile.evaluation._mitigation import (
     CONSTRAINTS,
     MITIGATION_NOTICE,
     Mitigation,
+    MitigationOverTime,
     mitigate,
+    mitigate_over_time,
 )
 from studentprofile.evaluation._outcomes import (
     OBSERVATIONAL_CAVEAT,
@@ -86,6 +95,7 @@ from studentprofile.evaluation._outcomes import (
     platform_outcomes,
     term_outcomes,
 )
+from studentprofile.evaluation._postmodeling import PostModeling, post_modeling
 from studentprofile.evaluation._ranking import (
     capacity_report,
     lift_at_k,
@@ -107,6 +117,7 @@ from studentprofile.evaluation._selection import (
 from studentprofile.evaluation._verdicts import JUDGED_PRECISION, JudgedOutcomes, judged_outcomes
 
 __all__ = [
+    "ABLATIONS",
     "BASELINES",
     "CASE_COLUMNS",
     "CONSTRAINTS",
@@ -127,18 +138,22 @@ __all__ = [
     "Crosstabs",
     "EvaluationReport",
     "FairnessAudit",
+    "FeatureSubset",
     "InterventionOutcomes",
     "JudgedOutcomes",
     "LeadTime",
     "ListComparison",
     "Mitigation",
+    "MitigationOverTime",
     "OneFeatureRanking",
     "PlatformOutcomes",
+    "PostModeling",
     "RuleScorer",
     "SelectionRule",
     "Split",
     "TemporalSplits",
     "Trajectories",
+    "ablation_candidates",
     "audition",
     "backtest",
     "brier_score",
@@ -166,7 +181,9 @@ __all__ = [
     "logistic_baseline",
     "long_scores",
     "mitigate",
+    "mitigate_over_time",
     "platform_outcomes",
+    "post_modeling",
     "pr_auc",
     "pr_curve",
     "precision_at_capacity",

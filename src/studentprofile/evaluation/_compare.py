@@ -16,13 +16,13 @@ this one; wrap them in :class:`RuleScorer` and pass them as a candidate.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation._backtest import (
@@ -40,8 +40,11 @@ from studentprofile.evaluation._selection import audition as _audition
 from studentprofile.tables import EventTables
 
 __all__ = [
+    "ABLATIONS",
     "BASELINES",
     "Comparison",
+    "FeatureSubset",
+    "ablation_candidates",
     "compare",
 ]
 
@@ -54,6 +57,189 @@ CANDIDATE_NAME_TAKEN = "candidate name {name!r} is used twice (baselines are nam
 CANDIDATE_INVALID = "candidate {name!r} must be a classifier with fit() and predict_proba()"
 BASELINES_INVALID = "baselines must be True, False or a list of names from {allowed!r}"
 METRIC_UNKNOWN = "metric {metric!r} is not in the comparison"
+ABLATIONS = ("leave_one_out", "only_one")
+"""Feature-group ablation modes: leave one family out, or keep only one family."""
+ABLATION_INVALID = "ablation must be a list of modes from {allowed!r}"
+ABLATION_NO_FAMILIES = "ablation needs feature families (FeatureInfo.family) for every column"
+ABLATION_OF_UNKNOWN = "ablation_of must name one of the candidates"
+SUBSET_EMPTY = "FeatureSubset needs at least one column"
+SUBSET_MISSING = "columns {missing!r} of the feature subset are not in X"
+
+
+# --------------------------------------------------------------------------- ablation
+class FeatureSubset(ClassifierMixin, BaseEstimator):
+    """A classifier that sees only some feature columns (a feature-group ablation candidate).
+
+    Parameters
+    ----------
+    estimator : classifier
+        Fitted on ``X[columns]`` (a fresh ``sklearn.base.clone``), with the matching
+        ``feature_info`` records when its ``fit`` takes them.
+    columns : list of str
+        The columns it may use.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X = pd.DataFrame({"clicks": [0.0, 1.0, 5.0, 6.0], "age": [30.0, 20.0, 30.0, 20.0]})
+    >>> model = FeatureSubset(LogisticRegression(), ["clicks"]).fit(X, [1, 1, 0, 0])
+    >>> model.feature_names_in_
+    ['clicks']
+    >>> model.predict_proba(X).shape
+    (4, 2)
+    """
+
+    def __init__(self, estimator: Any = None, columns: Sequence[str] = ()) -> None:
+        self.estimator = estimator
+        self.columns = columns
+
+    def _subset(self, X: Any) -> pd.DataFrame:
+        cols = list(self.columns)
+        if not cols:
+            raise ConfigError(SUBSET_EMPTY, key="columns", arrived=repr(self.columns))
+        if not isinstance(X, pd.DataFrame):
+            raise SchemaError("FeatureSubset needs a DataFrame with named columns",
+                              table="X", rule="type",
+                              arrived=f"an object of type {type(X).__name__}")
+        missing = [c for c in cols if c not in X.columns]
+        if missing:
+            raise SchemaError(SUBSET_MISSING.format(missing=missing[:5]), table="X",
+                              rule="columns", arrived=f"{len(missing)} column(s) absent",
+                              hint="fit and score on the same feature builder's output")
+        return X[cols]
+
+    def fit(self, X: Any, y: Any, feature_info: Any = None) -> FeatureSubset:
+        """Fit a clone of the estimator on the subset.
+
+        Parameters
+        ----------
+        X : DataFrame
+            All features.
+        y : array of 0/1
+            Labels.
+        feature_info : mapping, optional
+            Feature records; the subset's are passed on when the estimator's ``fit`` takes
+            ``feature_info``.
+
+        Returns
+        -------
+        FeatureSubset
+            ``self``.
+        """
+        from sklearn.base import clone
+
+        sub = self._subset(X)
+        self.estimator_ = clone(self.estimator)
+        kwargs: dict[str, Any] = {}
+        if feature_info is not None and _accepts_info(self.estimator_.fit):
+            kwargs["feature_info"] = {c: feature_info[c] for c in sub.columns
+                                      if c in feature_info}
+        self.estimator_.fit(sub, y, **kwargs)
+        self.classes_ = getattr(self.estimator_, "classes_", np.array([0, 1]))
+        self.feature_names_in_ = list(sub.columns)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Score the rows with the subset.
+
+        Parameters
+        ----------
+        X : DataFrame
+            All features (the subset's columns are taken).
+
+        Returns
+        -------
+        ndarray of shape (n, 2)
+        """
+        if not hasattr(self, "estimator_"):
+            raise ConfigError("FeatureSubset is not fitted: call fit first", key="model")
+        return np.asarray(self.estimator_.predict_proba(self._subset(X)))
+
+
+def _accepts_info(fit: Any) -> bool:
+    import inspect
+
+    try:
+        return "feature_info" in inspect.signature(fit).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def ablation_candidates(
+    name: str,
+    model: Any,
+    feature_info: Mapping[str, Any],
+    modes: Sequence[str] = ABLATIONS,
+) -> dict[str, FeatureSubset]:
+    """Feature-group ablation of one candidate over the feature families.
+
+    Parameters
+    ----------
+    name : str
+        The candidate's name, the stem of the new names.
+    model : classifier
+        The candidate.
+    feature_info : mapping of str to FeatureInfo
+        One record per feature column (``family``: academic, behavioral, participation,
+        wellbeing, static).
+    modes : list of str, default ("leave_one_out", "only_one")
+        ``"leave_one_out"`` adds ``<name>-without-<family>`` (every family but one);
+        ``"only_one"`` adds ``<name>-only-<family>``. A subset that would be empty, hold
+        every column or repeat an earlier subset (with two families, "only one" is "leave the
+        other out") is left out; with a single family there is nothing to ablate.
+
+    Returns
+    -------
+    dict of str to FeatureSubset
+        In family order (sorted), leave-one-out first.
+
+    Raises
+    ------
+    ConfigError
+        An unknown mode, or columns without a family.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Info
+    >>> infos = {"clicks": Info(family="behavioral"), "score": Info(family="academic"),
+    ...          "age": Info(family="static")}
+    >>> list(ablation_candidates("lgbm", object(), infos, modes=["leave_one_out"]))
+    ['lgbm-without-academic', 'lgbm-without-behavioral', 'lgbm-without-static']
+    >>> ablation_candidates("lgbm", object(), infos)["lgbm-only-static"].columns
+    ['age']
+    >>> two = {"clicks": Info(family="behavioral"), "score": Info(family="academic")}
+    >>> list(ablation_candidates("lgbm", object(), two))  # "only one" repeats "leave one out"
+    ['lgbm-without-academic', 'lgbm-without-behavioral']
+    """
+    if isinstance(modes, str) or not isinstance(modes, Sequence) or any(
+        m not in ABLATIONS for m in modes
+    ):
+        raise ConfigError(ABLATION_INVALID.format(allowed=ABLATIONS), key="ablation",
+                          arrived=repr(modes))
+    families: dict[str, list[str]] = {}
+    for col, info in (feature_info or {}).items():
+        fam = getattr(info, "family", None)
+        if not isinstance(fam, str) or not fam:
+            raise ConfigError(ABLATION_NO_FAMILIES, key="feature_info",
+                              arrived=f"column {col!r} has family {fam!r}",
+                              hint="use a FeatureBuilder (its feature_info_ has families)")
+        families.setdefault(fam, []).append(str(col))
+    all_cols = [c for cols in families.values() for c in cols]
+    out: dict[str, FeatureSubset] = {}
+    for mode in [m for m in ABLATIONS if m in modes]:
+        for fam in sorted(families):
+            if mode == "leave_one_out":
+                cols = [c for c in all_cols if c not in set(families[fam])]
+                label = f"{name}-without-{fam}"
+            else:
+                cols = list(families[fam])
+                label = f"{name}-only-{fam}"
+            seen = [list(m.columns) for m in out.values()]
+            # with two families, "only academic" is "without static": keep the first name
+            if cols and len(cols) < len(all_cols) and cols not in seen:
+                out[label] = FeatureSubset(model, cols)
+    return out
 
 
 # --------------------------------------------------------------------------- shared features
@@ -236,19 +422,32 @@ class Comparison:
         )
 
     def _repr_html_(self) -> str:
-        from studentprofile.evaluation._report import _table
+        from studentprofile import _html
 
+        if self.metrics.empty:
+            return _html.display(repr(self), [_html.note("No metric was measured.")])
         means = self.metrics.groupby(["candidate", "metric"], sort=False)["value"].mean()
-        wide = means.unstack("metric").loc[self.candidates]
+        wide = means.unstack("metric").reindex(self.candidates)
+        wide = wide[_headline_first(list(wide.columns))]
         wide.insert(0, "baseline", [c in self.baselines for c in wide.index])
-        return (
-            f"<div><strong>{html.escape(repr(self))}</strong>"
-            "<p>Mean over splits; <code>.table(metric)</code> gives each split.</p>"
-            f"{_table(wide)}</div>"
-        )
+        return _html.display(repr(self), [
+            _html.note("Mean over splits; .table(metric) gives each split, .metrics all rows."),
+            _html.table(wide, max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+        ])
 
 
-def _named_candidates(candidates: Any) -> dict[str, Any]:
+def _headline_first(metrics: list[str]) -> list[str]:
+    """AUC, precision at k and ECE first (what the notebook reader compares), then the rest."""
+    def rank(name: str) -> int:
+        for i, head in enumerate(("roc_auc", "precision@", "ece", "pr_auc", "brier")):
+            if name == head or (head.endswith("@") and name.startswith(head)):
+                return i
+        return 9
+
+    return sorted(metrics, key=lambda m: (rank(m), metrics.index(m)))
+
+
+def _named_candidates(candidates: Any, key: str = "candidates") -> dict[str, Any]:
     if candidates is None:
         return {}
     if isinstance(candidates, Mapping):
@@ -262,11 +461,11 @@ def _named_candidates(candidates: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, model in items:
         if not isinstance(name, str) or not name.strip():
-            raise ConfigError(CANDIDATE_NAME_INVALID, key="candidates", arrived=repr(name))
+            raise ConfigError(CANDIDATE_NAME_INVALID, key=key, arrived=repr(name))
         if name in out or name in BASELINES:
             raise ConfigError(
                 CANDIDATE_NAME_TAKEN.format(name=name, baselines=BASELINES),
-                key="candidates",
+                key=key,
                 arrived=repr(name),
                 hint="give each candidate its own name in a dict",
             )
@@ -274,7 +473,7 @@ def _named_candidates(candidates: Any) -> dict[str, Any]:
                 and callable(getattr(model, "predict_proba", None))):
             raise ConfigError(
                 CANDIDATE_INVALID.format(name=name),
-                key=f"candidates[{name!r}]",
+                key=f"{key}[{name!r}]",
                 arrived=f"an object of type {type(model).__name__}",
                 hint="pass e.g. studentprofile.RiskModel(), or wrap a rule in RuleScorer",
             )
@@ -312,11 +511,14 @@ def compare(
     grid: pd.DataFrame | None = None,
     k: Any = (0.05, 0.1, 0.2),
     baselines: bool | Sequence[str] = True,
+    extra_baselines: Mapping[str, Any] | None = None,
     n_bins: int = 10,
     truncate: bool = True,
     train_mask: Any = None,
     test_mask: Any = None,
     test_observed_until: Any = None,
+    ablation: Sequence[str] = (),
+    ablation_of: str | None = None,
 ) -> Comparison:
     """Backtest several candidates and the baselines on the same splits and features.
 
@@ -325,8 +527,10 @@ def compare(
     candidates : dict of str to estimator, or list of estimators
         The models to compare, e.g. ``{"lgbm_small": RiskModel(num_leaves=7), ...}`` (a list
         is named ``<class>_<position>``). Any scikit-learn style classifier that
-        ``sklearn.base.clone`` copies; wrap a fixed rule (the ABC indicators) in
-        :class:`RuleScorer`.
+        ``sklearn.base.clone`` copies; wrap a fixed rule in :class:`RuleScorer`. The ABC rule
+        baseline a configured run adds is :func:`studentprofile.warning.abc_baseline`: pass it
+        as ``extra_baselines={"abc_rules": abc_baseline()}`` (``warning`` sits above this
+        layer, so the caller brings it).
     tables, splits
         As for :func:`~studentprofile.evaluation.backtest`.
     feature_builder : object
@@ -339,6 +543,16 @@ def compare(
     baselines : bool or list of str, default True
         Add the baselines (``"logistic_regression"``, ``"best_one_feature"``); ``False`` adds
         none, a list adds those named.
+    extra_baselines : dict of str to estimator, optional
+        More baselines, after those: judged like every candidate but listed in
+        ``Comparison.baselines`` (so :func:`post_modeling` never ships one), e.g. the ABC
+        rules as a configured run adds them:
+        ``extra_baselines={"abc_rules": studentprofile.warning.abc_baseline()}``.
+    ablation : list of str, default ()
+        Feature-group ablation as a grid dimension (:func:`ablation_candidates`):
+        ``"leave_one_out"`` and/or ``"only_one"`` over the builder's feature families.
+    ablation_of : str, optional
+        The candidate ablated (default: the first).
 
     Returns
     -------
@@ -382,6 +596,13 @@ def compare(
     """
     named = _named_candidates(candidates)
     added = _baseline_models(baselines)
+    for name, model in _named_candidates(extra_baselines, key="extra_baselines").items():
+        if name in named:
+            raise ConfigError(
+                CANDIDATE_NAME_TAKEN.format(name=name, baselines=BASELINES),
+                key="extra_baselines", arrived=repr(name),
+                hint="a baseline and a candidate need different names")
+        added[name] = model
     named.update(added)
     if not named:
         raise ConfigError(CANDIDATES_EMPTY, key="candidates", arrived=repr(candidates))
@@ -402,6 +623,31 @@ def compare(
     _check_builder(feature_builder)
     first_test = next(iter(splits)).test_from
     shared = _SharedFeatures(_prepared_builder(feature_builder, tables, first_test))
+    if ablation:
+        own = [n for n in named if n not in added]
+        target = ablation_of if ablation_of is not None else (own[0] if own else None)
+        if target not in own:
+            raise ConfigError(ABLATION_OF_UNKNOWN, key="ablation_of", arrived=repr(target),
+                              hint=f"choose one of {own!r}")
+        infos = shared.feature_info_
+        if not infos:
+            raise ConfigError(ABLATION_NO_FAMILIES, key="ablation",
+                              arrived=f"a {type(feature_builder).__name__} without "
+                              "feature_info_ after fit",
+                              hint="use studentprofile.FeatureBuilder, whose records name "
+                              "each column's family")
+        extra = ablation_candidates(str(target), named[str(target)], infos, ablation)
+        for label in extra:
+            if label in named:
+                raise ConfigError(
+                    CANDIDATE_NAME_TAKEN.format(name=label, baselines=BASELINES),
+                    key="candidates", arrived=repr(label),
+                    hint="rename the candidate: ablation names its variants <name>-without-...")
+        # ablation variants follow their candidate; baselines stay last
+        merged = {n: m for n, m in named.items() if n not in added}
+        merged.update(extra)
+        merged.update(added)
+        named = merged
     results: dict[str, BacktestResult] = {}
     rows = []
     for name, model in named.items():

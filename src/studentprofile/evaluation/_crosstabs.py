@@ -13,7 +13,6 @@ deviation).
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,13 +94,13 @@ class Crosstabs:
         return f"Crosstabs({first} vs {second}: {len(self.frame)} feature(s); descriptive)"
 
     def _repr_html_(self) -> str:
-        from studentprofile.evaluation._report import _table
+        from studentprofile import _html
 
-        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
-        return (
-            f"<div><strong>{html.escape(repr(self))}</strong>"
-            f"<p><em>{html.escape(self.caveat)}</em></p>{notes}{_table(self.frame)}</div>"
-        )
+        return _html.display(repr(self), [
+            _html.note(self.caveat), *(_html.note(n) for n in self.notes),
+            _html.note("Largest effects first; .frame has every feature, .figure() draws them."),
+            _html.table(self.frame, max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+        ])
 
 
 def _group_mask(value: Any, name: str, n: int) -> np.ndarray:

@@ -14,7 +14,6 @@ definite, so ties at the cut go to the smaller ``student_id`` (text order); the 
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -169,13 +168,12 @@ class ListComparison:
         )
 
     def _repr_html_(self) -> str:
-        from studentprofile.evaluation._report import _table
+        from studentprofile import _html
 
-        return (
-            f"<div><strong>{html.escape(repr(self))}</strong>"
-            "<p>Means over the as-of dates; <code>.frame</code> has each date.</p>"
-            f"{_table(self.summary)}</div>"
-        )
+        return _html.display(repr(self), [
+            _html.note("Means over the as-of dates; .frame has each date."),
+            _html.table(self.summary, max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+        ])
 
 
 def compare_lists(

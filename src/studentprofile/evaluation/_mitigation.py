@@ -36,7 +36,14 @@ import pandas as pd
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.evaluation import _inputs
 
-__all__ = ["CONSTRAINTS", "MITIGATION_NOTICE", "Mitigation", "mitigate"]
+__all__ = [
+    "CONSTRAINTS",
+    "MITIGATION_NOTICE",
+    "Mitigation",
+    "MitigationOverTime",
+    "mitigate",
+    "mitigate_over_time",
+]
 
 CONSTRAINTS = ("equal_tpr", "equal_selection_rate")
 """The parity constraints :func:`mitigate` can meet."""
@@ -53,6 +60,10 @@ ONE_GROUP = "mitigation needs at least two groups"
 GROUP_TOO_SMALL = "every group needs at least min_group_size={m} students"
 GROUP_UNKNOWN = "groups {groups!r} were not seen when the mitigation was fitted"
 NOT_MET = "the constraint could not be met within the tolerance at this caseload"
+SCORES_FRAME = ("scores must be a DataFrame with columns split, student_id, as_of, score and "
+                "label (BacktestResult.scores)")
+GROUP_BY_STUDENT = "group must be a Series indexed by student_id (one attribute value each)"
+NO_LABELLED_ROWS = "mitigation needs labelled test rows to fit on"
 
 
 @dataclass
@@ -148,14 +159,15 @@ class Mitigation:
         )
 
     def _repr_html_(self) -> str:
-        from studentprofile.evaluation._report import _table
+        from studentprofile import _html
 
-        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
-        return (
-            f"<div><strong>{html.escape(repr(self))}</strong>"
-            f"<p><em>{html.escape(self.notice)}</em></p>{notes}"
-            f"{_table(self.cost)}{_table(self.groups)}</div>"
-        )
+        bound: dict[str, Any] = {"max_rows": _html.MAX_ROWS, "max_cols": _html.MAX_COLS}
+        return _html.display(repr(self), [
+            _html.note(self.notice), *(_html.note(n) for n in self.notes),
+            _html.heading("What it costs: unmitigated vs mitigated"),
+            _html.table(self.cost, **bound),
+            _html.heading("Per group"), _html.table(self.groups, **bound),
+        ])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (no per-student rows) for the model card."""
@@ -488,3 +500,288 @@ def mitigate(
         cost=cost,
         notes=notes,
     )
+
+
+@dataclass
+class MitigationOverTime:
+    """What :func:`mitigate_over_time` returns: shares fitted on one period, judged on the next.
+
+    Attributes
+    ----------
+    fitted : Mitigation
+        The shares, fitted on the first split's labelled rows (pooled student-dates).
+    fitted_on, judged_on : list
+        The splits fitted on and judged on (the same split, with a note, when there is one).
+    cost : DataFrame
+        Indexed by policy (``unmitigated``: the top ``k`` of each as-of date by score;
+        ``mitigated``: the fitted shares of each date's caseload): ``flags``, ``reached``
+        (flagged student-dates with the outcome ahead), ``students_reached`` (distinct students
+        flagged at least once before their outcome), ``precision_at_k``, ``recall_at_k``,
+        ``tpr_difference``, ``tpr_ratio``, ``selection_rate_difference``,
+        ``selection_rate_ratio``.
+    groups : DataFrame
+        Per group on the judged rows: ``n``, ``positives``, ``tpr`` and ``tpr_unmitigated``,
+        ``selection_rate`` and ``selection_rate_unmitigated``, ``share`` (fitted).
+    attribute : str
+        The attribute's name.
+    k : float or int
+        The caseload per as-of date.
+    notes : list of str
+    """
+
+    fitted: Mitigation
+    fitted_on: list[Any]
+    judged_on: list[Any]
+    cost: pd.DataFrame
+    groups: pd.DataFrame
+    attribute: str
+    k: Any
+    notes: list[str] = field(default_factory=list)
+    notice: str = MITIGATION_NOTICE
+
+    @property
+    def met(self) -> bool:
+        """Whether the judged period meets the constraint within the tolerance."""
+        measure = ("tpr_difference" if self.fitted.constraint == "equal_tpr"
+                   else "selection_rate_difference")
+        return self._at("mitigated", measure) <= self.fitted.tolerance + 1e-12
+
+    def _at(self, policy: str, column: str) -> float:
+        values = self.cost[column].to_numpy(dtype=np.float64)
+        return float(values[list(self.cost.index).index(policy)])
+
+    def gap_closed(self) -> dict[str, float]:
+        """Return the disparity before and after, and what it costs, as plain numbers."""
+        m = "tpr" if self.fitted.constraint == "equal_tpr" else "selection_rate"
+        out = {f"{m}_{stat}_{policy}": self._at(policy, f"{m}_{stat}")
+               for stat in ("difference", "ratio") for policy in ("unmitigated", "mitigated")}
+        for col in ("precision_at_k", "recall_at_k", "reached", "students_reached",
+                    "share_flagged_before", "median_lead_days"):
+            if col not in self.cost.columns:
+                continue
+            out[f"{col}_change"] = self._at("mitigated", col) - self._at("unmitigated", col)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (no per-student rows) for the model card."""
+        from studentprofile.evaluation._json import to_json_safe
+
+        return to_json_safe({
+            "attribute": self.attribute,
+            "constraint": self.fitted.constraint,
+            "tolerance": self.fitted.tolerance,
+            "k": self.k,
+            "fitted_on": self.fitted_on,
+            "judged_on": self.judged_on,
+            "met": self.met,
+            "shares": self.fitted.groups["share"].to_dict(),
+            "cost": self.cost.reset_index(),
+            "groups": self.groups.reset_index(),
+            "gap_closed": self.gap_closed(),
+            "notice": self.notice,
+            "notes": self.notes,
+        })
+
+    def __repr__(self) -> str:
+        verdict = "met" if self.met else "NOT met"
+        return (f"MitigationOverTime({self.fitted.constraint} on {self.attribute!r} within "
+                f"{self.fitted.tolerance:g}, judged on split(s) {self.judged_on}: {verdict})")
+
+    def _repr_html_(self) -> str:
+        from studentprofile import _html
+
+        bound: dict[str, Any] = {"max_rows": _html.MAX_ROWS, "max_cols": _html.MAX_COLS}
+        return _html.display(repr(self), [
+            _html.note(self.notice), *(_html.note(n) for n in self.notes),
+            _html.heading("What it costs: unmitigated vs mitigated"),
+            _html.table(self.cost, **bound),
+            _html.heading("Per group"), _html.table(self.groups, **bound),
+        ])
+
+    def html(self) -> list[str]:
+        """Return the report section (HTML fragments, names escaped)."""
+        from studentprofile.evaluation._report import _table
+
+        e = html.escape
+        return [
+            "<h2>Fairness mitigation (opt-in)</h2>",
+            f'<p class="note"><em>{e(self.notice)}</em></p>',
+            f'<p class="note">{e(repr(self))}. The unmitigated policy is the top k of each '
+            "as-of date by score; the mitigated one gives each group its fitted share of the "
+            "same caseload. Read docs/workbench.md on when using the attribute is lawful.</p>",
+            *[f'<p class="note">{e(n)}</p>' for n in self.notes],
+            _table(self.cost), _table(self.groups),
+        ]
+
+
+def _policy_cost(y: np.ndarray, flags: np.ndarray, g: np.ndarray, names: list[str],
+                 students: np.ndarray) -> dict[str, Any]:
+    tpr, sel = _rates(y, flags, g, names)
+    tpr_diff, tpr_ratio = _spread(tpr)
+    sel_diff, sel_ratio = _spread(sel)
+    reached = int((flags & y).sum())
+    return {
+        "flags": int(flags.sum()),
+        "reached": reached,
+        "students_reached": int(pd.unique(students[flags & y]).size),
+        "precision_at_k": reached / flags.sum() if flags.any() else np.nan,
+        "recall_at_k": reached / y.sum() if y.any() else np.nan,
+        "tpr_difference": tpr_diff,
+        "tpr_ratio": tpr_ratio,
+        "selection_rate_difference": sel_diff,
+        "selection_rate_ratio": sel_ratio,
+        "_tpr": tpr,
+        "_sel": sel,
+    }
+
+
+def mitigate_over_time(
+    scores: pd.DataFrame,
+    group: pd.Series,
+    *,
+    k: Any,
+    constraint: str = "equal_tpr",
+    tolerance: float = 0.05,
+    min_group_size: int = 5,
+    attribute: str | None = None,
+    outcomes: pd.DataFrame | None = None,
+) -> MitigationOverTime:
+    """Fit per-group shares on the first split of a backtest, judge them on the later ones.
+
+    The honest way to read a mitigation: the shares are chosen on a labelled past period
+    (the first split's test rows, pooled over its as-of dates), then every later as-of date's
+    caseload (the top ``k``) is split between the groups with those shares
+    (:meth:`Mitigation.apply`) and compared with the plain top ``k`` on the same rows.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        ``BacktestResult.scores``: ``split``, ``student_id``, ``as_of``, ``score``, ``label``
+        (rows without a label are left out).
+    group : Series
+        The attribute, indexed by ``student_id`` (missing values form ``"missing"``).
+    k : float or int
+        The caseload per as-of date.
+    constraint, tolerance, min_group_size
+        As for :func:`mitigate`.
+    attribute : str, optional
+        The attribute's name for the record (default ``group.name``).
+    outcomes : DataFrame, optional
+        ``student_id`` and ``time`` of the students who reached the outcome (as for
+        :func:`~studentprofile.evaluation.lead_time`): adds each policy's lead time
+        (``share_flagged_before``, ``median_lead_days``) to ``cost``.
+
+    Returns
+    -------
+    MitigationOverTime
+
+    Raises
+    ------
+    SchemaError
+        ``scores`` or ``group`` of the wrong shape.
+    ConfigError
+        As for :func:`mitigate`; no labelled row; a group in the judged period that the first
+        split did not have.
+
+    Examples
+    --------
+    Group ``b``'s students who withdraw score lower; shares fitted on split 0 are judged on
+    split 1:
+
+    >>> import pandas as pd
+    >>> rows = []
+    >>> for split, as_of in ((0, 10.0), (1, 20.0)):
+    ...     for i, (g, s, y) in enumerate([("a", .9, 1), ("a", .8, 0), ("a", .7, 0),
+    ...                                    ("a", .6, 0), ("b", .5, 1), ("b", .4, 0),
+    ...                                    ("b", .3, 0), ("b", .2, 0)]):
+    ...         rows.append((split, f"{g}{i}", as_of, s, y))
+    >>> scores = pd.DataFrame(rows, columns=["split", "student_id", "as_of", "score", "label"])
+    >>> group = pd.Series({sid: sid[0] for sid in scores["student_id"]}, name="band")
+    >>> out = mitigate_over_time(scores, group, k=2, min_group_size=2)
+    >>> out.judged_on, out.met
+    ([1], True)
+    >>> out.cost[["reached", "tpr_difference"]]
+                 reached  tpr_difference
+    policy
+    unmitigated        1             1.0
+    mitigated          2             0.0
+    """
+    need = ["split", "student_id", "as_of", "score", "label"]
+    if not isinstance(scores, pd.DataFrame) or any(c not in scores.columns for c in need):
+        raise SchemaError(SCORES_FRAME, table="scores", rule="columns",
+                          arrived=(f"columns {list(scores.columns)!r}"
+                                   if isinstance(scores, pd.DataFrame)
+                                   else f"an object of type {type(scores).__name__}"))
+    if not isinstance(group, pd.Series) or not group.index.is_unique:
+        raise SchemaError(GROUP_BY_STUDENT, table="group", rule="type",
+                          arrived=("a Series with repeated ids" if isinstance(group, pd.Series)
+                                   else f"an object of type {type(group).__name__}"))
+    rows = scores[scores["label"].notna()]
+    if rows.empty:
+        raise ConfigError(NO_LABELLED_ROWS, key="scores", arrived="0 labelled row(s)")
+    splits = sorted(pd.unique(rows["split"]))
+    fit_rows = rows[rows["split"] == splits[0]]
+    judge_splits = splits[1:] or splits[:1]
+    judge_rows = rows[rows["split"].isin(judge_splits)]
+    notes: list[str] = []
+    if len(splits) == 1:
+        notes.append("one split only: the shares are judged on the rows they were fitted on, "
+                     "which flatters them")
+    name = attribute or (str(group.name) if group.name is not None else "group")
+
+    def groups_of(frame: pd.DataFrame) -> np.ndarray:
+        return _group(frame["student_id"].map(group).to_numpy(dtype=object), len(frame))
+
+    fitted = mitigate(fit_rows["label"].to_numpy(dtype=np.int64),
+                      fit_rows["score"].to_numpy(dtype=np.float64), groups_of(fit_rows),
+                      k=k if not isinstance(k, int | np.integer) or isinstance(k, bool)
+                      else int(k) * fit_rows["as_of"].nunique(),
+                      constraint=constraint, tolerance=tolerance,
+                      min_group_size=min_group_size)
+    y = judge_rows["label"].to_numpy(dtype=np.int64).astype(bool)
+    s = judge_rows["score"].to_numpy(dtype=np.float64)
+    g = groups_of(judge_rows)
+    students = judge_rows["student_id"].to_numpy(dtype=object)
+    plain = np.zeros(len(s), dtype=bool)
+    adjusted = np.zeros(len(s), dtype=bool)
+    for _, idx in judge_rows.groupby("as_of", sort=True).indices.items():
+        n = _inputs.resolve_k(k, len(idx))
+        plain[idx[_order(s[idx])[:n]]] = True
+        adjusted[idx] = fitted.apply(s[idx], g[idx], k=n)
+    names = list(fitted.groups.index)
+    costs = {"unmitigated": _policy_cost(y, plain, g, names, students),
+             "mitigated": _policy_cost(y, adjusted, g, names, students)}
+    if outcomes is not None:
+        from studentprofile.evaluation._lead_time import lead_time
+
+        frame = judge_rows[["student_id", "as_of"]].reset_index(drop=True)
+        for policy, flags in (("unmitigated", plain), ("mitigated", adjusted)):
+            lt = lead_time(frame.assign(score=flags.astype(np.float64)), outcomes,
+                           threshold=1.0).summary()
+            costs[policy]["share_flagged_before"] = lt["share_flagged"]
+            costs[policy]["median_lead_days"] = lt["median_lead_days"]
+    cost = pd.DataFrame([{k2: v for k2, v in c.items() if not k2.startswith("_")}
+                         for c in costs.values()], index=pd.Index(list(costs), name="policy"))
+    group_rows = []
+    for j, n in enumerate(names):
+        m = g == n
+        group_rows.append({
+            "group": n, "n": int(m.sum()), "positives": int(y[m].sum()),
+            "share": float(fitted.groups.loc[n, "share"]),
+            "tpr": costs["mitigated"]["_tpr"][j],
+            "tpr_unmitigated": costs["unmitigated"]["_tpr"][j],
+            "selection_rate": costs["mitigated"]["_sel"][j],
+            "selection_rate_unmitigated": costs["unmitigated"]["_sel"][j],
+        })
+    out = MitigationOverTime(
+        fitted=fitted, fitted_on=[_plain(splits[0])], judged_on=[_plain(x) for x in judge_splits],
+        cost=cost, groups=pd.DataFrame(group_rows).set_index("group"), attribute=name, k=k,
+        notes=notes + list(fitted.notes),
+    )
+    if not out.met:
+        out.notes.append(f"{NOT_MET} on the judged period")
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

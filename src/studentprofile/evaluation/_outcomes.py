@@ -15,7 +15,6 @@ guided that choice may also drive the outcome.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +106,14 @@ def _days_arg(value: Any, name: str) -> float:
 
 
 # --------------------------------------------------------------------------- per student
+def _fmt(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if v != v else f"{v:.3f}"
+
+
 @dataclass(frozen=True)
 class Trajectories:
     """A value (risk score or feature) around each contacted student's first contact.
@@ -163,6 +170,21 @@ class Trajectories:
             "mean_change": float(both["change"].mean()) if len(both) else float("nan"),
             "median_change": float(both["change"].median()) if len(both) else float("nan"),
         }
+
+    def __repr__(self) -> str:
+        return (f"Trajectories({self.value!r} around first contact: {len(self.per_student)} "
+                f"student(s), {len(self.long)} value(s))")
+
+    def _repr_html_(self) -> str:
+        from studentprofile import _html
+
+        bound: dict[str, Any] = {"max_rows": _html.MAX_ROWS, "max_cols": _html.MAX_COLS}
+        return _html.display(repr(self), [
+            _html.kv_table(self.summary()),
+            _html.heading("Mean value per week from first contact"),
+            _html.table(self.profile(), **bound),
+            _html.note("Observational: a change after contact is not its effect."),
+        ])
 
 
 def contact_trajectories(
@@ -306,6 +328,19 @@ class PlatformOutcomes:
         if "caseload_use" in self.per_staff.columns and len(self.per_staff):
             out["mean_caseload_use"] = float(self.per_staff["caseload_use"].mean())
         return out
+
+    def __repr__(self) -> str:
+        return (f"PlatformOutcomes({len(self.per_student)} flagged student(s), "
+                f"{len(self.per_staff)} staff, reach within {self.reach_within:g} days)")
+
+    def _repr_html_(self) -> str:
+        from studentprofile import _html
+
+        return _html.display(repr(self), [
+            _html.kv_table(self.summary()),
+            _html.heading("Per staff member"),
+            _html.table(self.per_staff, max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+        ])
 
 
 def platform_outcomes(
@@ -614,11 +649,18 @@ class ContactComparison:
         )
 
     def _repr_html_(self) -> str:
-        return (
-            '<div class="caveat"><strong>Observational comparison &mdash; not causal.</strong> '
-            f"{html.escape(self.caveat)}</div>"
-            + self.bands.to_html(float_format=lambda v: f"{v:.3f}")
-        )
+        from studentprofile import _html
+
+        p = self.pooled
+        return _html.display(repr(self), [
+            '<p class="fail">Observational comparison &mdash; not causal.</p>',
+            _html.note(self.caveat),
+            _html.table(self.bands, max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+            _html.note(f"Weighted difference (contacted - not) in outcome rate: "
+                       f"{_fmt(p.get('difference'))} (approx. 95% CI {_fmt(p.get('ci_low'))} "
+                       f"to {_fmt(p.get('ci_high'))}): an association, not an effect."),
+            *(_html.note(n) for n in self.notes),
+        ])
 
 
 def contact_comparison(
@@ -864,3 +906,27 @@ class InterventionOutcomes:
         if self.comparison is not None:
             out["comparison"] = self.comparison.to_dict()
         return to_json_safe(out)
+
+    def _parts(self) -> list[tuple[str, Any]]:
+        return [(name, part) for name, part in (
+            ("per student", self.per_student), ("platform", self.platform),
+            ("institution", self.institution), ("comparison", self.comparison))
+            if part is not None]
+
+    def __repr__(self) -> str:
+        names = [name for name, _ in self._parts()]
+        return f"InterventionOutcomes({', '.join(names) or 'empty'})"
+
+    def _repr_html_(self) -> str:
+        from studentprofile import _html
+
+        parts: list[str] = []
+        for name, part in self._parts():
+            parts.append(_html.heading(name))
+            if isinstance(part, pd.DataFrame):
+                parts.append(_html.table(part, max_rows=_html.MAX_ROWS,
+                                         max_cols=_html.MAX_COLS))
+            else:  # the part's own display, without its wrapper
+                inner = part._repr_html_()
+                parts.append(inner[inner.index("</style>") + len("</style>"):-len("</div>")])
+        return _html.display(repr(self), parts)

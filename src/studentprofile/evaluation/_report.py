@@ -91,6 +91,12 @@ class EvaluationReport:
     lead_time : LeadTime or None
     backtest : BacktestResult or None
     interventions : InterventionOutcomes or None
+    post_modeling : PostModeling or None
+        A model grid's candidates, selection, lists, crosstabs and mitigation
+        (:func:`~studentprofile.evaluation.post_modeling`).
+    mitigation : MitigationOverTime or None
+        An opt-in fairness mitigation and what it costs
+        (:func:`~studentprofile.evaluation.mitigate_over_time`).
     notes : list of str
         Things the reader should know.
     metadata : dict
@@ -116,6 +122,8 @@ class EvaluationReport:
     interventions: InterventionOutcomes | None = None
     notes: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    post_modeling: Any = None
+    mitigation: Any = None
     _y: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
     _s: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     _k: list[Any] = field(default_factory=list, repr=False)
@@ -205,6 +213,10 @@ class EvaluationReport:
             out["backtest"] = self.backtest.to_dict()
         if self.interventions is not None:
             out["interventions"] = self.interventions.to_dict()
+        if self.post_modeling is not None:
+            out["post_modeling"] = self.post_modeling.to_dict()
+        if self.mitigation is not None:
+            out["mitigation"] = self.mitigation.to_dict()
         return to_json_safe(out)
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -248,6 +260,9 @@ class EvaluationReport:
             )
         if self.interventions is not None and self.interventions.per_student is not None:
             figs["trajectory"] = _plots.trajectory_figure(self.interventions.per_student)
+        if self.post_modeling is not None:
+            for name, fig in self.post_modeling.figures().items():
+                figs[f"grid_{name}"] = fig
         return figs
 
     def to_html(self) -> str:
@@ -337,6 +352,11 @@ class EvaluationReport:
             ]
         if self.interventions is not None:
             parts += _interventions_html(self.interventions, imgs.get("trajectory", ""))
+        if self.post_modeling is not None:
+            parts += self.post_modeling.html(
+                {k.removeprefix("grid_"): v for k, v in imgs.items() if k.startswith("grid_")})
+        if self.mitigation is not None:
+            parts += self.mitigation.html()
         if self.notes:
             parts.append("<h2>Notes</h2><ul>")
             parts += [f"<li>{e(n)}</li>" for n in self.notes]

@@ -15,7 +15,6 @@ without positives) are skipped; a candidate with no value is never chosen.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -404,14 +403,14 @@ class Audition:
         )
 
     def _repr_html_(self) -> str:
-        from studentprofile.evaluation._report import _table
+        from studentprofile import _html
 
-        return (
-            f"<div><strong>{html.escape(repr(self))}</strong>"
-            "<p>Regret: how far the candidate a rule chose on the past splits fell short of the "
-            "best candidate on the next split (lower is better).</p>"
-            f"{_table(self.summary)}</div>"
-        )
+        return _html.display(repr(self), [
+            _html.note("Regret: how far the candidate a rule chose on the past splits fell "
+                       "short of the best candidate on the next split (lower is better); "
+                       ".choices has each split's choice."),
+            _html.table(self.summary, max_rows=_html.MAX_ROWS, max_cols=_html.MAX_COLS),
+        ])
 
 
 def audition(
@@ -488,8 +487,13 @@ def audition(
                 hint="e.g. rules=[SelectionRule('best_average_value')]",
             )
     names = [str(c) for c in table.columns]
-    splits = list(table.index)
     days = _days(times, len(table))
+    # a split where no candidate has a value (no labelled test row yet) says nothing: skip it,
+    # so "the latest split" is the latest one with values
+    informative = np.isfinite(values).any(axis=1)
+    if informative.any() and not informative.all():
+        table, values, days = table[informative], values[informative], days[informative]
+    splits = list(table.index)
     choice_rows = {}
     regret_rows = []
     summary_rows = []

@@ -8,7 +8,6 @@ given, and time to first contact and overdue cases per advisor and per unit.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,14 +102,15 @@ class JudgedOutcomes:
         )
 
     def _repr_html_(self) -> str:
-        parts = [f"<p>{html.escape(JUDGED_PRECISION)}</p>"]
+        from studentprofile import _html
+
+        parts = [_html.note(JUDGED_PRECISION)]
         for name in self._FRAMES:
-            frame = getattr(self, name)
-            parts.append(f"<h4>{html.escape(name.replace('_', ' '))}</h4>")
-            parts.append(frame.to_html(float_format=lambda v: f"{v:.3f}", na_rep="–",
-                                       index=False, escape=True))
-        parts.extend(f"<p>{html.escape(n)}</p>" for n in self.notes)
-        return "\n".join(parts)
+            parts.append(_html.heading(name.replace("_", " ")))
+            parts.append(_html.table(getattr(self, name), index=False, max_rows=_html.MAX_ROWS,
+                                     max_cols=_html.MAX_COLS))
+        parts.extend(_html.note(n) for n in self.notes)
+        return _html.display(repr(self), parts)
 
 
 def _verdict_table(

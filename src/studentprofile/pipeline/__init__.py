@@ -4,6 +4,8 @@
   validated (errors name the dotted key and ``file:line``);
 - :func:`run`: load, validate, build features and labels, backtest, fit the final model,
   explain, evaluate, audit, save the model locally, then track in MLflow;
+- ``[model] grid``: several candidates, the baselines and feature-group ablation compared on
+  the same splits, the shipped one chosen by a selection rule (``docs/workbench.md``);
 - :class:`RunResult`: what a run produced (paths, metrics, run ids, what was and was not
   tracked);
 - :func:`build_spec`: feature specs from presets plus edits (:func:`oulad_spec` is a
@@ -29,9 +31,12 @@ from studentprofile.pipeline._saved_run import config_of_run, student_features
 from studentprofile.pipeline._sections import (
     DataConfig,
     EvaluationConfig,
+    FairnessConfig,
     FeaturesConfig,
+    GridCandidate,
     GridConfig,
     LabelConfig,
+    ModelConfig,
     SplitsConfig,
     TableSource,
     TrackingConfig,
@@ -44,11 +49,14 @@ __all__ = [
     "DataConfig",
     "EvaluationConfig",
     "ExperimentConfig",
+    "FairnessConfig",
     "FeaturesConfig",
+    "GridCandidate",
     "GridConfig",
     "LabelConfig",
     "LoopReport",
     "LoopResult",
+    "ModelConfig",
     "RunResult",
     "SplitsConfig",
     "TableSource",

@@ -20,16 +20,21 @@ from typing import Any
 from studentprofile.errors import ConfigError
 from studentprofile.pipeline._presets import build_spec
 from studentprofile.pipeline._sections import (
+    ABLATIONS,
     CANONICAL_COLUMNS,
     DATASETS,
+    GRID_BASELINES,
     NAME_MAX_LENGTH,
     NAME_RULE,
     PRESETS,
     DataConfig,
     EvaluationConfig,
+    FairnessConfig,
     FeaturesConfig,
+    GridCandidate,
     GridConfig,
     LabelConfig,
+    ModelConfig,
     SnapshotSource,
     SplitsConfig,
     TableSource,
@@ -43,9 +48,11 @@ __all__ = [
     "DataConfig",
     "EvaluationConfig",
     "ExperimentConfig",
+    "FairnessConfig",
     "FeaturesConfig",
     "GridConfig",
     "LabelConfig",
+    "ModelConfig",
     "SplitsConfig",
     "TableSource",
     "TrackingConfig",
@@ -67,8 +74,11 @@ class ExperimentConfig:
         Free text, logged with the run.
     seed : int
         Seed for sampling, the model and the bootstrap.
-    model : dict
-        :class:`~studentprofile.models.RiskModel` parameters.
+    model : ModelConfig
+        :class:`~studentprofile.models.RiskModel` parameters (reads as a dict of them), and
+        optionally a model grid with baselines and ablation (``[model] grid = [...]``).
+    fairness : FairnessConfig
+        Opt-in fairness mitigation (``[fairness] mitigate = "equal_tpr"``).
     source : str
         Where the config came from (file name or ``"<dict>"``).
 
@@ -84,7 +94,7 @@ class ExperimentConfig:
     studentprofile.errors.ConfigError: <dict> modle: unknown key
       arrived: 'modle'
       what to do: did you mean 'model'? Known keys here: name, description, seed, data, grid, \
-features, label, model, splits, evaluation, tracking
+features, label, model, splits, evaluation, fairness, tracking
     """
 
     name: str = "experiment"
@@ -94,11 +104,17 @@ features, label, model, splits, evaluation, tracking
     grid: GridConfig = field(default_factory=GridConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     label: LabelConfig = field(default_factory=LabelConfig)
-    model: Mapping[str, Any] = field(default_factory=dict)
+    model: ModelConfig = field(default_factory=ModelConfig)
     splits: SplitsConfig = field(default_factory=SplitsConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    fairness: FairnessConfig = field(default_factory=FairnessConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     source: str = "<dict>"
+
+    def __post_init__(self) -> None:
+        # ExperimentConfig(model={...}) (a plain dict of RiskModel parameters) still works
+        if not isinstance(self.model, ModelConfig):
+            object.__setattr__(self, "model", ModelConfig(params=dict(self.model or {})))
 
     # -------------------------------------------------------------------------- building
     @classmethod
@@ -145,7 +161,9 @@ features, label, model, splits, evaluation, tracking
         -------
         dict
         """
-        return _plain(dataclasses.asdict(self))
+        out = _plain(dataclasses.asdict(self))
+        out["model"] = _plain(self.model.to_dict())  # the [model] table as it is written
+        return dict(out)
 
     def flatten(self) -> dict[str, str]:
         """Flatten to dotted keys with string values (MLflow parameters).
@@ -179,7 +197,8 @@ features, label, model, splits, evaluation, tracking
         return out
 
 
-_LEAF_MAPPINGS = {"features.add"}
+_LEAF_MAPPINGS = {"features.add", "model.abc"}
+_CANDIDATE = re.compile(r"[^\W_][\w.-]{0,59}")
 # letters of any script, digits and '_' (\w), then also '-', '.' and spaces; no trailing ' ' / '.'
 _NAME = re.compile(rf"\w(?:[\w .-]{{0,{NAME_MAX_LENGTH - 2}}}[\w-])?")
 
@@ -369,10 +388,17 @@ class _Reader:
         kw["model"] = self.model(d.get("model"))
         kw["splits"] = self.splits(d.get("splits"))
         kw["evaluation"] = self.evaluation(d.get("evaluation"))
+        kw["fairness"] = self.fairness(d.get("fairness"))
         kw["tracking"] = self.tracking(d.get("tracking"))
         if kw["data"].snapshot is not None:
             # a snapshot's outcomes table holds its positive students under one name
             kw["label"] = dataclasses.replace(kw["label"], outcome=("positive",))
+        if kw["model"].is_grid and kw["splits"].kind != "temporal":
+            raise self.src.error(
+                "a model grid is compared on temporal splits (selection over time needs them)",
+                "model.grid" if kw["model"].grid else "model.ablation",
+                arrived=f"splits.kind = {kw['splits'].kind!r}",
+                hint='use [splits] kind = "temporal", or leave out the grid for k-fold runs')
         if kw["data"].snapshot is not None and kw["splits"].kind != "kfold":
             raise self.src.error(
                 "a snapshot has no time axis to split on: it needs k-fold cross-validation",
@@ -690,17 +716,130 @@ class _Reader:
             kw["observed_until"] = self.moment(d["observed_until"], "label.observed_until")
         return LabelConfig(**kw)
 
-    def model(self, d: Any) -> dict[str, Any]:
+    def model(self, d: Any) -> ModelConfig:
         from studentprofile.models import RiskModel
 
         allowed = list(RiskModel().get_params())
-        d = self.section(d, "model", allowed)
+        grid_keys = ["grid", "ablation", "baselines", "select_rule", "select_metric", "abc"]
+        d = self.section(d, "model", [*allowed, *grid_keys])
+        params = {k: v for k, v in d.items() if k not in grid_keys}
+        self.risk_params(params, "model")
+        kw: dict[str, Any] = {"params": params}
+        if "grid" in d:
+            kw["grid"] = self.model_grid(d["grid"], params, allowed)
+        if "ablation" in d:
+            kw["ablation"] = self.strings(d["ablation"], "model.ablation", choices=ABLATIONS)
+            if len(set(kw["ablation"])) != len(kw["ablation"]):
+                raise self.src.error("each ablation mode once", "model.ablation",
+                                     arrived=repr(list(kw["ablation"])))
+        if "baselines" in d:
+            b = d["baselines"]
+            if b is True:
+                b = list(GRID_BASELINES)
+            elif b is False:
+                b = []
+            kw["baselines"] = self.strings(b, "model.baselines", choices=GRID_BASELINES) \
+                if b else ()
+            if len(set(kw["baselines"])) != len(kw["baselines"]):
+                raise self.src.error("each baseline once", "model.baselines",
+                                     arrived=repr(list(kw["baselines"])))
+        if "select_rule" in d:
+            from studentprofile.evaluation import RULES
+
+            kw["select_rule"] = self.text(d["select_rule"], "model.select_rule",
+                                          choices=list(RULES))
+        if "select_metric" in d:
+            kw["select_metric"] = self.text(d["select_metric"], "model.select_metric")
+        if "abc" in d:
+            kw["abc"] = self.abc(d["abc"])
+        return ModelConfig(**kw)
+
+    def risk_params(self, params: Mapping[str, Any], key: str) -> None:
+        from studentprofile.models import RiskModel
+
         try:
-            RiskModel(**d)._check_params()
+            RiskModel(**params)._check_params()
         except ConfigError as exc:
-            raise self.src.error(exc.message, f"model.{exc.key}", arrived=exc.arrived,
+            raise self.src.error(exc.message, f"{key}.{exc.key}", arrived=exc.arrived,
                                  hint=exc.hint) from exc
-        return d
+
+    def model_grid(self, grid: Any, base: Mapping[str, Any], allowed: Sequence[str]
+                   ) -> tuple[GridCandidate, ...]:
+        """Read ``[model] grid``: inline tables of RiskModel parameters, each with a name."""
+        if isinstance(grid, Mapping):
+            grid = [grid]
+        if not isinstance(grid, list) or not grid:
+            raise self.src.error(
+                "must be a non-empty list of candidates", "model.grid", arrived=repr(grid),
+                hint='e.g. grid = [{name = "small", num_leaves = 7}, {name = "large"}]')
+        out: list[GridCandidate] = []
+        for i, entry in enumerate(grid):
+            key = f"model.grid[{i}]"
+            if not isinstance(entry, Mapping):
+                raise self.src.error("must be an inline table {name = ..., <parameter> = ...}",
+                                     key, arrived=repr(entry))
+            entry = self.section(entry, key, ["name", *allowed])
+            if "name" not in entry:
+                raise self.src.error("every candidate needs a name", f"{key}.name",
+                                     hint=f'e.g. {{name = "lgbm-{i}", num_leaves = 15}}')
+            name = self.text(entry["name"], f"{key}.name")
+            if not _CANDIDATE.fullmatch(name):
+                raise self.src.error(
+                    "must be 1 to 60 letters, digits, '_', '-' or '.', starting with a letter "
+                    "or digit", f"{key}.name", arrived=repr(name),
+                    hint="it names the MLflow child run and the report's columns")
+            taken = [c.name for c in out] + list(GRID_BASELINES)
+            if name in taken:
+                raise self.src.error(
+                    "candidate names must be unique (and not a baseline's name)",
+                    f"{key}.name", arrived=repr(name),
+                    hint=f"names so far: {[c.name for c in out]!r}; baselines: "
+                    f"{list(GRID_BASELINES)!r}")
+            params = {k: v for k, v in entry.items() if k != "name"}
+            self.risk_params({**base, **params}, key)
+            out.append(GridCandidate(name=name, params=params))
+        return tuple(out)
+
+    def abc(self, d: Any) -> dict[str, Any]:
+        allowed = ["attendance", "behaviour", "course", "attendance_below",
+                   "incidents_at_least", "course_below", "min_flags"]
+        d = self.section(d, "model.abc", allowed)
+        for k in ("attendance", "behaviour", "course"):
+            if k in d and not (isinstance(d[k], str) and d[k]
+                               or isinstance(d[k], Mapping) and d[k]):
+                raise self.src.error("must be a column name or a table of FeatureInfo fields",
+                                     f"model.abc.{k}", arrived=repr(d[k]),
+                                     hint='e.g. course = {family = "academic", aggregate = '
+                                     '"mean", window = "30d", unit = "score"}')
+        for k in ("attendance_below", "incidents_at_least", "course_below"):
+            if k in d:
+                self.number(d[k], f"model.abc.{k}")
+        if "min_flags" in d:
+            self.number(d["min_flags"], "model.abc.min_flags", lo=1, hi=3, integer=True)
+        return {k: dict(v) if isinstance(v, Mapping) else v for k, v in d.items()}
+
+    def fairness(self, d: Any) -> FairnessConfig:
+        d = self.section(d, "fairness", [f.name for f in dataclasses.fields(FairnessConfig)])
+        kw: dict[str, Any] = {}
+        if "mitigate" in d:
+            from studentprofile.evaluation import CONSTRAINTS
+
+            kw["mitigate"] = self.text(d["mitigate"], "fairness.mitigate", choices=CONSTRAINTS)
+        if "attribute" in d:
+            kw["attribute"] = self.text(d["attribute"], "fairness.attribute")
+        if "tolerance" in d:
+            kw["tolerance"] = float(self.number(d["tolerance"], "fairness.tolerance", lo=0,
+                                                hi=1))
+        if "min_group_size" in d:
+            kw["min_group_size"] = self.number(d["min_group_size"], "fairness.min_group_size",
+                                               lo=1, integer=True)
+        if kw.get("mitigate") and not kw.get("attribute"):
+            raise self.src.error(
+                "mitigation needs the attribute whose groups get their own shares",
+                "fairness.attribute",
+                hint='name it, e.g. attribute = "age_band" (and read docs/workbench.md on when '
+                "using it at decision time is lawful)")
+        return FairnessConfig(**kw)
 
     def splits(self, d: Any) -> SplitsConfig:
         d = self.section(d, "splits", [f.name for f in dataclasses.fields(SplitsConfig)])

@@ -84,6 +84,9 @@ class _Run:
     drift_table: Any = None
     profile: dict[str, Any] | None = None
     snapshot: Any = None
+    gridrun: Any = None
+    mitigated: Any = None
+    mitigation_note: str | None = None
 
 
 class _Clock:
@@ -204,6 +207,11 @@ def _load(r: _Run) -> None:
         raise ConfigError("audit attributes must be columns of the students table",
                           key="evaluation.audit_attributes", arrived=repr(unknown),
                           hint=f"declared audit attributes: {list(tables.audit_attributes)!r}")
+    attribute = cfg.fairness.attribute
+    if cfg.fairness.mitigate and attribute not in tables.students.columns:
+        raise ConfigError("the mitigation attribute must be a column of the students table",
+                          key="fairness.attribute", arrived=repr(attribute),
+                          hint=f"audit attributes: {list(tables.audit_attributes)!r}")
     r.fingerprints = tables.fingerprint()
 
 
@@ -254,6 +262,20 @@ def _backtest(r: _Run) -> None:
     sf = r.splits.to_frame()
     r.say(f"temporal backtest: {len(sf)} split(s), test as-of dates from "
           f"{show_moment(sf['test_from'].iloc[0])} to {show_moment(sf['test_until'].iloc[-1])}")
+    if cfg.model.is_grid:
+        from studentprofile.pipeline._grid import run_grid
+
+        r.gridrun = run_grid(
+            cfg, tables, r.splits,
+            builder=r.builder if cfg.splits.truncate else Precomputed(r.X, r.info),
+            info=r.info, grid=grid, X=r.X, train_mask=train_mask, test_mask=test_mask,
+            say=r.say)
+        # the shipped model is the chosen candidate: its backtest is the run's backtest
+        r.bt = r.gridrun.comparison.results[r.gridrun.chosen]
+        r.params = dict(r.gridrun.params[r.gridrun.chosen])
+        r.say(f"shipping grid candidate {r.gridrun.chosen!r} "
+              f"({cfg.model.select_rule} on {r.gridrun.post.metric})")
+        return
     r.bt = backtest(
         tables, r.splits,
         feature_builder=r.builder if cfg.splits.truncate else Precomputed(r.X, r.info),
@@ -351,6 +373,16 @@ def _evaluate(r: _Run) -> None:
         r.report.notes.append(
             f"The fairness audit is per tested student: reached the outcome vs flagged "
             f"(top {cfg.evaluation.audit_k:.0%} of an as-of date's scores) before it.")
+    if r.gridrun is not None:
+        r.report.post_modeling = r.gridrun.post
+    if cfg.fairness.mitigate:
+        from studentprofile.pipeline._grid import mitigation
+
+        r.say(f"fairness mitigation ({cfg.fairness.mitigate} on {cfg.fairness.attribute!r})")
+        r.mitigated, r.mitigation_note = mitigation(cfg, tables, scores)
+        r.report.mitigation = r.mitigated
+        if r.mitigation_note:
+            r.report.notes.append(r.mitigation_note)
 
 
 def _explain(r: _Run) -> None:
@@ -459,11 +491,22 @@ def _write(r: _Run, seconds: dict[str, float]) -> tuple[RunResult, str, pd.DataF
     fairness = [] if r.audit is None else r.audit.summary().to_dict(orient="records")
     card = model_card(cfg, facts=facts, report=r.report, backtest=r.bt, audit=r.audit,
                       feature_info=r.info, model=r.model, lead=r.lead)
+    if r.gridrun is not None or cfg.fairness.mitigate:
+        from studentprofile.pipeline._grid import grid_card_section
+
+        card += grid_card_section(r.gridrun, r.mitigated, r.mitigation_note, cfg)
     files["model_card"] = atomic_write_text(run_dir / "model_card.md", card)
     example_row = synthetic_example(r.X[r.keep])
     model_dir = save_model(r.model, run_dir / "model", tiers=r.tiers, model_card=card,
                            input_example=example_row,
                            fingerprints=flat_fingerprints(r.fingerprints))
+    if r.gridrun is not None:
+        for name, path in r.gridrun.post.save(run_dir / "post_modeling").items():
+            files[f"post_modeling.{name}"] = path
+        facts["grid"] = r.gridrun.summary(cfg.model.select_rule)
+    if r.mitigated is not None:
+        files["mitigation"] = write_json(run_dir / "mitigation.json", r.mitigated.to_dict())
+        facts["mitigation"] = r.mitigated.gap_closed()
     if r.key is not None:
         files["scores"] = per_student_scores(run_dir, r.bt.scores, r.key)
     result = RunResult(name=cfg.name, run_dir=run_dir, model_dir=model_dir, files=files,
@@ -485,7 +528,7 @@ def _track(r: _Run, result: RunResult, card: str, example_row: pd.DataFrame) -> 
     cfg = r.cfg
     try:
         return track_run(cfg, result, r.report, r.bt, r.audit, r.model, r.tiers, card,
-                         example_row)
+                         example_row, grid=r.gridrun)
     except TrackingError as exc:
         why = str(exc)
     except Exception as exc:  # noqa: BLE001 - "tracking failures never raise" (docs/tracking.md)

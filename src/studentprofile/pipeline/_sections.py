@@ -19,11 +19,16 @@ __all__ = [
     "NAME_MAX_LENGTH",
     "NAME_RULE",
     "PRESETS",
+    "ABLATIONS",
+    "GRID_BASELINES",
     "DataConfig",
     "EvaluationConfig",
+    "FairnessConfig",
+    "GridCandidate",
     "FeaturesConfig",
     "GridConfig",
     "LabelConfig",
+    "ModelConfig",
     "SplitsConfig",
     "TableSource",
     "TrackingConfig",
@@ -42,6 +47,10 @@ ID_COLUMNS = ("student_id", "course_id")
 DEFAULT_TRACKING_DIR = "studentprofile-runs"
 #: An experiment's name becomes folder and MLflow run names.
 NAME_MAX_LENGTH = 100
+#: Feature-group ablation modes of ``[model] ablation`` (a grid dimension over feature families).
+ABLATIONS = ("leave_one_out", "only_one")
+#: The baselines a model grid compares with by default (``[model] baselines``).
+GRID_BASELINES = ("logistic_regression", "abc_rules", "best_one_feature")
 NAME_RULE = (f"1 to {NAME_MAX_LENGTH} characters: letters (any script), digits, '_', '-', '.' "
              "and spaces; starting with a letter, digit or '_', not ending with a space or '.'")
 
@@ -351,3 +360,115 @@ class TrackingConfig:
     per_student: bool = False
     pseudonym_key_env: str = "STUDENTPROFILE_PSEUDONYM_KEY"
     output_dir: Path = Path(DEFAULT_TRACKING_DIR)
+
+
+@dataclass(frozen=True)
+class GridCandidate:
+    """One candidate of a model grid: a name and its RiskModel parameters.
+
+    Attributes
+    ----------
+    name : str
+        The candidate's name (letters, digits, ``_``, ``-``, ``.``): MLflow child runs and the
+        report's tables use it.
+    params : dict
+        RiskModel parameters; they override ``[model]``'s own parameters for this candidate.
+    """
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the inline-table form ``{name = ..., <param> = ...}``."""
+        return {"name": self.name, **dict(self.params)}
+
+
+@dataclass(frozen=True)
+class ModelConfig(Mapping[str, Any]):
+    """The ``[model]`` section: RiskModel parameters, and optionally a model grid.
+
+    Reads as a mapping of the RiskModel parameters (``RiskModel(**cfg.model)``), so a config
+    without a grid behaves exactly as before.
+
+    Attributes
+    ----------
+    params : dict
+        RiskModel parameters (the single model, or what every grid candidate starts from).
+    grid : tuple of GridCandidate
+        Candidates backtested on the same splits (``grid = [{name = "small", num_leaves =
+        7}, ...]``); empty: one model, no comparison.
+    ablation : tuple of str
+        Feature-group ablation of the first candidate over the feature families:
+        ``"leave_one_out"`` (``<name>-without-<family>``) and ``"only_one"``
+        (``<name>-only-<family>``).
+    baselines : tuple of str
+        Baselines compared with the grid: any of ``"logistic_regression"``, ``"abc_rules"``,
+        ``"best_one_feature"`` (all by default; ``[]`` or ``false`` for none).
+    select_rule : str
+        The selection rule that chooses the shipped model among the grid candidates.
+    select_metric : str or None
+        The metric it judges (None: ``precision@<evaluation.audit_k>`` when that caseload is in
+        ``evaluation.k``, else ``roc_auc``).
+    abc : dict
+        ``ABCRules.classic`` keywords for the ABC baseline (feature selectors and thresholds);
+        empty: the classic indicators found among the features.
+    """
+
+    params: Mapping[str, Any] = field(default_factory=dict)
+    grid: tuple[GridCandidate, ...] = ()
+    ablation: tuple[str, ...] = ()
+    baselines: tuple[str, ...] = GRID_BASELINES
+    select_rule: str = "best_average_value"
+    select_metric: str | None = None
+    abc: Mapping[str, Any] = field(default_factory=dict)
+
+    # a Mapping of the RiskModel parameters
+    def __getitem__(self, key: str) -> Any:
+        return self.params[key]
+
+    def __iter__(self) -> Any:
+        return iter(self.params)
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    @property
+    def is_grid(self) -> bool:
+        """True when the run compares candidates (a grid or an ablation)."""
+        return bool(self.grid or self.ablation)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``[model]`` table: the parameters, then the grid keys that are set."""
+        out: dict[str, Any] = dict(self.params)
+        defaults = ModelConfig()
+        if self.grid:
+            out["grid"] = [c.to_dict() for c in self.grid]
+        for name in ("ablation", "baselines", "select_rule", "select_metric", "abc"):
+            value = getattr(self, name)
+            if value != getattr(defaults, name):
+                out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True)
+class FairnessConfig:
+    """Opt-in fairness mitigation by post-processing (``[fairness]``).
+
+    Attributes
+    ----------
+    mitigate : str or None
+        ``"equal_tpr"`` or ``"equal_selection_rate"``; None (the default): no mitigation.
+    attribute : str or None
+        The one audit attribute whose groups get their own shares of the caseload (required
+        with ``mitigate``: using a protected attribute at decision time is a decision someone
+        names).
+    tolerance : float
+        Largest allowed difference between the groups' rates.
+    min_group_size : int
+        Smaller groups are refused (merge them first).
+    """
+
+    mitigate: str | None = None
+    attribute: str | None = None
+    tolerance: float = 0.05
+    min_group_size: int = 20

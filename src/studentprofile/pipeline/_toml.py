@@ -108,6 +108,9 @@ class Source:
         while probe:
             if probe in self._lines:
                 return f"{self.name}:{self._lines[probe]}"
+            if re.search(r"\[\d+\]$", probe):  # an entry of an inline array: the array's line
+                probe = re.sub(r"\[\d+\]$", "", probe)
+                continue
             probe = probe.rpartition(".")[0] if "." in probe else ""
             if not probe and "[" in key:
                 break

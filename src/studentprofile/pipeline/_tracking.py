@@ -15,7 +15,19 @@ from studentprofile._version import __version__
 from studentprofile.pipeline._config import ExperimentConfig
 from studentprofile.pipeline._result import RunResult
 
-__all__ = ["flat_fingerprints", "headline_metrics", "track_run", "warning_metrics"]
+__all__ = [
+    "CHILD_METRICS",
+    "flat_fingerprints",
+    "headline_metrics",
+    "selection_log",
+    "track_candidates",
+    "track_run",
+    "warning_metrics",
+]
+
+#: The metrics each candidate's child run logs per split (``split<i>.<metric>``) and on average;
+#: ``precision@{k}`` is the audited caseload's label.
+CHILD_METRICS = ("roc_auc", "pr_auc", "precision@{k}", "recall@{k}", "ece", "brier")
 
 
 def flat_fingerprints(fp: Mapping[str, str]) -> dict[str, str]:
@@ -58,8 +70,73 @@ def warning_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
 
 
 
+def selection_log(grid: Any) -> tuple[dict[str, float], dict[str, str]]:
+    """Return the parent run's selection: regret per rule as metrics, each rule's choice as tags."""
+    post = grid.post
+    metrics: dict[str, float] = {}
+    tags = {"grid.chosen": str(grid.chosen), "grid.select_rule": str(post.select_rule),
+            "grid.metric": str(post.metric),
+            "grid.candidates": json.dumps(grid.kinds, sort_keys=True)}
+    for rule, row in post.audition.summary.iterrows():
+        tags[f"selection.{rule}.chosen"] = str(row["chosen"])
+        for col in ("mean_regret", "max_regret"):
+            v = row[col]
+            if isinstance(v, int | float | np.number) and np.isfinite(v):
+                metrics[f"selection.{rule}.{col}"] = float(v)
+    return metrics, tags
+
+
+def track_candidates(cfg: ExperimentConfig, *, uri: str, parent_run_id: str, grid: Any,
+                     run_dir: Path) -> list[dict[str, str]]:
+    """Log one child run per candidate under the parent (MLflow's nested-run convention).
+
+    Returns what was not logged (``{"what": ..., "why": ...}``), for the parent's report.
+    """
+    from studentprofile.evaluation._inputs import k_label
+    from studentprofile.tracking import log_experiment
+
+    label = k_label(cfg.evaluation.audit_k)
+    wanted = [m.format(k=label) for m in CHILD_METRICS]
+    metrics_long = grid.comparison.metrics
+    not_logged: list[dict[str, str]] = []
+    for name in grid.comparison.candidates:
+        own = metrics_long[(metrics_long["candidate"] == name)
+                           & metrics_long["metric"].isin(wanted)]
+        metrics: dict[str, float] = {}
+        for _, row in own.iterrows():
+            metrics[f"split{int(row['split'])}.{row['metric']}"] = float(row["value"])
+        for metric, values in own.groupby("metric")["value"]:
+            metrics[str(metric)] = float(values.mean())
+        kind = grid.kinds[name]
+        params: dict[str, Any] = {"candidate": name, "kind": kind,
+                                  "model": type(grid.comparison.results[name].model).__name__
+                                  if hasattr(grid.comparison.results[name], "model") else ""}
+        if name in grid.params:
+            params.update({f"model.{k}": json.dumps(v, sort_keys=True, default=str)
+                           if isinstance(v, list | tuple | Mapping) else v
+                           for k, v in grid.params[name].items()})
+        if kind == "ablation":
+            stem, _, rest = name.partition("-")
+            params["ablation.of"] = next(iter(grid.params), stem)
+            params["ablation.subset"] = rest
+        if name == "abc_rules" and grid.abc_rules is not None:
+            params["abc_rules"] = json.dumps(grid.abc_rules, sort_keys=True)
+        tags = {"studentprofile.version": __version__, "studentprofile.candidate": name,
+                "studentprofile.kind": kind,
+                "studentprofile.chosen": str(name == grid.chosen).lower()}
+        report = log_experiment(
+            tracking_uri=uri, experiment=cfg.tracking.experiment,
+            run_name=f"{cfg.name}-{run_dir.name}-{name}", params=params, metrics=metrics,
+            tags=tags, parent_run_id=parent_run_id,
+        )
+        not_logged += [{"what": f"child run {name}: {x['what']}", "why": x["why"]}
+                       for x in report.not_logged]
+    return not_logged
+
+
 def track_run(cfg: ExperimentConfig, result: RunResult, report: Any, bt: Any, audit: Any,
-           model: Any, tiers: dict[str, float], card: str, example_row: pd.DataFrame) -> Any:
+              model: Any, tiers: dict[str, float], card: str, example_row: pd.DataFrame,
+              grid: Any = None) -> Any:
     from studentprofile.tracking import default_tracking_uri, log_experiment
 
     out_root = Path(cfg.tracking.output_dir)
@@ -92,10 +169,18 @@ def track_run(cfg: ExperimentConfig, result: RunResult, report: Any, bt: Any, au
                        ("shap_summary", "explanations"), ("model_card", "model_card"),
                        ("early_warning", "early_warning"), ("drift", "early_warning"),
                        ("profile_card_json", "early_warning"),
-                       ("profile_card_html", "early_warning"), ("scores", "per_student")):
+                       ("profile_card_html", "early_warning"), ("scores", "per_student"),
+                       ("mitigation", "fairness")):
         if name in files:
             artifacts[f"{dest}/{files[name].name}"] = files[name]
-    return log_experiment(
+    for name, path in files.items():
+        if name.startswith("post_modeling."):
+            artifacts[f"post_modeling/{path.name}"] = path
+    if grid is not None:
+        sel_metrics, sel_tags = selection_log(grid)
+        metrics.update(sel_metrics)
+        tags.update(sel_tags)
+    tracked = log_experiment(
         tracking_uri=uri,
         experiment=cfg.tracking.experiment,
         run_name=f"{cfg.name}-{result.run_dir.name}",
@@ -113,4 +198,11 @@ def track_run(cfg: ExperimentConfig, result: RunResult, report: Any, bt: Any, au
         description=cfg.description or None,
         fairness=audit,  # verdicts and worst disparities as metrics, the audit as tables
     )
+    if grid is not None:
+        if tracked.run_id is None:
+            tracked.not_logged.append({"what": "child runs", "why": "no parent run"})
+        else:
+            tracked.not_logged += track_candidates(cfg, uri=uri, parent_run_id=tracked.run_id,
+                                                   grid=grid, run_dir=result.run_dir)
+    return tracked
 

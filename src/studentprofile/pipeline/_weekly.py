@@ -104,6 +104,45 @@ class WeeklyResult:
             out["loop"] = self.loop.summary()
         return out
 
+    def __repr__(self) -> str:
+        s = self.summary()
+        tiers = ", ".join(f"{k} {v}" for k, v in (s.get("alerts_by_tier") or {}).items())
+        return (f"WeeklyResult(as of {s.get('as_of')}: {s.get('students')} student(s), "
+                f"{len(self.alerts)} alert(s)" + (f" ({tiers})" if tiers else "")
+                + f", {s.get('logged_new', 0)} new in the log, {len(self.files)} file(s))")
+
+    def _repr_html_(self) -> str:
+        from studentprofile import _html
+
+        counts: dict[str, Any] = {}
+        for key, value in self.summary().items():
+            if key == "files":
+                continue
+            if isinstance(value, dict):
+                counts.update({f"{key}: {k}": v for k, v in value.items()})
+            else:
+                counts[key] = value
+        alerts = self.alerts.copy()
+        if "reasons" in alerts:
+            alerts["reasons"] = [
+                "; ".join(map(str, r)) if isinstance(r, list | tuple) else r
+                for r in alerts["reasons"]]
+        keep = [c for c in ("student_id", "score", "tier", "reasons", "alert_id") if c in alerts]
+        parts = [_html.kv_table(counts, key="count"),
+                 _html.heading("Today's alerts, highest risk first (identifiers: keep inside "
+                               "the campus system)"),
+                 _html.table(alerts[keep], index=False, max_rows=_html.MAX_ROWS,
+                             max_cols=_html.MAX_COLS)]
+        if self.files:
+            files = [(k, str(v)) for k, v in self.files.items()]
+            parts += [_html.heading("Files"), _html.kv_table(
+                dict(files[:_html.MAX_ROWS]), key="what", value="path")]
+            if len(files) > _html.MAX_ROWS:
+                parts.append(_html.note(f"... {len(files) - _html.MAX_ROWS} more files in "
+                                        ".files"))
+        parts.append(_html.note(f"Alert log: {self.log}") if self.log else "")
+        return _html.display(repr(self), parts)
+
 
 def _as_of_value(tables: EventTables, as_of: Any) -> Any:
     """Today as the tables' time (the one time module: the same instant in any zone is one)."""

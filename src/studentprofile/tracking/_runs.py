@@ -213,6 +213,7 @@ def log_experiment(
     artifact_location: str | Path | None = None,
     description: str | None = None,
     fairness: Any = None,
+    parent_run_id: str | None = None,
 ) -> TrackingReport:
     """Log one run: parameters, metrics, tags, artefacts and the model; survive failures.
 
@@ -252,6 +253,9 @@ def log_experiment(
         (``fairness.<attribute>.<metric>.pass`` / ``.worst_disparity``), plus the full audit
         as ``fairness/fairness_groups.csv`` and ``fairness/fairness_summary.csv`` (readable
         names; suppressed groups never named).
+    parent_run_id : str, optional
+        Log a child run under this run (tag ``mlflow.parentRunId``, what
+        ``mlflow.start_run(nested=True)`` sets): a model grid's candidates under its run.
 
     Returns
     -------
@@ -310,7 +314,8 @@ def log_experiment(
 
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
             run_id, report.experiment_id = _start_run(client, experiment, run_name,
-                                                      description, artifact_location)
+                                                      description, artifact_location,
+                                                      parent_run_id)
         except Exception as exc:  # noqa: BLE001 - MLflow refused the URI or the store failed
             return fail_all(_why(tracking_error(exc, tracking_uri)))
         report.run_id = run_id
@@ -383,7 +388,8 @@ def tracking_error(exc: BaseException, uri: str) -> TrackingError:
 
 
 def _start_run(client: Any, experiment: str, run_name: str, description: str | None,
-               artifact_location: str | Path | None) -> tuple[str, str]:
+               artifact_location: str | Path | None,
+               parent_run_id: str | None = None) -> tuple[str, str]:
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         loc = None
@@ -392,8 +398,10 @@ def _start_run(client: Any, experiment: str, run_name: str, description: str | N
         exp_id = client.create_experiment(experiment, artifact_location=loc)
     else:
         exp_id = exp.experiment_id
-    run = client.create_run(exp_id, run_name=run_name,
-                            tags={"mlflow.note.content": description or ""})
+    tags = {"mlflow.note.content": description or ""}
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id  # MLflow's nested-run convention
+    run = client.create_run(exp_id, run_name=run_name, tags=tags)
     return str(run.info.run_id), str(exp_id)
 
 

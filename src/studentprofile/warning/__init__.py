@@ -7,7 +7,8 @@
   :func:`card_file_stem` (one distinct, safe file name per student);
 - alerting: :class:`AlertPolicy` (tiers, hysteresis, cool-down) and :func:`assign_caseloads`
   (capacity- and programme-aware assignment of the highest-risk students);
-- the rule baseline: :class:`ABCRules`, :class:`ABCIndicator`, :func:`abc_flags`;
+- the rule baseline: :class:`ABCRules`, :class:`ABCIndicator`, :func:`abc_flags`, and
+  :func:`abc_baseline` (the ABC rules as a candidate for ``evaluation.compare``);
 - the closed loop: :class:`AlertLog` (append-only SQLite, lifecycle raised -> acknowledged ->
   action -> resolved); :class:`CaseStore` (cases from alerts on SQLite or PostgreSQL, owners,
   assignees, statuses, notes, due dates and staff verdicts, event-sourced and append-only),
@@ -24,6 +25,7 @@ See ``docs/early-warning.md``.
 
 from studentprofile.warning._abc import ABCIndicator, ABCRules, abc_flags
 from studentprofile.warning._alert_log import STATUSES, AlertLog, RecordResult
+from studentprofile.warning._baseline import ABC_DEFAULTS, abc_baseline
 from studentprofile.warning._cards import (
     CARD_VERSION,
     ProfileCard,
@@ -75,6 +77,7 @@ from studentprofile.warning._routing import REASON_FAMILIES, Routing
 from studentprofile.warning._site import AdvisorSite, write_advisor_site
 
 __all__ = [
+    "ABC_DEFAULTS",
     "ABCIndicator",
     "ABCRules",
     "AdvisorSite",
@@ -110,6 +113,7 @@ __all__ = [
     "VERDICT_COLUMNS",
     "WebhookNotifier",
     "abc_flags",
+    "abc_baseline",
     "advisor_hash",
     "assign_caseloads",
     "build_digests",
