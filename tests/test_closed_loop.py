@@ -256,6 +256,11 @@ def story(trained, tmp_path: Path, store: str, caplog, *, subprocess_verdict: bo
     assert later["headline"]["observable"] == len(every)
     assert later["headline"]["statistical_precision"] == pytest.approx(np.mean(hits))
     assert later["headline"]["judged_precision"] == pytest.approx(2 / 3)
+    # the same from the run's own data and label (no outcomes file to export)
+    from_run = sh("cases", "report", "--store", store, "--as-of", "2014-05-15", "--out",
+                  str(tmp_path / "report-run"), "--run", str(run_dir))
+    assert from_run["params"]["horizon_days"] == cfg.label.horizon
+    assert from_run["headline"] == {**later["headline"]}
     assert (tmp_path / "report" / "loop_report.html").is_file()
     # the library's report agrees with the command's
     assert loop_report(store, as_of=WEEK2).headline["judged_precision"] == pytest.approx(2 / 3)

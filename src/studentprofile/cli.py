@@ -890,11 +890,22 @@ def _cmd_cases(args: argparse.Namespace, out: _Out) -> int:
 
 def _cases_report(args: argparse.Namespace, store: Any, out: _Out) -> int:
     """`cases report`: the loop report over the store, written as JSON and HTML."""
-    from studentprofile.pipeline import loop_report
+    from studentprofile.pipeline import config_of_run, load_tables, loop_report
 
-    outcomes = _read_frame(args.outcomes, "outcomes") if args.outcomes else None
-    report = loop_report(store, as_of=args.as_of, outcomes=outcomes, horizon=args.horizon,
-                         outcome=args.outcome)
+    if args.outcomes and args.run:
+        raise ConfigError("give the outcomes once: --outcomes FILE or --run DIR", key="--run",
+                          arrived="both --outcomes and --run")
+    outcomes, horizon, outcome = None, args.horizon, args.outcome
+    if args.outcomes:
+        outcomes = _read_frame(args.outcomes, "outcomes")
+    elif args.run:
+        # the run's data and label: its outcomes table, horizon and outcome kinds
+        cfg = config_of_run(Path(args.run))
+        outcomes = load_tables(cfg).outcomes
+        horizon = args.horizon if args.horizon is not None else cfg.label.horizon
+        outcome = args.outcome or list(cfg.label.outcome)
+    report = loop_report(store, as_of=args.as_of, outcomes=outcomes,
+                         horizon=90.0 if horizon is None else horizon, outcome=outcome)
     files = report.save(args.out)
     out.result({**report.to_dict(), "files": {k: str(v) for k, v in files.items()}})
     h = report.headline
@@ -907,7 +918,8 @@ def _cases_report(args: argparse.Namespace, store: Any, out: _Out) -> int:
     out.line(f"  judged precision      {num(h['judged_precision'], '.3f')}   (useful / judged)")
     if h["observable"] is not None:
         out.line(f"  statistical precision {num(h['statistical_precision'], '.3f')}   "
-                 f"({h['observable']:,} cases whose {args.horizon:g}-day horizon ended)")
+                 f"({h['observable']:,} cases whose "
+                 f"{report.judged.params['horizon_days']:g}-day horizon ended)")
     out.line(f"  first contact         {h['contacted']:,} contacted; median "
              f"{num(h['median_days_to_contact'], '.1f')} days, 90th percentile "
              f"{num(h['p90_days_to_contact'], '.1f')} days")
@@ -997,8 +1009,12 @@ def _opts_cases(p: argparse.ArgumentParser) -> None:
                    help="write loop_report.json and loop_report.html here (default: .)")
     a.add_argument("--outcomes", metavar="FILE",
                    help="CSV/Parquet of student_id, time, outcome: adds statistical precision")
-    a.add_argument("--horizon", type=float, default=90.0, metavar="DAYS",
-                   help="days after an alert in which an outcome counts (default 90)")
+    a.add_argument("--run", metavar="DIR",
+                   help="or take the outcomes, the horizon and the outcome kinds from a run's "
+                   "data and label (its config)")
+    a.add_argument("--horizon", type=float, default=None, metavar="DAYS",
+                   help="days after an alert in which an outcome counts (default: the run's "
+                   "label horizon, else 90)")
     a.add_argument("--outcome", action="append", metavar="NAME",
                    help="count only this outcome (repeatable)")
 
