@@ -314,3 +314,26 @@ def test_undelivered_digests_count_failed_down_and_in_doubt():
 
     assert result(sent=3, already_sent=2, claimed_elsewhere=1).failed == 0
     assert result(sent=1, failed=1, channel_down=5, in_doubt=2).failed == 8
+
+
+def test_a_weekly_result_shows_its_loop_in_a_notebook():
+    from types import SimpleNamespace
+
+    from studentprofile.pipeline import LoopResult, WeeklyResult
+
+    report = SimpleNamespace(headline={"cases": 12, "judged": 2, "judged_precision": 0.5,
+                                       "statistical_precision": None, "contacted": 2,
+                                       "median_days_to_contact": 2.25, "overdue": 5},
+                             counts={"by_status": {"open": 10, "contacted": 2}})
+    loop = LoopResult(store="ews.sqlite", opened=SimpleNamespace(n_new=5, n_existing=0),
+                      digests=[], sent=SimpleNamespace(counts={"sent": 2}), site=None,
+                      report=report, channel="smtp://mail:587", files={"site": "w/index.html"})
+    week = WeeklyResult(as_of=pd.Timestamp("2014-03-08"), students=674,
+                        alerts=pd.DataFrame({"student_id": ["0042"], "score": [0.2],
+                                             "tier": ["high"]}),
+                        tiers=pd.DataFrame({"tier": ["high"]}),
+                        recorded=SimpleNamespace(n_new=1, n_existing=0), loop=loop)
+    assert "5 case(s) opened, 0 digest(s)" in repr(week)
+    page = week._repr_html_()
+    assert "loop: report: judged_precision" in page and "loop: digests_by_status: sent" in page
+    assert "{'" not in page and "{&#x27;" not in page  # no dict dumped as text

@@ -109,19 +109,24 @@ class WeeklyResult:
         tiers = ", ".join(f"{k} {v}" for k, v in (s.get("alerts_by_tier") or {}).items())
         return (f"WeeklyResult(as of {s.get('as_of')}: {s.get('students')} student(s), "
                 f"{len(self.alerts)} alert(s)" + (f" ({tiers})" if tiers else "")
-                + f", {s.get('logged_new', 0)} new in the log, {len(self.files)} file(s))")
+                + f", {s.get('logged_new', 0)} new in the log"
+                + (f", {s['loop']['cases_opened']} case(s) opened, {s['loop']['digests']} "
+                   "digest(s)" if "loop" in s else "")
+                + f", {len(self.files)} file(s))")
 
     def _repr_html_(self) -> str:
         from studentprofile import _html
 
         counts: dict[str, Any] = {}
-        for key, value in self.summary().items():
-            if key == "files":
-                continue
-            if isinstance(value, dict):
-                counts.update({f"{key}: {k}": v for k, v in value.items()})
+        def flat(prefix: str, value: Any) -> None:
+            if isinstance(value, dict):  # the loop's summary nests a level deeper
+                for k, v in value.items():
+                    if k != "files":
+                        flat(f"{prefix}: {k}" if prefix else str(k), v)
             else:
-                counts[key] = value
+                counts[prefix] = value
+
+        flat("", self.summary())
         alerts = self.alerts.copy()
         if "reasons" in alerts:
             alerts["reasons"] = [
