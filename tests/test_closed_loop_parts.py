@@ -337,3 +337,25 @@ def test_a_weekly_result_shows_its_loop_in_a_notebook():
     page = week._repr_html_()
     assert "loop: report: judged_precision" in page and "loop: digests_by_status: sent" in page
     assert "{'" not in page and "{&#x27;" not in page  # no dict dumped as text
+
+
+def test_smtp_credentials_come_from_the_environment_only(monkeypatch):
+    parser = cli.build_parser()
+
+    def notifier(*extra):
+        args = parser.parse_args(["warn", "--as-of", "2014-03-01", "--store", "x.db", "--smtp",
+                                  "mail.campus.edu", "--from", "ews@campus.edu", *extra])
+        return cli._notifier(args)
+
+    monkeypatch.delenv("STUDENTPROFILE_SMTP_USER", raising=False)
+    monkeypatch.delenv("STUDENTPROFILE_SMTP_PASSWORD", raising=False)
+    plain = notifier()
+    assert plain.username_env is None and plain.password_env is None
+    assert (plain.host, plain.port, plain.security) == ("mail.campus.edu", 587, "starttls")
+    monkeypatch.setenv("STUDENTPROFILE_SMTP_USER", "ews")
+    monkeypatch.setenv("STUDENTPROFILE_SMTP_PASSWORD", "pa55-word")
+    login = notifier("--smtp-security", "ssl")
+    assert login.port == 465 and login.password_env == "STUDENTPROFILE_SMTP_PASSWORD"
+    assert "pa55-word" not in repr(login) and "pa55-word" not in login.channel
+    with pytest.raises(ConfigError, match="security"):  # never a password in clear text
+        notifier("--smtp-security", "none")
