@@ -16,6 +16,7 @@ from studentprofile.pipeline import loop_report
 from studentprofile.pipeline._loop import (
     FLOAT_DAYS,
     NOTIFIER_WITHOUT_STORE,
+    STAFF_TWICE,
     loop_inputs,
     plan_caseloads,
     read_people,
@@ -120,6 +121,10 @@ def test_the_loop_inputs_are_checked_before_anything_is_written(tmp_path):
         loop_inputs(store="s.db", notifier=object(), **common)
     with pytest.raises(ConfigError, match="routing must be a Routing or a TOML file"):
         routing_of({"academic": "tutor"})
+    from studentprofile.pipeline._weekly import _read_staff
+
+    with pytest.raises(ConfigError, match=re.escape(STAFF_TWICE)):
+        _read_staff(STAFF, pd.DataFrame({"advisor_id": ["kim"], "capacity": [1]}))
     assert not list(tmp_path.iterdir())
     got = loop_inputs(store="postgresql+psycopg://ews:s3cret@db.campus/ews", notifier=None,
                       **common)

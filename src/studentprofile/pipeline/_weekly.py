@@ -29,7 +29,7 @@ import pandas as pd
 
 from studentprofile._files import atomic_write_json, atomic_write_text, write_people_csv
 from studentprofile.errors import ConfigError
-from studentprofile.pipeline._loop import LoopResult, read_people
+from studentprofile.pipeline._loop import STAFF_TWICE, LoopResult, read_people
 from studentprofile.tables import EventTables
 from studentprofile.tables._time import as_moment, days_delta
 
@@ -170,8 +170,7 @@ def _programmes(tables: EventTables, column: str | None) -> pd.Series | None:
 def _read_staff(staff: Any, advisors: Any) -> pd.DataFrame | None:
     """Return the staff frame (``staff=``) or the advisors frame (``advisors=``), or ``None``."""
     if staff is not None and advisors is not None:
-        raise ConfigError("give the staff once: staff= (staff_id, role, capacity) or advisors=",
-                          key="staff", arrived="both staff= and advisors=",
+        raise ConfigError(STAFF_TWICE, key="staff", arrived="both staff= and advisors=",
                           hint="a staff frame with role advisor covers what advisors= did")
     if staff is not None:
         return read_people(staff, key="staff", id_column="staff_id")
