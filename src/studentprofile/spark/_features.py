@@ -40,10 +40,12 @@ from studentprofile.spark._schema import (
     empty_frame,
     pandas_dtype,
 )
+from studentprofile.spark._shards import shard_labels, use_task_cores
 
 __all__ = ["SparkFeatureResult", "build_features"]
 
 _SHARD = "__sp_shard"
+_PAIR = "__sp_pair"
 _TRANSFORM_IDS = {"zscore": K.COHORT_ZSCORE, "percentile": K.COHORT_PERCENTILE,
                   "ratio": K.COHORT_RATIO}
 
@@ -183,8 +185,6 @@ def build_features(
     raw_spec, cohort_entries = _raw_spec(spec)
 
     _check_members(grid_sdf, "grid", students_sdf)
-    _check_members(events_sdf, "events", students_sdf)
-
     skeleton = _skeleton(events_sdf, students_sdf, spec, types["students"], ctx)
     full = FeatureBuilder(spec, on_absent_kind=on_absent_kind).fit(skeleton)
     raw = FeatureBuilder(raw_spec, on_absent_kind=on_absent_kind).fit(skeleton)
@@ -192,6 +192,7 @@ def build_features(
     plan = [p for p in spec.plan() if p.name in set(names)]
     jobs = _cohort_jobs(spec, plan, cohort_entries)
     bys = sorted(jobs)
+    kinds = _EventKinds.of(skeleton.events, raw_spec)
 
     grid = grid_sdf.select("student_id", "as_of")
     queries = grid
@@ -206,10 +207,17 @@ def build_features(
         ]
         queries = reduce(DataFrame.unionByName, [grid, *extras]).distinct()
     keys = {by: f"__sp_by_{by}" for by in bys}  # a static feature may share the by's name
-    qs = queries.join(students_sdf, "student_id").withColumn(
-        _SHARD, F.pmod(F.hash("student_id"), F.lit(shards)))
+    # one shard per partition (see _shards): no partitions with two shards, no second shuffle
+    labels = F.element_at(F.array(*[F.lit(x).cast("bigint") for x in shard_labels(shards)]),
+                          F.pmod(F.hash("student_id"), F.lit(shards)) + 1)
+    needed = [c for c in ("known_at", "max_value") if c in types["events"]]
+    qs = queries.join(students_sdf, "student_id").withColumn(_SHARD, labels)
     qs = qs.select("*", *[F.col(by).alias(key) for by, key in keys.items()])
-    ev = events_sdf.withColumn(_SHARD, F.pmod(F.hash("student_id"), F.lit(shards)))
+    qs = qs.repartition(shards, _SHARD)
+    ev = (events_sdf.withColumn(_PAIR, kinds.code())
+          .where(F.col(_PAIR).isNotNull())  # only events of kinds the spec reads
+          .select("student_id", "time", *needed, "value", _PAIR)
+          .withColumn(_SHARD, labels).repartition(shards, _SHARD))
 
     stu_types = types["students"]
     fields = [T.StructField("student_id", stu_types["student_id"]),
@@ -221,7 +229,7 @@ def build_features(
 
     def shard(ev_pdf: pd.DataFrame, q_pdf: pd.DataFrame) -> pd.DataFrame:
         return _shard_features(ev_pdf, q_pdf, raw, names, list(keys.values()), ctx,
-                               out_dtypes)
+                               out_dtypes, kinds)
 
     result = ev.groupBy(_SHARD).cogroup(qs.groupBy(_SHARD)).applyInPandas(shard, schema)
     for by in bys:
@@ -285,20 +293,27 @@ def _cohort_jobs(
     return jobs
 
 
+def _unknown_students(table: str, examples: list[Any]) -> SchemaError:
+    return SchemaError(
+        f"every student in the {table} table must be in the students table",
+        table=table,
+        column="student_id",
+        rule="membership",
+        arrived=f"unknown students such as {examples!r}",
+        hint="add the students, or filter the table to the students table's ids",
+    )
+
+
 def _check_members(sdf: DataFrame, table: str, students_sdf: DataFrame) -> None:
     """Students of ``table`` that the students table lacks: a SchemaError (one small job)."""
     bad = (sdf.select("student_id").join(students_sdf.select("student_id"), "student_id",
                                          "left_anti")
            .limit(5).collect())
     if bad:
-        raise SchemaError(
-            f"every student in the {table} table must be in the students table",
-            table=table,
-            column="student_id",
-            rule="membership",
-            arrived=f"unknown students such as {[r[0] for r in bad]!r}",
-            hint="add the students, or filter the table to the students table's ids",
-        )
+        raise _unknown_students(table, [r[0] for r in bad])
+
+
+_KNOWN = "__sp_known"
 
 
 def _skeleton(
@@ -312,8 +327,28 @@ def _skeleton(
 
     Fitting a builder on them gives the columns and records the whole data would give: fit reads
     only which kinds occur, which columns exist and the categories of static text columns.
+    The same pass over the events (one job) finds event students the students table lacks.
+
+    Raises
+    ------
+    SchemaError
+        Events of students that are not in the students table (rule ``membership``).
     """
-    ev = collect(events_sdf.dropDuplicates(["family", "kind"]), ctx.session_tz)
+    cols = events_sdf.columns
+    known = students_sdf.select("student_id", F.lit(True).alias(_KNOWN)).dropDuplicates(
+        ["student_id"])
+    stranger = F.when(F.col(_KNOWN).isNull(), F.col("student_id"))
+    scan = (events_sdf.join(known, "student_id", "left")
+            .groupBy("family", "kind")
+            .agg(F.first(F.struct(*cols)).alias("__sp_row"),
+                 F.first(stranger, ignorenulls=True).alias("__sp_stranger"),
+                 F.sum(stranger.isNotNull().cast("long")).alias("__sp_strangers")))
+    found = collect(scan.select("__sp_row.*", "__sp_stranger", "__sp_strangers"),
+                    ctx.session_tz)
+    if len(found) and found["__sp_strangers"].sum() > 0:
+        strangers = found.loc[found["__sp_strangers"] > 0, "__sp_stranger"]
+        raise _unknown_students("events", pd.unique(strangers).tolist()[:5])
+    ev = found[cols]
     parts = []
     ids = pd.unique(ev["student_id"]).tolist()
     if ids:
@@ -329,6 +364,51 @@ def _skeleton(
     return ctx.tables(st, ev)
 
 
+@dataclass(frozen=True)
+class _EventKinds:
+    """The (family, kind) pairs the spec reads, as small integer codes.
+
+    Events travel to the workers with one integer code instead of two text columns (a smaller
+    shuffle, and the worker builds categoricals from codes instead of checking millions of
+    strings one by one); events of kinds no spec entry reads are left out before the shuffle.
+    """
+
+    families: tuple[str, ...]
+    kinds: tuple[str, ...]
+    pairs: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, events: pd.DataFrame, spec: FeatureSpec) -> _EventKinds:
+        present = sorted({(str(f), str(x)) for f, x in
+                          zip(events["family"], events["kind"], strict=True)})
+        entries = [e for e in spec.entries if isinstance(e, EventFeatures)]
+        used = tuple(
+            (f, x) for f, x in present
+            if any((e.family is None or f == e.family) and (e.kinds is None or x in e.kinds)
+                   for e in entries)
+        )
+        return cls(families=tuple(sorted({f for f, _ in used})),
+                   kinds=tuple(sorted({x for _, x in used})), pairs=used)
+
+    def code(self) -> Any:
+        """Return the Spark column of each event's pair code (null: a kind nothing reads)."""
+        if not self.pairs:
+            return F.lit(None).cast("int")
+        lookup = F.create_map(*[
+            part for i, (f, x) in enumerate(self.pairs)
+            for part in (F.struct(F.lit(f).alias("f"), F.lit(x).alias("k")), F.lit(i))
+        ])
+        return lookup[F.struct(F.col("family").alias("f"), F.col("kind").alias("k"))]
+
+    def decode(self, codes: np.ndarray) -> tuple[Any, Any]:
+        """Return the family and kind categoricals of an array of pair codes."""
+        fam = np.array([self.families.index(f) for f, _ in self.pairs], dtype=np.int32)
+        kin = np.array([self.kinds.index(x) for _, x in self.pairs], dtype=np.int32)
+        at = codes.astype(np.int64, copy=False)
+        return (pd.Categorical.from_codes(fam[at], categories=pd.Index(list(self.families))),
+                pd.Categorical.from_codes(kin[at], categories=pd.Index(list(self.kinds))))
+
+
 # ------------------------------------------------------------------------- the workers
 def _shard_features(
     ev_pdf: pd.DataFrame,
@@ -338,13 +418,16 @@ def _shard_features(
     bys: list[str],
     ctx: FrameContext,
     out_dtypes: dict[str, Any],
+    kinds: _EventKinds,
 ) -> pd.DataFrame:
+    use_task_cores()
     if not len(q_pdf):
         return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in out_dtypes.items()})
     st = q_pdf.drop(columns=["as_of", _SHARD, *bys]).drop_duplicates("student_id",
                                                                      ignore_index=True)
-    ev = ev_pdf.drop(columns=[_SHARD])
-    ev = ev[ev["student_id"].isin(st["student_id"])].reset_index(drop=True)
+    ev = ev_pdf[ev_pdf["student_id"].isin(st["student_id"])].reset_index(drop=True)
+    family, kind = kinds.decode(ev[_PAIR].to_numpy())
+    ev = ev.drop(columns=[_SHARD, _PAIR]).assign(family=family, kind=kind)
     tables = ctx.tables(st, ev)
     grid = pd.DataFrame({"student_id": q_pdf["student_id"].to_numpy(),
                          "as_of": ctx.as_of(q_pdf["as_of"]).to_numpy()})
