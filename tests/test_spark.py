@@ -413,3 +413,74 @@ def test_make_labels_equals_pandas(spark: Any, campus: sp.EventTables) -> None:
         ref = ref.sort_index()
         assert got[["student_id", "as_of"]].equals(ref.index.to_frame(index=False))
         np.testing.assert_array_equal(got["label"].to_numpy(), ref.to_numpy())
+
+
+# --------------------------------------------------------------------- the weekly job
+SIM_TOML = """
+name = "sim"
+[data]
+dataset = "simulated"
+simulate = { n_students = 150, days = 240 }
+[grid]
+every = 14
+[features]
+presets = ["academic", "behavioral"]
+[label]
+outcome = ["withdrawn", "failed"]
+horizon = 30
+[model]
+n_estimators = 40
+[evaluation]
+min_group_size = 5
+n_boot = 0
+explain_rows = 20
+[tracking]
+enabled = false
+output_dir = "runs"
+"""
+
+
+@pytest.fixture(scope="module")
+def sim_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Any]:
+    """A trained run on a small simulated campus (150 students), its tables and folder."""
+    from studentprofile.pipeline import load_config, load_tables, run
+
+    root = tmp_path_factory.mktemp("spark-weekly")
+    (root / "sim.toml").write_text(SIM_TOML.replace('"runs"', repr(str(root / "runs"))))
+    cfg = load_config(root / "sim.toml")
+    return run(cfg).run_dir, load_tables(cfg), root
+
+
+@pytest.mark.slow  # a training run, then the weekly job on both engines
+def test_weekly_alerts_spark_engine_gives_the_pandas_alerts(spark: Any, sim_run: Any) -> None:
+    from studentprofile.pipeline import weekly_alerts
+
+    run_dir, tables, root = sim_run
+    advisors = pd.DataFrame({"advisor_id": ["a1", "a2"], "capacity": [4, 3]})
+    got = {}
+    for engine in ("pandas", "spark"):
+        got[engine] = weekly_alerts(
+            run_dir, "2024-11-11", log=root / f"{engine}.sqlite", tables=tables,
+            advisors=advisors, cards_dir=root / f"cards-{engine}", engine=engine,
+            spark=spark if engine == "spark" else None)
+    ref, mine = got["pandas"], got["spark"]
+    assert len(ref.alerts) > 3  # the date has alerts to compare
+    for frame in ("alerts", "tiers"):
+        a, b = getattr(mine, frame), getattr(ref, frame)
+        assert a.drop(columns="score").equals(b.drop(columns="score"))
+        np.testing.assert_allclose(a["score"], b["score"], rtol=0, atol=1e-12)
+    assert mine.caseloads is not None and mine.caseloads.equals(ref.caseloads)
+    cards = sorted(p.name for p in (root / "cards-pandas").iterdir())
+    assert cards == sorted(p.name for p in (root / "cards-spark").iterdir())
+    for name in cards:
+        assert (root / "cards-spark" / name).read_bytes() == \
+            (root / "cards-pandas" / name).read_bytes(), name
+
+
+def test_weekly_alerts_engine_errors_before_any_work(tmp_path: Any) -> None:
+    from studentprofile.pipeline import weekly_alerts
+
+    with pytest.raises(ConfigError, match=r"engine must be 'pandas' or 'spark'"):
+        weekly_alerts(tmp_path, "2024-11-11", log=tmp_path / "a.sqlite", engine="dask")
+    with pytest.raises(ConfigError, match=r"engine='spark' needs a SparkSession(.|\n)*NoneType"):
+        weekly_alerts(tmp_path, "2024-11-11", log=tmp_path / "a.sqlite", engine="spark")

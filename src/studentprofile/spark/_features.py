@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from studentprofile.errors import SchemaError
+from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.features import EventFeatures, FeatureBuilder, FeatureInfo, FeatureSpec
 from studentprofile.features import _kernels as K  # the cohort kernel, shared with the builder
 from studentprofile.features._spec import StaticFeatures
@@ -41,6 +41,7 @@ from studentprofile.spark._schema import (
     pandas_dtype,
 )
 from studentprofile.spark._shards import shard_labels, use_task_cores
+from studentprofile.tables import EventTables
 
 __all__ = ["SparkFeatureResult", "build_features"]
 
@@ -105,6 +106,7 @@ def build_features(
     audit_attributes: Sequence[str] = (),
     time_origin: Any = None,
     on_absent_kind: str = "skip",
+    fit_tables: EventTables | None = None,
 ) -> SparkFeatureResult:
     """Build the features of ``spec`` for every grid row, on Spark.
 
@@ -132,6 +134,11 @@ def build_features(
         For float-day times: the calendar date of day 0, as for ``EventTables``.
     on_absent_kind : {"skip", "keep", "raise"}, default "skip"
         As for :class:`~studentprofile.features.FeatureBuilder`, decided on the whole events.
+    fit_tables : EventTables, optional
+        Fit the builder on these (pandas) tables instead of on the Spark data: the columns,
+        skipped entries and static categories are then those of
+        ``FeatureBuilder(spec).fit(fit_tables)``, e.g. what a trained run's builder saw (what
+        was known before its first test date), so that the rows match the model's columns.
 
     Returns
     -------
@@ -183,11 +190,17 @@ def build_features(
         spec = FeatureSpec([spec])
     FeatureBuilder(spec, on_absent_kind=dry_mode).fit(empty)  # a bad spec: ConfigError
     raw_spec, cohort_entries = _raw_spec(spec)
+    if fit_tables is not None and not isinstance(fit_tables, EventTables):
+        raise ConfigError("fit_tables must be EventTables", key="fit_tables",
+                          arrived=f"an object of type {type(fit_tables).__name__}",
+                          hint="pass tables.known_before(date), or leave it out to fit on the "
+                               "Spark data")
 
     _check_members(grid_sdf, "grid", students_sdf)
     skeleton = _skeleton(events_sdf, students_sdf, spec, types["students"], ctx)
-    full = FeatureBuilder(spec, on_absent_kind=on_absent_kind).fit(skeleton)
-    raw = FeatureBuilder(raw_spec, on_absent_kind=on_absent_kind).fit(skeleton)
+    fit_on = skeleton if fit_tables is None else fit_tables
+    full = FeatureBuilder(spec, on_absent_kind=on_absent_kind).fit(fit_on)
+    raw = FeatureBuilder(raw_spec, on_absent_kind=on_absent_kind).fit(fit_on)
     names = list(full.feature_names_out_)
     plan = [p for p in spec.plan() if p.name in set(names)]
     jobs = _cohort_jobs(spec, plan, cohort_entries)
