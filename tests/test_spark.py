@@ -283,6 +283,27 @@ def test_errors_unknown_students_before_the_feature_job(spark: Any,
     bad_grid = sdf(spark, pd.concat([grid, grid.assign(student_id="zoe")]))
     with pytest.raises(SchemaError, match=r"grid.student_id \[membership\](.|\n)*'zoe'"):
         _build(small, grid_sdf=bad_grid)
+    _, events, _ = small["pandas"]
+    bad_events = sdf(spark, pd.concat([events, events.assign(student_id="yan")]))
+    with pytest.raises(SchemaError, match=r"events.student_id \[membership\](.|\n)*'yan'"):
+        _build(small, events_sdf=bad_events)
+    with pytest.raises(ConfigError, match=r"fit_tables must be EventTables(.|\n)*DataFrame"):
+        _build(small, fit_tables=students)
+
+
+def test_shard_labels_put_one_shard_in_each_partition(spark: Any) -> None:
+    """Spark's hash of a bigint, computed on the driver, sends label i to partition i."""
+    from pyspark.sql import functions as F
+
+    from studentprofile.spark._shards import shard_labels, spark_hash_long
+
+    values = [0, 1, -1, 7, 2**40 + 3, -(2**63), 2**63 - 1]
+    rows = spark.createDataFrame([(v,) for v in values], "v bigint").select(
+        "v", F.hash("v").alias("h")).collect()
+    assert [spark_hash_long(r.v) for r in rows] == [r.h for r in rows]
+    labels = shard_labels(6)
+    parts = spark.createDataFrame([(x,) for x in labels], "v bigint").repartition(6, "v")
+    assert parts.rdd.glom().map(lambda p: [r.v for r in p]).collect() == [[x] for x in labels]
 
 
 def test_missing_pyspark_raises_dependency_error(monkeypatch: pytest.MonkeyPatch) -> None:

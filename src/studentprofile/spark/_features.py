@@ -326,9 +326,6 @@ def _check_members(sdf: DataFrame, table: str, students_sdf: DataFrame) -> None:
         raise _unknown_students(table, [r[0] for r in bad])
 
 
-_KNOWN = "__sp_known"
-
-
 def _skeleton(
     events_sdf: DataFrame,
     students_sdf: DataFrame,
@@ -340,41 +337,38 @@ def _skeleton(
 
     Fitting a builder on them gives the columns and records the whole data would give: fit reads
     only which kinds occur, which columns exist and the categories of static text columns.
-    The same pass over the events (one job) finds event students the students table lacks.
+    First, one job over the events' distinct students finds those the students table lacks.
 
     Raises
     ------
     SchemaError
         Events of students that are not in the students table (rule ``membership``).
     """
-    cols = events_sdf.columns
-    known = students_sdf.select("student_id", F.lit(True).alias(_KNOWN)).dropDuplicates(
-        ["student_id"])
-    stranger = F.when(F.col(_KNOWN).isNull(), F.col("student_id"))
-    scan = (events_sdf.join(known, "student_id", "left")
-            .groupBy("family", "kind")
-            .agg(F.first(F.struct(*cols)).alias("__sp_row"),
-                 F.first(stranger, ignorenulls=True).alias("__sp_stranger"),
-                 F.sum(stranger.isNotNull().cast("long")).alias("__sp_strangers")))
-    found = collect(scan.select("__sp_row.*", "__sp_stranger", "__sp_strangers"),
-                    ctx.session_tz)
-    if len(found) and found["__sp_strangers"].sum() > 0:
-        strangers = found.loc[found["__sp_strangers"] > 0, "__sp_stranger"]
-        raise _unknown_students("events", pd.unique(strangers).tolist()[:5])
-    ev = found[cols]
-    parts = []
-    ids = pd.unique(ev["student_id"]).tolist()
-    if ids:
-        parts.append(students_sdf.where(F.col("student_id").isin(ids)))
+    strangers = (events_sdf.select("student_id").distinct()
+                 .join(students_sdf.select("student_id"), "student_id", "left_anti")
+                 .limit(5).collect())
+    if strangers:
+        raise _unknown_students("events", [r[0] for r in strangers])
+    # one row per (family, kind) with fixed-width aggregates only (Spark's hash aggregate; a
+    # first() of text or of a struct falls back to sorting every event)
+    numbers = [c for c in ("time", "known_at", "value", "max_value") if c in events_sdf.columns]
+    found = collect(events_sdf.groupBy("family", "kind").agg(
+        *[F.min(c).alias(c) for c in numbers]), ctx.session_tz)
+    if "known_at" in found.columns:  # a valid row: known when it happened
+        found["known_at"] = found["time"]
+    parts = [students_sdf.limit(1)]
     for e in spec.entries:
         if isinstance(e, StaticFeatures):
             for col in e.columns:
                 if pandas_dtype(stu_types[col]) == "object":
                     parts.append(students_sdf.dropDuplicates([col]))
-    st = collect(reduce(DataFrame.unionByName, parts) if parts else students_sdf.limit(1),
-                 ctx.session_tz)
+    st = collect(reduce(DataFrame.unionByName, parts), ctx.session_tz)
     st = st.drop_duplicates("student_id", ignore_index=True)
-    return ctx.tables(st, ev)
+    if len(st):  # every skeleton event belongs to one real student
+        found.insert(0, "student_id", st["student_id"].iloc[0])
+    else:
+        found.insert(0, "student_id", pd.Series([], dtype=pandas_dtype(stu_types["student_id"])))
+    return ctx.tables(st, found)
 
 
 @dataclass(frozen=True)
