@@ -71,24 +71,13 @@ def spark() -> Any:
 def sdf(spark: Any, pdf: pd.DataFrame) -> Any:
     """A Spark DataFrame of a pandas frame: times as instants, categoricals as text.
 
-    Built through Arrow arrays: pyspark 4.x's own pandas conversion trips over pandas 3
-    deprecations (warnings are errors here). Naive times are taken as UTC, as the tables are.
+    ``studentprofile.spark.from_pandas`` goes through Arrow arrays: pyspark 4.x's own pandas
+    conversion trips over pandas 3 deprecations (warnings are errors here). Naive times are
+    taken as UTC, as the tables are.
     """
-    import pyarrow as pa
+    from studentprofile.spark import from_pandas
 
-    cols = {}
-    for c in pdf.columns:
-        s = pdf[c]
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            s = s.dt.tz_convert(None)
-        if s.dtype.kind == "M":
-            cols[c] = pa.array(s.to_numpy(dtype="datetime64[ns]"), pa.timestamp("ns")).cast(
-                pa.timestamp("us", tz="UTC"))
-        elif s.dtype.kind in "biuf":
-            cols[c] = pa.array(s.to_numpy())
-        else:
-            cols[c] = pa.array([None if pd.isna(v) else str(v) for v in s.tolist()], pa.string())
-    return spark.createDataFrame(pa.table(cols))
+    return from_pandas(spark, pdf)
 
 
 def assert_same(got: pd.DataFrame, ref: pd.DataFrame) -> None:
