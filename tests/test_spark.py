@@ -71,24 +71,13 @@ def spark() -> Any:
 def sdf(spark: Any, pdf: pd.DataFrame) -> Any:
     """A Spark DataFrame of a pandas frame: times as instants, categoricals as text.
 
-    Built through Arrow arrays: pyspark 4.x's own pandas conversion trips over pandas 3
-    deprecations (warnings are errors here). Naive times are taken as UTC, as the tables are.
+    ``studentprofile.spark.from_pandas`` goes through Arrow arrays: pyspark 4.x's own pandas
+    conversion trips over pandas 3 deprecations (warnings are errors here). Naive times are
+    taken as UTC, as the tables are.
     """
-    import pyarrow as pa
+    from studentprofile.spark import from_pandas
 
-    cols = {}
-    for c in pdf.columns:
-        s = pdf[c]
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            s = s.dt.tz_convert(None)
-        if s.dtype.kind == "M":
-            cols[c] = pa.array(s.to_numpy(dtype="datetime64[ns]"), pa.timestamp("ns")).cast(
-                pa.timestamp("us", tz="UTC"))
-        elif s.dtype.kind in "biuf":
-            cols[c] = pa.array(s.to_numpy())
-        else:
-            cols[c] = pa.array([None if pd.isna(v) else str(v) for v in s.tolist()], pa.string())
-    return spark.createDataFrame(pa.table(cols))
+    return from_pandas(spark, pdf)
 
 
 def assert_same(got: pd.DataFrame, ref: pd.DataFrame) -> None:
@@ -283,6 +272,27 @@ def test_errors_unknown_students_before_the_feature_job(spark: Any,
     bad_grid = sdf(spark, pd.concat([grid, grid.assign(student_id="zoe")]))
     with pytest.raises(SchemaError, match=r"grid.student_id \[membership\](.|\n)*'zoe'"):
         _build(small, grid_sdf=bad_grid)
+    _, events, _ = small["pandas"]
+    bad_events = sdf(spark, pd.concat([events, events.assign(student_id="yan")]))
+    with pytest.raises(SchemaError, match=r"events.student_id \[membership\](.|\n)*'yan'"):
+        _build(small, events_sdf=bad_events)
+    with pytest.raises(ConfigError, match=r"fit_tables must be EventTables(.|\n)*DataFrame"):
+        _build(small, fit_tables=students)
+
+
+def test_shard_labels_put_one_shard_in_each_partition(spark: Any) -> None:
+    """Spark's hash of a bigint, computed on the driver, sends label i to partition i."""
+    from pyspark.sql import functions as F
+
+    from studentprofile.spark._shards import shard_labels, spark_hash_long
+
+    values = [0, 1, -1, 7, 2**40 + 3, -(2**63), 2**63 - 1]
+    rows = spark.createDataFrame([(v,) for v in values], "v bigint").select(
+        "v", F.hash("v").alias("h")).collect()
+    assert [spark_hash_long(r.v) for r in rows] == [r.h for r in rows]
+    labels = shard_labels(6)
+    parts = spark.createDataFrame([(x,) for x in labels], "v bigint").repartition(6, "v")
+    assert parts.rdd.glom().map(lambda p: [r.v for r in p]).collect() == [[x] for x in labels]
 
 
 def test_missing_pyspark_raises_dependency_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -413,3 +423,74 @@ def test_make_labels_equals_pandas(spark: Any, campus: sp.EventTables) -> None:
         ref = ref.sort_index()
         assert got[["student_id", "as_of"]].equals(ref.index.to_frame(index=False))
         np.testing.assert_array_equal(got["label"].to_numpy(), ref.to_numpy())
+
+
+# --------------------------------------------------------------------- the weekly job
+SIM_TOML = """
+name = "sim"
+[data]
+dataset = "simulated"
+simulate = { n_students = 150, days = 240 }
+[grid]
+every = 14
+[features]
+presets = ["academic", "behavioral"]
+[label]
+outcome = ["withdrawn", "failed"]
+horizon = 30
+[model]
+n_estimators = 40
+[evaluation]
+min_group_size = 5
+n_boot = 0
+explain_rows = 20
+[tracking]
+enabled = false
+output_dir = "runs"
+"""
+
+
+@pytest.fixture(scope="module")
+def sim_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Any]:
+    """A trained run on a small simulated campus (150 students), its tables and folder."""
+    from studentprofile.pipeline import load_config, load_tables, run
+
+    root = tmp_path_factory.mktemp("spark-weekly")
+    (root / "sim.toml").write_text(SIM_TOML.replace('"runs"', repr(str(root / "runs"))))
+    cfg = load_config(root / "sim.toml")
+    return run(cfg).run_dir, load_tables(cfg), root
+
+
+@pytest.mark.slow  # a training run, then the weekly job on both engines
+def test_weekly_alerts_spark_engine_gives_the_pandas_alerts(spark: Any, sim_run: Any) -> None:
+    from studentprofile.pipeline import weekly_alerts
+
+    run_dir, tables, root = sim_run
+    advisors = pd.DataFrame({"advisor_id": ["a1", "a2"], "capacity": [4, 3]})
+    got = {}
+    for engine in ("pandas", "spark"):
+        got[engine] = weekly_alerts(
+            run_dir, "2024-11-11", log=root / f"{engine}.sqlite", tables=tables,
+            advisors=advisors, cards_dir=root / f"cards-{engine}", engine=engine,
+            spark=spark if engine == "spark" else None)
+    ref, mine = got["pandas"], got["spark"]
+    assert len(ref.alerts) > 3  # the date has alerts to compare
+    for frame in ("alerts", "tiers"):
+        a, b = getattr(mine, frame), getattr(ref, frame)
+        assert a.drop(columns="score").equals(b.drop(columns="score"))
+        np.testing.assert_allclose(a["score"], b["score"], rtol=0, atol=1e-12)
+    assert mine.caseloads is not None and mine.caseloads.equals(ref.caseloads)
+    cards = sorted(p.name for p in (root / "cards-pandas").iterdir())
+    assert cards == sorted(p.name for p in (root / "cards-spark").iterdir())
+    for name in cards:
+        assert (root / "cards-spark" / name).read_bytes() == \
+            (root / "cards-pandas" / name).read_bytes(), name
+
+
+def test_weekly_alerts_engine_errors_before_any_work(tmp_path: Any) -> None:
+    from studentprofile.pipeline import weekly_alerts
+
+    with pytest.raises(ConfigError, match=r"engine must be 'pandas' or 'spark'"):
+        weekly_alerts(tmp_path, "2024-11-11", log=tmp_path / "a.sqlite", engine="dask")
+    with pytest.raises(ConfigError, match=r"engine='spark' needs a SparkSession(.|\n)*NoneType"):
+        weekly_alerts(tmp_path, "2024-11-11", log=tmp_path / "a.sqlite", engine="spark")

@@ -19,7 +19,7 @@ from studentprofile.pipeline._tables import load_tables
 from studentprofile.pipeline._toml import Source
 from studentprofile.tables import EventTables
 
-__all__ = ["config_of_run", "fitted_builder", "student_features"]
+__all__ = ["builder_tables", "config_of_run", "fitted_builder", "student_features"]
 
 
 def config_of_run(run_dir: str | os.PathLike[str]) -> ExperimentConfig:
@@ -104,15 +104,27 @@ def student_features(
     return fitted_builder(cfg, tables, grid).transform(tables, sub)
 
 
-def fitted_builder(cfg: ExperimentConfig, tables: EventTables, grid: pd.DataFrame) -> Any:
+def builder_tables(cfg: ExperimentConfig, tables: EventTables,
+                   grid: pd.DataFrame) -> EventTables:
+    """Return what the run's feature builder was fitted on.
+
+    What was known before the first test date.
+    """
+    return tables.known_before(first_test(make_splits(cfg, tables, grid)))
+
+
+def fitted_builder(cfg: ExperimentConfig, tables: EventTables, grid: pd.DataFrame,
+                   fit_tables: EventTables | None = None) -> Any:
     """Fit the run's feature builder as :func:`run` fitted it.
 
-    On what was known before the first test date, so rebuilt rows match the model's columns
-    and categories.
+    On what was known before the first test date (:func:`builder_tables`, or ``fit_tables``
+    when the caller has them already), so rebuilt rows match the model's columns and
+    categories.
     """
     from studentprofile.features import FeatureBuilder
     from studentprofile.pipeline._presets import build_spec
 
     builder = FeatureBuilder(build_spec(cfg.features))
-    builder.fit(tables.known_before(first_test(make_splits(cfg, tables, grid))), grid)
+    fit_on = builder_tables(cfg, tables, grid) if fit_tables is None else fit_tables
+    builder.fit(fit_on, grid)
     return builder

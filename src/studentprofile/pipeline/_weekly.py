@@ -197,6 +197,8 @@ def weekly_alerts(
     notifier: Any = None,
     card_url: str | None = None,
     digest_retries: int = 3,
+    engine: str = "pandas",
+    spark: Any = None,
 ) -> WeeklyResult:
     """Run the weekly early-warning job of a trained run for one date.
 
@@ -262,6 +264,15 @@ def weekly_alerts(
     digest_retries : int, default 3
         Retries of a digest whose delivery failed for a passing reason (waits 1, 2, 4, ...
         seconds); a digest still undelivered is recorded as failed and sent by the next run.
+    engine : {"pandas", "spark"}, default "pandas"
+        Where the features of the current students' history and their risk are computed.
+        ``"spark"`` runs them on ``spark`` (:func:`studentprofile.spark.build_features` with
+        the run's builder fit, :func:`studentprofile.spark.score`); the alert policy, the log,
+        caseloads and cards run on the driver as with ``"pandas"``, with the same result. The
+        tables are still loaded on the driver (``docs/scaling.md`` has the recipe for tables
+        that live only on the platform).
+    spark : SparkSession, optional
+        The session for ``engine="spark"``.
 
     Returns
     -------
@@ -289,9 +300,10 @@ def weekly_alerts(
     """
     from studentprofile.features import make_grid
     from studentprofile.pipeline._loop import WeeklyLoop, loop_inputs, plan_caseloads, routing_of
-    from studentprofile.pipeline._saved_run import config_of_run, fitted_builder
+    from studentprofile.pipeline._saved_run import builder_tables, config_of_run, fitted_builder
     from studentprofile.pipeline._tables import load_tables
     from studentprofile.pipeline._warning import card_profiles, risk_label
+    from studentprofile.pipeline._weekly_spark import check_engine, history_rows
     from studentprofile.tracking import load_model
     from studentprofile.warning import (
         AlertLog,
@@ -306,6 +318,7 @@ def weekly_alerts(
     if isinstance(top_reasons, bool) or not isinstance(top_reasons, int) or top_reasons < 1:
         raise ConfigError("top_reasons must be a positive integer", key="top_reasons",
                           arrived=repr(top_reasons))
+    check_engine(engine, spark)
     if log is None and store is None:
         raise ConfigError("the weekly job needs an alert log: log= or store=", key="log",
                           arrived="neither",
@@ -346,13 +359,15 @@ def weekly_alerts(
     history = grid[grid["student_id"].isin(current)].reset_index(drop=True)
     say(f"building features for {current.nunique():,} current students "
         f"({len(history):,} student-dates so far)")
-    builder = fitted_builder(cfg, tables, full)
-    X = builder.transform(tables, history)
-    info = builder.feature_info_
+    fit_tables = builder_tables(cfg, tables, full)
+    builder = fitted_builder(cfg, tables, full, fit_tables)
+    risk_model = model.risk_model
+    rows = history_rows(engine, spark, tables=tables, history=history, builder=builder,
+                        fit_tables=fit_tables, model=risk_model)
+    info = rows.info
 
     # ---- scores, tiers, today's alerts with reasons
-    risk_model = model.risk_model
-    risk = pd.Series(risk_model.predict_proba(X)[:, 1], index=X.index)
+    risk = rows.risk
     ev = cfg.evaluation
     policy = AlertPolicy(tiers=model.tiers, enter_after=ev.enter_after, exit_after=ev.exit_after,
                          cooldown_days=ev.cooldown_days)
@@ -362,7 +377,7 @@ def weekly_alerts(
     today_mask = np.asarray(dates == newest.to_numpy())
     today = states[today_mask]
     raised = today[today["alert"].to_numpy()]
-    expl = risk_model.explain(X.loc[raised.index]) if len(raised) else None
+    expl = risk_model.explain(rows.at(raised.index)) if len(raised) else None
     if expl is not None:
         states = policy.apply(risk, reasons=expl, top_reasons=top_reasons)
         today = states[today_mask]
@@ -414,8 +429,7 @@ def weekly_alerts(
         stems: list[str] = []
         if len(alerts):
             # each current student's last dates: the cohort of a date is everyone scored on it
-            recent = X[X.groupby(level="student_id", sort=False).cumcount(ascending=False)
-                       .to_numpy() < _CARD_DATES]
+            recent = rows.recent(_CARD_DATES)
             profiles, types = card_profiles(recent, info, tables, cfg.seed)
             label = risk_label(cfg)
             say(f"writing {len(alerts):,} profile card(s) to {out}")
@@ -427,6 +441,7 @@ def weekly_alerts(
                 _write_card(out / stems[-1], card, render_card_html(card, full_page=True))
             result.files["cards"] = out
         result.files.update(_write_tables(out, alerts, result.caseloads, stems))
+    rows.release()
     if inputs is not None:
         # digests (sent once), the advisors' site beside the cards, the loop report
         with WeeklyLoop(inputs, say=say) as loop:

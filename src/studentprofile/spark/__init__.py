@@ -18,8 +18,10 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
         hint='pip install "studentprofile[spark]" (pyspark >= 3.5 and a Java runtime)',
     ) from exc
 
+from studentprofile.spark._convert import from_pandas, from_tables
 from studentprofile.spark._features import SparkFeatureResult, build_features
 from studentprofile.spark._labels import make_grid, make_labels
 from studentprofile.spark._score import score
 
-__all__ = ["SparkFeatureResult", "build_features", "make_grid", "make_labels", "score"]
+__all__ = ["SparkFeatureResult", "build_features", "from_pandas", "from_tables", "make_grid",
+           "make_labels", "score"]

@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from studentprofile.errors import SchemaError
+from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.features import EventFeatures, FeatureBuilder, FeatureInfo, FeatureSpec
 from studentprofile.features import _kernels as K  # the cohort kernel, shared with the builder
 from studentprofile.features._spec import StaticFeatures
@@ -40,10 +40,13 @@ from studentprofile.spark._schema import (
     empty_frame,
     pandas_dtype,
 )
+from studentprofile.spark._shards import shard_labels, use_task_cores
+from studentprofile.tables import EventTables
 
 __all__ = ["SparkFeatureResult", "build_features"]
 
 _SHARD = "__sp_shard"
+_PAIR = "__sp_pair"
 _TRANSFORM_IDS = {"zscore": K.COHORT_ZSCORE, "percentile": K.COHORT_PERCENTILE,
                   "ratio": K.COHORT_RATIO}
 
@@ -103,6 +106,7 @@ def build_features(
     audit_attributes: Sequence[str] = (),
     time_origin: Any = None,
     on_absent_kind: str = "skip",
+    fit_tables: EventTables | None = None,
 ) -> SparkFeatureResult:
     """Build the features of ``spec`` for every grid row, on Spark.
 
@@ -130,6 +134,11 @@ def build_features(
         For float-day times: the calendar date of day 0, as for ``EventTables``.
     on_absent_kind : {"skip", "keep", "raise"}, default "skip"
         As for :class:`~studentprofile.features.FeatureBuilder`, decided on the whole events.
+    fit_tables : EventTables, optional
+        Fit the builder on these (pandas) tables instead of on the Spark data: the columns,
+        skipped entries and static categories are then those of
+        ``FeatureBuilder(spec).fit(fit_tables)``, e.g. what a trained run's builder saw (what
+        was known before its first test date), so that the rows match the model's columns.
 
     Returns
     -------
@@ -181,17 +190,22 @@ def build_features(
         spec = FeatureSpec([spec])
     FeatureBuilder(spec, on_absent_kind=dry_mode).fit(empty)  # a bad spec: ConfigError
     raw_spec, cohort_entries = _raw_spec(spec)
+    if fit_tables is not None and not isinstance(fit_tables, EventTables):
+        raise ConfigError("fit_tables must be EventTables", key="fit_tables",
+                          arrived=f"an object of type {type(fit_tables).__name__}",
+                          hint="pass tables.known_before(date), or leave it out to fit on the "
+                               "Spark data")
 
     _check_members(grid_sdf, "grid", students_sdf)
-    _check_members(events_sdf, "events", students_sdf)
-
     skeleton = _skeleton(events_sdf, students_sdf, spec, types["students"], ctx)
-    full = FeatureBuilder(spec, on_absent_kind=on_absent_kind).fit(skeleton)
-    raw = FeatureBuilder(raw_spec, on_absent_kind=on_absent_kind).fit(skeleton)
+    fit_on = skeleton if fit_tables is None else fit_tables
+    full = FeatureBuilder(spec, on_absent_kind=on_absent_kind).fit(fit_on)
+    raw = FeatureBuilder(raw_spec, on_absent_kind=on_absent_kind).fit(fit_on)
     names = list(full.feature_names_out_)
     plan = [p for p in spec.plan() if p.name in set(names)]
     jobs = _cohort_jobs(spec, plan, cohort_entries)
     bys = sorted(jobs)
+    kinds = _EventKinds.of(skeleton.events, raw_spec)
 
     grid = grid_sdf.select("student_id", "as_of")
     queries = grid
@@ -206,10 +220,17 @@ def build_features(
         ]
         queries = reduce(DataFrame.unionByName, [grid, *extras]).distinct()
     keys = {by: f"__sp_by_{by}" for by in bys}  # a static feature may share the by's name
-    qs = queries.join(students_sdf, "student_id").withColumn(
-        _SHARD, F.pmod(F.hash("student_id"), F.lit(shards)))
+    # one shard per partition (see _shards): no partitions with two shards, no second shuffle
+    labels = F.element_at(F.array(*[F.lit(x).cast("bigint") for x in shard_labels(shards)]),
+                          F.pmod(F.hash("student_id"), F.lit(shards)) + 1)
+    needed = [c for c in ("known_at", "max_value") if c in types["events"]]
+    qs = queries.join(students_sdf, "student_id").withColumn(_SHARD, labels)
     qs = qs.select("*", *[F.col(by).alias(key) for by, key in keys.items()])
-    ev = events_sdf.withColumn(_SHARD, F.pmod(F.hash("student_id"), F.lit(shards)))
+    qs = qs.repartition(shards, _SHARD)
+    ev = (events_sdf.withColumn(_PAIR, kinds.code())
+          .where(F.col(_PAIR).isNotNull())  # only events of kinds the spec reads
+          .select("student_id", "time", *needed, "value", _PAIR)
+          .withColumn(_SHARD, labels).repartition(shards, _SHARD))
 
     stu_types = types["students"]
     fields = [T.StructField("student_id", stu_types["student_id"]),
@@ -221,7 +242,7 @@ def build_features(
 
     def shard(ev_pdf: pd.DataFrame, q_pdf: pd.DataFrame) -> pd.DataFrame:
         return _shard_features(ev_pdf, q_pdf, raw, names, list(keys.values()), ctx,
-                               out_dtypes)
+                               out_dtypes, kinds)
 
     result = ev.groupBy(_SHARD).cogroup(qs.groupBy(_SHARD)).applyInPandas(shard, schema)
     for by in bys:
@@ -285,20 +306,24 @@ def _cohort_jobs(
     return jobs
 
 
+def _unknown_students(table: str, examples: list[Any]) -> SchemaError:
+    return SchemaError(
+        f"every student in the {table} table must be in the students table",
+        table=table,
+        column="student_id",
+        rule="membership",
+        arrived=f"unknown students such as {examples!r}",
+        hint="add the students, or filter the table to the students table's ids",
+    )
+
+
 def _check_members(sdf: DataFrame, table: str, students_sdf: DataFrame) -> None:
     """Students of ``table`` that the students table lacks: a SchemaError (one small job)."""
     bad = (sdf.select("student_id").join(students_sdf.select("student_id"), "student_id",
                                          "left_anti")
            .limit(5).collect())
     if bad:
-        raise SchemaError(
-            f"every student in the {table} table must be in the students table",
-            table=table,
-            column="student_id",
-            rule="membership",
-            arrived=f"unknown students such as {[r[0] for r in bad]!r}",
-            hint="add the students, or filter the table to the students table's ids",
-        )
+        raise _unknown_students(table, [r[0] for r in bad])
 
 
 def _skeleton(
@@ -312,21 +337,83 @@ def _skeleton(
 
     Fitting a builder on them gives the columns and records the whole data would give: fit reads
     only which kinds occur, which columns exist and the categories of static text columns.
+    First, one job over the events' distinct students finds those the students table lacks.
+
+    Raises
+    ------
+    SchemaError
+        Events of students that are not in the students table (rule ``membership``).
     """
-    ev = collect(events_sdf.dropDuplicates(["family", "kind"]), ctx.session_tz)
-    parts = []
-    ids = pd.unique(ev["student_id"]).tolist()
-    if ids:
-        parts.append(students_sdf.where(F.col("student_id").isin(ids)))
+    strangers = (events_sdf.select("student_id").distinct()
+                 .join(students_sdf.select("student_id"), "student_id", "left_anti")
+                 .limit(5).collect())
+    if strangers:
+        raise _unknown_students("events", [r[0] for r in strangers])
+    # one row per (family, kind) with fixed-width aggregates only (Spark's hash aggregate; a
+    # first() of text or of a struct falls back to sorting every event)
+    numbers = [c for c in ("time", "known_at", "value", "max_value") if c in events_sdf.columns]
+    found = collect(events_sdf.groupBy("family", "kind").agg(
+        *[F.min(c).alias(c) for c in numbers]), ctx.session_tz)
+    if "known_at" in found.columns:  # a valid row: known when it happened
+        found["known_at"] = found["time"]
+    parts = [students_sdf.limit(1)]
     for e in spec.entries:
         if isinstance(e, StaticFeatures):
             for col in e.columns:
                 if pandas_dtype(stu_types[col]) == "object":
                     parts.append(students_sdf.dropDuplicates([col]))
-    st = collect(reduce(DataFrame.unionByName, parts) if parts else students_sdf.limit(1),
-                 ctx.session_tz)
+    st = collect(reduce(DataFrame.unionByName, parts), ctx.session_tz)
     st = st.drop_duplicates("student_id", ignore_index=True)
-    return ctx.tables(st, ev)
+    if len(st):  # every skeleton event belongs to one real student
+        found.insert(0, "student_id", st["student_id"].iloc[0])
+    else:
+        found.insert(0, "student_id", pd.Series([], dtype=pandas_dtype(stu_types["student_id"])))
+    return ctx.tables(st, found)
+
+
+@dataclass(frozen=True)
+class _EventKinds:
+    """The (family, kind) pairs the spec reads, as small integer codes.
+
+    Events travel to the workers with one integer code instead of two text columns (a smaller
+    shuffle, and the worker builds categoricals from codes instead of checking millions of
+    strings one by one); events of kinds no spec entry reads are left out before the shuffle.
+    """
+
+    families: tuple[str, ...]
+    kinds: tuple[str, ...]
+    pairs: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, events: pd.DataFrame, spec: FeatureSpec) -> _EventKinds:
+        present = sorted({(str(f), str(x)) for f, x in
+                          zip(events["family"], events["kind"], strict=True)})
+        entries = [e for e in spec.entries if isinstance(e, EventFeatures)]
+        used = tuple(
+            (f, x) for f, x in present
+            if any((e.family is None or f == e.family) and (e.kinds is None or x in e.kinds)
+                   for e in entries)
+        )
+        return cls(families=tuple(sorted({f for f, _ in used})),
+                   kinds=tuple(sorted({x for _, x in used})), pairs=used)
+
+    def code(self) -> Any:
+        """Return the Spark column of each event's pair code (null: a kind nothing reads)."""
+        if not self.pairs:
+            return F.lit(None).cast("int")
+        lookup = F.create_map(*[
+            part for i, (f, x) in enumerate(self.pairs)
+            for part in (F.struct(F.lit(f).alias("f"), F.lit(x).alias("k")), F.lit(i))
+        ])
+        return lookup[F.struct(F.col("family").alias("f"), F.col("kind").alias("k"))]
+
+    def decode(self, codes: np.ndarray) -> tuple[Any, Any]:
+        """Return the family and kind categoricals of an array of pair codes."""
+        fam = np.array([self.families.index(f) for f, _ in self.pairs], dtype=np.int32)
+        kin = np.array([self.kinds.index(x) for _, x in self.pairs], dtype=np.int32)
+        at = codes.astype(np.int64, copy=False)
+        return (pd.Categorical.from_codes(fam[at], categories=pd.Index(list(self.families))),
+                pd.Categorical.from_codes(kin[at], categories=pd.Index(list(self.kinds))))
 
 
 # ------------------------------------------------------------------------- the workers
@@ -338,13 +425,16 @@ def _shard_features(
     bys: list[str],
     ctx: FrameContext,
     out_dtypes: dict[str, Any],
+    kinds: _EventKinds,
 ) -> pd.DataFrame:
+    use_task_cores()
     if not len(q_pdf):
         return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in out_dtypes.items()})
     st = q_pdf.drop(columns=["as_of", _SHARD, *bys]).drop_duplicates("student_id",
                                                                      ignore_index=True)
-    ev = ev_pdf.drop(columns=[_SHARD])
-    ev = ev[ev["student_id"].isin(st["student_id"])].reset_index(drop=True)
+    ev = ev_pdf[ev_pdf["student_id"].isin(st["student_id"])].reset_index(drop=True)
+    family, kind = kinds.decode(ev[_PAIR].to_numpy())
+    ev = ev.drop(columns=[_SHARD, _PAIR]).assign(family=family, kind=kind)
     tables = ctx.tables(st, ev)
     grid = pd.DataFrame({"student_id": q_pdf["student_id"].to_numpy(),
                          "as_of": ctx.as_of(q_pdf["as_of"]).to_numpy()})

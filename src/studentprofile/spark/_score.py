@@ -27,6 +27,7 @@ from pyspark.sql import types as T
 from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.models import RiskModel
 from studentprofile.spark._schema import check_positive_int
+from studentprofile.spark._shards import use_task_cores
 from studentprofile.warning import AlertPolicy
 
 __all__ = ["score"]
@@ -158,6 +159,7 @@ def score(
     index = [c for c in _KEYS if c in types]
 
     def batches(it: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        use_task_cores()
         loaded, scorer = _worker_model(fingerprint, shipped.value)
         for pdf in it:
             yield _score_batch(pdf, loaded, scorer, names, kept, index, reasons, thresholds,
