@@ -93,6 +93,12 @@ def _single_row_us(call: Any, rows: list[np.ndarray], repeat: int = 3,
     return best
 
 
+def _mappings(X: np.ndarray, n: int) -> list[dict[str, float]]:
+    """Rows as mappings of feature name -> Python float, as a JSON request would give them."""
+    names = [f"Column_{j}" for j in range(X.shape[1])]
+    return [dict(zip(names, map(float, X[i]), strict=True)) for i in range(n)]
+
+
 # On a shared machine wall time includes waiting for a core; the process's CPU time
 # (time.process_time) does not, so single-thread figures are reported both ways.
 CPU = time.process_time
@@ -122,6 +128,10 @@ def run_ours(model_path: str, X: np.ndarray, threads: tuple[int, ...], n_single:
     res["single_row_cpu_us"] = _single_row_us(lambda r: scorer.predict_one(r, raw=True), rows,
                                               clock=CPU)
     res["single_row_proba_us"] = _single_row_us(scorer.predict_one, rows)
+    # the campus-system path: one student's features as a mapping by name (a JSON object)
+    mappings = _mappings(X, n_single)
+    res["single_row_mapping_us"] = _single_row_us(lambda m: scorer.predict_one(m, raw=True),
+                                                  mappings)
     return res, scorer.predict_raw(X)
 
 
@@ -149,6 +159,7 @@ def ours_compile_times(model_path: str) -> dict[str, float]:
 def run_lightgbm(model_path: str, X: np.ndarray, threads: tuple[int, ...], n_single: int,
                  repeat: int) -> tuple[dict[str, float], np.ndarray]:
     import lightgbm as lgb
+    import pandas as pd
 
     start = time.perf_counter()
     booster = lgb.Booster(model_file=model_path)
@@ -166,6 +177,12 @@ def run_lightgbm(model_path: str, X: np.ndarray, threads: tuple[int, ...], n_sin
     )
     res["single_row_cpu_us"] = _single_row_us(
         lambda r: booster.predict(r, raw_score=True, num_threads=1), rows, clock=CPU
+    )
+    # the same request with LightGBM alone: a one-row DataFrame from the mapping
+    names = booster.feature_name()
+    mappings = [dict(zip(names, m.values(), strict=True)) for m in _mappings(X, n_single)]
+    res["single_row_mapping_us"] = _single_row_us(
+        lambda m: booster.predict(pd.DataFrame([m]), raw_score=True, num_threads=1), mappings
     )
     return res, booster.predict(X, raw_score=True)
 
@@ -311,6 +328,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ]
         if vals:
             ratios[f"single_row_cpu_speedup_vs_{peer}"] = vals
+        vals = [
+            r[peer]["single_row_mapping_us"] / r["studentprofile"]["single_row_mapping_us"]
+            for r in rounds if "single_row_mapping_us" in r.get(peer, {})
+        ]
+        if vals:
+            ratios[f"single_row_mapping_speedup_vs_{peer}"] = vals
     result = {
         "engines": summary,
         "ratios_per_round": ratios,

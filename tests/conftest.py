@@ -70,3 +70,34 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20241130)
+
+
+_MLFLOW_URI_GLOBALS = (("mlflow.tracking._tracking_service.utils", "_tracking_uri"),
+                       ("mlflow.tracking._model_registry.utils", "_registry_uri"))
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_uris_as_they_were():
+    """Put MLflow's process-wide tracking and registry URIs back after each test.
+
+    The CLI (run in-process by the tests) sets them with ``mlflow.set_tracking_uri``, as a
+    command should; MLflow keeps them in module globals, which outrank ``MLFLOW_TRACKING_URI``,
+    and mirrors them into the environment (which servers started by later tests inherit), so a
+    URI left behind by one test (a deleted temporary store) would send a later test in the same
+    worker to the wrong store. Only touches MLflow's globals when MLflow has been imported.
+    """
+    import sys
+
+    env_keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved_env = {k: os.environ.get(k) for k in env_keys}
+    saved = {(mod, name): getattr(sys.modules[mod], name, None)
+             for mod, name in _MLFLOW_URI_GLOBALS if mod in sys.modules}
+    yield
+    for mod, name in _MLFLOW_URI_GLOBALS:
+        if mod in sys.modules:
+            setattr(sys.modules[mod], name, saved.get((mod, name)))
+    for k, v in saved_env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import entropy as scipy_entropy
 
-from studentprofile.features import EventFeatures
+from studentprofile.features import AGGREGATES, EventFeatures, FeatureBuilder, FeatureSpec
 from studentprofile.tables import EventTables
 
 NS_PER_DAY = 86_400 * 10**9
@@ -393,3 +393,35 @@ def feature_case(draw, time_kind=None, timezone=None, max_events=30):
         grid["as_of"] = to_dt(grid["as_of"])
     tables = EventTables(students=students, events=events, check_duplicates=False)
     return tables, grid
+
+
+# ------------------------------------------- shared by the builder's test files
+ALL_AGGS = list(AGGREGATES)
+WINDOWS = [3, 10, "all", "term"]
+
+
+def assert_same(ours: np.ndarray, ref: np.ndarray, what: str = "") -> None:
+    np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=what)
+
+
+def assert_frames_identical(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(a.columns) == list(b.columns)
+    assert a.index.equals(b.index)
+    # bit for bit, NaN equal to NaN
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+
+
+PROP_SPEC = FeatureSpec(
+    [
+        EventFeatures(("a", "b"), family="behavioral", aggregates=ALL_AGGS, windows=WINDOWS,
+                      relative=["zscore", "percentile", "ratio"], missing="cohort_mean",
+                      flag_missing=True),
+        EventFeatures("c", aggregates=["mean", "last", "slope", "share"], windows=["all", 5],
+                      relative=["zscore"]),
+    ]
+)
+
+
+def build(tables, grid, builder=None):
+    b = builder or FeatureBuilder(PROP_SPEC, on_absent_kind="keep")
+    return b.fit_transform(tables, grid)
