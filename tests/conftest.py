@@ -84,11 +84,13 @@ def _mlflow_uris_as_they_were():
     command should; MLflow keeps them in module globals, which outrank ``MLFLOW_TRACKING_URI``,
     and mirrors them into the environment (which servers started by later tests inherit), so a
     URI left behind by one test (a deleted temporary store) would send a later test in the same
-    worker to the wrong store. Only touches MLflow's globals when MLflow has been imported.
+    worker to the wrong store (the CLI also quietens MLflow's logging through
+    ``MLFLOW_LOGGING_LEVEL``, which servers started later would inherit). Only touches
+    MLflow's globals when MLflow has been imported.
     """
     import sys
 
-    env_keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    env_keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_LOGGING_LEVEL")
     saved_env = {k: os.environ.get(k) for k in env_keys}
     saved = {(mod, name): getattr(sys.modules[mod], name, None)
              for mod, name in _MLFLOW_URI_GLOBALS if mod in sys.modules}

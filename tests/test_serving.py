@@ -97,6 +97,8 @@ def _server_env(registered: dict[str, Any]) -> dict[str, str]:
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     # a service user without a home (docs/serving.md): nothing may need one
     env["HOME"] = str(registered["root"] / "no-such-home")
+    # the server's own warnings are read by a test (the CLI quietens MLflow to ERROR)
+    env["MLFLOW_LOGGING_LEVEL"] = "INFO"
     return env
 
 
