@@ -1,16 +1,14 @@
 """studentprofile.spark under Spark local mode: equal to the pandas path, typed errors first.
 
-One SparkSession for the module (``local[2]``, 4 shuffle partitions, no UI), small simulated
-campuses. Equality is bit for bit: per-student windows are computed by the same kernels on the
-same events, and the cohort stage runs the same kernel over the same rows in the same order
-(the simulated students table is sorted by id).
+One SparkSession per test process (``local[2]``, 4 shuffle partitions, no UI;
+tests/_spark_session.py), small simulated campuses. Equality is bit for bit: per-student
+windows are computed by the same kernels on the same events, and the cohort stage runs the
+same kernel over the same rows in the same order (the simulated students table is sorted by id).
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-import shutil
 import sys
 from typing import Any
 
@@ -18,17 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-# Spark needs pyspark (the [spark] extra) and a Java runtime. Outside CI a machine without them
-# skips these tests with the reason; in CI (.ci/run installs both) they always run.
-try:
-    import pyspark  # noqa: F401 - the availability check
-except ImportError:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("needs pyspark: pip install -e '.[spark]'", allow_module_level=True)
-if shutil.which("java") is None and not os.environ.get("CI"):
-    pytest.skip("needs a Java runtime (Debian: apt-get install openjdk-17-jre-headless)",
-                allow_module_level=True)
+from _spark_session import require_spark, spark_session
+
+require_spark()
 
 import studentprofile as sp  # noqa: E402
 from studentprofile.errors import ConfigError, DependencyError, SchemaError  # noqa: E402
@@ -50,22 +40,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def spark() -> Any:
-    from pyspark.sql import SparkSession
-
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("studentprofile-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    """This process's Spark session (tests/_spark_session.py)."""
+    return spark_session()
 
 
 def sdf(spark: Any, pdf: pd.DataFrame) -> Any:

@@ -9,26 +9,15 @@ session) and must return risk, tier and reasons equal to the Python API
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-# Spark needs pyspark (the [spark] extra) and a Java runtime. Outside CI a machine without them
-# skips these tests with the reason; in CI (.ci/run installs both) they always run.
-try:
-    import pyspark  # noqa: F401 - the availability check
-except ImportError:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("needs pyspark: pip install -e '.[spark]'", allow_module_level=True)
-if shutil.which("java") is None and not os.environ.get("CI"):
-    pytest.skip("needs a Java runtime (Debian: apt-get install openjdk-17-jre-headless)",
-                allow_module_level=True)
+from _spark_session import require_spark, spark_session
+
+require_spark()
 
 import studentprofile as sp  # noqa: E402
 from studentprofile import tracking  # noqa: E402
@@ -53,22 +42,8 @@ STRUCT = ("risk double, tier string, reason_1 string, reason_2 string, reason_3 
 
 @pytest.fixture(scope="module")
 def spark() -> Any:
-    from pyspark.sql import SparkSession
-
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("studentprofile-spark-udf-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    """This process's Spark session (tests/_spark_session.py)."""
+    return spark_session()
 
 
 def _frame(n: int, seed: int) -> pd.DataFrame:

@@ -1,28 +1,20 @@
 """Hostile inputs for the Spark engine (issue 16): text that campuses really send, kept forever.
 
-One ``local[2]`` session for the module; each case compares with the pandas path bit for bit.
+The test process's ``local[2]`` session (tests/_spark_session.py); each case compares with the
+pandas path bit for bit.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-try:
-    import pyspark  # noqa: F401 - the availability check
-except ImportError:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("needs pyspark: pip install -e '.[spark]'", allow_module_level=True)
-if shutil.which("java") is None and not os.environ.get("CI"):
-    pytest.skip("needs a Java runtime (Debian: apt-get install openjdk-17-jre-headless)",
-                allow_module_level=True)
+from _spark_session import require_spark, spark_session
+
+require_spark()
 
 import studentprofile as sp  # noqa: E402
 from studentprofile.features import EventFeatures, FeatureBuilder, FeatureSpec  # noqa: E402
@@ -36,17 +28,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def spark() -> Any:
-    from pyspark.sql import SparkSession
-
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (SparkSession.builder.master("local[2]").appName("studentprofile-hostile-spark")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "4")
-               .config("spark.sql.session.timeZone", "UTC").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    """This process's Spark session (tests/_spark_session.py)."""
+    return spark_session()
 
 
 def test_leading_zero_ids_chinese_kinds_and_formula_text_equal_pandas(spark: Any) -> None:
