@@ -159,15 +159,7 @@ class Mitigation:
         )
 
     def _repr_html_(self) -> str:
-        from studentprofile import _html
-
-        bound: dict[str, Any] = {"max_rows": _html.MAX_ROWS, "max_cols": _html.MAX_COLS}
-        return _html.display(repr(self), [
-            _html.note(self.notice), *(_html.note(n) for n in self.notes),
-            _html.heading("What it costs: unmitigated vs mitigated"),
-            _html.table(self.cost, **bound),
-            _html.heading("Per group"), _html.table(self.groups, **bound),
-        ])
+        return _cost_html(repr(self), self.notice, self.notes, self.cost, self.groups)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (no per-student rows) for the model card."""
@@ -588,15 +580,7 @@ class MitigationOverTime:
                 f"{self.fitted.tolerance:g}, judged on split(s) {self.judged_on}: {verdict})")
 
     def _repr_html_(self) -> str:
-        from studentprofile import _html
-
-        bound: dict[str, Any] = {"max_rows": _html.MAX_ROWS, "max_cols": _html.MAX_COLS}
-        return _html.display(repr(self), [
-            _html.note(self.notice), *(_html.note(n) for n in self.notes),
-            _html.heading("What it costs: unmitigated vs mitigated"),
-            _html.table(self.cost, **bound),
-            _html.heading("Per group"), _html.table(self.groups, **bound),
-        ])
+        return _cost_html(repr(self), self.notice, self.notes, self.cost, self.groups)
 
     def html(self) -> list[str]:
         """Return the report section (HTML fragments, names escaped)."""
@@ -785,3 +769,17 @@ def mitigate_over_time(
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _cost_html(title: str, notice: str, notes: list[str], cost: pd.DataFrame,
+               groups: pd.DataFrame) -> str:
+    """Render a mitigation for a notebook: notes, the cost side by side, the groups."""
+    from studentprofile import _html
+
+    bound: dict[str, Any] = {"max_rows": _html.MAX_ROWS, "max_cols": _html.MAX_COLS}
+    return _html.display(title, [
+        _html.note(notice), *(_html.note(n) for n in notes),
+        _html.heading("What it costs: unmitigated vs mitigated"),
+        _html.table(cost, **bound),
+        _html.heading("Per group"), _html.table(groups, **bound),
+    ])
