@@ -401,6 +401,35 @@ def test_make_labels_equals_pandas(spark: Any, campus: sp.EventTables) -> None:
         np.testing.assert_array_equal(got["label"].to_numpy(), ref.to_numpy())
 
 
+def test_make_labels_warns_as_the_pandas_path(spark: Any, campus: sp.EventTables) -> None:
+    import warnings
+
+    from studentprofile import spark as sps
+    from studentprofile.errors import DataQualityWarning
+
+    grid = sp.features.make_grid(campus, every=14, per="enrolment")
+    g, oc, ev = sdf(spark, grid), sdf(spark, campus.outcomes), sdf(spark, campus.events)
+    kw = {"outcome": "graduated_with_honours", "horizon": 60}
+    with pytest.warns(DataQualityWarning, match=r"every known label is 0") as pandas_says:
+        ref = sp.labels.make_labels(campus, grid, **kw)
+    with pytest.warns(DataQualityWarning) as spark_says:
+        got = collected(sps.make_labels(g, oc, events_sdf=ev, shards=3, **kw))
+    said = [str(w.message) for w in spark_says if w.category is DataQualityWarning]
+    assert len(said) == 1
+    first = said[0].splitlines()
+    assert first[0] == str(pandas_says[0].message).splitlines()[0]
+    known = int((~ref.isna()).sum())
+    assert f"{known:,} known label(s), all 0" in first[1]
+    assert f"{int(ref.isna().sum()):,} row(s) without a label" in first[1]
+    assert "'graduated_with_honours'" in first[2]
+    np.testing.assert_array_equal(got["label"].to_numpy(), ref.sort_index().to_numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)  # no counting job, no warning
+        sps.make_labels(g, oc, events_sdf=ev, warn=False, **kw)
+    with pytest.raises(ConfigError, match=r"warn must be True or False"):
+        sps.make_labels(g, oc, warn="no", **kw)
+
+
 # --------------------------------------------------------------------- the weekly job
 SIM_TOML = """
 name = "sim"

@@ -15,7 +15,7 @@ students), then the entry's imputation.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
@@ -30,8 +30,18 @@ from studentprofile.errors import ConfigError, SchemaError
 from studentprofile.features import EventFeatures, FeatureBuilder, FeatureInfo, FeatureSpec
 from studentprofile.features import _kernels as K  # the cohort kernel, shared with the builder
 from studentprofile.features._spec import StaticFeatures
+from studentprofile.spark._pack import (
+    ParquetSource,
+    labels_of,
+    pack,
+    pack_parquet,
+    parquet_source,
+    scan_parquet,
+    unpack,
+)
 from studentprofile.spark._schema import (
     FrameContext,
+    arrow_frame,
     check_frame,
     check_ids,
     check_positive_int,
@@ -40,13 +50,13 @@ from studentprofile.spark._schema import (
     empty_frame,
     pandas_dtype,
 )
-from studentprofile.spark._shards import shard_labels, use_task_cores
+from studentprofile.spark._shards import use_task_cores
 from studentprofile.tables import EventTables
 
 __all__ = ["SparkFeatureResult", "build_features"]
 
-_SHARD = "__sp_shard"
 _PAIR = "__sp_pair"
+_EVENTS, _QUERIES = 0, 1  # the tags of packed blobs
 _TRANSFORM_IDS = {"zscore": K.COHORT_ZSCORE, "percentile": K.COHORT_PERCENTILE,
                   "ratio": K.COHORT_RATIO}
 
@@ -107,6 +117,7 @@ def build_features(
     time_origin: Any = None,
     on_absent_kind: str = "skip",
     fit_tables: EventTables | None = None,
+    direct_read: bool = True,
 ) -> SparkFeatureResult:
     """Build the features of ``spec`` for every grid row, on Spark.
 
@@ -139,6 +150,11 @@ def build_features(
         skipped entries and static categories are then those of
         ``FeatureBuilder(spec).fit(fit_tables)``, e.g. what a trained run's builder saw (what
         was known before its first test date), so that the rows match the model's columns.
+    direct_read : bool, default True
+        When ``events_sdf`` is a plain ``spark.read.parquet(...)`` (columns may be selected;
+        no filter, join or partition columns) on a file system Arrow can open, the tasks read
+        its files with Arrow themselves instead of through Spark's scan: the same rows, several
+        times faster (``docs/scaling.md``). ``False`` always reads through Spark.
 
     Returns
     -------
@@ -183,6 +199,10 @@ def build_features(
     if shards is None:
         shards = max(1, 2 * int(spark.sparkContext.defaultParallelism))
     shards = check_positive_int(shards, "shards", "e.g. shards=64 (a few per executor core)")
+    if not isinstance(direct_read, bool):
+        raise ConfigError("direct_read must be True or False", key="direct_read",
+                          arrived=repr(direct_read),
+                          hint="direct_read=False reads the events through Spark's scan")
     # a dry fit on empty tables: the spec's columns, statics, audit rules; no Spark job
     dry_mode = "keep" if on_absent_kind == "raise" else on_absent_kind
     empty = ctx.tables(empty_frame(types["students"]), empty_frame(types["events"]))
@@ -197,7 +217,11 @@ def build_features(
                                "Spark data")
 
     _check_members(grid_sdf, "grid", students_sdf)
-    skeleton = _skeleton(events_sdf, students_sdf, spec, types["students"], ctx)
+    needed = [c for c in ("known_at", "max_value") if c in types["events"]]
+    ev_cols = ["student_id", "time", *needed, "value"]
+    source = (parquet_source(events_sdf, [*ev_cols, "family", "kind"]) if direct_read
+              else None)
+    skeleton = _skeleton(events_sdf, students_sdf, spec, types["students"], ctx, source)
     fit_on = skeleton if fit_tables is None else fit_tables
     full = FeatureBuilder(spec, on_absent_kind=on_absent_kind).fit(fit_on)
     raw = FeatureBuilder(raw_spec, on_absent_kind=on_absent_kind).fit(fit_on)
@@ -220,17 +244,18 @@ def build_features(
         ]
         queries = reduce(DataFrame.unionByName, [grid, *extras]).distinct()
     keys = {by: f"__sp_by_{by}" for by in bys}  # a static feature may share the by's name
-    # one shard per partition (see _shards): no partitions with two shards, no second shuffle
-    labels = F.element_at(F.array(*[F.lit(x).cast("bigint") for x in shard_labels(shards)]),
-                          F.pmod(F.hash("student_id"), F.lit(shards)) + 1)
-    needed = [c for c in ("known_at", "max_value") if c in types["events"]]
-    qs = queries.join(students_sdf, "student_id").withColumn(_SHARD, labels)
+    qs = queries.join(students_sdf, "student_id")
     qs = qs.select("*", *[F.col(by).alias(key) for by, key in keys.items()])
-    qs = qs.repartition(shards, _SHARD)
-    ev = (events_sdf.withColumn(_PAIR, kinds.code())
-          .where(F.col(_PAIR).isNotNull())  # only events of kinds the spec reads
-          .select("student_id", "time", *needed, "value", _PAIR)
-          .withColumn(_SHARD, labels).repartition(shards, _SHARD))
+    if source is not None:  # a plain Parquet table: the tasks read it with Arrow
+        ev_packed = pack_parquet(spark, source, [*ev_cols, "family", "kind"],
+                                 _Prepare(kinds), _EVENTS, shards)
+    else:
+        ev = (events_sdf.select(*ev_cols, kinds.code().alias(_PAIR))
+              .where(F.col(_PAIR).isNotNull()))  # only events of kinds the spec reads
+        ev_packed = pack(ev, _EVENTS, shards)
+    # each shard's events and queries travel as packed Arrow blobs to one partition (_pack)
+    moved = ev_packed.unionByName(pack(qs, _QUERIES, shards))
+    moved = moved.repartition(shards, "label")
 
     stu_types = types["students"]
     fields = [T.StructField("student_id", stu_types["student_id"]),
@@ -238,13 +263,17 @@ def build_features(
     fields += [T.StructField(keys[by], stu_types[by]) for by in bys]
     fields += [T.StructField(n, T.DoubleType()) for n in names]
     schema = T.StructType(fields)
-    out_dtypes = {f.name: pandas_dtype(f.dataType) for f in fields}
+    ev_dtypes = {c: pandas_dtype(types["events"][c]) for c in ("student_id", "time", *needed)}
+    ev_dtypes |= {"value": "float64", _PAIR: "int32"}
 
-    def shard(ev_pdf: pd.DataFrame, q_pdf: pd.DataFrame) -> pd.DataFrame:
-        return _shard_features(ev_pdf, q_pdf, raw, names, list(keys.values()), ctx,
-                               out_dtypes, kinds)
+    def shard(batches: Iterator[Any]) -> Iterator[Any]:
+        use_task_cores()
+        for _, (ev_t, q_t) in sorted(unpack(batches, 2).items()):
+            if q_t is not None and q_t.num_rows:
+                yield from _shard_features(ev_t, q_t, raw, names, list(keys.values()), ctx,
+                                           ev_dtypes, kinds)
 
-    result = ev.groupBy(_SHARD).cogroup(qs.groupBy(_SHARD)).applyInPandas(shard, schema)
+    result = moved.mapInArrow(shard, schema)
     for by in bys:
         result = result.groupBy(keys[by], "as_of").applyInPandas(
             _cohort_udf(keys[by], jobs[by]), schema)
@@ -332,28 +361,39 @@ def _skeleton(
     spec: FeatureSpec,
     stu_types: dict[str, T.DataType],
     ctx: FrameContext,
+    source: ParquetSource | None = None,
 ) -> Any:
     """Small tables with every (family, kind) of the events and every static category.
 
     Fitting a builder on them gives the columns and records the whole data would give: fit reads
     only which kinds occur, which columns exist and the categories of static text columns.
-    First, one job over the events' distinct students finds those the students table lacks.
+    First, one job over the events' distinct students finds those the students table lacks
+    (with a Parquet ``source``, one pass of the tasks over its files does both).
 
     Raises
     ------
     SchemaError
         Events of students that are not in the students table (rule ``membership``).
     """
-    strangers = (events_sdf.select("student_id").distinct()
-                 .join(students_sdf.select("student_id"), "student_id", "left_anti")
-                 .limit(5).collect())
-    if strangers:
-        raise _unknown_students("events", [r[0] for r in strangers])
-    # one row per (family, kind) with fixed-width aggregates only (Spark's hash aggregate; a
-    # first() of text or of a struct falls back to sorting every event)
     numbers = [c for c in ("time", "known_at", "value", "max_value") if c in events_sdf.columns]
-    found = collect(events_sdf.groupBy("family", "kind").agg(
-        *[F.min(c).alias(c) for c in numbers]), ctx.session_tz)
+    if source is not None:  # the tasks read the Parquet files themselves: one pass
+        ids = students_sdf.select("student_id").toArrow().column(0).combine_chunks()
+        table, strangers = scan_parquet(events_sdf.sparkSession, source, numbers, ids)
+        if strangers:
+            raise _unknown_students("events", strangers)
+        found = (arrow_frame(table) if table is not None
+                 else empty_frame({f.name: f.dataType for f in events_sdf.schema.fields
+                                  if f.name in ("family", "kind", *numbers)}))
+    else:
+        strangers = (events_sdf.select("student_id").distinct()
+                     .join(students_sdf.select("student_id"), "student_id", "left_anti")
+                     .limit(5).collect())
+        if strangers:
+            raise _unknown_students("events", [r[0] for r in strangers])
+        # one row per (family, kind) with fixed-width aggregates only (Spark's hash aggregate;
+        # a first() of text or of a struct falls back to sorting every event)
+        found = collect(events_sdf.groupBy("family", "kind").agg(
+            *[F.min(c).alias(c) for c in numbers]), ctx.session_tz)
     if "known_at" in found.columns:  # a valid row: known when it happened
         found["known_at"] = found["time"]
     parts = [students_sdf.limit(1)]
@@ -401,11 +441,23 @@ class _EventKinds:
         """Return the Spark column of each event's pair code (null: a kind nothing reads)."""
         if not self.pairs:
             return F.lit(None).cast("int")
-        lookup = F.create_map(*[
-            part for i, (f, x) in enumerate(self.pairs)
-            for part in (F.struct(F.lit(f).alias("f"), F.lit(x).alias("k")), F.lit(i))
-        ])
-        return lookup[F.struct(F.col("family").alias("f"), F.col("kind").alias("k"))]
+        fam, kind = F.col("family"), F.col("kind")
+        code = None
+        for i, (f, x) in enumerate(self.pairs):
+            hit = (fam == F.lit(f)) & (kind == F.lit(x))
+            code = F.when(hit, F.lit(i)) if code is None else code.when(hit, F.lit(i))
+        return code
+
+    def codes(self, family: Any, kind: Any) -> np.ndarray:
+        """Return the pair code of each event of Arrow ``family``/``kind`` columns (-1: unread)."""
+        if not self.pairs:
+            return np.full(len(family), -1, dtype=np.int32)
+        (fam, fam_labels), (kin, kind_labels) = labels_of(family), labels_of(kind)
+        lookup = np.full((len(fam_labels), len(kind_labels)), -1, dtype=np.int32)
+        for i, (f, x) in enumerate(self.pairs):
+            if f in fam_labels[:-1] and x in kind_labels[:-1]:
+                lookup[fam_labels.index(f), kind_labels.index(x)] = i
+        return lookup[fam, kin]
 
     def decode(self, codes: np.ndarray) -> tuple[Any, Any]:
         """Return the family and kind categoricals of an array of pair codes."""
@@ -417,33 +469,59 @@ class _EventKinds:
 
 
 # ------------------------------------------------------------------------- the workers
+class _Prepare:
+    """Events read from Parquet in a task -> the rows Spark's scan would pack (pair codes)."""
+
+    def __init__(self, kinds: _EventKinds) -> None:
+        self.kinds = kinds
+
+    def __call__(self, table: Any) -> Any:
+        import pyarrow as pa
+
+        code = self.kinds.codes(table.column("family"), table.column("kind"))
+        keep = code >= 0
+        out = table.drop_columns(["family", "kind"]).append_column(
+            _PAIR, pa.array(code, pa.int32()))
+        return out if keep.all() else out.filter(pa.array(keep))
+
+
 def _shard_features(
-    ev_pdf: pd.DataFrame,
-    q_pdf: pd.DataFrame,
+    ev_t: Any,
+    q_t: Any,
     builder: FeatureBuilder,
     names: list[str],
     bys: list[str],
     ctx: FrameContext,
-    out_dtypes: dict[str, Any],
+    ev_dtypes: dict[str, Any],
     kinds: _EventKinds,
-) -> pd.DataFrame:
-    use_task_cores()
-    if not len(q_pdf):
-        return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in out_dtypes.items()})
-    st = q_pdf.drop(columns=["as_of", _SHARD, *bys]).drop_duplicates("student_id",
-                                                                     ignore_index=True)
+) -> Iterator[Any]:
+    """One shard: Arrow tables of its events and queries in, Arrow batches of features out.
+
+    The output's ``student_id``, ``as_of`` and cohort keys are the queries' own Arrow columns,
+    so they go back to Spark exactly as they came.
+    """
+    import pyarrow as pa
+
+    q_pdf = arrow_frame(q_t.drop_columns(["as_of", *bys]))
+    st = q_pdf.drop_duplicates("student_id", ignore_index=True)
+    if ev_t is None:
+        ev_pdf = pd.DataFrame({c: pd.Series([], dtype=d) for c, d in ev_dtypes.items()})
+    else:
+        ev_pdf = arrow_frame(ev_t)
     ev = ev_pdf[ev_pdf["student_id"].isin(st["student_id"])].reset_index(drop=True)
     family, kind = kinds.decode(ev[_PAIR].to_numpy())
-    ev = ev.drop(columns=[_SHARD, _PAIR]).assign(family=family, kind=kind)
+    ev = ev.drop(columns=[_PAIR]).assign(family=family, kind=kind)
     tables = ctx.tables(st, ev)
     grid = pd.DataFrame({"student_id": q_pdf["student_id"].to_numpy(),
-                         "as_of": ctx.as_of(q_pdf["as_of"]).to_numpy()})
+                         "as_of": ctx.as_of(arrow_frame(q_t.select(["as_of"]))["as_of"])
+                         .to_numpy()})
     X = builder.transform(tables, grid)
-    out = q_pdf[["student_id", "as_of", *bys]].reset_index(drop=True)
-    n = len(out)
-    data = {c: X[c].to_numpy(dtype=np.float64) if c in X.columns else np.full(n, np.nan)
-            for c in names}
-    return pd.concat([out, pd.DataFrame(data)], axis=1)
+    n = len(grid)
+    arrays = [q_t.column("student_id"), q_t.column("as_of"), *[q_t.column(b) for b in bys]]
+    arrays += [pa.array(X[c].to_numpy(dtype=np.float64) if c in X.columns
+                        else np.full(n, np.nan), pa.float64()) for c in names]
+    out = pa.Table.from_arrays(arrays, names=["student_id", "as_of", *bys, *names])
+    yield from out.to_batches(max_chunksize=1 << 16)
 
 
 def _cohort_udf(by: str, todo: list[_Job]) -> Any:

@@ -8,6 +8,7 @@ handed to the pandas function that runs on each shard of students.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -17,10 +18,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from studentprofile.errors import ConfigError
+from studentprofile.errors import ConfigError, DataQualityWarning
 from studentprofile.features import make_grid as pandas_make_grid
 from studentprofile.features._layout import NS_PER_DAY
-from studentprofile.labels import _labels  # labels and the degenerate-case text, no warning
+from studentprofile.labels import (  # labels and the degenerate-case texts, no warning
+    LABELS_ALL_MISSING,
+    LABELS_ONE_CLASS,
+    _labels,
+)
 from studentprofile.spark._schema import (
     FrameContext,
     check_frame,
@@ -192,6 +197,7 @@ def make_labels(
     events_sdf: DataFrame | None = None,
     shards: int | None = None,
     timezone: str | None = None,
+    warn: bool = True,
 ) -> DataFrame:
     """Label each grid row on Spark, equal to :func:`studentprofile.labels.make_labels`.
 
@@ -209,13 +215,20 @@ def make_labels(
         Groups of students labelled together; default twice the default parallelism.
     timezone : str, optional
         As for :func:`build_features`.
+    warn : bool, default True
+        Count the labels (one small job) and warn, as the pandas path does, when every label is
+        missing or every known label is one class. ``False`` keeps the result fully lazy.
 
     Returns
     -------
     pyspark.sql.DataFrame
         ``student_id``, ``as_of`` (as in the grid) and ``label`` (1.0, 0.0 or null for censored
-        rows and rows after a prior outcome). The pandas path's ``DataQualityWarning`` for
-        one-class labels is not raised here: count the labels of the result.
+        rows and rows after a prior outcome).
+
+    Warns
+    -----
+    DataQualityWarning
+        With ``warn=True``: labels a model cannot learn from, with the counts and what to do.
     """
     types = {"grid": check_frame(grid_sdf, "grid"),
              "outcomes": check_frame(outcomes_sdf, "outcomes")}
@@ -230,6 +243,9 @@ def make_labels(
     if shards is None:
         shards = max(1, 2 * int(spark.sparkContext.defaultParallelism))
     shards = check_positive_int(shards, "shards", "e.g. shards=64")
+    if not isinstance(warn, bool):
+        raise ConfigError("warn must be True or False", key="warn", arrived=repr(warn),
+                          hint="warn=False skips the job that counts the labels")
     if observed_until is None:
         facts = _global(outcomes_sdf, {"oc": F.max("time")}, "outcomes", ctx)
         ev_aggs = {"time": F.max("time")}
@@ -258,7 +274,35 @@ def make_labels(
     def shard(g_pdf: pd.DataFrame, oc_pdf: pd.DataFrame) -> pd.DataFrame:
         return _label_shard(g_pdf, oc_pdf, ctx, kind, options)
 
-    return g.groupBy(_SHARD).cogroup(oc.groupBy(_SHARD)).applyInPandas(shard, schema)
+    out = g.groupBy(_SHARD).cogroup(oc.groupBy(_SHARD)).applyInPandas(shard, schema)
+    if warn:
+        problem = _label_problem(out, outcome, horizon)
+        if problem:
+            warnings.warn(problem, DataQualityWarning, stacklevel=2)
+    return out
+
+
+def _label_problem(labels: DataFrame, outcome: Any, horizon: Any) -> str | None:
+    """Return the warning for labels a model cannot learn from (pandas' first line), or None."""
+    counts = {r[0]: int(r[1]) for r in labels.groupBy("label").count().collect()}
+    missing = sum(n for k, n in counts.items() if k is None or k != k)
+    known = {k: n for k, n in counts.items() if k is not None and k == k}
+    if len(known) == 2:
+        return None
+    why = []
+    if known:
+        value = int(next(iter(known)))
+        head = LABELS_ONE_CLASS.format(value=value)
+        why.append(f"{sum(known.values()):,} known label(s), all {value}")
+    else:
+        head = LABELS_ALL_MISSING
+    if missing:
+        why.append(f"{missing:,} row(s) without a label: censored (the window [as_of, as_of + "
+                   f"horizon={horizon!r}) runs past observed_until with no outcome seen) or "
+                   "after a prior outcome (exclude_prior=True)")
+    return (f"{head}\n  why: " + "; ".join(why) + "\n  what to do: check the outcome name "
+            f"({outcome!r}), the horizon, observed_until and the as-of dates; "
+            "studentprofile.labels.make_labels on a sample of the students says which")
 
 
 def _label_shard(g_pdf: pd.DataFrame, oc_pdf: pd.DataFrame, ctx: FrameContext, kind: str,

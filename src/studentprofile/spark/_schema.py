@@ -21,6 +21,7 @@ from studentprofile.tables import STUDENT_TIME_COLUMNS, EventTables
 
 __all__ = [
     "FrameContext",
+    "arrow_frame",
     "check_frame",
     "collect",
     "id_kind",
@@ -203,11 +204,12 @@ class FrameContext:
     def _times(self, s: pd.Series, table: str, as_source: bool) -> pd.Series:
         if s.dtype.kind != "M":
             return s
-        s = s.astype("datetime64[ns]")
-        if s.name in self.instant_columns.get(table, ()):
-            s = s.dt.tz_localize(self.session_tz)
+        if isinstance(s.dtype, pd.DatetimeTZDtype):  # an instant, as Arrow hands it over
+            s = s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        elif s.name in self.instant_columns.get(table, ()):
+            s = s.astype("datetime64[ns]").dt.tz_localize(self.session_tz)
         else:
-            s = s.dt.tz_localize("UTC")
+            s = s.astype("datetime64[ns]").dt.tz_localize("UTC")
         if as_source and self.timezone is not None:
             return s.dt.tz_convert(self.timezone)
         return s.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -305,6 +307,24 @@ def collect(sdf: DataFrame, session_tz: str) -> pd.DataFrame:
         if isinstance(pdf[col].dtype, pd.DatetimeTZDtype):
             pdf[col] = pdf[col].dt.tz_convert(session_tz).dt.tz_localize(None)
     return pdf
+
+
+def arrow_frame(table: Any) -> pd.DataFrame:
+    """Return a pandas frame of an Arrow table that Spark handed to Python.
+
+    As ``applyInPandas`` would give it, except for instants: ``TimestampType`` columns stay
+    tz-aware (:class:`FrameContext` reads them as instants), text is ``object`` with ``None``
+    for nulls, integers with nulls are floats.
+    """
+    import pyarrow as pa
+
+    cols: dict[str, Any] = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            cols[name] = pd.Series(col.to_numpy(zero_copy_only=False), dtype=object)
+        else:
+            cols[name] = col.to_pandas()
+    return pd.DataFrame(cols, index=pd.RangeIndex(table.num_rows))
 
 
 def empty_frame(types: dict[str, T.DataType]) -> pd.DataFrame:
