@@ -10,7 +10,8 @@ those files and ends with every feature row. Engines, each timed end to end:
   one machine (each step reported apart: ``read_s``, ``tables_s``, ``transform_s``);
 - ``spark_1core``, ``spark_local1``, ``spark_local2``: ``studentprofile.spark.build_features`` on
   ``spark.read.parquet(...)`` in a fresh Spark session in its own process, from the files to a
-  written-out result (``noop`` sink), its checking jobs included (``*_checks_s``). ``local[1]``
+  written-out result (``noop`` sink), its checking jobs included (``*_checks_s``); the fastest
+  of two runs (both in ``*_runs_s``; the pandas path too). ``local[1]``
   is one task slot, not one core: the JVM and the task's Python worker run side by side, so
   ``spark_1core`` also pins that process (and its JVM and workers) to one CPU. The sessions'
   Python workers and numba caches are warmed first on a few students' files (untimed);
@@ -222,6 +223,17 @@ def pandas_path(folder: Path) -> tuple[pd.DataFrame, dict[str, float]]:
                  "pandas_s": read_s + tables_s + transform_s}
 
 
+#: Each engine runs the whole job this many times; the fastest run is reported (all are kept).
+RUNS = 2
+
+
+def best_of(n: int, *args: Any) -> tuple[Any, float, float, list[float]]:
+    """Run :func:`ours` ``n`` times; return the fastest run's result, checks and job times."""
+    runs = [ours(*args) for _ in range(n)]
+    best = min(runs, key=lambda r: r[1] + r[2])
+    return best[0], best[1], best[2], [r[1] + r[2] for r in runs]
+
+
 def engine(folder: Path, cores: int, pin: bool, batch: int, shards: int, n_students: int,
            peer_timeout: float | None) -> dict[str, Any]:
     """One Spark configuration, in this (fresh) process; returns its timings."""
@@ -233,13 +245,13 @@ def engine(folder: Path, cores: int, pin: bool, batch: int, shards: int, n_stude
     ours(ev, st, g, shards, False)
     ev, st, g = read(spark, folder)
     out: dict[str, Any] = {}
-    res, out["checks_s"], out["job_s"] = ours(ev, st, g, shards, True)
+    res, out["checks_s"], out["job_s"], out["runs_s"] = best_of(RUNS, ev, st, g, shards, True)
     out["s"] = out["checks_s"] + out["job_s"]
     sample_rows(res.features, n_students).to_parquet(folder / f"sample_{cores}_{pin}.parquet")
     if peer_timeout is not None:
-        _, checks, job = ours(ev, st, g, shards, False)
+        _, checks, job, runs = best_of(RUNS, ev, st, g, shards, False)
         out["spark_read_checks_s"], out["spark_read_job_s"] = checks, job
-        out["spark_read_s"] = checks + job
+        out["spark_read_s"], out["spark_read_runs_s"] = checks + job, runs
         ev.createOrReplaceTempView("events")
         g.createOrReplaceTempView("grid")
         out["peer_s"], out["peer_finished"] = peer(spark, peer_timeout)
@@ -275,6 +287,11 @@ def run(n_events: int, n_students: int, n_dates: int, shards: int, batch: int,
         gc.collect()
         pandas_path(folder / "warm")  # numba's caches loaded, as for the Spark engines
         ref, pandas_times = pandas_path(folder)
+        for _ in range(RUNS - 1):  # the fastest of RUNS, as for the Spark engines
+            _, again = pandas_path(folder)
+            if again["pandas_s"] < pandas_times["pandas_s"]:
+                pandas_times = again
+            gc.collect()
         grid_rows = len(ref)
         result: dict[str, Any] = {
             "events": n_events, "students": n_students, "as_of_dates": n_dates,
@@ -290,10 +307,11 @@ def run(n_events: int, n_students: int, n_dates: int, shards: int, batch: int,
             result[f"{key}_s"] = out["s"]
             result[f"{key}_checks_s"] = out["checks_s"]
             result[f"{key}_job_s"] = out["job_s"]
+            result[f"{key}_runs_s"] = out["runs_s"]
             result[f"{key}_max_abs_diff"] = check(
                 pd.read_parquet(folder / f"sample_{cores}_{pin}.parquet"), ref)
             if last:
-                for k in ("s", "checks_s", "job_s"):
+                for k in ("s", "checks_s", "job_s", "runs_s"):
                     result[f"spark_local2_spark_read_{k}"] = out[f"spark_read_{k}"]
                 result["spark_sql_local2_s"] = out["peer_s"]
                 result["spark_sql_local2_finished"] = out["peer_finished"]
@@ -336,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--shards", type=int, default=8)
     p.add_argument("--batch", type=int, default=100_000,
                    help="spark.sql.execution.arrow.maxRecordsPerBatch")
-    p.add_argument("--peer-timeout", type=float, default=600.0)
+    p.add_argument("--peer-timeout", type=float, default=300.0)
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     import pyspark

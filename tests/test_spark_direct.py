@@ -224,6 +224,31 @@ def test_shards_agree_across_integer_widths_and_text() -> None:
     assert shards_of(pa.array(text), 5)[0] == shards_of(pa.array(text), 5)[2]
 
 
+@pytest.mark.parametrize("n_kinds", [1, 3, 40])
+def test_pair_minimums_equal_a_pandas_groupby(n_kinds: int) -> None:
+    """The scan's (family, kind) minimums: masked mins for a few kinds, a hash aggregate else."""
+    from studentprofile.spark._pack import _pair_mins
+
+    rng = np.random.default_rng(n_kinds)
+    n = 5000
+    frame = pd.DataFrame({
+        "family": rng.choice(["academic", "behavioral"], n),
+        "kind": [f"k{i}" for i in rng.integers(0, n_kinds, n)],
+        "time": pd.Timestamp("2024-09-01", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 10**6, n), "s"),
+        "value": rng.normal(size=n),
+    })
+    frame.loc[frame.index[::7], "value"] = np.nan  # Arrow's min skips nulls, as Spark's
+    micros = frame["time"].dt.tz_convert(None).to_numpy().astype("datetime64[us]").astype("i8")
+    table = pa.table({"family": pa.array(frame["family"].tolist()),
+                      "kind": pa.array(frame["kind"].tolist()).dictionary_encode(),
+                      "time": pa.array(micros, pa.timestamp("us", "UTC")),
+                      "value": pa.array(frame["value"].to_numpy())})
+    got = _pair_mins(table, ["time", "value"]).to_pandas().set_index(["family", "kind"])
+    want = frame.groupby(["family", "kind"]).min()
+    assert got.sort_index().equals(want.sort_index().astype(got.dtypes.to_dict()))
+
+
 def test_labels_of_dictionary_chunks_and_nulls() -> None:
     from studentprofile.spark._pack import labels_of
 

@@ -375,7 +375,8 @@ def _skeleton(
     SchemaError
         Events of students that are not in the students table (rule ``membership``).
     """
-    numbers = [c for c in ("time", "known_at", "value", "max_value") if c in events_sdf.columns]
+    # known_at is set to the time below (a valid row: known when it happened)
+    numbers = [c for c in ("time", "value", "max_value") if c in events_sdf.columns]
     if source is not None:  # the tasks read the Parquet files themselves: one pass
         ids = students_sdf.select("student_id").toArrow().column(0).combine_chunks()
         table, strangers = scan_parquet(events_sdf.sparkSession, source, numbers, ids)
@@ -394,7 +395,7 @@ def _skeleton(
         # a first() of text or of a struct falls back to sorting every event)
         found = collect(events_sdf.groupBy("family", "kind").agg(
             *[F.min(c).alias(c) for c in numbers]), ctx.session_tz)
-    if "known_at" in found.columns:  # a valid row: known when it happened
+    if "known_at" in events_sdf.columns:
         found["known_at"] = found["time"]
     parts = [students_sdf.limit(1)]
     for e in spec.entries:
@@ -508,7 +509,8 @@ def _shard_features(
         ev_pdf = pd.DataFrame({c: pd.Series([], dtype=d) for c, d in ev_dtypes.items()})
     else:
         ev_pdf = arrow_frame(ev_t)
-    ev = ev_pdf[ev_pdf["student_id"].isin(st["student_id"])].reset_index(drop=True)
+    known = ev_pdf["student_id"].isin(st["student_id"]).to_numpy()
+    ev = ev_pdf if known.all() else ev_pdf[known].reset_index(drop=True)
     family, kind = kinds.decode(ev[_PAIR].to_numpy())
     ev = ev.drop(columns=[_PAIR]).assign(family=family, kind=kind)
     tables = ctx.tables(st, ev)

@@ -33,17 +33,15 @@ __all__ = ["PACK_SCHEMA", "ParquetSource", "blobs", "gather", "pack", "pack_parq
 PACK_SCHEMA = "label bigint, shard int, tag int, blob binary"
 #: Rows a map task gathers before it cuts them into blobs (several of Spark's Arrow batches).
 PACK_ROWS = 1 << 20
-#: Arrow IPC options of the blobs: zstd-compressed buffers (fewer bytes for the JVM to copy).
-_IPC: Any = None
+#: The blobs' buffers are zstd-compressed: fewer bytes for the JVM to copy and shuffle. Measured
+#: at 50M events on ``local[2]`` (feature job, warm): zstd 20-21 s, none 24 s, lz4 25 s.
+_CODEC = "zstd"
 
 
 def _ipc_options() -> Any:
-    import os
-
     import pyarrow as pa
 
-    codec = os.environ.get("SP_BLOB_CODEC", "zstd")
-    return pa.ipc.IpcWriteOptions(compression=None if codec == "none" else codec)
+    return pa.ipc.IpcWriteOptions(compression=_CODEC)
 
 
 def pack(sdf: DataFrame, tag: int, shards: int, rows: int = PACK_ROWS) -> DataFrame:
@@ -458,17 +456,34 @@ def _ipc(table: Any) -> bytes:
 
 
 def _pair_mins(table: Any, numbers: list[str]) -> Any:
-    """One row per (family, kind) with the minimum of each of ``numbers`` (text keys)."""
+    """One row per (family, kind) with the minimum of each of ``numbers`` (text keys).
+
+    A file usually holds a few kinds: each one's minimums are then a masked ``min`` per column
+    (Arrow's SIMD kernels); many kinds go through a hash aggregate.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     fam, fam_labels = labels_of(table.column("family"))
     kind, kind_labels = labels_of(table.column("kind"))
     key = fam * len(kind_labels) + kind
-    keyed = pa.table({"__key": key, **{c: table.column(c) for c in numbers}})
-    out = keyed.group_by("__key").aggregate([(c, "min") for c in numbers])
-    at = out.column("__key").to_numpy()
+    present = np.flatnonzero(np.bincount(key, minlength=len(fam_labels) * len(kind_labels)))
+    if len(present) > 16:
+        keyed = pa.table({"__key": key, **{c: table.column(c) for c in numbers}})
+        out = keyed.group_by("__key").aggregate([(c, "min") for c in numbers])
+        at = out.column("__key").to_numpy()
+        mins = {c: out.column(f"{c}_min") for c in numbers}
+    else:
+        at = present
+        mins = {c: [] for c in numbers}
+        for k in present.tolist():
+            rows = table if len(present) == 1 else table.filter(pa.array(key == k))
+            for c in numbers:
+                mins[c].append(pc.min(rows.column(c)))
+        mins = {c: pa.array([m.as_py() for m in ms], type=table.column(c).type)
+                for c, ms in mins.items()}
     return pa.table({
         "family": pa.array([fam_labels[i] for i in at // len(kind_labels)], pa.string()),
         "kind": pa.array([kind_labels[i] for i in at % len(kind_labels)], pa.string()),
-        **{c: out.column(f"{c}_min") for c in numbers},
+        **mins,
     })

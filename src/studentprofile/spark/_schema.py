@@ -322,6 +322,9 @@ def arrow_frame(table: Any) -> pd.DataFrame:
     for name, col in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             cols[name] = pd.Series(col.to_numpy(zero_copy_only=False), dtype=object)
+        elif pa.types.is_timestamp(col.type) and col.type.tz is not None:
+            # an instant: to nanoseconds in UTC inside Arrow (one pass, no pandas tz logic)
+            cols[name] = col.cast(pa.timestamp("ns", "UTC")).to_pandas()
         else:
             cols[name] = col.to_pandas()
     return pd.DataFrame(cols, index=pd.RangeIndex(table.num_rows))
