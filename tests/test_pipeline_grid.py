@@ -148,7 +148,10 @@ def grid_run(tmp_path_factory):
         "tracking": {"output_dir": str(root / "runs"), "experiment": "grid",
                      "uri": f"sqlite:///{root / 'mlflow.db'}"},
     })
-    return run(cfg, tables=tables), tables
+    # MLflow puts a sqlite store's artifacts in ./mlruns: keep them in the test's folder
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        return run(cfg, tables=tables), tables
 
 
 @pytest.mark.slow
