@@ -376,7 +376,7 @@ def _skeleton(
         Events of students that are not in the students table (rule ``membership``).
     """
     # known_at is set to the time below (a valid row: known when it happened)
-    numbers = [c for c in ("time", "value", "max_value") if c in events_sdf.columns]
+    numbers: list[str] = [c for c in ("time", "value", "max_value") if c in events_sdf.columns]
     if source is not None:  # the tasks read the Parquet files themselves: one pass
         ids = students_sdf.select("student_id").toArrow().column(0).combine_chunks()
         table, strangers = scan_parquet(events_sdf.sparkSession, source, numbers, ids)
