@@ -306,29 +306,35 @@ def pack_parquet(
     types = dict(source.arrow_types)
 
     def read(batches: Iterator[Any]) -> Iterator[Any]:
-        import pyarrow.fs as pafs
-
-        for batch in batches:
-            for piece in batch.column(0).to_pylist():
-                f, k, every = pieces[piece]
-                fs, path = pafs.FileSystem.from_uri(files[f])
-                pf = open_parquet(path, fs)
-                check_file(file_types(pf), types, files[f])
-                groups = list(range(k, pf.metadata.num_row_groups, every))
-                held: list[Any] = []
-                n = 0
-                for g in groups:
-                    part = prepare(read_group(pf, g, columns))
-                    held.append(part)
-                    n += part.num_rows
-                    if n >= rows:
-                        yield blobs(_concat(held), tag, labels)
-                        held, n = [], 0
-                if n:
-                    yield blobs(_concat(held), tag, labels)
+        held: list[Any] = []
+        n = 0
+        for table in row_groups(batches, files, pieces, types, columns):
+            part = prepare(table)
+            held.append(part)
+            n += part.num_rows
+            if n >= rows:
+                yield blobs(_concat(held), tag, labels)
+                held, n = [], 0
+        if n:
+            yield blobs(_concat(held), tag, labels)
 
     return (spark.range(0, len(pieces), 1, len(pieces)).withColumnRenamed("id", "piece")
             .mapInArrow(read, PACK_SCHEMA))
+
+
+def row_groups(batches: Iterator[Any], files: tuple[str, ...], pieces: list[tuple[int, int, int]],
+               types: dict[str, str], columns: list[str]) -> Iterator[Any]:
+    """Yield ``columns`` of each row group of the pieces a task was given (files checked)."""
+    import pyarrow.fs as pafs
+
+    for batch in batches:
+        for piece in batch.column(0).to_pylist():
+            f, k, every = pieces[piece]
+            fs, path = pafs.FileSystem.from_uri(files[f])
+            pf = open_parquet(path, fs)
+            check_file(file_types(pf), types, files[f])
+            for g in range(k, pf.metadata.num_row_groups, every):
+                yield read_group(pf, g, columns)
 
 
 def _concat(tables: list[Any]) -> Any:
@@ -413,25 +419,17 @@ def scan_parquet(
 
     def scan(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow.compute as pc
-        import pyarrow.fs as pafs
 
-        for batch in batches:
-            for piece in batch.column(0).to_pylist():
-                f, k, every = pieces[piece]
-                fs, path = pafs.FileSystem.from_uri(files[f])
-                pf = open_parquet(path, fs)
-                check_file(file_types(pf), types, files[f])
-                parts, strangers = [], []
-                for g in range(k, pf.metadata.num_row_groups, every):
-                    t = read_group(pf, g, columns)
-                    parts.append(_pair_mins(t, numbers))
-                    ids = pc.unique(t.column("student_id"))
-                    known = pc.is_in(ids, value_set=known_ids.cast(ids.type))
-                    strangers.extend(ids.filter(pc.invert(known)).to_pylist()[:5])
-                out = [_ipc(pa.table({"strangers": [repr(strangers[:5])]}))]
-                if parts:
-                    out.append(_ipc(_pair_mins(pa.concat_tables(parts), numbers)))
-                yield pa.RecordBatch.from_arrays([pa.array(out, pa.binary())], names=["blob"])
+        parts, strangers = [], []
+        for t in row_groups(batches, files, pieces, types, columns):
+            parts.append(_pair_mins(t, numbers))
+            ids = pc.unique(t.column("student_id"))
+            known = pc.is_in(ids, value_set=known_ids.cast(ids.type))
+            strangers.extend(ids.filter(pc.invert(known)).to_pylist()[:5])
+        out = [_ipc(pa.table({"strangers": [repr(strangers[:5])]}))]
+        if parts:
+            out.append(_ipc(_pair_mins(pa.concat_tables(parts), numbers)))
+        yield pa.RecordBatch.from_arrays([pa.array(out, pa.binary())], names=["blob"])
 
     rows = (spark.range(0, len(pieces), 1, len(pieces)).mapInArrow(scan, "blob binary")
             .toArrow().column("blob").to_pylist())
