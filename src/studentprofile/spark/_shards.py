@@ -1,11 +1,12 @@
 """Shards of students: one Spark partition each, and the cores of one task.
 
-``F.pmod(F.hash("student_id"), n)`` spreads students over ``n`` shards. Grouping by that number
-would make Spark hash the shard number a second time to pick a partition, and ``n`` numbers
-hashed into ``n`` partitions collide (some partitions get two shards, others none: one core
-idles while the other works through two). :func:`shard_labels` picks, for each partition, a
-label that Spark's hash partitioner sends exactly there, so ``repartition(n, label)`` puts one
-shard in each partition and the per-shard function runs once per task, without a second shuffle.
+Each row's shard is a hash of its ``student_id`` (``_pack.shards_of``), and its packed blob
+carries a partition label. Repartitioning by the shard number itself would make Spark hash that
+number a second time to pick a partition, and ``n`` numbers hashed into ``n`` partitions collide
+(some partitions get two shards, others none: one core idles while the other works through
+two). :func:`shard_labels` picks, for each partition, a label that Spark's hash partitioner
+sends exactly there, so ``repartition(n, "label")`` puts one shard in each partition and the
+per-shard function runs once per task.
 """
 
 from __future__ import annotations
