@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import pandas as pd
 import pytest
 
 import studentprofile as sp
+from _processes import stop_group
 from studentprofile import tracking
 from studentprofile.errors import ConfigError, SchemaError
 
@@ -130,13 +130,7 @@ def server(registered: dict[str, Any]) -> Any:
             time.sleep(0.5)
         yield base
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc)
         log.close()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import pandas as pd
 import pytest
 
 import studentprofile as sp
+from _processes import stop_group
 from studentprofile import tracking
 
 from .test_tracking import _read_only_runner, _skip_or_fail, _written_into
@@ -211,13 +211,7 @@ def test_the_server_runs_from_a_read_only_install_without_home(served, tmp_path)
         assert _written_into(site) == []
         assert sorted(p.relative_to(model) for p in model.rglob("*")) == files_before
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc)
         log.close()
         for folder in locked:
             folder.chmod(0o755)
